@@ -1,0 +1,467 @@
+"""Initial conditions ("artifacts"): structured point clouds that the dust starts from.
+
+An artifact is named by a *spec* string:
+
+``gmm``, ``gmm:k=4,std=0.2``
+    Gaussian mixture (``k`` components on a circle of radius ``radius``, isotropic
+    ``std``; or explicit ``means``, ``stds``, ``weights`` in a config file).
+``swiss-roll``, ``moons``, ``rings``, ``checkerboard``
+    The classic toy sets (2-D; ``swiss-roll`` also 3-D), with ``noise`` etc. options.
+``gaussian``, ``uniform``, ``point``
+    An isotropic Gaussian, a uniform cube, all particles at one point.
+``text:WORD``
+    The glyphs of WORD (rendered with matplotlib's TextPath), filled with dust.
+``image:PATH``
+    A picture whose pixel intensity is the density (``invert=true`` for dark ink).
+``points:PATH``
+    A user's point cloud, N x d, from ``.npy``, ``.csv`` or ``.txt``.
+
+Options follow the kind as ``key=value`` pairs separated by commas (values are TOML
+literals), or come from the ``[artifact]`` table of a config file. Every artifact is
+scaled to lie roughly in ``[-1, 1]^d`` and then multiplied by ``scale``.
+
+:func:`make_artifact` returns an :class:`Artifact`: positions (float64, shape (n, d)),
+optional integer labels, and ``params``, the fully resolved options (for a Gaussian
+mixture the exact means, standard deviations and weights), which the simulator records
+in the trajectory's config so that analyses can use the exact initial law.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import ConfigError, InputFileError
+
+
+@dataclass
+class Artifact:
+    """A sampled initial condition.
+
+    Attributes
+    ----------
+    positions : ndarray, shape (n, d), float64
+        Particle positions (length units).
+    labels : ndarray of int, shape (n,), or None
+        Per-particle integer label (mixture component, letter, moon, ...).
+    params : dict
+        The resolved artifact options, including ``kind``.
+    """
+
+    positions: NDArray[np.float64]
+    labels: NDArray[np.int32] | None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        return int(self.positions.shape[1])
+
+
+# ----------------------------------------------------------------------------- parsing
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """Split an artifact spec into its kind and options.
+
+    ``"text:DUST"`` gives ``("text", {"word": "DUST"})``; ``"gmm:k=4,std=0.2"`` gives
+    ``("gmm", {"k": 4, "std": 0.2})``.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConfigError("the artifact spec is empty; try e.g. 'gmm', 'text:DUST' or 'points:cloud.npy'")
+    kind, _, rest = spec.strip().partition(":")
+    kind = kind.strip().lower()
+    if kind not in ARTIFACTS:
+        raise ConfigError(f"unknown artifact {kind!r}; choose one of: {', '.join(ARTIFACTS)}")
+    positional = _POSITIONAL.get(kind)
+    if positional is not None:
+        if not rest:
+            raise ConfigError(f"artifact {kind!r} needs an argument: '{kind}:{positional.upper()}'")
+        return kind, {positional: rest}
+    options: dict[str, Any] = {}
+    if rest:
+        for item in _split_options(rest):
+            key, eq, value = item.partition("=")
+            if not eq or not key.strip():
+                raise ConfigError(f"artifact option {item!r} is not of the form key=value")
+            options[key.strip()] = _parse_value(value.strip())
+    return kind, options
+
+
+def _split_options(text: str) -> list[str]:
+    # commas inside brackets belong to list values
+    items, depth, cur = [], 0, ""
+    for ch in text:
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == "," and depth == 0:
+            items.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    items.append(cur)
+    return [i for i in items if i.strip()]
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+# --------------------------------------------------------------------------- the sets
+def _opt(options: dict[str, Any], kind: str, key: str, default: Any, kind_of: type = float) -> Any:
+    value = options.pop(key, default)
+    if kind_of is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ConfigError(f"artifact {kind!r}: {key} must be a finite number, got {value!r}")
+        return float(value)
+    if kind_of is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"artifact {kind!r}: {key} must be an integer, got {value!r}")
+        return value
+    if kind_of is bool and not isinstance(value, bool):
+        raise ConfigError(f"artifact {kind!r}: {key} must be true or false, got {value!r}")
+    return value
+
+
+def _need_dim(kind: str, dim: int, allowed: tuple[int, ...]) -> None:
+    if dim not in allowed:
+        raise ConfigError(
+            f"artifact {kind!r} exists in {' or '.join(f'{a}-D' for a in allowed)}, not {dim}-D; set dim accordingly"
+        )
+
+
+def _gmm(n: int, dim: int, rng: np.random.Generator, o: dict[str, Any]) -> Artifact:
+    if "means" in o:
+        means = np.asarray(o.pop("means"), dtype=np.float64)
+        if means.ndim != 2 or means.shape[1] != dim or not np.all(np.isfinite(means)):
+            raise ConfigError(f"artifact 'gmm': means must be a finite k x {dim} list, got shape {means.shape}")
+        k = means.shape[0]
+        o.pop("k", None)
+        o.pop("radius", None)
+    else:
+        k = _opt(o, "gmm", "k", 8, int)
+        radius = _opt(o, "gmm", "radius", 0.8)
+        if k < 1:
+            raise ConfigError(f"artifact 'gmm': k must be >= 1, got {k}")
+        means = np.zeros((k, dim))
+        if dim == 1:
+            means[:, 0] = np.linspace(-radius, radius, k) if k > 1 else 0.0
+        else:
+            angle = 2 * np.pi * np.arange(k) / k
+            means[:, 0], means[:, 1] = radius * np.cos(angle), radius * np.sin(angle)
+    scale = o.pop("scale")
+    means = means * scale
+    stds = np.asarray(o.pop("stds", None) or [_opt(o, "gmm", "std", 0.08)] * k, dtype=np.float64) * scale
+    o.pop("std", None)
+    weights = np.asarray(o.pop("weights", None) or [1.0 / k] * k, dtype=np.float64)
+    if stds.shape != (k,) or not np.all(stds > 0):
+        raise ConfigError(f"artifact 'gmm': stds must be {k} positive numbers")
+    if weights.shape != (k,) or not np.all(weights >= 0) or weights.sum() <= 0:
+        raise ConfigError(f"artifact 'gmm': weights must be {k} non-negative numbers, not all zero")
+    weights = weights / weights.sum()
+    labels = rng.choice(k, size=n, p=weights).astype(np.int32)
+    pos = means[labels] + stds[labels, None] * rng.standard_normal((n, dim))
+    # the recorded law is the scaled one, so the record is complete with scale = 1
+    params = {"means": means.tolist(), "stds": stds.tolist(), "weights": weights.tolist(), "scale": 1.0}
+    return Artifact(pos, labels, params)
+
+
+def _swiss_roll(n: int, dim: int, rng: np.random.Generator, o: dict[str, Any]) -> Artifact:
+    _need_dim("swiss-roll", dim, (2, 3))
+    noise = _opt(o, "swiss-roll", "noise", 0.02)
+    turns = _opt(o, "swiss-roll", "turns", 1.5)
+    theta = np.pi * (1.5 + 2.0 * turns * rng.random(n))
+    r = theta / (np.pi * (1.5 + 2.0 * turns))  # outermost radius 1
+    pos = np.zeros((n, dim))
+    pos[:, 0], pos[:, 1] = r * np.cos(theta), r * np.sin(theta)
+    if dim == 3:
+        pos[:, 2] = 2.0 * rng.random(n) - 1.0
+    pos[:, :2] += noise * rng.standard_normal((n, 2))
+    return Artifact(pos, None, {"noise": noise, "turns": turns})
+
+
+def _moons(n: int, dim: int, rng: np.random.Generator, o: dict[str, Any]) -> Artifact:
+    _need_dim("moons", dim, (2,))
+    noise = _opt(o, "moons", "noise", 0.05)
+    labels = (rng.random(n) < 0.5).astype(np.int32)
+    theta = np.pi * rng.random(n)
+    x = np.where(labels == 0, np.cos(theta), 1.0 - np.cos(theta))
+    y = np.where(labels == 0, np.sin(theta), 0.5 - np.sin(theta))
+    pos = np.stack([(x - 0.5) / 1.5, (y - 0.25) / 1.5], axis=1) + noise * rng.standard_normal((n, 2))
+    return Artifact(pos, labels, {"noise": noise})
+
+
+def _rings(n: int, dim: int, rng: np.random.Generator, o: dict[str, Any]) -> Artifact:
+    _need_dim("rings", dim, (2,))
+    count = _opt(o, "rings", "count", 3, int)
+    noise = _opt(o, "rings", "noise", 0.02)
+    if count < 1:
+        raise ConfigError(f"artifact 'rings': count must be >= 1, got {count}")
+    radii = np.arange(1, count + 1) / count
+    # particles per ring proportional to its circumference: uniform density along the lines
+    labels = rng.choice(count, size=n, p=radii / radii.sum()).astype(np.int32)
+    theta = 2 * np.pi * rng.random(n)
+    pos = radii[labels, None] * np.stack([np.cos(theta), np.sin(theta)], axis=1)
+    pos += noise * rng.standard_normal((n, 2))
+    return Artifact(pos, labels, {"count": count, "noise": noise})
+
+
+def _checkerboard(n: int, dim: int, rng: np.random.Generator, o: dict[str, Any]) -> Artifact:
+    _need_dim("checkerboard", dim, (2,))
+    size = _opt(o, "checkerboard", "size", 4, int)
+    if size < 2:
+        raise ConfigError(f"artifact 'checkerboard': size must be >= 2, got {size}")
+    cells = [(i, j) for i in range(size) for j in range(size) if (i + j) % 2 == 0]
+    labels = rng.integers(len(cells), size=n).astype(np.int32)
+    ij = np.asarray(cells, dtype=np.float64)[labels]
+    pos = (ij + rng.random((n, 2))) * (2.0 / size) - 1.0
+    return Artifact(pos, labels, {"size": size})
+
+
+def _gaussian(n: int, dim: int, rng: np.random.Generator, o: dict[str, Any]) -> Artifact:
+    std = _opt(o, "gaussian", "std", 0.5)
+    mean = _opt(o, "gaussian", "mean", 0.0)
+    if std <= 0:
+        raise ConfigError(f"artifact 'gaussian': std must be positive, got {std}")
+    return Artifact(mean + std * rng.standard_normal((n, dim)), None, {"std": std, "mean": mean})
+
+
+def _uniform(n: int, dim: int, rng: np.random.Generator, o: dict[str, Any]) -> Artifact:
+    half = _opt(o, "uniform", "half_width", 1.0)
+    if half <= 0:
+        raise ConfigError(f"artifact 'uniform': half_width must be positive, got {half}")
+    return Artifact(half * (2.0 * rng.random((n, dim)) - 1.0), None, {"half_width": half})
+
+
+def _point(n: int, dim: int, _rng: np.random.Generator, o: dict[str, Any]) -> Artifact:
+    at = o.pop("at", 0.0)
+    pos = np.broadcast_to(np.asarray(at, dtype=np.float64), (n, dim)).copy()
+    if not np.all(np.isfinite(pos)):
+        raise ConfigError(f"artifact 'point': at must be finite, got {at!r}")
+    return Artifact(pos, None, {"at": at})
+
+
+def _text(n: int, dim: int, rng: np.random.Generator, o: dict[str, Any]) -> Artifact:
+    _need_dim("text", dim, (2,))
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.path import Path as MplPath
+    from matplotlib.textpath import TextPath
+
+    word = str(o.pop("word"))
+    family = str(o.pop("font", "DejaVu Sans"))
+    weight = str(o.pop("weight", "bold"))
+    if not word.strip():
+        raise ConfigError("artifact 'text': the word has no visible characters")
+    prop = FontProperties(family=family, weight=weight)
+    path = TextPath((0, 0), word, prop=prop, size=1)
+    ext = path.get_extents()
+    # Uniform dust over the ink, by rejection from the bounding box. A point is inside
+    # when an odd number of the outlines contain it, so the holes of D, O, A stay empty
+    # (Path.contains_points on the compound path would fill them).
+    outlines = [MplPath(poly) for poly in path.to_polygons(closed_only=True)]
+    pos = np.empty((0, 2))
+    while len(pos) < n:
+        box = rng.random((max(2 * (n - len(pos)), 1024), 2)) * [ext.width, ext.height] + [ext.x0, ext.y0]
+        inside = sum(o.contains_points(box).astype(np.int64) for o in outlines) % 2 == 1
+        pos = np.concatenate([pos, box[inside]])
+    pos = pos[:n]
+    # Label = index of the visible letter: letter i ends where the ink of word[:i+1] ends.
+    visible = [i for i, ch in enumerate(word) if not ch.isspace()]
+    right_edges = np.array([TextPath((0, 0), word[: i + 1], prop=prop, size=1).get_extents().x1 for i in visible])
+    labels = np.minimum(np.searchsorted(right_edges, pos[:, 0]), len(visible) - 1).astype(np.int32)
+    centre = np.array([0.5 * (ext.x0 + ext.x1), 0.5 * (ext.y0 + ext.y1)])
+    pos = (pos - centre) / (0.5 * max(ext.width, ext.height))
+    return Artifact(pos, labels, {"word": word, "font": family, "weight": weight})
+
+
+def _image(n: int, dim: int, rng: np.random.Generator, o: dict[str, Any]) -> Artifact:
+    _need_dim("image", dim, (2,))
+    import matplotlib.image as mpimg
+
+    path = Path(str(o.pop("path"))).expanduser()
+    invert = _opt(o, "image", "invert", False, bool)
+    if not path.is_file():
+        raise InputFileError(f"image file not found: {path}")
+    try:
+        img = np.asarray(mpimg.imread(path), dtype=np.float64)
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad input file
+        raise InputFileError(f"cannot read image {path}: {exc}") from None
+    if img.ndim == 3:
+        alpha = img[..., 3] if img.shape[2] == 4 else 1.0
+        gray = img[..., :3].mean(axis=2) if img.shape[2] >= 3 else img[..., 0]
+        if img.max() > 1.0:
+            gray = gray / 255.0
+        intensity = (1.0 - gray if invert else gray) * alpha
+    elif img.ndim == 2:
+        gray = img / 255.0 if img.max() > 1.0 else img
+        intensity = 1.0 - gray if invert else gray
+    else:
+        raise InputFileError(f"image {path} has unsupported shape {img.shape}")
+    weights = np.clip(intensity, 0.0, None).ravel()
+    if not np.isfinite(weights).all() or weights.sum() <= 0:
+        raise InputFileError(f"image {path} has no positive intensity (try invert=true)")
+    h, w = intensity.shape
+    flat = rng.choice(weights.size, size=n, p=weights / weights.sum())
+    row, col = np.divmod(flat, w)
+    x = col + rng.random(n)
+    y = (h - row - 1) + rng.random(n)  # image rows run downwards
+    scale = 2.0 / max(h, w)
+    pos = np.stack([(x - w / 2) * scale, (y - h / 2) * scale], axis=1)
+    return Artifact(pos, None, {"path": str(path), "invert": invert, "sha256": _sha256(path)})
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_points(path: str | Path) -> NDArray[np.float64]:
+    """Read an N x d point cloud from ``.npy``, ``.csv`` or ``.txt`` (whitespace).
+
+    Raises
+    ------
+    InputFileError
+        Missing or unreadable file, not a 2-D array, fewer than one point, or
+        non-finite values.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise InputFileError(f"points file not found: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            data = np.load(path, allow_pickle=False)
+        elif suffix in (".csv", ".txt", ".dat", ".xyz"):
+            delimiter = "," if suffix == ".csv" else None
+            data = _loadtxt_with_optional_header(path, delimiter)
+        else:
+            raise InputFileError(f"points file {path}: unknown format {suffix!r} (use .npy, .csv or .txt)")
+    except InputFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a bad input file
+        raise InputFileError(f"cannot read points file {path}: {exc}") from None
+    data = np.asarray(data)
+    if data.ndim == 1 and suffix != ".npy":
+        data = data[:, None]
+    if data.ndim != 2 or data.shape[0] < 1 or data.shape[1] < 1:
+        raise InputFileError(f"points file {path}: expected an N x d array, got shape {data.shape}")
+    if not np.issubdtype(data.dtype, np.number):
+        raise InputFileError(f"points file {path}: values are not numbers (dtype {data.dtype})")
+    data = data.astype(np.float64)
+    bad = ~np.isfinite(data)
+    if bad.any():
+        row = int(np.argwhere(bad)[0, 0])
+        raise InputFileError(f"points file {path}: non-finite value (NaN or inf) in row {row}")
+    return data
+
+
+def _loadtxt_with_optional_header(path: Path, delimiter: str | None) -> NDArray[np.float64]:
+    try:
+        return np.loadtxt(path, delimiter=delimiter, ndmin=2)
+    except ValueError:
+        return np.loadtxt(path, delimiter=delimiter, ndmin=2, skiprows=1)
+
+
+def _points(n: int | None, dim: int, rng: np.random.Generator, o: dict[str, Any]) -> Artifact:
+    path = Path(str(o.pop("path"))).expanduser()
+    data = load_points(path)
+    if data.shape[1] != dim:
+        raise InputFileError(f"points file {path} has {data.shape[1]} columns but dim is {dim}")
+    replace = n is not None and n > len(data)
+    if n is None or n == len(data):
+        pos = data
+    else:
+        pos = data[rng.choice(len(data), size=n, replace=replace)]
+    return Artifact(pos.copy(), None, {"path": str(path), "sha256": _sha256(path), "resampled": replace})
+
+
+ARTIFACTS: dict[str, Callable[..., Artifact]] = {
+    "gmm": _gmm,
+    "swiss-roll": _swiss_roll,
+    "moons": _moons,
+    "rings": _rings,
+    "checkerboard": _checkerboard,
+    "gaussian": _gaussian,
+    "uniform": _uniform,
+    "point": _point,
+    "text": _text,
+    "image": _image,
+    "points": _points,
+}
+_POSITIONAL = {"text": "word", "image": "path", "points": "path"}
+DEFAULT_N = 10_000
+
+
+def artifact_dim(spec: str, options: dict[str, Any] | None = None) -> int:
+    """The natural dimension of an artifact (2, or the column count of a points file)."""
+    kind, parsed = parse_spec(spec)
+    opts = {**parsed, **(options or {})}
+    if kind == "points":
+        return int(load_points(opts["path"]).shape[1])
+    if kind == "gmm" and "means" in opts:
+        return int(np.asarray(opts["means"]).shape[1])
+    return 2
+
+
+def make_artifact(
+    spec: str,
+    n: int | None = None,
+    dim: int | None = None,
+    *,
+    seed: int | np.random.Generator | None = None,
+    options: dict[str, Any] | None = None,
+) -> Artifact:
+    """Sample an artifact.
+
+    Parameters
+    ----------
+    spec : str
+        Artifact spec (see the module docstring), e.g. ``"text:DUST"``.
+    n : int, optional
+        Number of particles (default 10000; for ``points`` all points of the file).
+    dim : int, optional
+        Number of spatial axes (default: the artifact's natural dimension).
+    seed : int or numpy Generator, optional
+        Source of randomness.
+    options : dict, optional
+        Further options, overriding those in the spec (e.g. a config's ``[artifact]``).
+
+    Returns
+    -------
+    Artifact
+    """
+    kind, parsed = parse_spec(spec)
+    opts = {**parsed, **(options or {})}
+    opts.pop("kind", None)
+    opts.pop("spec", None)
+    scale = _opt(opts, kind, "scale", 1.0)
+    if scale <= 0:
+        raise ConfigError(f"artifact {kind!r}: scale must be positive, got {scale}")
+    if dim is None:
+        dim = artifact_dim(spec, options)
+    if not isinstance(dim, int) or isinstance(dim, bool) or not 1 <= dim <= 255:
+        raise ConfigError(f"dim must be an integer between 1 and 255, got {dim!r}")
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1 or n >= 2**32):
+        raise ConfigError(f"n must be a positive integer below 2**32, got {n!r}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if kind != "points" and n is None:
+        n = DEFAULT_N
+    if kind == "gmm":  # the mixture scales its own law (see _gmm)
+        opts["scale"] = scale
+    art = ARTIFACTS[kind](n, dim, rng, opts)
+    if opts:
+        raise ConfigError(f"artifact {kind!r} has no option {sorted(opts)[0]!r}")
+    if kind != "gmm" and scale != 1.0:
+        art.positions *= scale
+    art.params = {"kind": kind, **art.params, "scale": art.params.get("scale", scale)}
+    if kind in _POSITIONAL:
+        art.params[_POSITIONAL[kind]] = parsed.get(_POSITIONAL[kind], opts.get(_POSITIONAL[kind]))
+        art.params = {"kind": kind, **{k: v for k, v in art.params.items() if k != "kind"}}
+    return art

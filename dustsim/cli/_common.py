@@ -1,0 +1,38 @@
+"""Option helpers shared by the CLI commands."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+import click
+
+from ..config import parse_config_value
+
+
+def parse_pairs(pairs: Iterable[str], option: str) -> dict[str, Any]:
+    """Parse repeated ``KEY=VALUE`` options (values as TOML literals)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip():
+            raise click.BadParameter(f"{pair!r} is not of the form KEY=VALUE", param_hint=option)
+        out[key.strip()] = parse_config_value(value.strip())
+    return out
+
+
+def command_line() -> str:
+    """The command line as typed, for the history attribute."""
+    return "dustsim " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def output_option(required: bool = True, help_text: str = "Output file: .nc (netCDF) or .zarr (Zarr).") -> Any:
+    return click.option("-o", "--output", type=click.Path(dir_okay=True), required=required, help=help_text)
+
+
+def seed_option() -> Any:
+    return click.option(
+        "--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Seed of every random draw (default: fresh)."
+    )

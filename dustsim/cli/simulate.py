@@ -1,0 +1,110 @@
+"""``dustsim simulate``: run a forward simulation to a trajectory file."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from ._common import command_line, output_option, parse_pairs, seed_option
+
+
+@click.command("simulate")
+@click.option("-c", "--config", "config_file", type=click.Path(dir_okay=False), help="TOML config; flags override it.")
+@click.option(
+    "--init",
+    help="Artifact spec: gmm, swiss-roll, moons, rings, checkerboard, text:WORD, image:PATH, points:PATH, ...",
+)
+@click.option(
+    "-A", "--artifact-option", "artifact_options", multiple=True, metavar="KEY=VALUE",
+    help="Artifact option (repeatable).",
+)
+@click.option("--n", type=int, help="Number of particles.")
+@click.option("--dim", type=int, help="Spatial dimension (default: the artifact's).")
+@click.option("--process", help="brownian, ou, ve, vp, sub-vp or vp-cosine.")
+@click.option(
+    "-P", "--process-param", "process_params", multiple=True, metavar="KEY=VALUE",
+    help="Process parameter, e.g. -P D=0.5 (repeatable).",
+)
+@click.option("--steps", type=int, help="Number of integration steps.")
+@click.option("--dt", type=float, help="Time step (with --steps or --t-end).")
+@click.option("--t-end", type=float, help="End time (default 1).")
+@click.option("--record-every", type=int, help="Steps between recorded frames (default 10).")
+@click.option("--stepper", type=click.Choice(["exact", "euler"]), help="Exact transition kernel or Euler-Maruyama.")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), help="Precision of positions.")
+@seed_option()
+@click.option("--threads", type=int, help="Numba threads (results do not depend on it).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run of the same output.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
+@output_option(required=False)
+def simulate_command(
+    config_file: str | None,
+    init: str | None,
+    artifact_options: tuple[str, ...],
+    n: int | None,
+    dim: int | None,
+    process: str | None,
+    process_params: tuple[str, ...],
+    steps: int | None,
+    dt: float | None,
+    t_end: float | None,
+    record_every: int | None,
+    stepper: str | None,
+    dtype: str | None,
+    seed: int | None,
+    threads: int | None,
+    resume: bool,
+    progress: bool | None,
+    dry_run: bool,
+    output: str | None,
+) -> None:
+    """Simulate dust diffusing from an artifact; write the trajectory.
+
+    \b
+    Examples:
+      dustsim simulate --init text:DUST --n 100000 --process vp -o dust.zarr
+      dustsim simulate --init gmm -A k=4 -A std=0.1 --process ou -P k=2 -P D=0.5 -o ou.nc
+      dustsim simulate --init points:cloud.npy --process ve --steps 2000 -o cloud.zarr
+      dustsim simulate --config run.toml --seed 7 -o run.nc
+      dustsim simulate --config run.toml -o big.zarr --resume   # after an interruption
+    """
+    from ..config import SimulationConfig
+    from ..errors import ConfigError
+    from ..simulation import prepare, simulate
+
+    cfg = SimulationConfig.load(config_file) if config_file else SimulationConfig()
+    if process is not None and process != cfg.process:
+        cfg = cfg.replace(process=process, process_params={})
+    cfg = cfg.replace(
+        init=init, n=n, dim=dim, steps=steps, dt=dt, t_end=t_end,
+        record_every=record_every, stepper=stepper, dtype=dtype, seed=seed,
+    )
+    if process_params:
+        cfg = cfg.replace(process_params={**cfg.process_params, **parse_pairs(process_params, "--process-param")})
+    if artifact_options:
+        cfg = cfg.replace(artifact={**cfg.artifact, **parse_pairs(artifact_options, "--artifact-option")})
+    if dry_run:
+        click.echo(prepare(cfg).config.to_toml(), nl=False)
+        return
+    if output is None:
+        raise click.UsageError("Missing option '-o' / '--output'.")
+    started = time.perf_counter()
+    overrides = {"init": init, "n": n, "dim": dim, "steps": steps, "dt": dt, "t_end": t_end,
+                 "record_every": record_every, "stepper": stepper, "dtype": dtype, "seed": seed}
+    if resume:
+        ds = simulate(cfg, output=output, resume=True, progress=progress, threads=threads,
+                      history=command_line(), **{k: v for k, v in overrides.items() if v is not None})
+    else:
+        if Path(output).suffix.lower() not in (".nc", ".nc4", ".netcdf", ".zarr"):
+            raise ConfigError(f"cannot tell the format of {output!r} from its suffix; use .nc or .zarr")
+        ds = simulate(cfg, output=output, progress=progress, threads=threads, history=command_line())
+    elapsed = time.perf_counter() - started
+    pos = ds["position"]
+    click.echo(
+        f"wrote {output}: {pos.sizes['particle']} particles in {pos.sizes['spatial']}-D, "
+        f"{pos.sizes['time']} frames, t = {float(ds.time[0]):g}..{float(ds.time[-1]):g} "
+        f"({int(ds.step[-1])} steps, {ds.attrs['process']}, {ds.attrs['stepper']}, {pos.dtype}), "
+        f"seed {ds.attrs['seed']}, {elapsed:.1f} s"
+    )

@@ -1,0 +1,230 @@
+"""Simulation configuration: one dataclass, read from and written to TOML.
+
+A config file looks like::
+
+    init = "text:DUST"       # artifact spec (dustsim.artifacts)
+    n = 100000               # particles
+    dim = 2                  # spatial axes (default: the artifact's own)
+    steps = 1000             # integration steps
+    t_end = 1.0              # end time (or give dt)
+    record_every = 10        # steps between recorded frames
+    stepper = "exact"        # "exact" kernel or "euler" (Euler-Maruyama)
+    dtype = "float32"
+    seed = 42
+
+    [process]
+    name = "vp"
+    beta_min = 0.1
+    beta_max = 20.0
+
+    [artifact]               # options of the artifact, e.g. for "gmm":
+    k = 4
+    std = 0.1
+
+The *resolved* config (every default filled in, the seed drawn, the artifact's exact
+parameters added) is what a trajectory records in its ``config`` attribute; feeding it
+back to ``dustsim simulate --config`` reproduces the trajectory bit for bit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tomli_w
+
+from .errors import ConfigError
+from .stepping import STEPPERS
+
+DTYPES = ("float32", "float64")
+DEFAULT_STEPS = 1000
+MAX_SEED = 2**63  # TOML integers are signed 64-bit
+
+
+@dataclass
+class SimulationConfig:
+    """Everything that defines a simulation.
+
+    Attributes
+    ----------
+    init : str
+        Artifact spec, e.g. ``"gmm"``, ``"text:DUST"``, ``"points:cloud.npy"``.
+    n : int or None
+        Number of particles (None: 10000, or every point of a points file).
+    dim : int or None
+        Number of spatial axes (None: the artifact's natural dimension).
+    process : str
+        Process name (see :data:`dustsim.processes.PROCESSES`).
+    process_params : dict
+        Process parameters (the ``[process]`` table without ``name``).
+    artifact : dict
+        Artifact options (the ``[artifact]`` table).
+    steps : int or None
+        Number of integration steps (None: ``t_end / dt`` if both are given, else 1000).
+    t_end, dt : float or None
+        End time and step (time units); give one of them, or both consistently.
+        With neither, ``t_end = 1``.
+    record_every : int
+        Steps between recorded frames; the last step is always recorded.
+    stepper : {"exact", "euler"}
+        Exact transition kernel or Euler-Maruyama.
+    dtype : {"float32", "float64"}
+        Precision of positions.
+    seed : int or None
+        Seed of every random draw (None: drawn from OS entropy and recorded).
+    length_unit : str
+        Unit of positions written to the dataset (``"1"``: reduced units).
+    """
+
+    init: str = "gmm"
+    n: int | None = None
+    dim: int | None = None
+    process: str = "vp"
+    process_params: dict[str, Any] = field(default_factory=dict)
+    artifact: dict[str, Any] = field(default_factory=dict)
+    steps: int | None = None
+    t_end: float | None = None
+    dt: float | None = None
+    record_every: int = 10
+    stepper: str = "exact"
+    dtype: str = "float32"
+    seed: int | None = None
+    length_unit: str = "1"
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> SimulationConfig:
+        """Build from a TOML-shaped mapping (``[process]`` and ``[artifact]`` tables)."""
+        data = dict(data)
+        process = data.pop("process", None)
+        kwargs: dict[str, Any] = {}
+        if isinstance(process, dict):
+            process = dict(process)
+            if "name" in process:
+                kwargs["process"] = process.pop("name")
+            kwargs["process_params"] = process
+        elif process is not None:
+            kwargs["process"] = process
+        names = {f.name for f in dataclasses.fields(cls)}
+        for key, value in data.items():
+            if key not in names:
+                raise ConfigError(f"{source}: unknown key {key!r}; known keys: {', '.join(sorted(names))}")
+            kwargs[key] = value
+        return cls(**kwargs)
+
+    @classmethod
+    def from_toml(cls, text: str, source: str = "config") -> SimulationConfig:
+        """Parse a TOML string."""
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+        return cls.from_dict(data, source)
+
+    @classmethod
+    def load(cls, path: str | Path) -> SimulationConfig:
+        """Read a TOML config file."""
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+        return cls.from_toml(text, source=str(path))
+
+    def replace(self, **changes: Any) -> SimulationConfig:
+        """A copy with some fields changed (``None`` values are ignored)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    # ------------------------------------------------------------------------ output
+    def to_dict(self) -> dict[str, Any]:
+        """TOML-shaped mapping, without unset (None) values."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("process", "process_params", "artifact") or value is None:
+                continue
+            out[f.name] = value
+        out["process"] = {"name": self.process, **_toml_safe(self.process_params)}
+        if self.artifact:
+            out["artifact"] = _toml_safe(self.artifact)
+        return out
+
+    def to_toml(self) -> str:
+        """Serialise as TOML."""
+        return tomli_w.dumps(self.to_dict())
+
+    # --------------------------------------------------------------------- checking
+    def validate(self) -> None:
+        """Check types and ranges of the scalar fields; raise ConfigError."""
+        _int_field("n", self.n, minimum=1, maximum=2**32 - 1, optional=True)
+        _int_field("dim", self.dim, minimum=1, maximum=255, optional=True)
+        _int_field("steps", self.steps, minimum=1, optional=True)
+        _int_field("record_every", self.record_every, minimum=1)
+        _int_field("seed", self.seed, minimum=0, maximum=MAX_SEED - 1, optional=True)
+        for name in ("t_end", "dt"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0
+            ):
+                raise ConfigError(f"{name} must be a positive number, got {value!r}")
+        if self.stepper not in STEPPERS:
+            raise ConfigError(f"unknown stepper {self.stepper!r}; choose one of: {', '.join(STEPPERS)}")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"unknown dtype {self.dtype!r}; choose one of: {', '.join(DTYPES)}")
+        if not isinstance(self.init, str):
+            raise ConfigError(f"init must be an artifact spec string, got {self.init!r}")
+        if not isinstance(self.process, str):
+            raise ConfigError(f"process must be a name, got {self.process!r}")
+
+    def time_grid(self) -> tuple[int, float]:
+        """Resolve ``(steps, t_end)`` from ``steps``, ``t_end`` and ``dt``."""
+        steps, t_end, dt = self.steps, self.t_end, self.dt
+        if dt is not None and t_end is not None:
+            implied = t_end / dt
+            if abs(implied - round(implied)) > 1e-9 * max(1.0, implied):
+                raise ConfigError(f"t_end ({t_end}) is not a whole number of steps dt ({dt})")
+            if steps is not None and steps != round(implied):
+                raise ConfigError(f"steps ({steps}) disagrees with t_end / dt = {round(implied)}")
+            return round(implied), float(t_end)
+        steps = DEFAULT_STEPS if steps is None else steps
+        if dt is not None:
+            return steps, float(steps * dt)
+        return steps, float(t_end if t_end is not None else 1.0)
+
+
+def _int_field(name: str, value: Any, minimum: int, maximum: int | None = None, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(f"{name} must be an integer, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise ConfigError(f"{name} must be {bound}, got {value}")
+
+
+def _toml_safe(value: Any) -> Any:
+    """Convert numpy scalars/arrays and tuples into TOML-serialisable values; drop None."""
+    if isinstance(value, dict):
+        return {str(k): _toml_safe(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_toml_safe(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def parse_config_value(text: str) -> Any:
+    """Parse a ``KEY=VALUE`` value from the command line as a TOML literal (else a string)."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text

@@ -1,0 +1,228 @@
+"""Reading and writing dustsim datasets: netCDF or Zarr by file suffix, always atomically.
+
+Nothing is ever written under its final name until it is complete: writers produce a
+temporary sibling (``.name.tmp-XXXX``) and rename it on success, removing it on failure.
+
+Long simulations stream their frames into a *partial store* (a Zarr directory named
+``<output>.partial``) and record progress in a small JSON file inside it, so that memory
+does not grow with the number of frames and an interrupted run can be resumed from its
+last complete frame (:class:`FrameStore`). A netCDF output is converted from the partial
+store when the run finishes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .errors import ConfigError, InputFileError, OutputError
+from .schema import validate_trajectory
+
+FORMATS = {".nc": "netcdf", ".nc4": "netcdf", ".netcdf": "netcdf", ".zarr": "zarr"}
+NETCDF_ENGINE = "netcdf4"
+PROGRESS_FILE = ".dustsim-progress.json"
+#: Zarr format 2: read by every Zarr implementation, and it specifies string arrays and
+#: consolidated metadata, which format 3 does not yet.
+ZARR_FORMAT = 2
+
+
+def output_format(path: str | Path) -> str:
+    """``"netcdf"`` or ``"zarr"`` from the suffix of ``path``; ConfigError otherwise."""
+    suffix = Path(path).suffix.lower()
+    try:
+        return FORMATS[suffix]
+    except KeyError:
+        raise ConfigError(
+            f"cannot tell the format of {str(path)!r} from its suffix; use .nc (netCDF) or .zarr (Zarr)"
+        ) from None
+
+
+def check_writable(path: str | Path) -> Path:
+    """Fail early, with OutputError, if ``path`` cannot be created."""
+    path = Path(path).expanduser()
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {path}: directory {parent} is not writable")
+    if path.is_dir() and output_format(path) == "netcdf":
+        raise OutputError(f"cannot write {path}: it is a directory")
+    return path
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def replace_path(src: Path, dst: Path) -> None:
+    """Move ``src`` onto ``dst``, replacing a file or directory that is there."""
+    if dst.is_dir() and not dst.is_symlink():
+        trash = dst.with_name(f".{dst.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(dst, trash)
+        os.replace(src, dst)
+        _remove(trash)
+    else:
+        os.replace(src, dst)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it to ``path`` on success.
+
+    On an exception (including KeyboardInterrupt) the temporary is removed and
+    ``path`` is left as it was.
+    """
+    path = check_writable(path)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        yield tmp
+        replace_path(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _write(ds: xr.Dataset, target: Path, fmt: str) -> None:
+    try:
+        if fmt == "zarr":
+            ds.to_zarr(target, mode="w", consolidated=True, zarr_format=ZARR_FORMAT)
+        else:
+            ds.to_netcdf(target, engine=NETCDF_ENGINE)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+def save_dataset(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write any dustsim dataset to ``path`` (format from the suffix), atomically."""
+    fmt = output_format(path)
+    with atomic_output(path) as tmp:
+        _write(ds, tmp, fmt)
+    return Path(path)
+
+
+def open_dataset(path: str | Path, *, chunks: Any = None) -> xr.Dataset:
+    """Open a dustsim dataset (netCDF or Zarr by suffix), lazily where possible.
+
+    Parameters
+    ----------
+    path : path
+        ``.nc`` or ``.zarr``.
+    chunks : optional
+        Passed to xarray (``None``: numpy-backed lazy arrays for netCDF, Zarr's own
+        chunks with dask for Zarr).
+    """
+    path = Path(path).expanduser()
+    fmt = output_format(path)
+    if not path.exists():
+        raise InputFileError(f"no such file: {path}")
+    try:
+        if fmt == "zarr":
+            return xr.open_zarr(path, chunks={} if chunks is None else chunks)
+        return xr.open_dataset(path, engine=NETCDF_ENGINE, chunks=chunks)
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputFileError(f"cannot open {path}: {exc}") from None
+
+
+def open_trajectory(path: str | Path, *, chunks: Any = None) -> xr.Dataset:
+    """Open a trajectory and check it follows the schema (:func:`validate_trajectory`)."""
+    ds = open_dataset(path, chunks=chunks)
+    validate_trajectory(ds, source=str(path))
+    return ds
+
+
+class FrameStore:
+    """A Zarr store that receives one recorded frame at a time.
+
+    The store is created from a template Dataset whose ``position`` is a lazy (dask)
+    array of the full shape: metadata and coordinates are written at once, frames as they
+    come. ``progress`` (frames written, and anything the caller wants to remember) is
+    written atomically after each frame, so a crash leaves a store whose first
+    ``frames_written`` frames are complete.
+
+    Parameters
+    ----------
+    path : Path
+        Directory of the store.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._position: Any = None
+
+    # ------------------------------------------------------------------ creation
+    def create(self, template: xr.Dataset, progress: dict[str, Any]) -> None:
+        """Create the store from ``template`` (overwriting an existing one)."""
+        import zarr
+
+        _remove(self.path)
+        try:
+            template.to_zarr(self.path, mode="w", compute=False, consolidated=True, zarr_format=ZARR_FORMAT)
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        self._position = zarr.open_array(self.path / "position", mode="r+")
+        self.write_progress({**progress, "frames_written": 0})
+
+    def open(self) -> dict[str, Any]:
+        """Open an existing store for appending; returns its progress record."""
+        import zarr
+
+        progress = self.read_progress()
+        if progress is None:
+            raise InputFileError(f"{self.path} is not a resumable dustsim partial store")
+        self._position = zarr.open_array(self.path / "position", mode="r+")
+        return progress
+
+    # ------------------------------------------------------------------- frames
+    def write_frame(self, index: int, frame: np.ndarray, progress: dict[str, Any]) -> None:
+        """Write frame ``index`` (shape ``(N, d)``), then record the progress."""
+        self._position[index] = frame
+        self.write_progress({**progress, "frames_written": index + 1})
+
+    def read_frame(self, index: int) -> np.ndarray:
+        """Read back frame ``index``."""
+        return np.asarray(self._position[index])
+
+    # ----------------------------------------------------------------- progress
+    def read_progress(self) -> dict[str, Any] | None:
+        try:
+            return json.loads((self.path / PROGRESS_FILE).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def write_progress(self, progress: dict[str, Any]) -> None:
+        target = self.path / PROGRESS_FILE
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(json.dumps(progress))
+        os.replace(tmp, target)
+
+    # --------------------------------------------------------------- finishing
+    def finish(self, output: Path) -> None:
+        """Turn the complete store into ``output`` (rename for Zarr, convert for netCDF)."""
+        _remove(self.path / PROGRESS_FILE)
+        if output_format(output) == "zarr":
+            replace_path(self.path, output)
+            return
+        ds = xr.open_zarr(self.path, chunks={})
+        with atomic_output(output) as tmp:
+            _write(ds, tmp, "netcdf")
+        ds.close()
+        _remove(self.path)
+
+
+def partial_path(output: str | Path) -> Path:
+    """Where the partial store of ``output`` lives while a run is in progress."""
+    output = Path(output).expanduser()
+    return output.with_name(output.name + ".partial")

@@ -1,0 +1,16 @@
+"""Numba kernels: the only place in dustsim where compiled code lives.
+
+Every kernel is pure (arrays in, arrays out or updated in place) and knows nothing of
+configs, datasets or files; the orchestration around them is plain Python in the modules
+one level up.
+
+Modules
+-------
+bits
+    Bit casts between IEEE floats and unsigned integers (LLVM intrinsics).
+rng
+    The counter-based random number generator: Philox4x32-10 and vectorisable
+    Box-Muller normals.
+affine
+    Exact-kernel and Euler-Maruyama steppers for the linear (Gaussian) processes.
+"""

@@ -1,0 +1,110 @@
+"""Steppers for linear (Gaussian) processes: ``x <- A_j x + B_j z + C_j`` per step ``j``.
+
+Both stepping modes of a linear process are this affine update with different
+coefficients (computed in :mod:`dustsim.stepping`): the exact transition kernel
+(``A = alpha_{t|s}``, ``B = sigma_{t|s}``) and Euler-Maruyama (``A = 1 + f dt``,
+``B = g sqrt(dt)``). Coefficients are per step and per axis, shape ``(M, d)``.
+
+Positions are held axis-major, shape ``(d, n)``, so that the innermost loop runs over
+contiguous particles of one axis and vectorises; each ``(axis, block)`` pair is one
+parallel task. The noise of particle ``i``, axis ``a``, step ``s`` comes from the
+counter-based generator of :mod:`dustsim.kernels.rng`, so the result does not depend on
+the number of threads or on how the steps are split between calls.
+"""
+
+from __future__ import annotations
+
+from numba import njit, prange, types
+from numba.extending import overload
+
+from .rng import PER_CALL_F32, PER_CALL_F64, normals2_f64, normals4_f32
+
+BLOCK = 2048  # particles per task: one row block stays in L1/L2 across the steps
+_JIT = {"cache": True, "error_model": "numpy"}
+
+
+@njit(inline="always", error_model="numpy")
+def _coeffs(A, B, C, j, axis):
+    """Coefficients of step ``j``, and whether the step belongs to this call."""
+    if 0 <= j < A.shape[0]:
+        return True, A[j, axis], B[j, axis], C[j, axis]
+    return False, A.dtype.type(1), A.dtype.type(0), A.dtype.type(0)
+
+
+@njit(**_JIT)
+def _advance_row_f32(row, particle0, A, B, C, axis, step0, word, k0, k1):
+    n_steps = A.shape[0]
+    for g in range(step0 // PER_CALL_F32, (step0 + n_steps - 1) // PER_CALL_F32 + 1):
+        j = PER_CALL_F32 * g - step0
+        v0, a0, b0, c0 = _coeffs(A, B, C, j, axis)
+        v1, a1, b1, c1 = _coeffs(A, B, C, j + 1, axis)
+        v2, a2, b2, c2 = _coeffs(A, B, C, j + 2, axis)
+        v3, a3, b3, c3 = _coeffs(A, B, C, j + 3, axis)
+        for i in range(row.shape[0]):
+            z0, z1, z2, z3 = normals4_f32(particle0 + i, g, word, k0, k1)
+            x = row[i]
+            x = a0 * x + b0 * z0 + c0 if v0 else x
+            x = a1 * x + b1 * z1 + c1 if v1 else x
+            x = a2 * x + b2 * z2 + c2 if v2 else x
+            x = a3 * x + b3 * z3 + c3 if v3 else x
+            row[i] = x
+
+
+@njit(**_JIT)
+def _advance_row_f64(row, particle0, A, B, C, axis, step0, word, k0, k1):
+    n_steps = A.shape[0]
+    for g in range(step0 // PER_CALL_F64, (step0 + n_steps - 1) // PER_CALL_F64 + 1):
+        j = PER_CALL_F64 * g - step0
+        v0, a0, b0, c0 = _coeffs(A, B, C, j, axis)
+        v1, a1, b1, c1 = _coeffs(A, B, C, j + 1, axis)
+        for i in range(row.shape[0]):
+            z0, z1 = normals2_f64(particle0 + i, g, word, k0, k1)
+            x = row[i]
+            x = a0 * x + b0 * z0 + c0 if v0 else x
+            x = a1 * x + b1 * z1 + c1 if v1 else x
+            row[i] = x
+
+
+def _advance_row(row, particle0, A, B, C, axis, step0, word, k0, k1):
+    """Dispatch on the precision of ``row`` at compile time (see the overload below)."""
+
+
+@overload(_advance_row)
+def _advance_row_overload(row, particle0, A, B, C, axis, step0, word, k0, k1):  # noqa: ARG001 - dispatch on row
+    if row.dtype == types.float32:
+        return lambda row, particle0, A, B, C, axis, step0, word, k0, k1: _advance_row_f32(
+            row, particle0, A, B, C, axis, step0, word, k0, k1
+        )
+    if row.dtype == types.float64:
+        return lambda row, particle0, A, B, C, axis, step0, word, k0, k1: _advance_row_f64(
+            row, particle0, A, B, C, axis, step0, word, k0, k1
+        )
+    return None
+
+
+@njit(parallel=True, **_JIT)
+def advance_affine(x, A, B, C, step0, words, k0, k1):
+    """Advance positions by ``M = A.shape[0]`` affine-noise steps, in place.
+
+    Parameters
+    ----------
+    x : ndarray, shape (d, n), float32 or float64, C-contiguous
+        Positions, axis-major. Updated in place.
+    A, B, C : ndarray, shape (M, d), same dtype as ``x``
+        Per-step, per-axis coefficients: ``x <- A x + B z + C`` with ``z ~ N(0, 1)``.
+    step0 : int
+        Global index of the first step (the noise counter), >= 0.
+    words : ndarray of uint64, shape (d,)
+        Fourth counter word per axis (stream id and axis, see ``rng.stream_axis_word``).
+    k0, k1 : uint64
+        Philox key (the seed).
+    """
+    d, n = x.shape
+    if A.shape[0] == 0 or n == 0:
+        return
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for task in prange(d * n_blocks):
+        axis = task // n_blocks
+        lo = (task % n_blocks) * BLOCK
+        hi = min(n, lo + BLOCK)
+        _advance_row(x[axis, lo:hi], lo, A, B, C, axis, step0, words[axis], k0, k1)

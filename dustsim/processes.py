@@ -1,0 +1,438 @@
+"""Forward noise processes of diffusion models, as physical processes on particles.
+
+Every process here is a *linear* SDE
+
+    dX = f(t) (X - c) dt + g(t) dW,
+
+so the law of ``X_t`` given ``X_s`` is Gaussian with an exact transition kernel:
+``X_t | X_s ~ N(c + A (X_s - c), B^2 I)`` with mean coefficient ``A = alpha_t / alpha_s``
+and standard deviation ``B``. From ``X_0 = x0``: ``X_t = c + alpha(t) (x0 - c) + sigma(t) Z``.
+
+Time ``t`` and lengths are in reduced (dimensionless) units: the schedules of diffusion
+models live on ``t in [0, 1]``; Brownian motion and the Ornstein-Uhlenbeck process use the
+diffusion coefficient ``D`` (length^2 / time) and stiffness ``k`` (1 / time) in the same
+units.
+
+Processes are small frozen dataclasses; :func:`make_process` builds one from a name and
+keyword parameters, validating them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .errors import ConfigError
+
+FloatArray = NDArray[np.float64]
+
+
+def _t(t: ArrayLike) -> FloatArray:
+    return np.asarray(t, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class LinearProcess:
+    """Interface shared by the linear processes (not used directly).
+
+    Subclasses implement :meth:`alpha`, :meth:`sigma`, :meth:`drift_coefficient`,
+    :meth:`diffusion` and, where the generic formula loses precision, :meth:`transition`.
+    """
+
+    name: ClassVar[str] = ""
+    #: whether the process forgets its initial condition and converges to a fixed law
+    has_stationary: ClassVar[bool] = False
+    #: largest end time for which the schedule is defined (None: unbounded)
+    t_max: ClassVar[float | None] = None
+
+    # -- to implement -----------------------------------------------------------------
+    def alpha(self, t: ArrayLike) -> FloatArray:
+        """Mean coefficient of ``X_t | X_0`` (dimensionless)."""
+        raise NotImplementedError
+
+    def sigma(self, t: ArrayLike) -> FloatArray:
+        """Standard deviation of ``X_t | X_0`` per axis (length units)."""
+        raise NotImplementedError
+
+    def drift_coefficient(self, t: ArrayLike) -> FloatArray:
+        """``f(t)`` in the drift ``f(t) (x - c)`` (1 / time)."""
+        raise NotImplementedError
+
+    def diffusion(self, t: ArrayLike) -> FloatArray:
+        """``g(t)``, the noise amplitude (length / sqrt(time))."""
+        raise NotImplementedError
+
+    # -- shared -----------------------------------------------------------------------
+    @property
+    def centre(self) -> float:
+        """The point ``c`` the drift pulls towards (0 except for a shifted OU trap)."""
+        return 0.0
+
+    def transition(self, s: ArrayLike, t: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """Exact kernel between times ``s <= t``: ``(A, B)`` with ``X_t | X_s ~ N(c + A (X_s - c), B^2)``.
+
+        Uses ``A = alpha_t / alpha_s`` and ``B^2 = sigma_t^2 - A^2 sigma_s^2``; processes
+        override it where that difference cancels badly.
+        """
+        s, t = _t(s), _t(t)
+        a = self.alpha(t) / self.alpha(s)
+        var = self.sigma(t) ** 2 - a**2 * self.sigma(s) ** 2
+        return a, np.sqrt(np.maximum(var, 0.0))
+
+    def marginal(self, x0: ArrayLike, t: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """Mean and standard deviation of ``X_t | X_0 = x0``.
+
+        ``t`` broadcasts against the leading axes of ``x0`` (shape ``(..., d)``).
+        """
+        x0 = np.asarray(x0, dtype=np.float64)
+        t = _t(t)
+        a = self.alpha(t)[..., None] if t.ndim else self.alpha(t)
+        s = self.sigma(t)[..., None] if t.ndim else self.sigma(t)
+        c = self.centre
+        return c + a * (x0 - c), np.broadcast_to(s, np.broadcast_shapes(np.shape(s), x0.shape))
+
+    def conditional_score(self, x: ArrayLike, x0: ArrayLike, t: ArrayLike) -> FloatArray:
+        """``grad_x log p(x_t = x | x_0)`` = ``-(x - mean) / sigma^2`` (1 / length)."""
+        mean, std = self.marginal(x0, t)
+        return -(np.asarray(x, dtype=np.float64) - mean) / std**2
+
+    def stationary(self) -> tuple[float, float] | None:
+        """Mean and per-axis standard deviation of the stationary Gaussian, or None."""
+        return None
+
+    def params(self) -> dict[str, Any]:
+        """The parameters, as written to the ``[process]`` table of a config."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def check_end_time(self, t_end: float) -> None:
+        """Raise ConfigError if ``t_end`` lies outside the schedule's domain."""
+        if not (t_end > 0 and math.isfinite(t_end)):
+            raise ConfigError(f"the end time must be a positive number, got {t_end}")
+        if self.t_max is not None and t_end > self.t_max:
+            raise ConfigError(
+                f"process '{self.name}' is defined on t in [0, {self.t_max}], got t_end = {t_end}"
+            )
+
+
+def _positive(name: str, process: str, value: float) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ConfigError(f"process '{process}': {name} must be a positive number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Brownian(LinearProcess):
+    """Free Brownian motion, ``dX = sqrt(2 D) dW``: ``alpha = 1``, ``sigma^2 = 2 D t``.
+
+    Parameters
+    ----------
+    D : float
+        Diffusion coefficient (length^2 / time).
+    """
+
+    D: float = 1.0
+    name: ClassVar[str] = "brownian"
+
+    def __post_init__(self) -> None:
+        _positive("D", self.name, self.D)
+
+    def alpha(self, t: ArrayLike) -> FloatArray:
+        return np.ones_like(_t(t))
+
+    def sigma(self, t: ArrayLike) -> FloatArray:
+        return np.sqrt(2.0 * self.D * _t(t))
+
+    def drift_coefficient(self, t: ArrayLike) -> FloatArray:
+        return np.zeros_like(_t(t))
+
+    def diffusion(self, t: ArrayLike) -> FloatArray:
+        return np.full_like(_t(t), math.sqrt(2.0 * self.D))
+
+    def transition(self, s: ArrayLike, t: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        s, t = _t(s), _t(t)
+        return np.ones_like(t - s), np.sqrt(2.0 * self.D * (t - s))
+
+
+@dataclass(frozen=True)
+class OrnsteinUhlenbeck(LinearProcess):
+    """Dust in a harmonic trap, ``dX = -k (X - c) dt + sqrt(2 D) dW``.
+
+    ``alpha = exp(-k t)``, ``sigma^2 = (D / k) (1 - exp(-2 k t))``; stationary law
+    ``N(c, D / k)``.
+
+    Parameters
+    ----------
+    k : float
+        Trap stiffness divided by the friction (1 / time).
+    D : float
+        Diffusion coefficient (length^2 / time).
+    centre : float
+        Trap centre on every axis (length).
+    """
+
+    k: float = 1.0
+    D: float = 1.0
+    centre: float = 0.0  # type: ignore[assignment]
+    name: ClassVar[str] = "ou"
+    has_stationary: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        _positive("k", self.name, self.k)
+        _positive("D", self.name, self.D)
+        if not math.isfinite(self.centre):
+            raise ConfigError(f"process 'ou': centre must be finite, got {self.centre}")
+
+    def alpha(self, t: ArrayLike) -> FloatArray:
+        return np.exp(-self.k * _t(t))
+
+    def sigma(self, t: ArrayLike) -> FloatArray:
+        return np.sqrt(self.D / self.k * -np.expm1(-2.0 * self.k * _t(t)))
+
+    def drift_coefficient(self, t: ArrayLike) -> FloatArray:
+        return np.full_like(_t(t), -self.k)
+
+    def diffusion(self, t: ArrayLike) -> FloatArray:
+        return np.full_like(_t(t), math.sqrt(2.0 * self.D))
+
+    def transition(self, s: ArrayLike, t: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        h = _t(t) - _t(s)
+        return np.exp(-self.k * h), np.sqrt(self.D / self.k * -np.expm1(-2.0 * self.k * h))
+
+    def stationary(self) -> tuple[float, float]:
+        return self.centre, math.sqrt(self.D / self.k)
+
+
+@dataclass(frozen=True)
+class VarianceExploding(LinearProcess):
+    """The VE SDE of Song et al. (2021): noise level ``s(t) = sigma_min (sigma_max / sigma_min)^t``.
+
+    ``dX = sqrt(d s^2 / dt) dW`` started from ``X_0 = x0``, so ``alpha = 1`` and the
+    kernel standard deviation is ``sigma(t) = sqrt(s(t)^2 - sigma_min^2)``, which equals
+    the noise level ``s(t)`` to within ``sigma_min^2 / (2 s)``.
+
+    Parameters
+    ----------
+    sigma_min, sigma_max : float
+        Smallest and largest noise level (length). Choose ``sigma_max`` about the
+        largest distance between data points (Song & Ermon 2020); ``None`` lets
+        :func:`dustsim.simulate` set it from the initial artifact.
+    """
+
+    sigma_min: float = 0.01
+    sigma_max: float | None = None
+    name: ClassVar[str] = "ve"
+    t_max: ClassVar[float | None] = None
+
+    def __post_init__(self) -> None:
+        _positive("sigma_min", self.name, self.sigma_min)
+        if self.sigma_max is not None:
+            _positive("sigma_max", self.name, self.sigma_max)
+            if self.sigma_max <= self.sigma_min:
+                raise ConfigError(
+                    f"process 've': sigma_max ({self.sigma_max}) must exceed sigma_min ({self.sigma_min})"
+                )
+
+    def _require_max(self) -> float:
+        if self.sigma_max is None:
+            raise ConfigError("process 've': sigma_max is not set (resolve it from the data first)")
+        return self.sigma_max
+
+    def noise_level(self, t: ArrayLike) -> FloatArray:
+        """The schedule ``s(t) = sigma_min (sigma_max / sigma_min)^t`` (length)."""
+        return self.sigma_min * (self._require_max() / self.sigma_min) ** _t(t)
+
+    def alpha(self, t: ArrayLike) -> FloatArray:
+        return np.ones_like(_t(t))
+
+    def sigma(self, t: ArrayLike) -> FloatArray:
+        t = _t(t)
+        log_ratio = math.log(self._require_max() / self.sigma_min)
+        return self.sigma_min * np.sqrt(np.expm1(2.0 * log_ratio * t))
+
+    def drift_coefficient(self, t: ArrayLike) -> FloatArray:
+        return np.zeros_like(_t(t))
+
+    def diffusion(self, t: ArrayLike) -> FloatArray:
+        log_ratio = math.log(self._require_max() / self.sigma_min)
+        return self.noise_level(t) * math.sqrt(2.0 * log_ratio)
+
+    def transition(self, s: ArrayLike, t: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        s, t = _t(s), _t(t)
+        log_ratio = math.log(self._require_max() / self.sigma_min)
+        # s(t)^2 - s(s)^2 = s(s)^2 expm1(2 log_ratio (t - s)), no cancellation
+        var = self.noise_level(s) ** 2 * np.expm1(2.0 * log_ratio * (t - s))
+        return np.ones_like(t), np.sqrt(var)
+
+
+@dataclass(frozen=True)
+class VariancePreserving(LinearProcess):
+    """The VP SDE (DDPM in continuous time): ``dX = -beta/2 X dt + sqrt(beta) dW``.
+
+    Linear ``beta(t) = beta_min + t (beta_max - beta_min)`` on ``t in [0, 1]``;
+    ``alpha = exp(-B(t) / 2)`` with ``B(t) = int_0^t beta``, ``sigma^2 = 1 - alpha^2``;
+    stationary law ``N(0, I)``.
+    """
+
+    beta_min: float = 0.1
+    beta_max: float = 20.0
+    name: ClassVar[str] = "vp"
+    has_stationary: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        _positive("beta_min", self.name, self.beta_min)
+        _positive("beta_max", self.name, self.beta_max)
+
+    def beta(self, t: ArrayLike) -> FloatArray:
+        """Noise rate ``beta(t)`` (1 / time)."""
+        return self.beta_min + _t(t) * (self.beta_max - self.beta_min)
+
+    def integrated_beta(self, t: ArrayLike) -> FloatArray:
+        """``B(t) = int_0^t beta`` (dimensionless)."""
+        t = _t(t)
+        return self.beta_min * t + 0.5 * (self.beta_max - self.beta_min) * t**2
+
+    def alpha(self, t: ArrayLike) -> FloatArray:
+        return np.exp(-0.5 * self.integrated_beta(t))
+
+    def sigma(self, t: ArrayLike) -> FloatArray:
+        return np.sqrt(-np.expm1(-self.integrated_beta(t)))
+
+    def drift_coefficient(self, t: ArrayLike) -> FloatArray:
+        return -0.5 * self.beta(t)
+
+    def diffusion(self, t: ArrayLike) -> FloatArray:
+        return np.sqrt(self.beta(t))
+
+    def transition(self, s: ArrayLike, t: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        db = self.integrated_beta(t) - self.integrated_beta(s)
+        return np.exp(-0.5 * db), np.sqrt(-np.expm1(-db))
+
+    def stationary(self) -> tuple[float, float]:
+        return 0.0, 1.0
+
+
+@dataclass(frozen=True)
+class SubVariancePreserving(VariancePreserving):
+    """The sub-VP SDE of Song et al. (2021): VP's ``alpha``, ``sigma = 1 - alpha^2``.
+
+    ``dX = -beta/2 X dt + sqrt(beta (1 - exp(-2 B(t)))) dW``; its variance stays below
+    VP's at every ``t`` and tends to 1.
+    """
+
+    name: ClassVar[str] = "sub-vp"
+
+    def sigma(self, t: ArrayLike) -> FloatArray:
+        return -np.expm1(-self.integrated_beta(t))
+
+    def diffusion(self, t: ArrayLike) -> FloatArray:
+        return np.sqrt(self.beta(t) * -np.expm1(-2.0 * self.integrated_beta(t)))
+
+    def transition(self, s: ArrayLike, t: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        db = self.integrated_beta(t) - self.integrated_beta(s)
+        # B^2 = (1 - A^2)(1 - alpha_t^2 alpha_s^2), both factors without cancellation
+        var = -np.expm1(-db) * -np.expm1(-self.integrated_beta(t) - self.integrated_beta(s))
+        return np.exp(-0.5 * db), np.sqrt(var)
+
+
+@dataclass(frozen=True)
+class CosineVP(LinearProcess):
+    """VP process with the cosine schedule of Nichol & Dhariwal (2021).
+
+    ``alpha_bar(t) = f(t) / f(0)``, ``f(t) = cos^2(phi(t))``,
+    ``phi(t) = (t + s) / (1 + s) * pi / 2``; ``alpha = sqrt(alpha_bar)``,
+    ``sigma^2 = 1 - alpha_bar``, ``beta(t) = pi tan(phi(t)) / (1 + s)`` (diverging at
+    ``t = 1``, where ``alpha = 0``). Stationary law ``N(0, I)``.
+    """
+
+    s: float = 0.008
+    name: ClassVar[str] = "vp-cosine"
+    has_stationary: ClassVar[bool] = True
+    t_max: ClassVar[float | None] = 1.0
+
+    def __post_init__(self) -> None:
+        _positive("s", self.name, self.s)
+
+    def _phi(self, t: ArrayLike) -> FloatArray:
+        return (_t(t) + self.s) / (1.0 + self.s) * (math.pi / 2.0)
+
+    def beta(self, t: ArrayLike) -> FloatArray:
+        """Noise rate ``beta(t) = -d log alpha_bar / dt`` (1 / time)."""
+        return math.pi * np.tan(self._phi(t)) / (1.0 + self.s)
+
+    def alpha(self, t: ArrayLike) -> FloatArray:
+        return np.cos(self._phi(t)) / math.cos(self._phi(0.0))
+
+    def sigma(self, t: ArrayLike) -> FloatArray:
+        return np.sqrt(np.maximum(1.0 - self.alpha(t) ** 2, 0.0))
+
+    def drift_coefficient(self, t: ArrayLike) -> FloatArray:
+        return -0.5 * self.beta(t)
+
+    def diffusion(self, t: ArrayLike) -> FloatArray:
+        return np.sqrt(self.beta(t))
+
+    def transition(self, s: ArrayLike, t: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        ps, pt = self._phi(s), self._phi(t)
+        a = np.cos(pt) / np.cos(ps)
+        # 1 - A = (cos ps - cos pt) / cos ps = 2 sin((pt+ps)/2) sin((pt-ps)/2) / cos ps
+        one_minus_a = 2.0 * np.sin(0.5 * (pt + ps)) * np.sin(0.5 * (pt - ps)) / np.cos(ps)
+        return a, np.sqrt(np.maximum(one_minus_a * (1.0 + a), 0.0))
+
+    def stationary(self) -> tuple[float, float]:
+        return 0.0, 1.0
+
+
+PROCESSES: dict[str, type[LinearProcess]] = {
+    cls.name: cls
+    for cls in (Brownian, OrnsteinUhlenbeck, VarianceExploding, VariancePreserving, SubVariancePreserving, CosineVP)
+}
+
+
+def make_process(name: str, **params: Any) -> LinearProcess:
+    """Build a process from its registry name and parameters.
+
+    Parameters
+    ----------
+    name : str
+        One of ``brownian``, ``ou``, ``ve``, ``vp``, ``sub-vp``, ``vp-cosine``.
+    **params
+        The process parameters (see each class).
+
+    Raises
+    ------
+    ConfigError
+        Unknown process, unknown parameter, or an invalid value.
+    """
+    try:
+        cls = PROCESSES[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown process {name!r}; choose one of: {', '.join(PROCESSES)}"
+        ) from None
+    known = set(cls.__dataclass_fields__)
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ConfigError(
+            f"process {name!r} has no parameter {unknown[0]!r}; "
+            f"its parameters are: {', '.join(sorted(known)) or 'none'}"
+        )
+    for key, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float, type(None))):
+            raise ConfigError(f"process {name!r}: {key} must be a number, got {value!r}")
+    return cls(**{k: (float(v) if v is not None else None) for k, v in params.items()})
+
+
+__all__ = [
+    "PROCESSES",
+    "Brownian",
+    "CosineVP",
+    "LinearProcess",
+    "OrnsteinUhlenbeck",
+    "SubVariancePreserving",
+    "VarianceExploding",
+    "VariancePreserving",
+    "make_process",
+]

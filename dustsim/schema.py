@@ -1,0 +1,191 @@
+"""The trajectory schema: one kind of xarray Dataset for every particle trajectory.
+
+Forward simulations, reverse (generated) trajectories and restorations all use it; the
+analysis reads nothing else. The full description is ``docs/schema.md``; in short:
+
+- dims ``time``, ``particle``, ``spatial`` (and ``realization`` first, for ensembles);
+- data variable ``position(time, particle, spatial)`` with ``units`` and ``long_name``;
+- coordinates ``time`` (float64, diffusion time), ``step(time)`` (int64), ``particle``
+  (int64), ``spatial`` (``"x", "y", "z"``); ``alpha(time)`` and ``sigma(time)`` for
+  linear processes; optional ``label(particle)``;
+- attributes ``source``, ``dustsim_version``, ``schema_version``, ``process``,
+  ``direction``, ``seed``, ``config`` (resolved TOML), ``history``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import tomllib
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from numpy.typing import ArrayLike
+
+from ._version import __version__
+from .errors import InputFileError
+from .processes import LinearProcess, make_process
+
+SCHEMA_VERSION = "1.0"
+DIRECTIONS = ("forward", "reverse", "restoration")
+REQUIRED_ATTRS = ("source", "schema_version", "process", "direction", "seed", "config", "history")
+
+
+def spatial_labels(dim: int) -> list[str]:
+    """Names of the spatial axes: ``x, y, z`` up to 3-D, ``x0, x1, ...`` beyond."""
+    return ["x", "y", "z"][:dim] if dim <= 3 else [f"x{i}" for i in range(dim)]
+
+
+def history_line(action: str) -> str:
+    """A CF-style history entry: ``<UTC timestamp> dustsim <version>: <action>``."""
+    now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{now} dustsim {__version__}: {action}"
+
+
+def trajectory_attrs(
+    *,
+    process: str,
+    direction: str,
+    seed: int,
+    config: str,
+    history: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The global attributes every trajectory carries (``extra`` appended)."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    return {
+        "title": f"dustsim {direction} trajectory",
+        "source": f"dustsim {__version__}",
+        "dustsim_version": __version__,
+        "schema_version": SCHEMA_VERSION,
+        "process": process,
+        "direction": direction,
+        "seed": int(seed),
+        "config": config,
+        "history": history,
+        **extra,
+    }
+
+
+def trajectory_coords(
+    *,
+    time: ArrayLike,
+    step: ArrayLike,
+    n_particles: int,
+    dim: int,
+    process: LinearProcess | None = None,
+    labels: ArrayLike | None = None,
+) -> dict[str, Any]:
+    """Coordinates of a trajectory (``alpha``/``sigma`` from the process, if linear)."""
+    time = np.asarray(time, dtype=np.float64)
+    coords: dict[str, Any] = {
+        "time": ("time", time, {"long_name": "diffusion time", "units": "1"}),
+        "step": ("time", np.asarray(step, dtype=np.int64), {"long_name": "integration step", "units": "1"}),
+        "particle": ("particle", np.arange(n_particles, dtype=np.int64), {"long_name": "particle index"}),
+        "spatial": ("spatial", spatial_labels(dim), {"long_name": "spatial axis"}),
+    }
+    if process is not None:
+        coords["alpha"] = (
+            "time",
+            process.alpha(time),
+            {"long_name": "mean coefficient of X_t given X_0", "units": "1"},
+        )
+        coords["sigma"] = (
+            "time",
+            process.sigma(time),
+            {"long_name": "standard deviation of X_t given X_0, per axis", "units": "1"},
+        )
+    if labels is not None:
+        coords["label"] = ("particle", np.asarray(labels, dtype=np.int32), {"long_name": "particle label"})
+    return coords
+
+
+def position_attrs(length_unit: str = "1") -> dict[str, str]:
+    """Attributes of the ``position`` variable."""
+    return {"long_name": "particle position", "units": length_unit}
+
+
+def trajectory_dataset(
+    position: ArrayLike,
+    *,
+    time: ArrayLike,
+    step: ArrayLike,
+    attrs: Mapping[str, Any],
+    process: LinearProcess | None = None,
+    labels: ArrayLike | None = None,
+    length_unit: str = "1",
+) -> xr.Dataset:
+    """Assemble a trajectory Dataset from an array of shape ``(time, particle, spatial)``.
+
+    Parameters
+    ----------
+    position : array, shape (T, N, d)
+        Positions (length units).
+    time, step : array, shape (T,)
+        Diffusion time and integration step of each frame.
+    attrs : mapping
+        Global attributes, normally from :func:`trajectory_attrs`.
+    process : LinearProcess, optional
+        Adds the ``alpha(time)`` and ``sigma(time)`` coordinates.
+    labels : array of int, shape (N,), optional
+        Per-particle labels.
+    length_unit : str
+        ``units`` of ``position``.
+    """
+    position = np.asarray(position)
+    if position.ndim != 3:
+        raise ValueError(f"position must have shape (time, particle, spatial), got {position.shape}")
+    _, n, d = position.shape
+    coords = trajectory_coords(time=time, step=step, n_particles=n, dim=d, process=process, labels=labels)
+    ds = xr.Dataset(
+        {"position": (("time", "particle", "spatial"), position, position_attrs(length_unit))},
+        coords=coords,
+        attrs=dict(attrs),
+    )
+    return ds
+
+
+def validate_trajectory(ds: xr.Dataset, source: str = "dataset") -> None:
+    """Check that ``ds`` follows the trajectory schema.
+
+    Raises
+    ------
+    InputFileError
+        With a one-line message naming the first problem found.
+    """
+    if "position" not in ds.data_vars:
+        raise InputFileError(f"{source} is not a dustsim trajectory: no 'position' variable")
+    dims = tuple(ds["position"].dims)
+    expected = ("time", "particle", "spatial")
+    if dims not in (expected, ("realization", *expected)):
+        raise InputFileError(f"{source}: position has dims {dims}, expected {expected} (optionally realization first)")
+    for coord in ("time", "step"):
+        if coord not in ds.coords:
+            raise InputFileError(f"{source}: missing coordinate {coord!r}")
+    missing = [a for a in REQUIRED_ATTRS if a not in ds.attrs]
+    if missing:
+        raise InputFileError(f"{source}: missing attribute {missing[0]!r} of the trajectory schema")
+    if ds.attrs["direction"] not in DIRECTIONS:
+        raise InputFileError(f"{source}: direction must be one of {DIRECTIONS}, got {ds.attrs['direction']!r}")
+
+
+def trajectory_config(ds: xr.Dataset) -> dict[str, Any]:
+    """The resolved config recorded in a trajectory, as a dict."""
+    try:
+        return tomllib.loads(ds.attrs.get("config", ""))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputFileError(f"the trajectory's config attribute is not valid TOML: {exc}") from None
+
+
+def trajectory_process(ds: xr.Dataset) -> LinearProcess | None:
+    """The forward process recorded in a trajectory, or None if it has no linear process."""
+    table = trajectory_config(ds).get("process")
+    if not isinstance(table, dict) or "name" not in table:
+        return None
+    params = {k: v for k, v in table.items() if k != "name"}
+    try:
+        return make_process(table["name"], **params)
+    except ValueError:
+        return None

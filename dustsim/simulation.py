@@ -1,0 +1,414 @@
+"""Run a dust simulation: artifact -> forward process -> trajectory Dataset.
+
+:func:`simulate` is the Python API behind ``dustsim simulate``. It resolves the config
+(:func:`prepare`), advances the particles with the Numba kernels, records every
+``record_every`` steps, and returns the trajectory in the schema of
+:mod:`dustsim.schema`, in memory or streamed to a netCDF / Zarr file (resumable).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from numpy.typing import NDArray
+
+from .artifacts import make_artifact
+from .config import SimulationConfig
+from .errors import ConfigError, InputFileError
+from .io import FrameStore, check_writable, open_trajectory, output_format, partial_path
+from .kernels import affine, rng
+from .processes import LinearProcess, VarianceExploding, make_process
+from .schema import history_line, position_attrs, trajectory_attrs, trajectory_coords, trajectory_dataset
+from .stepping import affine_coefficients
+
+#: Philox stream ids: every random draw of a run has its own stream of the run's seed.
+DYNAMICS_STREAM = 0
+ARTIFACT_STREAM = 1
+#: largest number of steps handed to one kernel call (bounds coefficient memory and
+#: keeps the progress bar moving)
+MAX_STEPS_PER_CALL = 1024
+#: the forward process "reaches its prior" when alpha(T) * rms(x0) / sigma(T) is below this
+PRIOR_TOLERANCE = 0.05
+
+
+class PriorWarning(UserWarning):
+    """The forward process ends before it has forgotten the artifact."""
+
+
+@dataclass
+class SimulationPlan:
+    """A resolved simulation: config with every default filled, initial state, grid.
+
+    Attributes
+    ----------
+    config : SimulationConfig
+        The resolved config (recorded in the dataset).
+    process : LinearProcess
+    x0 : ndarray, shape (n, d), float64
+        Initial positions.
+    labels : ndarray or None
+    times : ndarray, shape (steps + 1,)
+        Time of every step.
+    record_steps : ndarray of int64
+        Steps at which a frame is recorded (first 0, last ``steps``).
+    """
+
+    config: SimulationConfig
+    process: LinearProcess
+    x0: NDArray[np.float64]
+    labels: NDArray[np.int32] | None
+    times: NDArray[np.float64]
+    record_steps: NDArray[np.int64]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.config.dtype)
+
+    @property
+    def record_times(self) -> NDArray[np.float64]:
+        return self.times[self.record_steps]
+
+
+def fresh_seed() -> int:
+    """A seed drawn from OS entropy, in the range a config can record."""
+    return int(np.random.SeedSequence().entropy) % (2**63)
+
+
+def artifact_rng(seed: int) -> np.random.Generator:
+    """The generator of the artifact's draws, derived from the run's seed."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(ARTIFACT_STREAM,)))
+
+
+def largest_distance(x: NDArray[np.float64]) -> float:
+    """The diameter of a point cloud: exact via its convex hull in 1-3 D, else a lower bound."""
+    from scipy.spatial import ConvexHull
+    from scipy.spatial.distance import pdist
+
+    n, d = x.shape
+    if n < 2:
+        return 0.0
+    if d == 1:
+        return float(x.max() - x.min())
+    candidates = x
+    if d <= 3 and n > d + 1:
+        try:
+            candidates = x[ConvexHull(x).vertices]
+        except Exception:  # noqa: BLE001 - degenerate (flat) clouds: fall back below
+            candidates = x
+    if len(candidates) > 3000:  # high-d or degenerate: subsample plus per-axis extremes
+        pick = np.random.default_rng(0).choice(len(candidates), size=3000, replace=False)
+        extremes = np.concatenate([np.argmin(candidates, axis=0), np.argmax(candidates, axis=0)])
+        candidates = candidates[np.unique(np.concatenate([pick, extremes]))]
+    return float(pdist(candidates).max())
+
+
+def prepare(config: SimulationConfig) -> SimulationPlan:
+    """Resolve a config: draw the seed and the artifact, build the process and grid."""
+    config.validate()
+    seed = config.seed if config.seed is not None else fresh_seed()
+    steps, t_end = config.time_grid()
+    artifact = make_artifact(config.init, config.n, config.dim, seed=artifact_rng(seed), options=config.artifact)
+    params = dict(config.process_params)
+    if config.process == VarianceExploding.name and params.get("sigma_max") is None:
+        diameter = largest_distance(artifact.positions)
+        # a hair above the diameter, so that the default satisfies the VE prior check
+        params["sigma_max"] = max(1.01 * diameter, 2.0 * float(params.get("sigma_min", 0.01)))
+    process = make_process(config.process, **params)
+    process.check_end_time(t_end)
+    resolved = config.replace(
+        n=len(artifact.positions),
+        dim=artifact.dim,
+        steps=steps,
+        t_end=t_end,
+        dt=t_end / steps,
+        seed=seed,
+        process_params=process.params(),
+        artifact=artifact.params,
+    )
+    times = t_end * (np.arange(steps + 1, dtype=np.float64) / steps)
+    record = np.arange(0, steps + 1, config.record_every, dtype=np.int64)
+    if record[-1] != steps:
+        record = np.append(record, steps)
+    return SimulationPlan(resolved, process, artifact.positions, artifact.labels, times, record)
+
+
+def check_prior(plan: SimulationPlan) -> str | None:
+    """A warning message if the process ends before it has forgotten the artifact.
+
+    Processes with a stationary law: ``alpha(T) rms|x0 - c| / sigma(T)`` must be below
+    ``PRIOR_TOLERANCE``. VE: the final noise must cover the artifact's diameter
+    (Song & Ermon 2020), ``diameter / sigma(T) <= 1``.
+    """
+    p = plan.process
+    t_end = float(plan.times[-1])
+    if p.has_stationary:
+        rms = float(np.sqrt(np.mean(np.sum((plan.x0 - p.centre) ** 2, axis=1))))
+        gap = float(p.alpha(t_end)) * rms / float(p.sigma(t_end))
+        if gap > PRIOR_TOLERANCE:
+            return (
+                f"the process does not reach its prior by t = {t_end:.4g}: alpha(T) rms(x0) / sigma(T) = "
+                f"{gap:.3g} > {PRIOR_TOLERANCE}; increase t_end or the noise"
+            )
+    elif isinstance(p, VarianceExploding):
+        diameter = largest_distance(plan.x0)
+        if diameter > float(p.sigma(t_end)):
+            return (
+                f"the VE noise at t = {t_end:.4g} (sigma = {float(p.sigma(t_end)):.3g}) is smaller than the "
+                f"artifact's diameter ({diameter:.3g}); raise sigma_max or t_end"
+            )
+    return None
+
+
+def _make_advance(plan: SimulationPlan) -> Callable[[np.ndarray, int, int], None]:
+    """The function that advances the state (shape (d, n)) from step s0 to step s1."""
+    cfg = plan.config
+    assert cfg.seed is not None and cfg.dim is not None
+    k0, k1 = rng.split_key(cfg.seed)
+    words = np.array([rng.stream_axis_word(DYNAMICS_STREAM, a) for a in range(cfg.dim)], dtype=np.uint64)
+
+    def advance(state: np.ndarray, s0: int, s1: int) -> None:
+        for a in range(s0, s1, MAX_STEPS_PER_CALL):
+            b = min(s1, a + MAX_STEPS_PER_CALL)
+            A, B, C = affine_coefficients(
+                plan.process, plan.times[a : b + 1], cfg.stepper, cfg.dim, plan.dtype, first_step=a  # type: ignore[arg-type]
+            )
+            affine.advance_affine(state, A, B, C, a, words, k0, k1)
+
+    return advance
+
+
+def _attrs(plan: SimulationPlan, history: str | None) -> dict[str, Any]:
+    cfg = plan.config
+    return trajectory_attrs(
+        process=cfg.process,
+        direction="forward",
+        seed=int(cfg.seed or 0),
+        config=cfg.to_toml(),
+        history=history_line(history or "simulate"),
+        stepper=cfg.stepper,
+        artifact=cfg.init,
+    )
+
+
+def _progress_bar(plan: SimulationPlan, initial: int, enabled: bool | None) -> Any:
+    from tqdm.auto import tqdm
+
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    return tqdm(
+        total=int(plan.record_steps[-1]),
+        initial=initial,
+        unit="step",
+        desc="simulate",
+        disable=not enabled,
+        leave=False,
+    )
+
+
+def _as_config(config: SimulationConfig | dict[str, Any] | str | Path | None) -> SimulationConfig:
+    if config is None:
+        return SimulationConfig()
+    if isinstance(config, SimulationConfig):
+        return config
+    if isinstance(config, dict):
+        return SimulationConfig.from_dict(config)
+    return SimulationConfig.load(config)
+
+
+def simulate(
+    config: SimulationConfig | dict[str, Any] | str | Path | None = None,
+    *,
+    output: str | Path | None = None,
+    resume: bool = False,
+    progress: bool | None = None,
+    threads: int | None = None,
+    history: str | None = None,
+    **overrides: Any,
+) -> xr.Dataset:
+    """Simulate dust diffusing from an artifact and return its trajectory.
+
+    Parameters
+    ----------
+    config : SimulationConfig, dict, path or None
+        Base configuration (a TOML file path, a TOML-shaped dict, or a config object).
+    output : path, optional
+        Write the trajectory to this ``.nc`` or ``.zarr`` file. Frames are streamed to a
+        partial store ``<output>.partial`` so that memory does not grow with the number
+        of frames; the output appears only when the run is complete.
+    resume : bool
+        Continue an interrupted run from the last frame in ``<output>.partial``; the
+        result is bitwise identical to an uninterrupted run. Fields given in ``config``
+        or ``overrides`` must agree with the interrupted run's.
+    progress : bool, optional
+        Show a progress bar (default: when stderr is a terminal).
+    threads : int, optional
+        Number of Numba threads (results do not depend on it).
+    history : str, optional
+        Text of the history entry (default ``"simulate"``; the CLI passes its command line).
+    **overrides
+        Config fields, e.g. ``init="text:DUST", n=10_000, process="vp", steps=500``.
+
+    Returns
+    -------
+    xarray.Dataset
+        The trajectory (lazily opened from ``output`` if given).
+
+    Examples
+    --------
+    >>> ds = dustsim.simulate(init="moons", n=1000, process="vp", steps=100, seed=1)
+    >>> ds.position.sel(time=1.0).std().item()  # doctest: +SKIP
+    0.99...
+    """
+    cfg = _as_config(config).replace(**overrides)
+    out = check_writable(output) if output is not None else None
+    if out is not None:
+        output_format(out)
+    if threads is not None:
+        _set_threads(threads)
+    if resume:
+        if out is None:
+            raise ConfigError("resume needs an output file")
+        store = FrameStore(partial_path(out))
+        if store.read_progress() is not None:
+            return _resume(cfg, store, out, progress, history, overrides)
+        if out.exists():
+            return open_trajectory(out)
+    plan = prepare(cfg)
+    message = check_prior(plan)
+    if message:
+        warnings.warn(message, PriorWarning, stacklevel=2)
+    if out is None:
+        return _run_in_memory(plan, progress, history)
+    store = FrameStore(partial_path(out))
+    store.create(_template(plan, history), {"config": plan.config.to_toml()})
+    return _run_streaming(plan, store, out, 0, progress)
+
+
+def _set_threads(threads: int) -> None:
+    import numba
+
+    if not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
+        raise ConfigError(f"threads must be between 1 and {numba.config.NUMBA_NUM_THREADS}, got {threads}")
+    numba.set_num_threads(threads)
+
+
+def _state(plan: SimulationPlan, frame: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(frame, dtype=plan.dtype).T)
+
+
+def _run_in_memory(plan: SimulationPlan, progress: bool | None, history: str | None) -> xr.Dataset:
+    cfg = plan.config
+    frames = np.empty((len(plan.record_steps), cfg.n, cfg.dim), dtype=plan.dtype)  # type: ignore[arg-type]
+    state = _state(plan, plan.x0)
+    frames[0] = state.T
+    advance = _make_advance(plan)
+    with _progress_bar(plan, 0, progress) as bar:
+        for i in range(1, len(plan.record_steps)):
+            s0, s1 = int(plan.record_steps[i - 1]), int(plan.record_steps[i])
+            advance(state, s0, s1)
+            frames[i] = state.T
+            bar.update(s1 - s0)
+    return trajectory_dataset(
+        frames,
+        time=plan.record_times,
+        step=plan.record_steps,
+        attrs=_attrs(plan, history),
+        process=plan.process,
+        labels=plan.labels,
+        length_unit=cfg.length_unit,
+    )
+
+
+def _template(plan: SimulationPlan, history: str | None) -> xr.Dataset:
+    """The trajectory with a lazy, unwritten ``position``: what the store is created from."""
+    import dask.array as da
+
+    cfg = plan.config
+    assert cfg.n is not None and cfg.dim is not None
+    n_frames = len(plan.record_steps)
+    chunk_particles = max(1, min(cfg.n, (1 << 24) // (cfg.dim * plan.dtype.itemsize)))  # <= 16 MiB chunks
+    position = da.empty((n_frames, cfg.n, cfg.dim), dtype=plan.dtype, chunks=(1, chunk_particles, cfg.dim))
+    coords = trajectory_coords(
+        time=plan.record_times,
+        step=plan.record_steps,
+        n_particles=cfg.n,
+        dim=cfg.dim,
+        process=plan.process,
+        labels=plan.labels,
+    )
+    return xr.Dataset(
+        {"position": (("time", "particle", "spatial"), position, position_attrs(cfg.length_unit))},
+        coords=coords,
+        attrs=_attrs(plan, history),
+    )
+
+
+def _run_streaming(
+    plan: SimulationPlan, store: FrameStore, out: Path, first_frame: int, progress: bool | None
+) -> xr.Dataset:
+    record = {"config": plan.config.to_toml()}
+    if first_frame == 0:
+        state = _state(plan, plan.x0)
+        store.write_frame(0, state.T, record)
+        first_frame = 1
+    else:
+        state = _state(plan, store.read_frame(first_frame - 1))
+    advance = _make_advance(plan)
+    with _progress_bar(plan, int(plan.record_steps[first_frame - 1]), progress) as bar:
+        for i in range(first_frame, len(plan.record_steps)):
+            s0, s1 = int(plan.record_steps[i - 1]), int(plan.record_steps[i])
+            advance(state, s0, s1)
+            store.write_frame(i, state.T, record)
+            bar.update(s1 - s0)
+    store.finish(out)
+    return open_trajectory(out)
+
+
+def _resume(
+    cfg: SimulationConfig,
+    store: FrameStore,
+    out: Path,
+    progress: bool | None,
+    history: str | None,  # noqa: ARG001 - the history of the original run is kept
+    overrides: dict[str, Any],
+) -> xr.Dataset:
+    record = store.open()
+    stored = SimulationConfig.from_toml(record["config"], source=f"{store.path} (stored config)")
+    _check_resume_compatible(stored, cfg, overrides)
+    plan = prepare(stored)
+    if plan.config.to_toml() != stored.to_toml():
+        raise InputFileError(
+            f"cannot resume {out}: the stored config no longer resolves to itself (changed input file?)"
+        )
+    frames_written = int(record.get("frames_written", 0))
+    if frames_written == 0:
+        state = _state(plan, plan.x0)
+        store.write_frame(0, state.T, {"config": record["config"]})
+        frames_written = 1
+    return _run_streaming(plan, store, out, frames_written, progress)
+
+
+def _check_resume_compatible(stored: SimulationConfig, given: SimulationConfig, overrides: dict[str, Any]) -> None:
+    """Every field the caller set explicitly must match the interrupted run."""
+    explicit = {k: v for k, v in overrides.items() if v is not None}
+    default = SimulationConfig()
+    for name in ("init", "n", "dim", "process", "steps", "t_end", "dt", "record_every", "stepper", "dtype", "seed"):
+        value = getattr(given, name)
+        if name not in explicit and value == getattr(default, name):
+            continue
+        if value is not None and value != getattr(stored, name) and not _close(value, getattr(stored, name)):
+            raise ConfigError(
+                f"cannot resume: {name} = {value!r} differs from the interrupted run's {getattr(stored, name)!r}"
+            )
+
+
+def _close(a: Any, b: Any) -> bool:
+    return isinstance(a, float) and isinstance(b, float) and math.isclose(a, b, rel_tol=1e-12)
