@@ -78,9 +78,10 @@ def _fail(exc: BaseException, code: int, unexpected: bool = False) -> int:
 
 
 def _register() -> None:
-    from . import simulate
+    from . import simulate, sweep
 
     cli.add_command(simulate.simulate_command)
+    cli.add_command(sweep.sweep_command)
 
 
 _register()
