@@ -12,4 +12,4 @@ fi
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
 python -c "import torch" 2>/dev/null || python -m pip install -q "${DUSTSIM_TORCH:-torch==2.13.0}"
-python -m pip install -q -e ".[dev,peers]"
+python -m pip install -q -e ".[dev,docs,peers]"

@@ -1,0 +1,54 @@
+"""Sphinx configuration for the dustsim documentation."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import dustsim  # noqa: E402
+
+project = "dustsim"
+author = "dustsim developers"
+copyright = "2026, dustsim developers"  # noqa: A001
+version = release = dustsim.__version__
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "sphinx_click",
+]
+source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+myst_enable_extensions = ["dollarmath", "amsmath", "deflist"]
+myst_heading_anchors = 3
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+
+autodoc_typehints = "none"
+autodoc_member_order = "bysource"
+autosummary_generate = False
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+
+intersphinx_mapping = {
+    "python": ("https://docs.python.org/3", None),
+    "numpy": ("https://numpy.org/doc/stable", None),
+    "xarray": ("https://docs.xarray.dev/en/stable", None),
+}
+# CI has no network: intersphinx inventories are fetched only when asked for.
+if not os.environ.get("DUSTSIM_DOCS_INTERSPHINX"):
+    intersphinx_mapping = {}
+
+html_theme = "pydata_sphinx_theme"
+html_title = f"dustsim {version}"
+html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
+nitpicky = False
+suppress_warnings = ["myst.header"]
