@@ -1,0 +1,311 @@
+"""Figures of dustsim datasets: one consistent, colour-blind-safe style.
+
+Every plot function takes a dataset (and optionally an existing ``Axes``), draws with
+matplotlib and returns the ``Figure``. Trajectory figures accept any dataset in the
+trajectory schema (forward, reverse, restoration); entropy and loss figures take the
+datasets produced by the analysis and the trainer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+#: Okabe & Ito (2008) palette, distinguishable with every common colour-vision deficiency
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+#: sequential colour map for densities (perceptually uniform, colour-blind safe)
+DENSITY_CMAP = "cividis"
+
+STYLE = {
+    "figure.dpi": 110,
+    "savefig.dpi": 160,
+    "savefig.bbox": "tight",
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "legend.fontsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.25,
+    "lines.linewidth": 1.6,
+    "image.cmap": DENSITY_CMAP,
+}
+
+
+@contextlib.contextmanager
+def dustsim_style() -> Iterator[None]:
+    """Temporarily apply dustsim's matplotlib style and palette."""
+    import matplotlib as mpl
+    from cycler import cycler
+
+    with mpl.rc_context({**STYLE, "axes.prop_cycle": cycler(color=list(PALETTE))}):
+        yield
+
+
+def _new_axes(ax: Any = None, ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (4.0, 3.2),
+              **kwargs: Any) -> tuple[Any, Any]:
+    import matplotlib.pyplot as plt
+
+    if ax is not None:
+        return ax.figure, ax
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False, **kwargs)
+    return fig, axes if (ncols > 1 or nrows > 1) else axes[0, 0]
+
+
+def unit_suffix(unit: str) -> str:
+    """`` [m]`` for a unit, `` (reduced units)`` for the dimensionless ``"1"``."""
+    return " (reduced units)" if unit in ("1", "", None) else f" [{unit}]"
+
+
+def length_label(ds: xr.Dataset, axis: str) -> str:
+    """Axis label with the length unit, e.g. ``x (reduced units)`` or ``x [µm]``."""
+    return axis + unit_suffix(ds["position"].attrs.get("units", "1"))
+
+
+def time_label(ds: xr.Dataset) -> str:
+    """Label of the time axis with its unit."""
+    return "diffusion time t" + unit_suffix(ds["time"].attrs.get("units", "1"))
+
+
+def pick_times(ds: xr.Dataset, n_frames: int, spacing: str = "auto") -> np.ndarray:
+    """``n_frames`` recorded times, first and last included.
+
+    ``spacing="sigma"`` spreads them evenly in the noise level ``sigma(time)`` (the
+    interesting early frames of a VP run are then not skipped); ``"time"`` evenly in time;
+    ``"auto"`` uses sigma when the dataset has it.
+    """
+    n_time = ds.sizes["time"]
+    use_sigma = spacing == "sigma" or (spacing == "auto" and "sigma" in ds.coords and ds["sigma"].dims == ("time",))
+    if use_sigma:
+        sigma = np.asarray(ds["sigma"].values, dtype=float)
+        targets = np.linspace(sigma.min(), sigma.max(), n_frames)
+        idx = np.unique([int(np.argmin(np.abs(sigma - s))) for s in targets])
+        idx = np.unique(np.concatenate([[0, n_time - 1], idx]))
+    else:
+        idx = np.unique(np.linspace(0, n_time - 1, n_frames).round().astype(int))
+    return ds["time"].values[np.sort(idx)]
+
+
+def _frame_points(ds: xr.Dataset, time: float, max_points: int, rng: np.random.Generator) -> tuple[np.ndarray, Any]:
+    frame = ds["position"].sel(time=time, method="nearest")
+    if "realization" in frame.dims:
+        frame = frame.isel(realization=0)
+    n = frame.sizes["particle"]
+    pick = np.sort(rng.choice(n, size=min(n, max_points), replace=False))
+    points = np.asarray(frame.isel(particle=pick).values, dtype=np.float64)
+    labels = None
+    if "label" in ds.coords and "particle" in ds["label"].dims:
+        lab = ds["label"]
+        if "realization" in lab.dims:
+            lab = lab.isel(realization=0)
+        labels = np.asarray(lab.isel(particle=pick).values)
+    return points, labels
+
+
+def _scatter(ax: Any, points: np.ndarray, labels: Any, size: float) -> None:
+    if points.shape[1] == 1:
+        ax.hist(points[:, 0], bins=80, density=True, color=PALETTE[0])
+        return
+    colours = PALETTE[0] if labels is None else np.asarray(PALETTE)[np.asarray(labels) % len(PALETTE)]
+    ax.scatter(points[:, 0], points[:, 1], s=size, c=colours, linewidths=0, alpha=0.7, rasterized=True)
+
+
+def filmstrip(
+    ds: xr.Dataset,
+    times: Sequence[float] | None = None,
+    *,
+    n_frames: int = 6,
+    max_points: int = 20_000,
+    point_size: float = 1.0,
+    title: str | None = None,
+    seed: int = 0,
+) -> Any:
+    """Snapshots of the particle cloud at several times, side by side.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A trajectory (any direction); with a ``realization`` dim the first is shown.
+    times : sequence of float, optional
+        Times to show (nearest recorded frames); default ``n_frames`` evenly spread.
+    max_points : int
+        Particles drawn per panel (a random subset, the same in every panel).
+    title : str, optional
+        Figure title (default: from the dataset's direction and process).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    times = pick_times(ds, n_frames) if times is None else np.asarray(times, dtype=float)
+    with dustsim_style():
+        fig, axes = _new_axes(ncols=len(times), size=(2.4, 2.6))
+        axes = np.atleast_2d(axes)[0]
+        panels = [_frame_points(ds, float(t), max_points, np.random.default_rng(seed)) for t in times]
+        lim = max(float(np.quantile(np.abs(p[:, :2]), 0.998)) for p, _ in panels) * 1.05
+        for ax, t, (points, labels) in zip(axes, times, panels, strict=True):
+            _scatter(ax, points, labels, point_size)
+            if points.shape[1] > 1:
+                ax.set_xlim(-lim, lim)
+                ax.set_ylim(-lim, lim)
+                ax.set_aspect("equal", adjustable="box")
+            extra = ""
+            if "sigma" in ds.coords and ds["sigma"].dims == ("time",):
+                extra = f", σ = {float(ds['sigma'].sel(time=t, method='nearest')):.2f}"
+            ax.set_title(f"t = {float(t):.2f}{extra}")
+            ax.set_xlabel(length_label(ds, str(ds["spatial"].values[0])))
+        axes[0].set_ylabel(length_label(ds, str(ds["spatial"].values[min(1, ds.sizes["spatial"] - 1)])))
+        fig.suptitle(title or _trajectory_title(ds))
+        fig.tight_layout()
+    return fig
+
+
+def _trajectory_title(ds: xr.Dataset) -> str:
+    direction = ds.attrs.get("direction", "forward")
+    process = ds.attrs.get("process", "")
+    verb = {"forward": "dissolving into noise", "reverse": "re-forming from noise",
+            "restoration": "restored"}.get(direction, direction)
+    return f"{ds.attrs.get('artifact', 'dust')} {verb} ({process})"
+
+
+def density_heatmaps(
+    ds: xr.Dataset,
+    times: Sequence[float] | None = None,
+    *,
+    n_frames: int = 4,
+    bins: int = 120,
+    extent: float | None = None,
+) -> Any:
+    """2-D histograms (densities) of the cloud at several times.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A trajectory with at least 2 spatial axes (the first two are used).
+    bins : int
+        Bins per axis.
+    extent : float, optional
+        Half-width of the square window (length units); default covers 99.5% of points
+        of the last frame.
+    """
+    if ds.sizes["spatial"] < 2:
+        raise ValueError("density heat-maps need at least 2 spatial axes")
+    times = pick_times(ds, n_frames) if times is None else np.asarray(times, dtype=float)
+    rng = np.random.default_rng(0)
+    frames = [_frame_points(ds, float(t), 200_000, rng)[0] for t in times]
+    if extent is None:
+        extent = float(max(np.quantile(np.abs(f[:, :2]), 0.9975) for f in frames)) * 1.05
+    edges = np.linspace(-extent, extent, bins + 1)
+    with dustsim_style():
+        fig, axes = _new_axes(ncols=len(times), size=(2.6, 2.6))
+        axes = np.atleast_2d(axes)[0]
+        for ax, t, pts in zip(axes, times, frames, strict=True):
+            hist, _, _ = np.histogram2d(pts[:, 0], pts[:, 1], bins=(edges, edges), density=True)
+            im = ax.imshow(hist.T, origin="lower", extent=(-extent, extent, -extent, extent), cmap=DENSITY_CMAP)
+            ax.set_title(f"t = {float(t):.2f}")
+            ax.set_xlabel(length_label(ds, str(ds["spatial"].values[0])))
+            ax.grid(False)
+        axes[0].set_ylabel(length_label(ds, str(ds["spatial"].values[1])))
+        unit = ds["position"].attrs.get("units", "1")
+        label = "density (reduced units)" if unit == "1" else f"density [{unit}$^{{-2}}$]"
+        fig.colorbar(im, ax=list(axes), shrink=0.8, label=label)
+    return fig
+
+
+def compare_clouds(
+    reference: np.ndarray,
+    others: dict[str, np.ndarray],
+    *,
+    max_points: int = 20_000,
+    title: str | None = None,
+    unit: str = "1",
+) -> Any:
+    """Point clouds side by side (e.g. original, noised, restored), same axes limits."""
+    panels = {"original": np.asarray(reference), **{k: np.asarray(v) for k, v in others.items()}}
+    rng = np.random.default_rng(0)
+    lim = float(np.quantile(np.abs(np.concatenate([p[:, :2] for p in panels.values()])), 0.995)) * 1.05
+    with dustsim_style():
+        fig, axes = _new_axes(ncols=len(panels), size=(2.6, 2.7), sharex=True, sharey=True)
+        axes = np.atleast_2d(axes)[0]
+        for i, (ax, (name, pts)) in enumerate(zip(axes, panels.items(), strict=True)):
+            pick = rng.choice(len(pts), size=min(len(pts), max_points), replace=False)
+            ax.scatter(pts[pick, 0], pts[pick, 1], s=1.0, c=PALETTE[i % len(PALETTE)], linewidths=0,
+                       rasterized=True)
+            ax.set_title(name)
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
+            ax.set_aspect("equal")
+            ax.set_xlabel("x" + unit_suffix(unit))
+        axes[0].set_ylabel("y" + unit_suffix(unit))
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+    return fig
+
+
+def animate(
+    ds: xr.Dataset,
+    path: str | Path,
+    *,
+    fps: int = 12,
+    max_points: int = 20_000,
+    point_size: float = 1.5,
+) -> Path:
+    """Write an animation of the trajectory: GIF (Pillow) or MP4 (needs ffmpeg), by suffix.
+
+    The file is written to a temporary name and renamed when complete.
+    """
+    import matplotlib.animation as manimation
+
+    from dustsim.io import atomic_output
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".gif", ".mp4"):
+        raise ValueError(f"animation format must be .gif or .mp4, got {suffix!r}")
+    if suffix == ".mp4" and shutil.which("ffmpeg") is None:
+        raise RuntimeError("writing MP4 needs ffmpeg on the PATH; use a .gif file instead")
+    rng = np.random.default_rng(0)
+    n = ds.sizes["particle"]
+    pick = np.sort(rng.choice(n, size=min(n, max_points), replace=False))
+    sub = ds.isel(particle=pick)
+    if "realization" in sub.dims:
+        sub = sub.isel(realization=0)
+    pos = np.asarray(sub["position"].values, dtype=np.float64)
+    labels = np.asarray(sub["label"].values) if "label" in sub.coords else None
+    lim = float(np.quantile(np.abs(pos[..., :2]), 0.995)) * 1.05
+    colours = PALETTE[0] if labels is None else np.asarray(PALETTE)[labels % len(PALETTE)]
+    with dustsim_style():
+        fig, ax = _new_axes(size=(4.0, 4.0))
+        scat = ax.scatter(pos[0, :, 0], pos[0, :, 1] if pos.shape[2] > 1 else np.zeros(len(pick)), s=point_size,
+                          c=colours, linewidths=0)
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+        ax.set_xlabel(length_label(ds, str(ds["spatial"].values[0])))
+        ax.set_ylabel(length_label(ds, str(ds["spatial"].values[min(1, ds.sizes["spatial"] - 1)])))
+        label = ax.set_title("")
+
+        def update(i: int) -> tuple[Any, ...]:
+            xy = pos[i, :, :2] if pos.shape[2] > 1 else np.column_stack([pos[i, :, 0], np.zeros(len(pick))])
+            scat.set_offsets(xy)
+            label.set_text(f"{_trajectory_title(ds)}: t = {float(sub['time'].values[i]):.2f}")
+            return scat, label
+
+        anim = manimation.FuncAnimation(fig, update, frames=pos.shape[0], blit=False)
+        writer = manimation.PillowWriter(fps=fps) if suffix == ".gif" else manimation.FFMpegWriter(fps=fps)
+        with atomic_output(path) as tmp:
+            tmp_named = tmp.with_suffix(suffix)
+            anim.save(tmp_named, writer=writer)
+            tmp_named.rename(tmp)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
