@@ -9,11 +9,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import dustsim  # noqa: E402
+import dustsim
 
 project = "dustsim"
 author = "dustsim developers"
-copyright = "2026, dustsim developers"  # noqa: A001
+copyright = "2026, dustsim developers"
 version = release = dustsim.__version__
 
 extensions = [

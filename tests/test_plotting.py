@@ -6,12 +6,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-import dustsim  # noqa: E402
-from analysis import plotting  # noqa: E402
+import dustsim
+from analysis import plotting
 
 
 @pytest.fixture(scope="module")
