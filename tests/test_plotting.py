@@ -59,3 +59,16 @@ def test_one_dimensional_trajectory_filmstrip():
     fig = plotting.filmstrip(ds, n_frames=3)
     assert all(ax.patches for ax in fig.get_axes())  # histograms
     plt.close(fig)
+
+
+def test_report_is_self_contained(trajectory, tmp_path):
+    from analysis.report import Section, write_report
+
+    fig = plotting.filmstrip(trajectory, n_frames=2)
+    section = Section("Forward", "Dust dissolving.\n\nSecond paragraph.", figures=[(fig, "filmstrip")],
+                      tables=[([{"time": 0.0, "entropy": -1.23456}], "numbers")], code=[("a = 1", "config")])
+    path = write_report(tmp_path / "report.html", "dustsim demo", [section], subtitle="test")
+    text = path.read_text()
+    assert text.count("data:image/png;base64,") == 1
+    assert "<td>-1.235</td>" in text and "<pre>a = 1</pre>" in text
+    assert "http" not in text.replace("http-equiv", "")  # no external resources
