@@ -120,11 +120,7 @@ class SimulationConfig:
     @classmethod
     def from_toml(cls, text: str, source: str = "config") -> SimulationConfig:
         """Parse a TOML string."""
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{source}: invalid TOML: {exc}") from None
-        return cls.from_dict(data, source)
+        return cls.from_dict(parse_toml(text, source), source)
 
     @classmethod
     def load(cls, path: str | Path) -> SimulationConfig:
@@ -195,6 +191,14 @@ class SimulationConfig:
         if dt is not None:
             return steps, float(steps * dt)
         return steps, float(t_end if t_end is not None else 1.0)
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """Parse TOML text; a syntax error becomes a one-line ConfigError naming ``source``."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
 
 
 def _int_field(name: str, value: Any, minimum: int, maximum: int | None = None, optional: bool = False) -> None:

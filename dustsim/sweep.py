@@ -39,7 +39,6 @@ import itertools
 import json
 import os
 import time
-import tomllib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,7 +48,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .config import SimulationConfig, _toml_safe
+from .config import SimulationConfig, _toml_safe, parse_toml
 from .errors import ConfigError, DustsimError
 from .io import ZARR_FORMAT, check_writable, open_trajectory, partial_path, replace_path
 from .schema import history_line, position_attrs, spatial_labels, trajectory_attrs
@@ -94,10 +93,7 @@ class SweepSpec:
 
     @classmethod
     def from_toml(cls, text: str, source: str = "sweep") -> SweepSpec:
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+        data = parse_toml(text, source)
         table = data.pop("sweep", None)
         if not isinstance(table, dict):
             raise ConfigError(f"{source}: no [sweep] table; see `dustsim sweep --help`")
