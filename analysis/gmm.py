@@ -185,7 +185,10 @@ class GaussianMixture:
 
     # ------------------------------------------------------- posterior and scores
     def posterior_mean(self, x: ArrayLike, alpha: float, sigma: float, centre: float = 0.0) -> FloatArray:
-        r"""Exact denoiser :math:`E[X_0 \mid X_t = x]` for ``X_t = c + alpha (X_0 - c) + sigma Z``, X_0 ~ this mixture."""
+        r"""Exact denoiser :math:`E[X_0 \mid X_t = x]`.
+
+        For ``X_t = c + alpha (X_0 - c) + sigma Z`` with X_0 drawn from this mixture.
+        """
         pts = self._check(x)
         if sigma == 0:
             return centre + (pts - centre) / alpha

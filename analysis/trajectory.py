@@ -160,7 +160,8 @@ def entropy_trajectory(
         raise ConfigError("not a trajectory: the dataset has no 'position' variable")
     unknown = [e for e in estimators if e not in ESTIMATORS]
     if unknown or not estimators:
-        raise ConfigError(f"unknown estimator {unknown[0] if unknown else '(none)'!r}; choose from {', '.join(ESTIMATORS)}")
+        bad = unknown[0] if unknown else "(none)"
+        raise ConfigError(f"unknown estimator {bad!r}; choose from {', '.join(ESTIMATORS)}")
     if "realization" in ds["position"].dims:
         parts = [
             _one_realization(ds.isel(realization=r), estimators=estimators, k=k, max_particles=max_particles,
