@@ -81,6 +81,9 @@ def _register() -> None:
     from . import simulate
 
     cli.add_command(simulate.simulate_command)
+    from .entropy import entropy_command  # issue 5: entropy analysis
+
+    cli.add_command(entropy_command)
 
 
 _register()
