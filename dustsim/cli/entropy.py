@@ -22,7 +22,8 @@ from ._common import command_line, output_option
 @click.option("--units", type=click.Choice(["nats", "bits"]), default="nats", show_default=True)
 @click.option("--scales", default=None, help="Comma-separated coarse-graining bin widths (length units).")
 @click.option("--mi/--no-mi", default=True, show_default=True, help="Mutual information I(X_0; X_t) (KSG).")
-@click.option("--exact/--no-exact", default=None, help="Exact entropy of a Gaussian-mixture artifact (default: if possible).")
+@click.option("--exact/--no-exact", default=None,
+              help="Exact entropy of a Gaussian-mixture artifact (default: if possible).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 def entropy_command(
     trajectory: str,
