@@ -23,6 +23,11 @@ def _count_within(points: NDArray[np.float64], radius: NDArray[np.float64]) -> N
     return np.asarray(counts, dtype=np.int64) - 1
 
 
+def _standardize(points: NDArray[np.float64]) -> NDArray[np.float64]:
+    std = points.std(axis=0)
+    return points / np.where(std > 0, std, 1.0)
+
+
 def ksg_mutual_information(
     x: ArrayLike,
     y: ArrayLike,
@@ -40,8 +45,9 @@ def ksg_mutual_information(
     with :math:`\varepsilon_i` the maximum-norm distance from :math:`(x_i, y_i)` to its
     k-th neighbour in the joint space and :math:`n_x(i)`, :math:`n_y(i)` the numbers of
     other points strictly closer than :math:`\varepsilon_i` in each marginal space
-    (Kraskov, Stögbauer & Grassberger 2004). Invariant under smooth invertible maps of x
-    and of y separately, so it does not depend on their length units.
+    (Kraskov, Stögbauer & Grassberger 2004). Every axis is first divided by its standard
+    deviation (as scikit-learn does), so the estimate does not depend on the length units;
+    I(X; Y) itself is invariant under invertible maps of x and y separately.
 
     Parameters
     ----------
@@ -68,6 +74,9 @@ def ksg_mutual_information(
         raise ConfigError(f"x and y must be paired samples of the same size, got {len(px)} and {len(py)}")
     n = len(px)
     k = check_k(k, n)
+    # the joint max-norm mixes the axes: put every axis in its own unit scale first, so
+    # the estimate does not depend on the length units of x and y
+    px, py = _standardize(px), _standardize(py)
     joint = np.ascontiguousarray(np.hstack([px, py]))
     eps = kth_neighbour_distance(joint, k, norm="max", backend=backend)
     n_ties = int(np.count_nonzero(eps == 0.0))
