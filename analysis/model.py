@@ -95,6 +95,12 @@ def snr_denoiser(denoiser: Callable[[FloatArray, float], FloatArray], process: L
     return denoise
 
 
+def _noise_rng(seed: int) -> np.random.Generator:
+    """The generator of the channel noise: a stream of its own, so that it is independent of
+    data a caller may have drawn with ``default_rng(seed)``."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x4D4D5345,)))
+
+
 def _snr_grid(snr_min: float, snr_max: float, n_snr: int) -> FloatArray:
     if not (0 < snr_min < snr_max and n_snr >= 3):
         raise ConfigError("need 0 < snr_min < snr_max and n_snr >= 3")
@@ -152,7 +158,7 @@ def immse_entropy(
     pts, _ = as_points(x0, "x0")
     n, d = pts.shape
     snr = _snr_grid(snr_min, snr_max, n_snr)
-    eps = np.random.default_rng(seed).standard_normal(pts.shape)
+    eps = _noise_rng(seed).standard_normal(pts.shape)
     err = np.empty((n, len(snr)))
     err_ref = np.empty((n, len(snr)))
     for i, g in enumerate(snr):
@@ -231,7 +237,7 @@ def kl_routes(
     kl = np.full(3, np.nan)
     se = np.full(3, np.nan)
     kl[0], se[0] = kl_to_density(pts, logq, k)
-    rng = np.random.default_rng(seed)
+    rng = _noise_rng(seed)
     if score is not None:
         t_end = float(process.t_max or 1.0) if process.name != "ou" else 10.0 / process.k  # type: ignore[attr-defined]
         times = np.concatenate([[0.0], np.geomspace(t_min, t_end, n_times)])
