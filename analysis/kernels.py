@@ -29,6 +29,10 @@ import numpy as np
 from numba import njit, prange
 
 _JIT = {"cache": True, "error_model": "numpy", "nogil": True}
+#: below this many queries the serial search is used: starting threads costs more than it
+#: saves, and much more on a busy machine where the other threads wait to be scheduled.
+#: (Building the grid is memory-bound and cheap, so it is always serial.)
+SERIAL_BELOW = 20_000
 #: queries per parallel task: contiguous in cell order, so one task stays in cache
 BLOCK = 512
 
@@ -52,66 +56,6 @@ def _assign_block(pts, lo, hi, origin, inv_h, shape, out):
         cy = _axis_cell(pts[i, 1], origin[1], inv_h, sy) if d >= 2 else 0
         cz = _axis_cell(pts[i, 2], origin[2], inv_h, sz) if d >= 3 else 0
         out[i] = (cz * sy + cy) * sx + cx
-
-
-@njit(parallel=True, **_JIT)
-def assign_cells(pts, origin, inv_h, shape):
-    """Cell id of every point.
-
-    Parameters
-    ----------
-    pts : ndarray, shape (n, d), float64, d <= 3
-    origin : ndarray, shape (3,), float64
-        Lower corner of the grid (length units).
-    inv_h : float
-        Inverse cell side (1 / length).
-    shape : ndarray, shape (3,), int64
-        Cells per axis (1 on absent axes).
-
-    Returns
-    -------
-    ndarray, shape (n,), int64
-    """
-    n = pts.shape[0]
-    out = np.empty(n, dtype=np.int64)
-    n_blocks = (n + 4 * BLOCK - 1) // (4 * BLOCK)
-    for b in prange(n_blocks):
-        lo = b * 4 * BLOCK
-        hi = min(n, lo + 4 * BLOCK)
-        _assign_block(pts, lo, hi, origin, inv_h, shape, out)
-    return out
-
-
-@njit(**_JIT)
-def _bounds_block(pts, lo, hi, out, b):
-    d = pts.shape[1]
-    for a in range(d):
-        out[b, a] = np.inf
-        out[b, d + a] = -np.inf
-    for i in range(lo, hi):
-        for a in range(d):
-            v = pts[i, a]
-            if v < out[b, a]:
-                out[b, a] = v
-            if v > out[b, d + a]:
-                out[b, d + a] = v
-
-
-@njit(parallel=True, **_JIT)
-def bounds(pts):
-    """Per-axis minimum and maximum of ``pts`` (shape (n, d)): two arrays of shape (d,)."""
-    n, d = pts.shape
-    chunk = 16 * BLOCK
-    n_blocks = (n + chunk - 1) // chunk
-    part = np.empty((n_blocks, 2 * d))
-    for b in prange(n_blocks):
-        _bounds_block(pts, b * chunk, min(n, (b + 1) * chunk), part, b)
-    lo = np.empty(d)
-    hi = np.empty(d)
-    for a in range(d):
-        lo[a] = part[:, a].min()
-        hi[a] = part[:, d + a].max()
-    return lo, hi
 
 
 @njit(**_JIT)
@@ -140,24 +84,26 @@ def counting_sort(cells, n_cells):
     return order, starts
 
 
-@njit(parallel=True, **_JIT)
-def gather_columns(pts, order):
-    """Coordinates of ``pts[order]`` as three contiguous float64 arrays (absent axes: length 1)."""
-    n, d = order.shape[0], pts.shape[1]
-    gx = np.empty(n)
-    gy = np.empty(n if d >= 2 else 1)
-    gz = np.empty(n if d >= 3 else 1)
-    if d < 2:
-        gy[0] = 0.0
-    if d < 3:
-        gz[0] = 0.0
-    for i in prange(n):
+@njit(**_JIT)
+def _gather_block(pts, order, lo, hi, gx, gy, gz):
+    d = pts.shape[1]
+    for i in range(lo, hi):
         j = order[i]
         gx[i] = pts[j, 0]
         if d >= 2:
             gy[i] = pts[j, 1]
         if d >= 3:
             gz[i] = pts[j, 2]
+
+
+@njit(**_JIT)
+def gather_columns(pts, order):
+    """Coordinates of ``pts[order]`` as three contiguous float64 arrays (absent axes: length 1)."""
+    n, d = order.shape[0], pts.shape[1]
+    gx = np.empty(n)
+    gy = np.zeros(n if d >= 2 else 1)
+    gz = np.zeros(n if d >= 3 else 1)
+    _gather_block(pts, order, 0, n, gx, gy, gz)
     return gx, gy, gz
 
 
@@ -250,6 +196,37 @@ def _knn_block(lo, hi, qx, qy, qz, self_query, gx, gy, gz, starts, origin, h, sh
         out[q] = best[k - 1] if maxnorm else np.sqrt(best[k - 1])
 
 
+@njit(**_JIT)
+def grid_kth_distance_serial(qx, qy, qz, self_query, gx, gy, gz, starts, origin, h, shape, d, k, maxnorm, tol):
+    """Serial :func:`grid_kth_distance`, for small inputs."""
+    out = np.empty(qx.shape[0])
+    _knn_block(0, qx.shape[0], qx, qy, qz, self_query, gx, gy, gz, starts, origin, h, shape, d, k, maxnorm, tol, out)
+    return out
+
+
+@njit(**_JIT)
+def assign_cells(pts, origin, inv_h, shape):
+    """Cell id of every point.
+
+    Parameters
+    ----------
+    pts : ndarray, shape (n, d), float64, d <= 3
+    origin : ndarray, shape (3,), float64
+        Lower corner of the grid (length units).
+    inv_h : float
+        Inverse cell side (1 / length).
+    shape : ndarray, shape (3,), int64
+        Cells per axis (1 on absent axes).
+
+    Returns
+    -------
+    ndarray, shape (n,), int64
+    """
+    out = np.empty(pts.shape[0], dtype=np.int64)
+    _assign_block(pts, 0, pts.shape[0], origin, inv_h, shape, out)
+    return out
+
+
 @njit(parallel=True, **_JIT)
 def grid_kth_distance(qx, qy, qz, self_query, gx, gy, gz, starts, origin, h, shape, d, k, maxnorm, tol):
     """Distance from every query point to its k-th nearest grid point.
@@ -288,10 +265,3 @@ def grid_kth_distance(qx, qy, qz, self_query, gx, gy, gz, starts, origin, h, sha
     return out
 
 
-@njit(parallel=True, **_JIT)
-def scatter_back(values, order):
-    """``out[order[i]] = values[i]``: from cell order back to the caller's order."""
-    out = np.empty_like(values)
-    for i in prange(order.shape[0]):
-        out[order[i]] = values[i]
-    return out

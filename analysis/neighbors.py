@@ -53,7 +53,9 @@ def build_grid(points: NDArray[np.float64], target: float = TARGET_OCCUPANCY) ->
     outliers), within ``MAX_CELLS_PER_POINT`` cells per point.
     """
     n, d = points.shape
-    lo, hi = kernels.bounds(points)
+    # column by column: numpy reduces a strided column much faster than along axis 0
+    lo = np.array([points[:, a].min() for a in range(d)])
+    hi = np.array([points[:, a].max() for a in range(d)])
     extent = hi - lo
     active = extent > 0
     n_active = int(active.sum())
@@ -90,10 +92,16 @@ def build_grid(points: NDArray[np.float64], target: float = TARGET_OCCUPANCY) ->
     return Grid(gx, gy, gz, order, starts, origin, float(h), shape, d, occupancy, tol)
 
 
-def _columns(points: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
-    d = points.shape[1]
-    cols = [np.ascontiguousarray(points[:, a]) if a < d else np.zeros(1) for a in range(3)]
-    return cols[0], cols[1], cols[2]
+def _search(q: tuple, self_query: bool, grid: Grid, k: int, maxnorm: bool) -> NDArray[np.float64]:
+    fn = kernels.grid_kth_distance_serial if len(q[0]) < kernels.SERIAL_BELOW else kernels.grid_kth_distance
+    return fn(q[0], q[1], q[2], self_query, grid.gx, grid.gy, grid.gz, grid.starts, grid.origin, grid.h,
+              grid.shape, grid.dim, k, maxnorm, grid.tol)
+
+
+def _unsort(values: NDArray[np.float64], order: NDArray[np.int64]) -> NDArray[np.float64]:
+    out = np.empty_like(values)
+    out[order] = values
+    return out
 
 
 def grid_kth_distance(
@@ -101,20 +109,13 @@ def grid_kth_distance(
 ) -> NDArray[np.float64]:
     """k-th neighbour distance of the grid's own points (others than themselves) or of ``queries``."""
     if queries is None:
-        dist = kernels.grid_kth_distance(
-            grid.gx, grid.gy, grid.gz, True, grid.gx, grid.gy, grid.gz, grid.starts, grid.origin, grid.h,
-            grid.shape, grid.dim, k, maxnorm, grid.tol,
-        )
-        return kernels.scatter_back(dist, grid.order)
+        dist = _search((grid.gx, grid.gy, grid.gz), True, grid, k, maxnorm)
+        return _unsort(dist, grid.order)
     # visit the queries in the grid's cell order, for memory locality
     cells = kernels.assign_cells(queries, grid.origin, 1.0 / grid.h, grid.shape)
     order, _ = kernels.counting_sort(cells, int(np.prod(grid.shape)))
-    qx, qy, qz = kernels.gather_columns(queries, order)
-    dist = kernels.grid_kth_distance(
-        qx, qy, qz, False, grid.gx, grid.gy, grid.gz, grid.starts, grid.origin, grid.h, grid.shape, grid.dim, k,
-        maxnorm, grid.tol,
-    )
-    return kernels.scatter_back(dist, order)
+    dist = _search(kernels.gather_columns(queries, order), False, grid, k, maxnorm)
+    return _unsort(dist, order)
 
 
 def _choose(points: NDArray[np.float64], backend: Backend) -> Grid | None:
