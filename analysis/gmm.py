@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import logsumexp
 
 from dustsim.errors import ConfigError
 from dustsim.processes import LinearProcess
@@ -28,6 +27,13 @@ from .result import Estimate, check_units, nats_to
 FloatArray = NDArray[np.float64]
 #: rows per block when evaluating densities (bounds the (rows, components) work arrays)
 _ROWS = 1 << 16
+
+
+def _logsumexp_cols(a: FloatArray) -> FloatArray:
+    """``log sum_k exp(a[k, i])`` over the first axis (components first: elementwise, fast)."""
+    m = a.max(axis=0)
+    m = np.where(np.isfinite(m), m, 0.0)
+    return m + np.log(np.exp(a - m).sum(axis=0))
 
 
 @dataclass(frozen=True)
@@ -111,28 +117,36 @@ class GaussianMixture:
         return pts
 
     def _log_joint(self, x: FloatArray) -> FloatArray:
-        """``log w_k + log N(x; mu_k, s_k^2 I)``, shape (n, K)."""
+        """``log w_k + log N(x; mu_k, s_k^2 I)``, shape (K, n): components first, column by column
+        (no BLAS call, whose threads only get in the way for these thin products)."""
         var = self.stds**2
         if np.any(var == 0):
             raise ConfigError("the mixture has a point-mass component: it has no density")
-        sq = (np.einsum("ij,ij->i", x, x)[:, None] - 2.0 * x @ self.means.T
-              + np.einsum("kj,kj->k", self.means, self.means)[None, :])
-        sq = np.maximum(sq, 0.0)
-        return np.log(self.weights) - 0.5 * sq / var - 0.5 * self.dim * np.log(2.0 * math.pi * var)
+        cols = [np.ascontiguousarray(x[:, a]) for a in range(self.dim)]
+        out = np.empty((self.n_components, len(x)))
+        with np.errstate(divide="ignore"):
+            log_w = np.log(self.weights)
+        for k in range(self.n_components):
+            sq = np.zeros(len(x))
+            for a, col in enumerate(cols):
+                diff = col - self.means[k, a]
+                sq += diff * diff
+            out[k] = log_w[k] - 0.5 * sq / var[k] - 0.5 * self.dim * math.log(2.0 * math.pi * var[k])
+        return out
 
     def logpdf(self, x: ArrayLike) -> FloatArray:
         """Log-density at points of shape (n, d) (nats; lengths in the mixture's units)."""
         pts = self._check(x)
         out = np.empty(len(pts))
         for lo in range(0, len(pts), _ROWS):
-            out[lo : lo + _ROWS] = logsumexp(self._log_joint(pts[lo : lo + _ROWS]), axis=1)
+            out[lo : lo + _ROWS] = _logsumexp_cols(self._log_joint(pts[lo : lo + _ROWS]))
         return out
 
     def responsibilities(self, x: ArrayLike) -> FloatArray:
         """Posterior component probabilities ``P(k | x)``, shape (n, K)."""
         pts = self._check(x)
         lj = self._log_joint(pts)
-        return np.exp(lj - logsumexp(lj, axis=1, keepdims=True))
+        return np.exp(lj - _logsumexp_cols(lj)).T
 
     def score(self, x: ArrayLike) -> FloatArray:
         """``grad log p(x)`` (1 / length), shape (n, d)."""
@@ -145,28 +159,40 @@ class GaussianMixture:
             out[lo : lo + _ROWS] = r @ self.means - r.sum(axis=1, keepdims=True) * xb
         return out
 
-    def sample(self, n: int, seed: int | np.random.Generator | None = 0) -> tuple[FloatArray, NDArray[np.int64]]:
-        """``n`` samples and their component labels."""
+    def base_draws(self, n: int, seed: int | np.random.Generator | None = 0) -> tuple[NDArray[np.int64], FloatArray]:
+        """Component labels and standard normals of ``n`` samples (see :meth:`from_draws`)."""
         rng = np.random.default_rng(seed)
         labels = rng.choice(self.n_components, size=n, p=self.weights)
-        z = rng.standard_normal((n, self.dim))
-        return self.means[labels] + self.stds[labels, None] * z, labels
+        return labels, rng.standard_normal((n, self.dim))
+
+    def from_draws(self, draws: tuple[NDArray[np.int64], FloatArray]) -> FloatArray:
+        """Samples ``mu_k + s_k z`` from base draws: the same draws give coupled samples of related mixtures."""
+        labels, z = draws
+        return self.means[labels] + self.stds[labels, None] * z
+
+    def sample(self, n: int, seed: int | np.random.Generator | None = 0) -> tuple[FloatArray, NDArray[np.int64]]:
+        """``n`` samples and their component labels."""
+        draws = self.base_draws(n, seed)
+        return self.from_draws(draws), draws[0]
 
     # ------------------------------------------------------------------ entropy
-    def entropy(self, n_samples: int = 200_000, *, seed: int | None = 0, units: str = "nats") -> Estimate:
+    def entropy(self, n_samples: int = 200_000, *, seed: int | None = 0, units: str = "nats",
+                draws: tuple[NDArray[np.int64], FloatArray] | None = None) -> Estimate:
         r"""Monte Carlo entropy :math:`-E[\log p(X)]` with the exact density.
 
-        The same ``seed`` gives the same base draws (labels and normals) for every mixture
-        of the same shape, so entropies along a trajectory are smooth in time (common
-        random numbers). ``se``: standard deviation of ``-log p`` over ``sqrt(n_samples)``.
-        A point-mass component gives ``-inf`` (degenerate).
+        The same ``seed`` (or the same ``draws``, from :meth:`base_draws`) gives the same base
+        draws for every mixture of the same shape, so entropies along a trajectory are smooth
+        in time (common random numbers). ``se``: standard deviation of ``-log p`` over
+        ``sqrt(n_samples)``. A point-mass component gives ``-inf`` (degenerate).
         """
         check_units(units)
         if np.any(self.stds == 0):
             return Estimate(-math.inf, math.nan, units, "gmm-exact", 0, self.dim, {}, 0, True,
                             "a component is a point mass: the entropy is -inf")
-        x, _ = self.sample(n_samples, seed)
-        terms = -self.logpdf(x)
+        if draws is None:
+            draws = self.base_draws(n_samples, seed)
+        n_samples = len(draws[0])
+        terms = -self.logpdf(self.from_draws(draws))
         f = nats_to(units)
         se = float(np.std(terms, ddof=1)) / math.sqrt(n_samples)
         return Estimate(float(np.mean(terms)) * f, se * f, units, "gmm-exact", n_samples, self.dim,

@@ -9,18 +9,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import digamma
 
 from ._input import as_points, check_k, dequantize
-from .neighbors import Backend, kth_neighbour_distance
+from .neighbors import Backend, count_within, kth_neighbour_distance
 from .result import Estimate, check_units, nats_to
-
-
-def _count_within(points: NDArray[np.float64], radius: NDArray[np.float64]) -> NDArray[np.int64]:
-    """Number of *other* points strictly within ``radius[i]`` of point i (maximum norm)."""
-    from scipy.spatial import cKDTree
-
-    tree = cKDTree(points)
-    strict = np.nextafter(radius, 0.0)
-    counts = tree.query_ball_point(points, r=strict, p=np.inf, return_length=True, workers=-1)
-    return np.asarray(counts, dtype=np.int64) - 1
 
 
 def _standardize(points: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -90,8 +80,8 @@ def ksg_mutual_information(
         joint = np.ascontiguousarray(np.hstack([px, py]))
         eps = kth_neighbour_distance(joint, k, norm="max", backend=backend)
         note = f"{n_ties} zero joint neighbour distances; ties broken ({how})"
-    nx = _count_within(px, eps)
-    ny = _count_within(py, eps)
+    nx = count_within(px, eps, backend)
+    ny = count_within(py, eps, backend)
     terms = digamma(nx + 1.0) + digamma(ny + 1.0)
     value = float(digamma(k) + digamma(n)) - float(np.mean(terms))
     se = float(np.std(terms, ddof=1)) / math.sqrt(n)

@@ -265,3 +265,63 @@ def grid_kth_distance(qx, qy, qz, self_query, gx, gy, gz, starts, origin, h, sha
     return out
 
 
+
+
+@njit(**_JIT)
+def _count_block(lo, hi, radius, gx, gy, gz, starts, origin, h, shape, d, out):
+    sx, sy, sz = shape[0], shape[1], shape[2]
+    inv_h = 1.0 / h
+    for q in range(lo, hi):
+        x, r = gx[q], radius[q]
+        y = gy[q] if d >= 2 else 0.0
+        z = gz[q] if d >= 3 else 0.0
+        x0, x1 = _axis_cell(x - r, origin[0], inv_h, sx), _axis_cell(x + r, origin[0], inv_h, sx)
+        y0, y1, z0, z1 = 0, 0, 0, 0
+        if d >= 2:
+            y0, y1 = _axis_cell(y - r, origin[1], inv_h, sy), _axis_cell(y + r, origin[1], inv_h, sy)
+        if d >= 3:
+            z0, z1 = _axis_cell(z - r, origin[2], inv_h, sz), _axis_cell(z + r, origin[2], inv_h, sz)
+        count = 0
+        for iz in range(z0, z1 + 1):
+            for iy in range(y0, y1 + 1):
+                base = (iz * sy + iy) * sx
+                for j in range(starts[base + x0], starts[base + x1 + 1]):
+                    dist = abs(gx[j] - x)
+                    if d >= 2:
+                        dist = max(dist, abs(gy[j] - y))
+                    if d >= 3:
+                        dist = max(dist, abs(gz[j] - z))
+                    if dist < r:
+                        count += 1
+        out[q] = count - 1 if radius[q] > 0.0 else count  # the point itself is at distance 0 < r
+
+
+@njit(parallel=True, **_JIT)
+def grid_count_within(radius, gx, gy, gz, starts, origin, h, shape, d, serial):
+    """Number of *other* grid points strictly within ``radius[q]`` (maximum norm) of grid point q.
+
+    Parameters
+    ----------
+    radius : ndarray, shape (n,), float64
+        Per-point radius (length units), in the grid's (cell) order.
+    gx, gy, gz, starts, origin, h, shape, d
+        The grid (see the module docstring).
+    serial : bool
+        Run on one thread (small inputs).
+
+    Returns
+    -------
+    ndarray, shape (n,), int64
+        Counts in the grid's order.
+    """
+    n = gx.shape[0]
+    out = np.empty(n, dtype=np.int64)
+    if serial:
+        _count_block(0, n, radius, gx, gy, gz, starts, origin, h, shape, d, out)
+        return out
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for b in prange(n_blocks):
+        lo = b * BLOCK
+        hi = min(n, lo + BLOCK)
+        _count_block(lo, hi, radius, gx, gy, gz, starts, origin, h, shape, d, out)
+    return out

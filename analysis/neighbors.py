@@ -170,3 +170,24 @@ def kth_neighbour_distance(
     else:
         dist, _ = tree.query(queries, k=[k], p=p, workers=-1)
     return np.ascontiguousarray(dist[:, 0])
+
+
+def count_within(points: NDArray[np.float64], radius: NDArray[np.float64], backend: Backend = "auto") -> NDArray[
+        np.int64]:
+    """Number of other points strictly closer than ``radius[i]`` to point i, in the maximum norm.
+
+    The grid (d <= 3) or ``cKDTree.query_ball_point(return_length=True)``.
+    """
+    grid = _choose(points, backend)
+    if grid is None:
+        from scipy.spatial import cKDTree
+
+        strict = np.nextafter(radius, 0.0)
+        counts = cKDTree(points).query_ball_point(points, r=strict, p=np.inf, return_length=True, workers=-1)
+        return np.asarray(counts, dtype=np.int64) - 1
+    r_sorted = np.ascontiguousarray(radius[grid.order], dtype=np.float64)
+    counts = kernels.grid_count_within(r_sorted, grid.gx, grid.gy, grid.gz, grid.starts, grid.origin, grid.h,
+                                       grid.shape, grid.dim, grid.n < kernels.SERIAL_BELOW)
+    out = np.empty_like(counts)
+    out[grid.order] = counts
+    return out

@@ -218,6 +218,7 @@ def _one_realization(
     if exact and (mixture is None or process is None):
         raise ConfigError("exact entropy needs a Gaussian-mixture artifact and a linear process in the trajectory")
     do_exact = mixture is not None and process is not None and mixture.dim == d
+    draws = mixture.base_draws(exact_samples, seed) if do_exact else None  # type: ignore[union-attr]
 
     # KSG pairs: a subset of the analysed particles, X_0 = the frame at the smallest time
     mi_pos = None
@@ -262,7 +263,7 @@ def _one_realization(
             est = ksg_mutual_information(x_ref, pts[mi_pos], k, seed=seed + i, backend=backend)
             mi_v[i], mi_se[i] = est.value, est.se
         if do_exact:
-            est = mixture.transported(process, float(times[i])).entropy(exact_samples, seed=seed)  # type: ignore[union-attr]
+            est = mixture.transported(process, float(times[i])).entropy(draws=draws)  # type: ignore[union-attr]
             ex_v[i], ex_se[i] = est.value, est.se
         for j, s in enumerate(scale_list):
             est = binned_entropy(pts, s, discrete=True)

@@ -20,7 +20,7 @@ from analysis import (
     ksg_mutual_information,
 )
 from analysis.divergence import gaussian_logpdf
-from analysis.neighbors import kth_neighbour_distance
+from analysis.neighbors import count_within, kth_neighbour_distance
 from dustsim.errors import ConfigError
 
 #: "a few hundredths of a nat" (issue 5): the tolerance where the kNN estimator's own
@@ -69,6 +69,14 @@ def test_grid_search_equals_kdtree(d, norm, k):
     grid_q = kth_neighbour_distance(x, k, norm=norm, backend="grid", queries=q)
     tree_q = cKDTree(x).query(q, k=[k], p=p)[0][:, 0]
     np.testing.assert_allclose(grid_q, tree_q, rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_grid_neighbour_counts_equal_kdtree(d):
+    rng = np.random.default_rng(40 + d)
+    x = np.concatenate([0.05 * rng.standard_normal((4000, d)), 3 * rng.standard_normal((100, d))])
+    radius = rng.random(len(x)) * 0.5
+    np.testing.assert_array_equal(count_within(x, radius, backend="grid"), count_within(x, radius, backend="kdtree"))
 
 
 @pytest.mark.parametrize("d", [1, 2, 3, 4])
