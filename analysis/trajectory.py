@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 
-from dustsim.errors import ConfigError, DustsimError
+from dustsim.errors import ConfigError
 from dustsim.processes import LinearProcess
 from dustsim.schema import history_line, trajectory_process
 
@@ -258,7 +258,11 @@ def _one_realization(
             if name == "knn":
                 knn_terms_i, knn_const = terms, const
         if stationary is not None:
-            kl_v[i], kl_se[i] = _kl_to_gaussian(pts, dtype, stationary, knn_terms_i, knn_const, k, seed + i, backend)
+            if knn_terms_i is None and "knn" in estimators:  # the frame has no density
+                kl_v[i] = math.inf
+            else:
+                kl_v[i], kl_se[i] = _kl_to_gaussian(pts, dtype, stationary, knn_terms_i, knn_const, k, seed + i,
+                                                    backend)
         if mi_pos is not None:
             est = ksg_mutual_information(x_ref, pts[mi_pos], k, seed=seed + i, backend=backend)
             mi_v[i], mi_se[i] = est.value, est.se
@@ -364,11 +368,9 @@ def _kl_to_gaussian(
 ) -> tuple[float, float]:
     """D(p || N(c, s^2 I)) = -H + E[-log q], from per-point kNN terms (nats)."""
     if terms is None:
-        terms, const, _, note = knn_terms(pts, dtype, k, "euclidean", "auto", seed, backend)
-        if terms is None:
-            if "duplicates" in note or "point" in note or "subspace" in note:
-                return math.inf, math.nan
-            raise DustsimError(note)
+        terms, const, _, _ = knn_terms(pts, dtype, k, "euclidean", "auto", seed, backend)
+        if terms is None:  # no density (point source, subspace, unbreakable ties): infinitely far
+            return math.inf, math.nan
     logq = gaussian_logpdf(stationary[0], stationary[1])(pts)
     combined = -(terms + logq)
     return -const + float(np.mean(combined)), float(np.std(combined, ddof=1)) / math.sqrt(len(combined))
