@@ -61,6 +61,8 @@ def _process(ds: xr.Dataset, process: LinearProcess | None) -> LinearProcess:
 
 
 def _ascending(ds: xr.Dataset) -> xr.Dataset:
+    if "realization" in ds.dims:
+        raise ConfigError("the checks work on one realization: select it first, e.g. ds.isel(realization=0)")
     return ds.sortby("time")
 
 
@@ -130,8 +132,6 @@ def score_expectations(
         ``entropy_production_rate`` Pi and, where the stationary law is invariant,
         ``dKLdt_score``; each with ``_se`` (nats per unit time).
     """
-    if "realization" in ds["position"].dims:
-        raise ConfigError("select one realization first (ds.isel(realization=r))")
     p = _process(ds, process)
     ds = _ascending(ds)
     position = ds["position"]
