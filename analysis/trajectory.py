@@ -156,6 +156,10 @@ def entropy_trajectory(
         Not a trajectory, unknown estimator, bad k or units.
     """
     check_units(units)
+    for name, value in (("max_particles", max_particles), ("mi_max_particles", mi_max_particles),
+                        ("exact_samples", exact_samples)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 2):
+            raise ConfigError(f"{name} must be an integer >= 2 (or None for all), got {value!r}")
     if "position" not in ds.data_vars:
         raise ConfigError("not a trajectory: the dataset has no 'position' variable")
     unknown = [e for e in estimators if e not in ESTIMATORS]

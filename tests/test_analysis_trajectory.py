@@ -147,6 +147,8 @@ def test_bad_requests_raise_config_errors(vp_gmm):
         entropy_trajectory(vp_gmm, estimators=("nope",))
     with pytest.raises(ConfigError, match="position"):
         entropy_trajectory(xr.Dataset())
+    with pytest.raises(ConfigError, match="max_particles"):
+        entropy_trajectory(vp_gmm, max_particles=-1)
     ou = dustsim.simulate(init="gaussian", n=500, process="brownian", steps=10, record_every=5, seed=1)
     with pytest.raises(ConfigError, match="Gaussian-mixture"):
         entropy_trajectory(ou, exact=True)
