@@ -136,6 +136,16 @@ def _scan(s, e, skip, x, y, z, gx, gy, gz, d, maxnorm, best, k):
             best[t] = dist
 
 
+@njit(inline="always", **_JIT)
+def _interval_gap(v, lo, h, tol):
+    """Distance from ``v`` to the interval ``[lo, lo + h]`` (0 inside), less the rounding margin."""
+    if v < lo:
+        return max(lo - v - tol, 0.0)
+    if v > lo + h:
+        return max(v - lo - h - tol, 0.0)
+    return 0.0
+
+
 @njit(**_JIT)
 def _knn_block(lo, hi, qx, qy, qz, self_query, gx, gy, gz, starts, origin, h, shape, d, k, maxnorm, tol, out):
     sx, sy, sz = shape[0], shape[1], shape[2]
@@ -157,18 +167,30 @@ def _knn_block(lo, hi, qx, qy, qz, self_query, gx, gy, gz, starts, origin, h, sh
             ylo, yhi = max(cy - r, 0), min(cy + r, sy - 1)
             zlo, zhi = max(cz - r, 0), min(cz + r, sz - 1)
             for iz in range(zlo, zhi + 1):
+                dz = _interval_gap(z, origin[2] + iz * h, h, tol) if d >= 3 else 0.0
                 for iy in range(ylo, yhi + 1):
+                    # prune: rows (and cells) entirely farther than the current k-th distance
+                    dy = _interval_gap(y, origin[1] + iy * h, h, tol) if d >= 2 else 0.0
+                    row = max(dy, dz) if maxnorm else dy * dy + dz * dz
+                    bk = best[k - 1]
+                    if row >= bk:
+                        continue
+                    a, b = xlo, xhi
+                    if bk < np.inf:
+                        w = bk if maxnorm else np.sqrt(bk - row)
+                        a = max(a, _axis_cell(x - w - tol, origin[0], inv_h, sx))
+                        b = min(b, _axis_cell(x + w + tol, origin[0], inv_h, sx))
                     base = (iz * sy + iy) * sx
                     if abs(iz - cz) == r or abs(iy - cy) == r:  # a full row of the shell
-                        a, b = max(xlo, 0), min(xhi, sx - 1)
+                        a, b = max(a, 0), min(b, sx - 1)
                         if a <= b:
                             _scan(starts[base + a], starts[base + b + 1], skip, x, y, z, gx, gy, gz, d, maxnorm,
                                   best, k)
                     else:  # only the two end cells of the row belong to the shell
-                        if xlo >= 0:
+                        if xlo >= 0 and a <= xlo:
                             _scan(starts[base + xlo], starts[base + xlo + 1], skip, x, y, z, gx, gy, gz, d,
                                   maxnorm, best, k)
-                        if xhi < sx:
+                        if xhi < sx and xhi <= b:
                             _scan(starts[base + xhi], starts[base + xhi + 1], skip, x, y, z, gx, gy, gz, d,
                                   maxnorm, best, k)
             # every point not yet seen lies beyond the faces of the searched block
