@@ -269,6 +269,7 @@ def de_bruijn(
     max_particles: int | None = 20_000,
     seed: int = 0,
     z: float = Z,
+    expectations: xr.Dataset | None = None,
 ) -> xr.Dataset:
     """de Bruijn's identity ``dH/dt = E[div f] + g^2 J / 2`` against the measured entropy.
 
@@ -285,6 +286,9 @@ def de_bruijn(
     process, max_particles, seed
         As in :func:`score_expectations`.
     z : float
+    expectations : xr.Dataset, optional
+        The output of :func:`score_expectations` for this trajectory, to reuse (the score
+        is then not evaluated again).
 
     Returns
     -------
@@ -302,7 +306,8 @@ def de_bruijn(
     if entropy is None:
         entropy = entropy_trajectory(ds, estimators=("knn",) if estimator in ("knn", "exact") else (estimator,),
                                      kl=False, mutual_information=False, exact=estimator == "exact", seed=seed)
-    se_ds = score_expectations(ds, score, process=process, max_particles=max_particles, seed=seed)
+    se_ds = expectations if expectations is not None else score_expectations(
+        ds, score, process=process, max_particles=max_particles, seed=seed)
     e = _merge_time(se_ds, entropy)
     t = se_ds["time"].values
     h, h_se = _series(e, estimator)
@@ -363,9 +368,9 @@ def entropy_production(
         time. Attribute ``holds``: Pi >= 0 at every frame (by construction for any
         score; a sanity check of the inputs).
     """
-    db = de_bruijn(ds, score, entropy=entropy, estimator=estimator, process=process, max_particles=max_particles,
-                   seed=seed)
     se_ds = score_expectations(ds, score, process=process, max_particles=max_particles, seed=seed)
+    db = de_bruijn(ds, score, entropy=entropy, estimator=estimator, process=process, max_particles=max_particles,
+                   seed=seed, expectations=se_ds)
     pi = se_ds["entropy_production_rate"]
     rate = {"units": "nats per unit time"}
     out = xr.Dataset(

@@ -72,6 +72,18 @@ def test_grid_search_equals_kdtree(d, norm, k):
 
 
 @pytest.mark.parametrize("d", [1, 2, 3])
+def test_grid_search_equals_kdtree_on_a_lattice(d):
+    # integer points: exact duplicates and many equal distances, the hardest case for
+    # the stopping and pruning rules of the cell search
+    x = np.random.default_rng(30 + d).integers(0, 12, size=(3000, d)).astype(float) * 0.1
+    for norm, p in (("euclidean", 2), ("max", np.inf)):
+        for k in (1, 3, 9):
+            grid = kth_neighbour_distance(x, k, norm=norm, backend="grid")
+            tree = cKDTree(x).query(x, k=k + 1, p=p)[0][:, k]
+            np.testing.assert_array_equal(grid, tree)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
 def test_grid_neighbour_counts_equal_kdtree(d):
     rng = np.random.default_rng(40 + d)
     x = np.concatenate([0.05 * rng.standard_normal((4000, d)), 3 * rng.standard_normal((100, d))])
