@@ -1,5 +1,33 @@
 """analysis: entropy and information along dustsim trajectories.
 
 Reads datasets in the trajectory schema (see ``docs/schema.md``) and returns xarray
-Datasets; it never imports dustsim's simulator internals.
+Datasets; it never imports dustsim's simulator internals. See ``docs/analysis.md``.
+
+Estimators (plain functions of ``(n, d)`` arrays returning an :class:`Estimate`, nats by
+default): :func:`knn_entropy`, :func:`binned_entropy`, :func:`gaussian_entropy`,
+:func:`kde_entropy`, :func:`kl_divergence`, :func:`kl_to_density`,
+:func:`ksg_mutual_information`. Trajectories: :func:`entropy_trajectory`. Checks:
+:mod:`analysis.thermo`. Model-side entropy: :mod:`analysis.model`. Exact references:
+:class:`GaussianMixture`.
 """
+
+from .divergence import gaussian_logpdf, kl_divergence, kl_to_density
+from .entropy import binned_entropy, gaussian_entropy, kde_entropy, knn_entropy
+from .gmm import GaussianMixture
+from .information import ksg_mutual_information
+from .result import Estimate
+from .trajectory import entropy_trajectory
+
+__all__ = [
+    "Estimate",
+    "GaussianMixture",
+    "binned_entropy",
+    "entropy_trajectory",
+    "gaussian_entropy",
+    "gaussian_logpdf",
+    "kde_entropy",
+    "kl_divergence",
+    "kl_to_density",
+    "knn_entropy",
+    "ksg_mutual_information",
+]

@@ -78,9 +78,10 @@ def _fail(exc: BaseException, code: int, unexpected: bool = False) -> int:
 
 
 def _register() -> None:
-    from . import simulate, sweep
+    from . import entropy, simulate, sweep
 
     cli.add_command(simulate.simulate_command)
+    cli.add_command(entropy.entropy_command)
     cli.add_command(sweep.sweep_command)
 
 

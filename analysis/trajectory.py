@@ -1,0 +1,388 @@
+"""Entropy trajectories: entropy, relative entropy and information of every frame of a trajectory.
+
+:func:`entropy_trajectory` turns a trajectory dataset (the schema of ``docs/schema.md``;
+forward, reverse or restoration; in memory, netCDF or dask-backed Zarr) into an
+``xr.Dataset`` over ``time``. Frames are read one at a time, each only at the particles of
+a fixed random subsample, so a trajectory larger than memory is never loaded whole.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from numpy.typing import NDArray
+
+from dustsim.errors import ConfigError
+from dustsim.processes import LinearProcess
+from dustsim.schema import history_line, trajectory_process
+
+from ._input import as_points, check_k
+from .divergence import gaussian_logpdf
+from .entropy import binned_entropy, gaussian_entropy, kde_entropy, knn_terms
+from .gmm import GaussianMixture
+from .information import ksg_mutual_information
+from .neighbors import Backend
+from .result import check_units, nats_to
+
+ESTIMATORS = ("knn", "knn-max", "binned", "gaussian", "kde")
+#: global attributes copied from the source trajectory (provenance)
+PROVENANCE = ("source", "dustsim_version", "schema_version", "process", "direction", "seed", "config", "stepper",
+              "artifact")
+#: processes whose stationary law is invariant at every time (so KL to it cannot grow)
+INVARIANT_LAW = ("ou", "vp", "vp-cosine")
+
+
+def _subsample(n: int, m: int | None, rng: np.random.Generator) -> NDArray[np.int64] | None:
+    if m is None or m >= n:
+        return None
+    return np.sort(rng.choice(n, size=m, replace=False))
+
+
+def _frame(position: xr.DataArray, i: int, idx: NDArray[np.int64] | None) -> NDArray[np.float64]:
+    """One frame (only the subsampled particles), read from disk or dask as needed."""
+    frame = position.isel(time=i)
+    if idx is not None:
+        frame = frame.isel(particle=idx)
+    return np.asarray(frame.values)
+
+
+def _frame_entropy(
+    name: str,
+    pts: NDArray[np.float64],
+    dtype: np.dtype,
+    *,
+    k: int,
+    bin_width: Any,
+    seed: int,
+    backend: Backend,
+) -> tuple[float, float, int, bool, NDArray[np.float64] | None, float]:
+    """(value, se, n_ties, degenerate, knn terms or None, knn constant), nats."""
+    if name in ("knn", "knn-max"):
+        norm = "euclidean" if name == "knn" else "max"
+        terms, const, n_ties, _ = knn_terms(pts, dtype, k, norm, "auto", seed, backend)  # type: ignore[arg-type]
+        if terms is None:
+            return -math.inf, math.nan, n_ties, True, None, const
+        se = float(np.std(terms, ddof=1)) / math.sqrt(len(terms))
+        return const + float(np.mean(terms)), se, n_ties, False, terms, const
+    if name == "binned":
+        est = binned_entropy(pts, bin_width)
+    elif name == "gaussian":
+        est = gaussian_entropy(pts)
+    else:
+        est = kde_entropy(pts, seed=seed)
+    return est.value, est.se, est.n_ties, est.degenerate, None, 0.0
+
+
+def entropy_trajectory(
+    ds: xr.Dataset,
+    *,
+    estimators: Sequence[str] = ("knn",),
+    k: int = 4,
+    max_particles: int | None = 200_000,
+    seed: int = 0,
+    units: str = "nats",
+    kl: bool = True,
+    mutual_information: bool = True,
+    mi_max_particles: int | None = 10_000,
+    exact: bool | None = None,
+    exact_samples: int = 100_000,
+    scales: Sequence[float] | None = None,
+    bin_width: float | None = None,
+    backend: Backend = "auto",
+    progress: bool = False,
+    history: str | None = None,
+) -> xr.Dataset:
+    """Entropy, relative entropy and mutual information of every frame of a trajectory.
+
+    Parameters
+    ----------
+    ds : xr.Dataset
+        A trajectory (``dustsim.simulate`` output or ``dustsim.open_trajectory``); with a
+        ``realization`` dimension, every realization is analysed separately.
+    estimators : sequence of str
+        Entropy estimators, the ``estimator`` dimension: ``knn`` (Kozachenko-Leonenko,
+        Euclidean), ``knn-max`` (maximum norm), ``binned`` (Miller-Madow, ``bin_width``),
+        ``gaussian`` (upper bound), ``kde`` (slow: subsampled to 20000 centres).
+    k : int
+        Neighbour rank of the kNN estimators and of KSG.
+    max_particles : int or None
+        Random subsample of particles (the same in every frame); None: all.
+    seed : int
+        Seed of the subsample, of tie-breaking jitter and of the Monte Carlo draws.
+    units : {"nats", "bits"}
+    kl : bool
+        Add ``kl_to_equilibrium(time)`` if the recorded process has a stationary law.
+    mutual_information : bool
+        Add ``mutual_information(time)``, I(X_0; X_t) by KSG on ``mi_max_particles``
+        particles paired across frames (X_0: the frame at the smallest time), and, for
+        forward linear processes, ``mutual_information_linear(time)`` =
+        H(X_t) - (d/2) log(2 pi e sigma(t)^2) from the first estimator.
+    mi_max_particles : int or None
+    exact : bool or None
+        Add ``exact_entropy(time)``: Monte Carlo entropy of the exact marginal when the
+        artifact is a Gaussian mixture and the process is linear (None: whenever
+        possible; True: raise if impossible).
+    exact_samples : int
+        Monte Carlo draws per frame for ``exact_entropy``.
+    scales : sequence of float, optional
+        Coarse-graining bin widths (length units): adds
+        ``coarse_grained_entropy(time, scale)``.
+    bin_width : float, optional
+        Bin width of the ``binned`` estimator (default: Scott's rule per frame).
+    backend : {"auto", "grid", "kdtree"}
+        Neighbour search.
+    progress : bool
+        Show a progress bar over frames.
+    history : str, optional
+        Text of the new history line (default: ``"entropy_trajectory"``).
+
+    Returns
+    -------
+    xr.Dataset
+        Over ``time`` (same order as the input; ``step``, ``alpha``, ``sigma`` copied):
+        ``entropy(time, estimator)``, ``entropy_se``, ``n_ties``, ``degenerate`` and,
+        as requested and available, ``kl_to_equilibrium``, ``mutual_information``,
+        ``mutual_information_linear``, ``exact_entropy``, ``coarse_grained_entropy``
+        (each with ``_se``). Units and meaning are in the attrs; the source's provenance
+        attributes are copied and a history line is added.
+
+    Raises
+    ------
+    ConfigError
+        Not a trajectory, unknown estimator, bad k or units.
+    """
+    check_units(units)
+    for name, value in (("max_particles", max_particles), ("mi_max_particles", mi_max_particles),
+                        ("exact_samples", exact_samples)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 2):
+            raise ConfigError(f"{name} must be an integer >= 2 (or None for all), got {value!r}")
+    if "position" not in ds.data_vars:
+        raise ConfigError("not a trajectory: the dataset has no 'position' variable")
+    unknown = [e for e in estimators if e not in ESTIMATORS]
+    if unknown or not estimators:
+        bad = unknown[0] if unknown else "(none)"
+        raise ConfigError(f"unknown estimator {bad!r}; choose from {', '.join(ESTIMATORS)}")
+    if "realization" in ds["position"].dims:
+        parts = [
+            _one_realization(ds.isel(realization=r), estimators=estimators, k=k, max_particles=max_particles,
+                             seed=seed + r, units=units, kl=kl, mutual_information=mutual_information,
+                             mi_max_particles=mi_max_particles, exact=exact, exact_samples=exact_samples,
+                             scales=scales, bin_width=bin_width, backend=backend, progress=progress,
+                             history=history)
+            for r in range(ds.sizes["realization"])
+        ]
+        out = xr.concat(parts, dim="realization", combine_attrs="override")
+        if "realization" in ds.coords:
+            out = out.assign_coords(realization=ds["realization"].values)
+        return out
+    return _one_realization(ds, estimators=estimators, k=k, max_particles=max_particles, seed=seed, units=units,
+                            kl=kl, mutual_information=mutual_information, mi_max_particles=mi_max_particles,
+                            exact=exact, exact_samples=exact_samples, scales=scales, bin_width=bin_width,
+                            backend=backend, progress=progress, history=history)
+
+
+def _one_realization(
+    ds: xr.Dataset,
+    *,
+    estimators: Sequence[str],
+    k: int,
+    max_particles: int | None,
+    seed: int,
+    units: str,
+    kl: bool,
+    mutual_information: bool,
+    mi_max_particles: int | None,
+    exact: bool | None,
+    exact_samples: int,
+    scales: Sequence[float] | None,
+    bin_width: float | None,
+    backend: Backend,
+    progress: bool,
+    history: str | None,
+) -> xr.Dataset:
+    position = ds["position"]
+    n_frames, n_particles, d = (position.sizes[s] for s in ("time", "particle", "spatial"))
+    if n_frames == 0:
+        raise ConfigError("the trajectory has no frames")
+    k = check_k(k, min(n_particles, max_particles or n_particles))
+    times = np.asarray(ds["time"].values, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    idx = _subsample(n_particles, max_particles, rng)
+    n_used = n_particles if idx is None else len(idx)
+    dtype = position.dtype
+    process = trajectory_process(ds)
+    direction = str(ds.attrs.get("direction", "forward"))
+    stationary = process.stationary() if (kl and process is not None) else None
+
+    mixture = GaussianMixture.from_trajectory(ds) if exact is not False else None
+    if exact and (mixture is None or process is None):
+        raise ConfigError("exact entropy needs a Gaussian-mixture artifact and a linear process in the trajectory")
+    do_exact = mixture is not None and process is not None and mixture.dim == d
+    draws = mixture.base_draws(exact_samples, seed) if do_exact else None  # type: ignore[union-attr]
+
+    # KSG pairs: a subset of the analysed particles, X_0 = the frame at the smallest time
+    mi_pos = None
+    if mutual_information and n_frames > 1:
+        m = n_used if mi_max_particles is None else min(n_used, mi_max_particles)
+        mi_pos = np.sort(rng.choice(n_used, size=m, replace=False))
+        ref = int(np.argmin(times))
+        x_ref = _frame(position, ref, idx)[mi_pos].astype(np.float64)
+
+    n_est = len(estimators)
+    ent = np.full((n_frames, n_est), np.nan)
+    ent_se = np.full((n_frames, n_est), np.nan)
+    ties = np.zeros((n_frames, n_est), dtype=np.int64)
+    degen = np.zeros((n_frames, n_est), dtype=bool)
+    kl_v, kl_se = np.full(n_frames, np.nan), np.full(n_frames, np.nan)
+    mi_v, mi_se = np.full(n_frames, np.nan), np.full(n_frames, np.nan)
+    ex_v, ex_se = np.full(n_frames, np.nan), np.full(n_frames, np.nan)
+    scale_list = [] if scales is None else [float(s) for s in scales]
+    if any(not (s > 0 and math.isfinite(s)) for s in scale_list):
+        raise ConfigError(f"coarse-graining scales must be positive, got {scale_list}")
+    cg_v = np.full((n_frames, len(scale_list)), np.nan)
+    cg_se = np.full((n_frames, len(scale_list)), np.nan)
+
+    frames = range(n_frames)
+    if progress:
+        from tqdm.auto import tqdm
+
+        frames = tqdm(frames, desc="entropy", unit="frame", leave=False)
+    for i in frames:
+        raw = _frame(position, i, idx)
+        pts, _ = as_points(raw, "frame")
+        knn_terms_i, knn_const = None, 0.0
+        for j, name in enumerate(estimators):
+            v, se, nt, dg, terms, const = _frame_entropy(name, pts, dtype, k=k, bin_width=bin_width,
+                                                        seed=seed + i, backend=backend)
+            ent[i, j], ent_se[i, j], ties[i, j], degen[i, j] = v, se, nt, dg
+            if name == "knn":
+                knn_terms_i, knn_const = terms, const
+        if stationary is not None:
+            if knn_terms_i is None and "knn" in estimators:  # the frame has no density
+                kl_v[i] = math.inf
+            else:
+                kl_v[i], kl_se[i] = _kl_to_gaussian(pts, dtype, stationary, knn_terms_i, knn_const, k, seed + i,
+                                                    backend)
+        if mi_pos is not None:
+            est = ksg_mutual_information(x_ref, pts[mi_pos], k, seed=seed + i, backend=backend)
+            mi_v[i], mi_se[i] = est.value, est.se
+        if do_exact:
+            est = mixture.transported(process, float(times[i])).entropy(draws=draws)  # type: ignore[union-attr]
+            ex_v[i], ex_se[i] = est.value, est.se
+        for j, s in enumerate(scale_list):
+            est = binned_entropy(pts, s, discrete=True)
+            cg_v[i, j], cg_se[i, j] = est.value, est.se
+
+    f = nats_to(units)
+    unit_name = units
+    length_unit = str(position.attrs.get("units", "1"))
+    coords: dict[str, Any] = {"time": ds["time"], "estimator": ("estimator", list(estimators))}
+    for c in ("step", "alpha", "sigma"):
+        if c in ds.coords:
+            coords[c] = ds[c]
+    h_attrs = {
+        "units": unit_name,
+        "long_name": "differential entropy of the particle positions",
+        "length_unit": length_unit,
+        "note": (f"positions in length unit {length_unit!r}; rescaling lengths by a factor a adds d*log(a) nats "
+                 f"(d = {d}). -inf where the frame has no density (degenerate)."),
+    }
+    out = xr.Dataset(coords=coords)
+    out["entropy"] = (("time", "estimator"), ent * f, h_attrs)
+    out["entropy_se"] = (("time", "estimator"), ent_se * f,
+                         {"units": unit_name, "long_name": "standard error of entropy"})
+    out["n_ties"] = (("time", "estimator"), ties,
+                     {"long_name": "points with zero neighbour distance (ties broken by dequantization)"})
+    out["degenerate"] = (("time", "estimator"), degen,
+                         {"long_name": "frame has no density (point source or lower-dimensional): entropy -inf"})
+    if stationary is not None:
+        c, s = stationary
+        out["kl_to_equilibrium"] = ("time", kl_v * f, {
+            "units": unit_name,
+            "long_name": f"relative entropy D(p_t || N({c:g}, {s:g}^2 I)) to the stationary law (kNN entropy)",
+            "invariant_law": int(process is not None and process.name in INVARIANT_LAW),
+        })
+        out["kl_to_equilibrium_se"] = ("time", kl_se * f, {"units": unit_name})
+    if mi_pos is not None:
+        out["mutual_information"] = ("time", mi_v * f, {
+            "units": unit_name,
+            "long_name": "I(X_0; X_t), KSG estimate, X_0 = frame at the smallest time",
+            "k": k,
+            "n_pairs": len(mi_pos),
+            "note": "saturates near psi(n) - psi(k) where X_t = X_0",
+        })
+        out["mutual_information_se"] = ("time", mi_se * f, {"units": unit_name})
+        if process is not None and direction == "forward" and "knn" in estimators and float(times.min()) == 0.0:
+            sig = np.asarray(process.sigma(times), dtype=np.float64)
+            with np.errstate(divide="ignore"):
+                h_cond = 0.5 * d * np.log(2.0 * math.pi * math.e * sig**2)
+            lin = ent[:, list(estimators).index("knn")] - h_cond
+            lin = np.where(sig == 0, math.inf, lin)
+            out["mutual_information_linear"] = ("time", lin * f, {
+                "units": unit_name,
+                "long_name": "I(X_0; X_t) = H(X_t) - (d/2) log(2 pi e sigma(t)^2) (linear process, kNN H)",
+            })
+            out["mutual_information_linear_se"] = ("time", ent_se[:, list(estimators).index("knn")] * f,
+                                                   {"units": unit_name})
+    if do_exact:
+        out["exact_entropy"] = ("time", ex_v * f, {
+            "units": unit_name,
+            "long_name": "entropy of the exact marginal p_t of the Gaussian-mixture artifact (Monte Carlo)",
+            "n_samples": exact_samples,
+        })
+        out["exact_entropy_se"] = ("time", ex_se * f, {"units": unit_name})
+    if scale_list:
+        out = out.assign_coords(scale=("scale", scale_list, {"units": length_unit, "long_name": "bin width"}))
+        out["coarse_grained_entropy"] = (("time", "scale"), cg_v * f, {
+            "units": unit_name,
+            "long_name": "Shannon entropy of the positions coarse-grained into cubes of side scale (Miller-Madow)",
+            "note": "adding d*log(scale) approximates the differential entropy",
+        })
+        out["coarse_grained_entropy_se"] = (("time", "scale"), cg_se * f, {"units": unit_name})
+
+    out.attrs = {a: ds.attrs[a] for a in PROVENANCE if a in ds.attrs}
+    out.attrs.update({
+        "title": "dustsim entropy trajectory",
+        "history": (str(ds.attrs.get("history", "")).rstrip("\n") + "\n"
+                    + history_line(history or "entropy_trajectory")).lstrip("\n"),
+        "units": unit_name,
+        "length_unit": length_unit,
+        "dim": d,
+        "k": k,
+        "n_particles": n_particles,
+        "n_particles_used": n_used,
+        "analysis_seed": seed,
+    })
+    return out
+
+
+def _kl_to_gaussian(
+    pts: NDArray[np.float64],
+    dtype: np.dtype,
+    stationary: tuple[float, float],
+    terms: NDArray[np.float64] | None,
+    const: float,
+    k: int,
+    seed: int,
+    backend: Backend,
+) -> tuple[float, float]:
+    """D(p || N(c, s^2 I)) = -H + E[-log q], from per-point kNN terms (nats)."""
+    if terms is None:
+        terms, const, _, _ = knn_terms(pts, dtype, k, "euclidean", "auto", seed, backend)
+        if terms is None:  # no density (point source, subspace, unbreakable ties): infinitely far
+            return math.inf, math.nan
+    logq = gaussian_logpdf(stationary[0], stationary[1])(pts)
+    combined = -(terms + logq)
+    return -const + float(np.mean(combined)), float(np.std(combined, ddof=1)) / math.sqrt(len(combined))
+
+
+def process_of(entropy_or_trajectory: xr.Dataset) -> LinearProcess | None:
+    """The linear process recorded in a trajectory or an entropy dataset (copied config)."""
+    return trajectory_process(entropy_or_trajectory)
+
+
+__all__ = ["ESTIMATORS", "entropy_trajectory", "process_of"]
