@@ -12,6 +12,7 @@ default): :func:`knn_entropy`, :func:`binned_entropy`, :func:`gaussian_entropy`,
 """
 
 from .divergence import gaussian_logpdf, kl_divergence, kl_to_density
+from .ensemble import ensemble_summary
 from .entropy import binned_entropy, gaussian_entropy, kde_entropy, knn_entropy
 from .gmm import GaussianMixture
 from .information import ksg_mutual_information
@@ -22,6 +23,7 @@ __all__ = [
     "Estimate",
     "GaussianMixture",
     "binned_entropy",
+    "ensemble_summary",
     "entropy_trajectory",
     "gaussian_entropy",
     "gaussian_logpdf",

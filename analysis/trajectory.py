@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -95,6 +96,7 @@ def entropy_trajectory(
     backend: Backend = "auto",
     progress: bool = False,
     history: str | None = None,
+    compute: str = "auto",
 ) -> xr.Dataset:
     """Entropy, relative entropy and mutual information of every frame of a trajectory.
 
@@ -139,6 +141,13 @@ def entropy_trajectory(
         Show a progress bar over frames.
     history : str, optional
         Text of the new history line (default: ``"entropy_trajectory"``).
+    compute : {"auto", "serial", "dask"}
+        ``serial`` reads and analyses one frame after another in this process; ``dask``
+        makes every (realization, frame) one dask task that reads its own frame (only the
+        subsampled particles) from the store, so a dask-backed trajectory (e.g. a sweep's
+        Zarr store opened with :func:`dustsim.open_trajectory`) is analysed chunk by chunk
+        across a ``dask.distributed`` cluster; ``auto`` uses dask when the positions are a
+        dask array and a distributed Client is active. Both give identical numbers.
 
     Returns
     -------
@@ -166,29 +175,128 @@ def entropy_trajectory(
     if unknown or not estimators:
         bad = unknown[0] if unknown else "(none)"
         raise ConfigError(f"unknown estimator {bad!r}; choose from {', '.join(ESTIMATORS)}")
+    if compute not in ("auto", "serial", "dask"):
+        raise ConfigError(f"compute must be 'auto', 'serial' or 'dask', got {compute!r}")
+    options = {"estimators": tuple(estimators), "k": k, "max_particles": max_particles, "units": units, "kl": kl,
+               "mutual_information": mutual_information, "mi_max_particles": mi_max_particles, "exact": exact,
+               "exact_samples": exact_samples, "scales": scales, "bin_width": bin_width, "backend": backend}
     if "realization" in ds["position"].dims:
-        parts = [
-            _one_realization(ds.isel(realization=r), estimators=estimators, k=k, max_particles=max_particles,
-                             seed=seed + r, units=units, kl=kl, mutual_information=mutual_information,
-                             mi_max_particles=mi_max_particles, exact=exact, exact_samples=exact_samples,
-                             scales=scales, bin_width=bin_width, backend=backend, progress=progress,
-                             history=history)
-            for r in range(ds.sizes["realization"])
-        ]
-        out = xr.concat(parts, dim="realization", combine_attrs="override")
-        if "realization" in ds.coords:
-            out = out.assign_coords(realization=ds["realization"].values)
+        parts = [ds.isel(realization=r) for r in range(ds.sizes["realization"])]
+        seeds = [seed + r for r in range(len(parts))]
+    else:
+        parts, seeds = [ds], [seed]
+    plans = [_plan_realization(part, seed=s_, **options) for part, s_ in zip(parts, seeds, strict=True)]
+    values = _compute_frames(plans, _use_dask(ds, compute), progress)
+    results = [_assemble(plan, v, history) for plan, v in zip(plans, values, strict=True)]
+    if "realization" not in ds["position"].dims:
+        return results[0]
+    out = xr.concat(results, dim="realization", combine_attrs="override")
+    if "realization" in ds.coords:
+        out = out.assign_coords(realization=ds["realization"].values)
+    return out
+
+
+def _use_dask(ds: xr.Dataset, compute: str) -> bool:
+    if compute != "auto":
+        return compute == "dask"
+    if not hasattr(ds["position"].data, "dask"):
+        return False
+    try:
+        from dask.distributed import default_client
+
+        default_client()
+    except (ImportError, ValueError):
+        return False
+    return True
+
+
+def _compute_frames(plans: list[_RealizationPlan], use_dask: bool, progress: bool) -> list[NDArray[np.float64]]:
+    """Per-frame values of every realization: ``(n_frames, n_values)`` arrays."""
+    if use_dask:
+        import dask
+
+        tasks = []
+        for plan in plans:
+            context = dask.delayed(plan.context, pure=True)
+            for i in range(plan.n_frames):
+                frame = plan.position.isel(time=i)
+                if plan.idx is not None:
+                    frame = frame.isel(particle=plan.idx)
+                data = frame.data if hasattr(frame.data, "dask") else np.asarray(frame.values)
+                tasks.append(dask.delayed(_frame_values)(context, data, i))
+        flat = dask.compute(*tasks)
+        out, start = [], 0
+        for plan in plans:
+            out.append(np.stack(flat[start : start + plan.n_frames]))
+            start += plan.n_frames
         return out
-    return _one_realization(ds, estimators=estimators, k=k, max_particles=max_particles, seed=seed, units=units,
-                            kl=kl, mutual_information=mutual_information, mi_max_particles=mi_max_particles,
-                            exact=exact, exact_samples=exact_samples, scales=scales, bin_width=bin_width,
-                            backend=backend, progress=progress, history=history)
+    out = []
+    for plan in plans:
+        frames = range(plan.n_frames)
+        if progress:
+            from tqdm.auto import tqdm
+
+            frames = tqdm(frames, desc="entropy", unit="frame", leave=False)
+        out.append(np.stack([_frame_values(plan.context, _frame(plan.position, i, plan.idx), i) for i in frames]))
+    return out
 
 
-def _one_realization(
+@dataclass(frozen=True)
+class _FrameContext:
+    """Everything the analysis of one frame needs (picklable: it travels to dask workers)."""
+
+    estimators: tuple[str, ...]
+    k: int
+    dtype: np.dtype
+    seed: int
+    bin_width: Any
+    backend: Backend
+    stationary: tuple[float, float] | None
+    x_ref: NDArray[np.float64] | None
+    mi_pos: NDArray[np.int64] | None
+    mixture: GaussianMixture | None
+    process: LinearProcess | None
+    times: NDArray[np.float64]
+    draws: Any
+    scales: tuple[float, ...]
+
+    @property
+    def layout(self) -> dict[str, slice]:
+        """Where each quantity sits in the flat per-frame vector."""
+        n_est, n_sc = len(self.estimators), len(self.scales)
+        sizes = {"entropy": n_est, "entropy_se": n_est, "n_ties": n_est, "degenerate": n_est, "kl": 1,
+                 "kl_se": 1, "mi": 1, "mi_se": 1, "exact": 1, "exact_se": 1, "cg": n_sc, "cg_se": n_sc}
+        out, start = {}, 0
+        for name, size in sizes.items():
+            out[name] = slice(start, start + size)
+            start += size
+        return out
+
+    @property
+    def size(self) -> int:
+        return max(s.stop for s in self.layout.values())
+
+
+@dataclass
+class _RealizationPlan:
+    """A realization's trajectory, subsample and frame context, before any frame is read."""
+
+    ds: xr.Dataset
+    position: xr.DataArray
+    idx: NDArray[np.int64] | None
+    context: _FrameContext
+    units: str
+    n_used: int
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.position.sizes["time"])
+
+
+def _plan_realization(
     ds: xr.Dataset,
     *,
-    estimators: Sequence[str],
+    estimators: tuple[str, ...],
     k: int,
     max_particles: int | None,
     seed: int,
@@ -201,9 +309,7 @@ def _one_realization(
     scales: Sequence[float] | None,
     bin_width: float | None,
     backend: Backend,
-    progress: bool,
-    history: str | None,
-) -> xr.Dataset:
+) -> _RealizationPlan:
     position = ds["position"]
     n_frames, n_particles, d = (position.sizes[s] for s in ("time", "particle", "spatial"))
     if n_frames == 0:
@@ -213,9 +319,7 @@ def _one_realization(
     rng = np.random.default_rng(seed)
     idx = _subsample(n_particles, max_particles, rng)
     n_used = n_particles if idx is None else len(idx)
-    dtype = position.dtype
     process = trajectory_process(ds)
-    direction = str(ds.attrs.get("direction", "forward"))
     stationary = process.stationary() if (kl and process is not None) else None
 
     mixture = GaussianMixture.from_trajectory(ds) if exact is not False else None
@@ -225,65 +329,85 @@ def _one_realization(
     draws = mixture.base_draws(exact_samples, seed) if do_exact else None  # type: ignore[union-attr]
 
     # KSG pairs: a subset of the analysed particles, X_0 = the frame at the smallest time
-    mi_pos = None
+    mi_pos, x_ref = None, None
     if mutual_information and n_frames > 1:
         m = n_used if mi_max_particles is None else min(n_used, mi_max_particles)
         mi_pos = np.sort(rng.choice(n_used, size=m, replace=False))
         ref = int(np.argmin(times))
         x_ref = _frame(position, ref, idx)[mi_pos].astype(np.float64)
 
-    n_est = len(estimators)
-    ent = np.full((n_frames, n_est), np.nan)
-    ent_se = np.full((n_frames, n_est), np.nan)
-    ties = np.zeros((n_frames, n_est), dtype=np.int64)
-    degen = np.zeros((n_frames, n_est), dtype=bool)
-    kl_v, kl_se = np.full(n_frames, np.nan), np.full(n_frames, np.nan)
-    mi_v, mi_se = np.full(n_frames, np.nan), np.full(n_frames, np.nan)
-    ex_v, ex_se = np.full(n_frames, np.nan), np.full(n_frames, np.nan)
-    scale_list = [] if scales is None else [float(s) for s in scales]
+    scale_list = tuple(float(s) for s in (scales or ()))
     if any(not (s > 0 and math.isfinite(s)) for s in scale_list):
-        raise ConfigError(f"coarse-graining scales must be positive, got {scale_list}")
-    cg_v = np.full((n_frames, len(scale_list)), np.nan)
-    cg_se = np.full((n_frames, len(scale_list)), np.nan)
+        raise ConfigError(f"coarse-graining scales must be positive, got {list(scale_list)}")
+    context = _FrameContext(
+        estimators=estimators, k=k, dtype=position.dtype, seed=seed, bin_width=bin_width, backend=backend,
+        stationary=stationary, x_ref=x_ref, mi_pos=mi_pos, mixture=mixture if do_exact else None,
+        process=process, times=times, draws=draws, scales=scale_list,
+    )
+    return _RealizationPlan(ds, position, idx, context, units, n_used)
 
-    frames = range(n_frames)
-    if progress:
-        from tqdm.auto import tqdm
 
-        frames = tqdm(frames, desc="entropy", unit="frame", leave=False)
-    for i in frames:
-        raw = _frame(position, i, idx)
-        pts, _ = as_points(raw, "frame")
-        knn_terms_i, knn_const = None, 0.0
-        for j, name in enumerate(estimators):
-            v, se, nt, dg, terms, const = _frame_entropy(name, pts, dtype, k=k, bin_width=bin_width,
-                                                        seed=seed + i, backend=backend)
-            ent[i, j], ent_se[i, j], ties[i, j], degen[i, j] = v, se, nt, dg
-            if name == "knn":
-                knn_terms_i, knn_const = terms, const
-        if stationary is not None:
-            if knn_terms_i is None and "knn" in estimators:  # the frame has no density
-                kl_v[i] = math.inf
-            else:
-                kl_v[i], kl_se[i] = _kl_to_gaussian(pts, dtype, stationary, knn_terms_i, knn_const, k, seed + i,
-                                                    backend)
-        if mi_pos is not None:
-            est = ksg_mutual_information(x_ref, pts[mi_pos], k, seed=seed + i, backend=backend)
-            mi_v[i], mi_se[i] = est.value, est.se
-        if do_exact:
-            est = mixture.transported(process, float(times[i])).entropy(draws=draws)  # type: ignore[union-attr]
-            ex_v[i], ex_se[i] = est.value, est.se
-        for j, s in enumerate(scale_list):
-            est = binned_entropy(pts, s, discrete=True)
-            cg_v[i, j], cg_se[i, j] = est.value, est.se
+def _frame_values(ctx: _FrameContext, raw: Any, i: int) -> NDArray[np.float64]:
+    """Entropy, KL, MI, exact and coarse-grained entropy of frame ``i``: one flat vector (nats)."""
+    lay = ctx.layout
+    out = np.full(ctx.size, np.nan)
+    out[lay["n_ties"]] = 0.0
+    out[lay["degenerate"]] = 0.0
+    pts, _ = as_points(np.asarray(raw), "frame")
+    knn_terms_i, knn_const = None, 0.0
+    ent, se_, ties, degen = (out[lay[n]] for n in ("entropy", "entropy_se", "n_ties", "degenerate"))
+    for j, name in enumerate(ctx.estimators):
+        v, se, nt, dg, terms, const = _frame_entropy(name, pts, ctx.dtype, k=ctx.k, bin_width=ctx.bin_width,
+                                                    seed=ctx.seed + i, backend=ctx.backend)
+        ent[j], se_[j], ties[j], degen[j] = v, se, nt, dg
+        if name == "knn":
+            knn_terms_i, knn_const = terms, const
+    if ctx.stationary is not None:
+        if knn_terms_i is None and "knn" in ctx.estimators:  # the frame has no density
+            out[lay["kl"]] = math.inf
+        else:
+            out[lay["kl"]], out[lay["kl_se"]] = _kl_to_gaussian(pts, ctx.dtype, ctx.stationary, knn_terms_i,
+                                                                knn_const, ctx.k, ctx.seed + i, ctx.backend)
+    if ctx.mi_pos is not None:
+        est = ksg_mutual_information(ctx.x_ref, pts[ctx.mi_pos], ctx.k, seed=ctx.seed + i, backend=ctx.backend)
+        out[lay["mi"]], out[lay["mi_se"]] = est.value, est.se
+    if ctx.mixture is not None and ctx.process is not None:
+        est = ctx.mixture.transported(ctx.process, float(ctx.times[i])).entropy(draws=ctx.draws)
+        out[lay["exact"]], out[lay["exact_se"]] = est.value, est.se
+    cg, cg_se = out[lay["cg"]], out[lay["cg_se"]]
+    for j, s in enumerate(ctx.scales):
+        est = binned_entropy(pts, s, discrete=True)
+        cg[j], cg_se[j] = est.value, est.se
+    return out
+
+
+def _assemble(plan: _RealizationPlan, values: NDArray[np.float64], history: str | None) -> xr.Dataset:
+    """The entropy-trajectory Dataset of one realization from its per-frame values."""
+    ds, ctx, position, units = plan.ds, plan.context, plan.position, plan.units
+    lay = ctx.layout
+    estimators, k, times, process = ctx.estimators, ctx.k, ctx.times, ctx.process
+    d = position.sizes["spatial"]
+    direction = str(ds.attrs.get("direction", "forward"))
+    ent, ent_se = values[:, lay["entropy"]], values[:, lay["entropy_se"]]
+    ties, degen = values[:, lay["n_ties"]].astype(np.int64), values[:, lay["degenerate"]].astype(bool)
+    kl_v, kl_se = values[:, lay["kl"]][:, 0], values[:, lay["kl_se"]][:, 0]
+    mi_v, mi_se = values[:, lay["mi"]][:, 0], values[:, lay["mi_se"]][:, 0]
+    ex_v, ex_se = values[:, lay["exact"]][:, 0], values[:, lay["exact_se"]][:, 0]
+    cg_v, cg_se = values[:, lay["cg"]], values[:, lay["cg_se"]]
+    stationary, mi_pos, do_exact, scale_list = ctx.stationary, ctx.mi_pos, ctx.mixture is not None, list(ctx.scales)
+    n_particles, n_used = position.sizes["particle"], plan.n_used
+    exact_samples = 0 if ctx.draws is None else len(ctx.draws[0])
+    seed = ctx.seed
 
     f = nats_to(units)
     unit_name = units
     length_unit = str(position.attrs.get("units", "1"))
-    coords: dict[str, Any] = {"time": ds["time"], "estimator": ("estimator", list(estimators))}
+    # plain (loaded) copies: the source's coords may be dask arrays carrying ensemble coords
+    coords: dict[str, Any] = {"time": ("time", np.asarray(ds["time"].values), ds["time"].attrs),
+                              "estimator": ("estimator", list(estimators))}
     for c in ("step", "alpha", "sigma"):
         if c in ds.coords:
-            coords[c] = ds[c]
+            coords[c] = ("time", np.asarray(ds[c].values), ds[c].attrs)
     h_attrs = {
         "units": unit_name,
         "long_name": "differential entropy of the particle positions",

@@ -272,8 +272,13 @@ def _template(spec: SweepSpec, members: list[SweepMember], history: str | None) 
 
 
 # ----------------------------------------------------------------------------- driver
-def _client(scheduler: str | None, n_workers: int | None):
-    """A dask.distributed Client: attached to ``scheduler`` or on a fresh LocalCluster."""
+def dask_client(scheduler: str | None = None, n_workers: int | None = None) -> tuple[Any, Any]:
+    """A dask.distributed Client: attached to ``scheduler`` or on a fresh LocalCluster.
+
+    The local cluster has ``n_workers`` single-threaded worker processes (default: one
+    per core) and gives each ``NUMBA_NUM_THREADS`` = cores / workers. Returns
+    ``(client, cluster)``; ``cluster`` is None when attached to a scheduler. Close both.
+    """
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
@@ -352,7 +357,7 @@ def run_sweep(
     done = completed_members(partial)
     todo = [m for m in members if m.index not in done]
     if todo:
-        client, cluster = _client(scheduler, n_workers)
+        client, cluster = dask_client(scheduler, n_workers)
         try:
             futures = {
                 client.submit(run_member, str(partial.resolve()), m.index, m.config.to_toml(), retries=retries,

@@ -25,6 +25,10 @@ from ._common import command_line, output_option
 @click.option("--exact/--no-exact", default=None,
               help="Exact entropy of a Gaussian-mixture artifact (default: if possible).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Analyse frames as tasks on a running dask scheduler (tcp://host:8786).")
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Analyse frames as tasks on a local dask cluster of this many workers.")
 def entropy_command(
     trajectory: str,
     output: str,
@@ -37,13 +41,19 @@ def entropy_command(
     mi: bool,
     exact: bool | None,
     progress: bool | None,
+    scheduler: str | None,
+    workers: int | None,
 ) -> None:
     """Entropy, KL to equilibrium and mutual information of every frame of TRAJECTORY.
+
+    A Zarr trajectory is read frame by frame (never loaded whole); with --workers or
+    --scheduler every frame (and realization, for a sweep store) is one dask task.
 
     \b
     Examples:
       dustsim entropy dust.zarr -o dust-entropy.nc
       dustsim entropy run.nc -o h.nc --estimator knn,binned --scales 0.05,0.1 --units bits
+      dustsim entropy sweep.zarr -o sweep-entropy.nc --workers 2
     """
     import sys
 
@@ -60,13 +70,27 @@ def entropy_command(
     names = tuple(e.strip() for e in estimators.split(",") if e.strip())
     started = time.perf_counter()
     ds = open_trajectory(trajectory)
-    result = entropy_trajectory(
-        ds, estimators=names, k=k, max_particles=max_particles or None, seed=seed, units=units, scales=scale_list,
-        mutual_information=mi, exact=exact, progress=sys.stderr.isatty() if progress is None else progress,
-        history=command_line(),
-    )
+    client = cluster = None
+    if scheduler or workers:
+        from ..sweep import dask_client
+
+        client, cluster = dask_client(scheduler, workers)
+    try:
+        result = entropy_trajectory(
+            ds, estimators=names, k=k, max_particles=max_particles or None, seed=seed, units=units,
+            scales=scale_list, mutual_information=mi, exact=exact,
+            progress=sys.stderr.isatty() if progress is None else progress, history=command_line(),
+            compute="dask" if client is not None else "serial",
+        )
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
     save_dataset(result, output)
     h = result["entropy"].isel(estimator=0)
+    if "realization" in h.dims:
+        h = h.mean("realization")
     click.echo(
         f"wrote {output}: {result.sizes['time']} frames, {names[0]} entropy {float(h[0]):.4g} -> {float(h[-1]):.4g} "
         f"{units} ({result.attrs['n_particles_used']} of {result.attrs['n_particles']} particles), "

@@ -1,0 +1,96 @@
+"""Out-of-core analysis: a sweep store analysed frame by frame on a dask cluster."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import dustsim
+from analysis import entropy_trajectory
+from analysis.ensemble import ensemble_summary
+from dustsim.errors import ConfigError
+from dustsim.sweep import SweepSpec, run_sweep
+
+SPEC = """
+init = "gmm"
+n = 4000
+process = "vp"
+steps = 100
+record_every = 25
+dtype = "float64"
+[sweep]
+replicas = 3
+seed = 3
+[sweep.grid]
+"process.beta_max" = [20.0]
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      env={"NUMBA_NUM_THREADS": "1"}) as lc, Client(lc) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def sweep_store(tmp_path_factory, cluster):
+    out = tmp_path_factory.mktemp("ooc") / "sweep.zarr"
+    run_sweep(SweepSpec.from_toml(SPEC), out, scheduler=cluster.scheduler.address)
+    return out
+
+
+def test_distributed_entropy_equals_in_memory(sweep_store, cluster):
+    lazy = dustsim.open_trajectory(sweep_store)
+    assert hasattr(lazy.position.data, "dask")
+    options = {"estimators": ("knn", "binned"), "max_particles": 3000, "mi_max_particles": 1000, "seed": 5,
+               "scales": [0.5]}
+    distributed = entropy_trajectory(lazy, compute="auto", **options)  # dask: a client is active
+    in_memory = entropy_trajectory(lazy.load(), compute="serial", **options)
+    assert distributed.sizes["realization"] == 3
+    for name in distributed.data_vars:
+        np.testing.assert_array_equal(distributed[name].values, in_memory[name].values, err_msg=name)
+
+
+def test_ensemble_summary_has_honest_intervals(sweep_store):
+    ent = entropy_trajectory(dustsim.open_trajectory(sweep_store).load(), max_particles=2000,
+                             mutual_information=False, compute="serial")
+    summary = ensemble_summary(ent)
+    assert "realization" not in summary.dims
+    np.testing.assert_allclose(summary.entropy.values, ent.entropy.mean("realization").values)
+    spread = ent.entropy.std("realization", ddof=1).values / np.sqrt(3)
+    np.testing.assert_allclose(summary.entropy_sem.values, spread)
+    assert np.all(summary.entropy_ci_low.values <= summary.entropy.values)
+    assert np.all(summary.entropy_ci_high.values > summary.entropy.values)
+    # t quantile with 2 degrees of freedom at 95%: 4.303
+    width = (summary.entropy_ci_high - summary.entropy).values / summary.entropy_sem.values
+    np.testing.assert_allclose(width, 4.302652729911275)
+    with pytest.raises(ConfigError, match="no 'replica'"):
+        ensemble_summary(ent, dim="replica")
+
+
+def test_serial_and_dask_paths_agree_without_a_cluster():
+    ds = dustsim.simulate(init="gmm", n=2000, process="vp", steps=40, record_every=20, seed=1)
+    chunked = ds.chunk({"time": 1})
+    a = entropy_trajectory(chunked, compute="dask", max_particles=None)
+    b = entropy_trajectory(ds, compute="serial", max_particles=None)
+    np.testing.assert_array_equal(a.entropy.values, b.entropy.values)
+    with pytest.raises(ConfigError, match="compute must be"):
+        entropy_trajectory(ds, compute="gpu")
+
+
+def test_cli_entropy_of_a_sweep_on_a_local_cluster(sweep_store, tmp_path, capsys):
+    from dustsim.cli import main
+
+    out = tmp_path / "h.nc"
+    code = main(["entropy", str(sweep_store), "-o", str(out), "--workers", "2", "--max-particles", "2000",
+                 "--no-mi"])
+    assert code == 0, capsys.readouterr().err
+    result = xr.open_dataset(out)
+    assert result.entropy.dims == ("realization", "time", "estimator")
+    reference = entropy_trajectory(dustsim.open_trajectory(sweep_store).load(), max_particles=2000,
+                                   mutual_information=False, compute="serial")
+    np.testing.assert_array_equal(result.entropy.values, reference.entropy.values)
