@@ -78,9 +78,11 @@ def _fail(exc: BaseException, code: int, unexpected: bool = False) -> int:
 
 
 def _register() -> None:
-    from . import simulate
+    from . import model, simulate
 
     cli.add_command(simulate.simulate_command)
+    for command in model.COMMANDS:
+        cli.add_command(command)
 
 
 _register()
