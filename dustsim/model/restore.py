@@ -14,7 +14,11 @@ Fidelity against the originals ``x0`` is measured per particle (distance, "displ
 error") for the noised state and for the restoration, and as distributions (energy
 distances of the clouds to the original cloud). The output is a trajectory Dataset with
 ``direction = "restoration"`` and the extra variables ``original_position``,
-``noised_error``, ``restored_error`` and ``held``.
+``noised_error``, ``restored_error``, ``held`` and, for linear processes,
+``posterior_mean_error``: the error of Tweedie's one-step estimate ``E[X0 | X_t]``, which
+minimises the mean squared error per particle but collapses the cloud onto its "mean
+shape" (the sampler's restoration is a draw from ``p(x0 | x_t)``: worse per particle,
+right as a distribution).
 """
 
 from __future__ import annotations
@@ -161,6 +165,10 @@ def restore(
             return torch.where(held, c + a * (x0_t - c) + s * z, x)
 
     x = torch.as_tensor(xt, dtype=torch.float32, device=device)
+    posterior_err = None
+    if model.process is not None:  # the one-step MMSE estimate E[X0 | X_t], for comparison
+        xhat = tweedie_denoise(chunked(model.score_fn), model.process, x, t_frame)
+        posterior_err = displacement_error(torch.where(held, x0_t, xhat).double().cpu().numpy(), x0)
     bar = progress_bar(cfg.steps, f"restore ({cfg.name})", progress)
     rec = Recorder(x, t_frame, cfg.steps, cfg.record_every, bar)
     try:
@@ -201,6 +209,10 @@ def restore(
                             "units": unit})
     out["restored_error"] = ("particle", restored_err,
                              {"long_name": "distance of the restored position from the original", "units": unit})
+    if posterior_err is not None:
+        out["posterior_mean_error"] = ("particle", posterior_err, {
+            "long_name": f"distance of Tweedie's E[X0 | X_t] (t = {t_frame:g}) from the original", "units": unit})
+        out.attrs["mean_displacement_posterior_mean"] = float(posterior_err.mean())
     out["held"] = (("particle", "spatial"), mask.astype(np.int8),
                    {"long_name": "1 where the entry was held (inpainting)", "units": "1"})
     return out
