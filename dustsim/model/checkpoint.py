@@ -39,7 +39,7 @@ from .config import NetworkConfig
 from .device import select_device
 from .networks import make_network
 from .preconditioning import Denoiser, ScoreFn, ScoreNet, denoiser_score, scorenet_score
-from .sde import ForwardSDE, sde_from_config
+from .sde import ForwardSDE, equilibrium_score, sde_from_config
 
 FORMAT = "dustsim-score-model"
 FORMAT_VERSION = 1
@@ -86,14 +86,21 @@ def read_checkpoint(path: str | Path, map_location: torch.device | str = "cpu") 
 
 
 def build_module(meta: dict[str, Any]) -> nn.Module:
-    """An untrained module of the architecture a checkpoint's ``meta`` describes."""
+    """An untrained module of the architecture a checkpoint's ``meta`` describes.
+
+    A score model with the ``equilibrium`` baseline needs the forward SDE: ConfigError
+    when the process's drift is unknown (register it with :func:`dustsim.model.register_sde`).
+    """
     net_cfg = NetworkConfig.from_dict(meta["network"], source="checkpoint")
     net = make_network(net_cfg.kind, int(meta["dim"]), **net_cfg.options())
     if meta["kind"] == "denoiser":
         return Denoiser(net, float(meta["sigma_data"]), np.asarray(meta["data_mean"], dtype=np.float64))
     if meta["kind"] == "score":
+        baseline = None
+        if meta.get("baseline", "none") == "equilibrium":
+            baseline = equilibrium_score(sde_from_config({"process": dict(meta["process"])}))
         return ScoreNet(net, np.asarray(meta["frame_times"]), np.asarray(meta["frame_mean"]),
-                        np.asarray(meta["frame_std"]))
+                        np.asarray(meta["frame_std"]), baseline=baseline)
     raise InputFileError(f"unknown model kind {meta['kind']!r} in checkpoint")
 
 

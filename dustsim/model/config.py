@@ -145,6 +145,9 @@ class TrainConfig(_Table):
         Decay after the warm-up (cosine to ``lr / 100``).
     ema_decay : float
         Decay of the exponential moving average of the weights.
+    baseline : {"auto", "equilibrium", "none"}
+        SSM: known part of the score, ``2 f / g^2`` (:func:`dustsim.model.sde.equilibrium_score`);
+        ``auto`` uses it when the process's drift is known.
     n_projections : int
         SSM: random projections per particle.
     max_particles : int
@@ -173,6 +176,7 @@ class TrainConfig(_Table):
     lr_schedule: str = "cosine"
     grad_clip: float = 1.0
     ema_decay: float = 0.999
+    baseline: str = "auto"
     n_projections: int = 1
     max_particles: int = 20000
     checkpoint_every: int = 1000
@@ -198,6 +202,7 @@ class TrainConfig(_Table):
         _check(t, "warmup", self.warmup, int, 0)
         _check(t, "grad_clip", self.grad_clip, float, 0)
         _check(t, "ema_decay", self.ema_decay, float, 0, 1)
+        _choice(t, "baseline", self.baseline, ("auto", "equilibrium", "none"))
         _check(t, "n_projections", self.n_projections, int, 1)
         _check(t, "max_particles", self.max_particles, int, 1)
         _check(t, "checkpoint_every", self.checkpoint_every, int, 0)

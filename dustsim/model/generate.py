@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StepSizeError
 from ..schema import history_line, trajectory_attrs, trajectory_dataset
 from .checkpoint import TrainedModel
 from .config import SamplerConfig
@@ -93,10 +93,23 @@ class Recorder:
 
 def run_sampler(model: TrainedModel, cfg: SamplerConfig, x: torch.Tensor, ts: np.ndarray, *,
                 generator: torch.Generator, callback: Callback = None, project: Project = None) -> torch.Tensor:
-    """Run the configured sampler from ``x`` at ``ts[0]`` through ``ts``."""
+    """Run the configured sampler from ``x`` at ``ts[0]`` through ``ts``.
+
+    Raises
+    ------
+    StepSizeError
+        Some particles ended at NaN or infinity (never written silently).
+    """
     _, fn = get_sampler(cfg.name)
-    return fn(chunked(model.score_fn), model.sde, x, ts, generator=generator, callback=callback, project=project,
-              **cfg.options())
+    out = fn(chunked(model.score_fn), model.sde, x, ts, generator=generator, callback=callback, project=project,
+             **cfg.options())
+    bad = int((~torch.isfinite(out).all(dim=1)).sum())
+    if bad:
+        raise StepSizeError(
+            f"the {cfg.name} sampler diverged: {bad} of {out.shape[0]} particles ended non-finite; "
+            "use more steps or a better-trained model"
+        )
+    return out
 
 
 def progress_bar(total: int, desc: str, enabled: bool | None) -> Any:

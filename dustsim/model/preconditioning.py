@@ -14,9 +14,12 @@ estimates ``E[X_0 | X_t]`` and Tweedie's formula gives the score
 ``grad log p_t(x_t) = -(x_t - c - alpha (D - c)) / sigma^2`` (:func:`denoiser_score`).
 
 :class:`ScoreNet` is the wrapper for processes without a closed-form kernel, trained by
-sliced score matching on recorded frames: ``s(x, t) = F((x - m_t) / s_t, c(t)) / s_t``
+sliced score matching on recorded frames: ``s(x, t) = b(x, t) + F((x - m_t) / s_t, c(t)) / s_t``
 with ``m_t`` and ``s_t`` the mean and standard deviation of the recorded frames
-(interpolated in time) and ``c(t) = sqrt(t / t_end)``.
+(interpolated in time), ``c(t) = sqrt(t / t_end)`` and an optional baseline ``b`` — by
+default the equilibrium score ``2 f / g^2`` of the forward dynamics
+(:func:`dustsim.model.sde.equilibrium_score`), which makes the network learn only how far
+the dust is from equilibrium and keeps the reverse dynamics confining in the tails.
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ def denoiser_score(denoiser: nn.Module, process: LinearProcess) -> ScoreFn:
 
 
 class ScoreNet(nn.Module):
-    """Direct score model ``s(x, t) = F((x - m_t) / s_t, sqrt(t / t_end)) / s_t``.
+    """Direct score model ``s(x, t) = b(x, t) + F((x - m_t) / s_t, sqrt(t / t_end)) / s_t``.
 
     Parameters
     ----------
@@ -102,11 +105,15 @@ class ScoreNet(nn.Module):
         Mean position in each frame (length units).
     frame_std : array, shape (K,)
         Standard deviation per axis in each frame, averaged over axes (length units).
+    baseline : callable ``(x, t) -> score``, optional
+        Known part of the score (not a parameter; rebuilt from the process on loading).
     """
 
-    def __init__(self, net: nn.Module, frame_times: np.ndarray, frame_mean: np.ndarray, frame_std: np.ndarray) -> None:
+    def __init__(self, net: nn.Module, frame_times: np.ndarray, frame_mean: np.ndarray, frame_std: np.ndarray,
+                 baseline: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> None:
         super().__init__()
         self.net = net
+        self.baseline = baseline
         times = torch.as_tensor(np.asarray(frame_times, dtype=np.float64))
         self.register_buffer("frame_times", times)
         self.register_buffer("frame_mean", torch.as_tensor(np.asarray(frame_mean, dtype=np.float32)))
@@ -132,7 +139,10 @@ class ScoreNet(nn.Module):
             t = t.expand(x.shape[0])
         mean, std = self.frame_statistics(t)
         c = (t / self.t_end).clamp_min(0).sqrt().to(x.dtype)
-        return self.net((x - mean) / std[:, None], c) / std[:, None]
+        out = self.net((x - mean) / std[:, None], c) / std[:, None]
+        if self.baseline is not None:
+            out = out + self.baseline(x, t)
+        return out
 
 
 def scorenet_score(model: nn.Module) -> ScoreFn:

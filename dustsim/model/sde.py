@@ -25,7 +25,7 @@ from ..errors import ConfigError
 from ..processes import LinearProcess
 from ..schema import trajectory_config, trajectory_process
 
-Drift = Callable[[torch.Tensor, float], torch.Tensor]
+Drift = Callable[[torch.Tensor, Any], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,12 @@ class ForwardSDE:
     Attributes
     ----------
     drift : callable ``(x, t) -> tensor``
-        ``f(x, t)`` for positions ``x`` of shape ``(n, d)`` at the scalar time ``t``
+        ``f(x, t)`` for positions ``x`` of shape ``(n, d)`` at time ``t`` — a float, or a
+        tensor of shape ``(n,)`` (one time per particle, as in training batches)
         (length / time).
     diffusion : callable ``t -> float``
-        ``g(t)`` (length / sqrt(time)).
+        ``g(t)`` for a float ``t`` (length / sqrt(time)); for a tensor ``t`` of shape
+        ``(n,)`` it must return a tensor (or a float, if ``g`` is constant).
     name : str
         Process name, as recorded in datasets.
     process : LinearProcess or None
@@ -59,14 +61,40 @@ def linear_sde(process: LinearProcess) -> ForwardSDE:
     """The :class:`ForwardSDE` of a linear process, ``f = f(t) (x - c)``."""
     c = float(process.centre)
 
-    def drift(x: torch.Tensor, t: float) -> torch.Tensor:
-        f = float(process.drift_coefficient(t))
+    def drift(x: torch.Tensor, t: Any) -> torch.Tensor:
+        if isinstance(t, torch.Tensor) and t.ndim:
+            f = torch.as_tensor(process.drift_coefficient(t.detach().cpu().double().numpy()), dtype=x.dtype,
+                                device=x.device)[:, None]
+        else:
+            f = float(process.drift_coefficient(float(t)))
         return f * (x - c) if c else f * x
 
-    def diffusion(t: float) -> float:
-        return float(process.diffusion(t))
+    def diffusion(t: Any) -> Any:
+        if isinstance(t, torch.Tensor) and t.ndim:
+            return torch.as_tensor(process.diffusion(t.detach().cpu().double().numpy()), device=t.device)
+        return float(process.diffusion(float(t)))
 
     return ForwardSDE(drift=drift, diffusion=diffusion, name=process.name, process=process)
+
+
+def equilibrium_score(sde: ForwardSDE) -> Callable[[torch.Tensor, Any], torch.Tensor]:
+    """The score ``2 f(x, t) / g(t)^2`` of the forward dynamics' instantaneous equilibrium.
+
+    For a gradient drift ``f = -grad U`` with ``g^2 = 2 D`` this is the Boltzmann score
+    ``-grad U / D`` (the exact score once the dust has relaxed); for VP it is ``-x``,
+    the score of the stationary ``N(0, I)``; for free diffusion it is 0. A score model
+    written as this baseline plus a learned residual ``r`` has the reverse-SDE drift
+    ``-f + g^2 s = f + g^2 r``: wherever the residual is small the reverse dynamics is
+    as confining as the forward one — which keeps samplers stable in the tails of a
+    potential whose force grows faster than linearly (a double well).
+    """
+
+    def score(x: torch.Tensor, t: Any) -> torch.Tensor:
+        g = sde.diffusion(t)
+        g2 = (g * g)[:, None].to(x.dtype) if isinstance(g, torch.Tensor) and g.ndim else float(g) ** 2
+        return 2.0 * sde.drift(x, t) / g2
+
+    return score
 
 
 #: factories of SDEs for processes that are not linear: name -> factory(process table)

@@ -43,6 +43,7 @@ from .device import fresh_seed, make_generator, select_device
 from .losses import dsm_loss, ssm_vr_loss
 from .networks import make_network
 from .preconditioning import Denoiser, ScoreNet
+from .sde import equilibrium_score, sde_from_trajectory
 
 LOG_COLUMNS = ("loss", "lr", "grad_norm", "wall_time")
 
@@ -147,8 +148,16 @@ def _setup(ds: xr.Dataset, source: str, net_cfg: NetworkConfig, cfg: TrainConfig
         data = FrameSamples.from_trajectory(ds, cfg.t_min, cfg.max_particles, generator=data_gen)
         mean, std = data.statistics()
         net = make_network(net_cfg.kind, data.dim, generator=init_gen, **net_cfg.options())
-        module = ScoreNet(net, data.times, mean, std)
-        meta.update(kind="score", dim=data.dim, t_min=float(data.times[0]), t_max=float(data.times[-1]),
+        baseline = None
+        if cfg.baseline != "none":
+            try:
+                baseline = equilibrium_score(sde_from_trajectory(ds))
+            except ConfigError:
+                if cfg.baseline == "equilibrium":
+                    raise
+        module = ScoreNet(net, data.times, mean, std, baseline=baseline)
+        meta.update(kind="score", baseline="none" if baseline is None else "equilibrium", dim=data.dim,
+                    t_min=float(data.times[0]), t_max=float(data.times[-1]),
                     frame_times=data.times.tolist(), frame_mean=mean.tolist(), frame_std=std.tolist(),
                     prior=kde_prior(data.frames[-1]))
     return {"data": data, "module": module, "meta": meta, "data_gen": data_gen}

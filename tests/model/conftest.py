@@ -8,8 +8,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True)
 def _one_thread():
+    """One torch thread per test. Numba's OpenMP layer (dustsim.simulate) resets the
+    shared OpenMP thread count, so this is re-applied before every test, and training
+    configs in these tests pass ``threads=1`` for runs that follow a simulation."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -30,7 +33,9 @@ def gmm_trajectory():
     """A small forward VP trajectory of the default Gaussian-mixture artifact (21 frames)."""
     import dustsim
 
-    return dustsim.simulate(init="gmm", n=3000, process="vp", steps=100, record_every=5, seed=1)
+    ds = dustsim.simulate(init="gmm", n=3000, process="vp", steps=100, record_every=5, seed=1)
+    torch.set_num_threads(1)
+    return ds
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +45,8 @@ def tiny_model_path(tmp_path_factory, gmm_trajectory):
 
     path = tmp_path_factory.mktemp("model") / "tiny.pt"
     train(gmm_trajectory, path, network=NetworkConfig(width=64, depth=2),
-          training=TrainConfig(steps=1000, batch_size=512, warmup=100, seed=0, device="cpu", checkpoint_every=0))
+          training=TrainConfig(steps=1000, batch_size=512, warmup=100, seed=0, device="cpu", checkpoint_every=0,
+                               threads=1))
     return path
 
 

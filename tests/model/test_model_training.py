@@ -36,7 +36,7 @@ TINY_NET = NetworkConfig(width=16, depth=1)
 
 def tiny_cfg(**kw):
     base = {"steps": 40, "batch_size": 64, "warmup": 5, "seed": 3, "device": "cpu", "log_every": 10,
-            "checkpoint_every": 0}
+            "checkpoint_every": 0, "threads": 1}
     return TrainConfig(**{**base, **kw})
 
 
