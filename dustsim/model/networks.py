@@ -2,7 +2,8 @@
 
 Every network maps a batch of positions ``x`` (shape ``(n, d)``) and a scalar
 conditioning value per row (``c_noise``: a function of the noise level or of the time,
-shape ``(n,)``) to an output of shape ``(n, d)``. Any module with that signature can
+shape ``(n,)``, or ``(1,)`` when every row shares it — the samplers' case, where the
+embedding is then computed once) to an output of shape ``(n, d)``. Any module with that signature can
 replace them inside :class:`dustsim.model.preconditioning.Denoiser` or
 :class:`dustsim.model.preconditioning.ScoreNet`.
 
@@ -87,7 +88,8 @@ class MLP(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([x, self.embedding(c_noise)], dim=-1))
+        emb = self.embedding(c_noise).to(x.dtype)
+        return self.net(torch.cat([x, emb.expand(x.shape[0], -1)], dim=-1))
 
 
 class ResidualBlock(nn.Module):
@@ -132,7 +134,7 @@ class ResidualMLP(nn.Module):
         self.out = nn.Linear(width, dim)
 
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
-        emb = self.embed(self.embedding(c_noise))
+        emb = self.embed(self.embedding(c_noise).to(x.dtype))  # (n, width) or (1, width): broadcasts
         h = self.inp(x) + emb
         for block in self.blocks:
             h = block(h, emb)

@@ -64,8 +64,8 @@ class Denoiser(nn.Module):
     def forward(self, x_hat: torch.Tensor, level: torch.Tensor | float) -> torch.Tensor:
         """``D(x_hat; level)``: the estimate of ``X_0`` (same shape as ``x_hat``)."""
         level = torch.as_tensor(level, dtype=x_hat.dtype, device=x_hat.device)
-        if level.ndim == 0:
-            level = level.expand(x_hat.shape[0])
+        if level.ndim == 0:  # one level for every row: the network embeds it once
+            level = level.reshape(1)
         c_skip, c_out, c_in, c_noise = self.coefficients(level)
         centred = x_hat - self.data_mean
         out = self.net(c_in[:, None] * centred, c_noise)
@@ -135,8 +135,8 @@ class ScoreNet(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
         t = torch.as_tensor(t, dtype=torch.float64, device=x.device)
-        if t.ndim == 0:
-            t = t.expand(x.shape[0])
+        if t.ndim == 0:  # one time for every row: statistics and embedding computed once
+            t = t.reshape(1)
         mean, std = self.frame_statistics(t)
         c = (t / self.t_end).clamp_min(0).sqrt().to(x.dtype)
         out = self.net((x - mean) / std[:, None], c) / std[:, None]

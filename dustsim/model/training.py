@@ -23,6 +23,7 @@ import copy
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,7 +170,7 @@ def _log_dataset(rows: dict[str, list[float]], steps: list[int], meta: dict[str,
     units = {"loss": "1", "lr": "1", "grad_norm": "1", "wall_time": "1"}
     names = {"loss": "mean training loss over the logging interval", "lr": "learning rate",
              "grad_norm": "mean gradient norm before clipping",
-             "wall_time": "wall-clock seconds since the start of training"}
+             "wall_time": "wall-clock seconds of training (callbacks excluded)"}
     ds = xr.Dataset(
         {k: ("step", np.asarray(rows[k], dtype=np.float64), {"long_name": names[k], "units": units[k]})
          for k in LOG_COLUMNS},
@@ -215,6 +216,8 @@ def train(
     resume: bool = False,
     progress: bool | None = None,
     history: str | None = None,
+    callback: Callable[[int, TrainedModel], None] | None = None,
+    callback_every: int = 0,
 ) -> TrainResult:
     """Train a score model on a forward trajectory.
 
@@ -233,6 +236,11 @@ def train(
         Progress bar (default: when stderr is a terminal).
     history : str, optional
         Text of the history entry (the CLI passes its command line).
+    callback : callable ``(step, model)``, optional
+        Called every ``callback_every`` steps with the current EMA model (for
+        evaluations during training); its time is excluded from the log's ``wall_time``.
+    callback_every : int
+        Steps between callback calls.
 
     Returns
     -------
@@ -298,6 +306,7 @@ def train(
     bar = _progress_bar(start, cfg.steps, progress)
     module.train()
     started = time.perf_counter()
+    paused = 0.0  # seconds spent in callbacks
     acc_loss, acc_norm, acc_n = 0.0, 0.0, 0
     centre = float(trajectory_process(ds).centre) if meta["kind"] == "denoiser" else 0.0  # type: ignore[union-attr]
     try:
@@ -329,12 +338,17 @@ def train(
                 rows["loss"].append(acc_loss / acc_n)
                 rows["lr"].append(lr)
                 rows["grad_norm"].append(acc_norm / acc_n)
-                rows["wall_time"].append(elapsed0 + time.perf_counter() - started)
+                rows["wall_time"].append(elapsed0 + time.perf_counter() - started - paused)
                 bar.set_postfix(loss=f"{acc_loss / acc_n:.4g}", refresh=False)
                 acc_loss, acc_norm, acc_n = 0.0, 0.0, 0
             bar.update(1)
             if out is not None and cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done < cfg.steps:
                 save_checkpoint(snapshot(done), partial_checkpoint(out))
+            if callback is not None and callback_every and done % callback_every == 0:
+                pause = time.perf_counter()
+                ema.eval()
+                callback(done, TrainedModel(ema, meta, done, str(out) if out is not None else ""))
+                paused += time.perf_counter() - pause
     finally:
         bar.close()
     final_step = max(cfg.steps, start)
