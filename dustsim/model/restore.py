@@ -38,7 +38,7 @@ from .checkpoint import TrainedModel
 from .config import SamplerConfig
 from .device import fresh_seed, make_generator
 from .generate import Recorder, chunked, progress_bar, resolved_config, reverse_times, run_sampler, sampler_config
-from .metrics import displacement_error, energy_distance
+from .metrics import displacement_error, energy_distance, sliced_wasserstein
 from .samplers import tweedie_denoise
 
 #: at most this many particles enter the energy distances recorded as attributes
@@ -198,6 +198,8 @@ def restore(
         mean_displacement_restored=float(restored_err.mean()),
         energy_distance_noised=energy_distance(xt[sub], x0[sub]),
         energy_distance_restored=energy_distance(restored[sub], x0[sub]),
+        sliced_wasserstein_noised=sliced_wasserstein(xt[sub], x0[sub], rng=rng),
+        sliced_wasserstein_restored=sliced_wasserstein(restored[sub], x0[sub], rng=rng),
     )
     out = trajectory_dataset(np.stack(rec.frames), time=rec.times, step=rec.steps, attrs=attrs,
                              process=model.process, labels=labels, length_unit=ds["position"].attrs.get("units", "1"))

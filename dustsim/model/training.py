@@ -23,6 +23,7 @@ import copy
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +142,7 @@ def _setup(ds: xr.Dataset, source: str, net_cfg: NetworkConfig, cfg: TrainConfig
             raise ConfigError(f"[training] t_min ({t_min:g}) must be below the end time {t_max:g}")
         data: Any = KernelPairs(x0, process, t_min, t_max, cfg.time_sampling, cfg.p_mean, cfg.p_std)
         sd, mean = sigma_data(x0)
+        _check_prior(process, t_max, x0)
         net = make_network(net_cfg.kind, data.dim, generator=init_gen, **net_cfg.options())
         module: nn.Module = Denoiser(net, sd, mean)
         meta.update(kind="denoiser", dim=data.dim, t_min=t_min, t_max=t_max, sigma_data=sd,
@@ -162,6 +164,22 @@ def _setup(ds: xr.Dataset, source: str, net_cfg: NetworkConfig, cfg: TrainConfig
                     frame_times=data.times.tolist(), frame_mean=mean.tolist(), frame_std=std.tolist(),
                     prior=kde_prior(data.frames[-1]))
     return {"data": data, "module": module, "meta": meta, "data_gen": data_gen}
+
+
+def _check_prior(process: Any, t_max: float, x0: np.ndarray) -> None:
+    """Warn when the process has not forgotten the artifact by ``t_max`` (the prior would be wrong)."""
+    from ..simulation import PRIOR_TOLERANCE, PriorWarning
+
+    if not process.has_stationary:
+        return
+    rms = float(np.sqrt(np.mean(np.sum((x0 - process.centre) ** 2, axis=1))))
+    gap = float(process.alpha(t_max)) * rms / float(process.sigma(t_max))
+    if gap > PRIOR_TOLERANCE:
+        warnings.warn(
+            f"the forward process has not forgotten the artifact by t = {t_max:.4g} (alpha rms(x0) / sigma = "
+            f"{gap:.3g} > {PRIOR_TOLERANCE}); samples started from the Gaussian prior will be biased",
+            PriorWarning, stacklevel=3,
+        )
 
 
 def _log_dataset(rows: dict[str, list[float]], steps: list[int], meta: dict[str, Any], history: str) -> xr.Dataset:

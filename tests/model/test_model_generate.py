@@ -20,6 +20,7 @@ from dustsim.model import (
     energy_distance,
     energy_noise_floor,
     hold_mask,
+    model_log_likelihood,
     register_sde,
     restore,
     sample,
@@ -154,6 +155,9 @@ def test_sliced_score_matching_on_a_recorded_trajectory(gmm_trajectory):
     assert gen.time.values[-1] == pytest.approx(0.05)
     rng = np.random.default_rng(0)
     assert_closer(gen.position.isel(time=-1).values, x_end[:2000], x0[:2000], rng, "SSM, recorded VP trajectory")
+    # the likelihood works on score models too (prior: a kernel density estimate of the last frame)
+    ll = model_log_likelihood(model, x0[:50], seed=0)
+    assert ll.attrs["t_min"] == pytest.approx(0.05) and np.all(np.isfinite(ll.log_likelihood.values))
 
 
 def double_well_trajectory(n=2000, steps=400, dt=0.005, record_every=20, seed=0):
