@@ -19,6 +19,7 @@ more steps.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import sys
@@ -302,8 +303,9 @@ def train(
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         data_gen.set_state(state["rng"]["data"])
-        if "projection" in state["rng"] and proj_gen.device.type == "cpu":
-            proj_gen.set_state(state["rng"]["projection"])
+        if "projection" in state["rng"]:
+            with contextlib.suppress(RuntimeError):  # another device kind: the stream restarts
+                proj_gen.set_state(state["rng"]["projection"])
         start = int(state["step"])
         log = state.get("log", {})
         log_steps = [int(s) for s in log.get("step", [])]

@@ -284,7 +284,7 @@ def main() -> None:
         n_s = 20000 if quick else 100000
         st = 10 if quick else 50
         measured: dict[str, list[float]] = {k: [] for k in ("ours", "bare", "em", "heun", "bare_em")}
-        for _ in range(3):  # interleaved repeats, medians: the machine is shared
+        for _ in range(1 if quick else 3):  # interleaved repeats, medians: the machine is shared
             ours = train(traj, network=net, training=short).log
             measured["ours"].append(peer_steps / float(ours.wall_time.values[-1]))
             measured["bare"].append(bare_training_its(build_module(res.model.meta), x0, model.process, peer_steps,
@@ -313,7 +313,7 @@ def main() -> None:
         rtraj = dustsim.simulate(init=init, n=2000 if quick else 5000, process="vp", steps=100, record_every=10,
                                  seed=args.seed)
         set_threads(args.threads)
-        rcfg = TrainConfig(steps=500 if quick else 3000, batch_size=512 if quick else 1024, warmup=100,
+        rcfg = TrainConfig(steps=300 if quick else 3000, batch_size=512 if quick else 1024, warmup=100,
                            seed=args.seed, device="cpu", threads=args.threads, checkpoint_every=0)
         rmodel = train(rtraj, network=small, training=rcfg).model
         for name, st in (("euler-maruyama", 200), ("heun", 50)):
@@ -335,10 +335,11 @@ def main() -> None:
     # ------------------------------------------------------- sliced score matching
     from dustsim.model import energy_distance
 
-    scfg = TrainConfig(objective="ssm", steps=500 if quick else 3000, batch_size=512 if quick else 1024,
+    scfg = TrainConfig(objective="ssm", steps=300 if quick else 3000, batch_size=512 if quick else 1024,
                        warmup=100, seed=args.seed, device="cpu", threads=args.threads, checkpoint_every=0)
     smodel = train(traj, network=small, training=scfg).model
-    gen = sample(smodel, 3000, {"name": "euler-maruyama", "steps": 300, "record_every": 0, "denoise": False},
+    gen = sample(smodel, 3000, {"name": "euler-maruyama", "steps": 100 if quick else 300, "record_every": 0,
+                                "denoise": False},
                  seed=2).position.isel(time=-1).values
     law = mixture.marginal(smodel.process, smodel.t_min)
     ref = law.sample(3000, rng)
