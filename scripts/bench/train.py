@@ -164,7 +164,8 @@ def sampling_rate(model, sampler: str, n: int, steps: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: small data, short training")
-    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="CPU threads")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads (default 1: on a shared machine more threads than free cores stall)")
     parser.add_argument("--steps", type=int, help="training steps of the quality run")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
