@@ -78,9 +78,11 @@ def _fail(exc: BaseException, code: int, unexpected: bool = False) -> int:
 
 
 def _register() -> None:
-    from . import entropy, simulate, sweep
+    from . import entropy, model, simulate, sweep
 
     cli.add_command(simulate.simulate_command)
+    for command in model.COMMANDS:
+        cli.add_command(command)
     cli.add_command(entropy.entropy_command)
     cli.add_command(sweep.sweep_command)
 

@@ -1,0 +1,299 @@
+"""Configuration of the score model: network, training and sampler tables.
+
+A TOML file given to ``dustsim train --config`` / ``dustsim sample --config`` may hold
+the tables::
+
+    [network]              # NetworkConfig
+    kind = "resmlp"
+    width = 128
+    depth = 3
+
+    [training]             # TrainConfig
+    steps = 20000
+    batch_size = 2048
+    lr = 2e-3
+    seed = 1
+
+    [sampler]              # SamplerConfig
+    name = "heun"
+    steps = 100
+
+Every field has a default; unknown keys are errors. The resolved tables are recorded in
+checkpoints and in the ``config`` attribute of generated trajectories.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+OBJECTIVES = ("auto", "dsm", "ssm")
+WEIGHTINGS = ("edm", "sigma2", "likelihood")
+TIME_SAMPLINGS = ("log-level", "uniform", "edm")
+LR_SCHEDULES = ("cosine", "constant")
+
+
+class _Table:
+    """Shared ``from_dict`` / ``to_dict`` / ``replace`` of the config tables."""
+
+    _table: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None, source: str = "config") -> Any:
+        data = dict(data or {})
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown key {unknown[0]!r} in [{cls._table}]; known keys: {', '.join(sorted(names))}"
+            )
+        obj = cls(**data)
+        obj.validate()
+        return obj
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}  # type: ignore[call-overload]
+
+    def replace(self, **changes: Any) -> Any:
+        obj = dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[type-var]
+        obj.validate()
+        return obj
+
+    def validate(self) -> None:  # pragma: no cover - overridden
+        pass
+
+
+def _check(table: str, name: str, value: Any, kind: type, minimum: float | None = None,
+           maximum: float | None = None, optional: bool = False, strict: bool = False) -> None:
+    if value is None and optional:
+        return
+    ok = isinstance(value, (int, float) if kind is float else kind) and not isinstance(value, bool)
+    if ok and kind is float:
+        ok = math.isfinite(value)
+    if ok and minimum is not None:
+        ok = value > minimum if strict else value >= minimum
+    if ok and maximum is not None:
+        ok = value <= maximum
+    if not ok:
+        bound = "" if minimum is None else (f" > {minimum}" if strict else f" >= {minimum}")
+        raise ConfigError(f"[{table}] {name} must be a {'number' if kind is float else kind.__name__}{bound}, "
+                          f"got {value!r}")
+
+
+def _choice(table: str, name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"[{table}] {name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+@dataclass
+class NetworkConfig(_Table):
+    """The network: ``kind`` (``mlp`` or ``resmlp``), ``width``, ``depth``, ``embedding_dim``, ``activation``."""
+
+    kind: str = "resmlp"
+    width: int = 128
+    depth: int = 3
+    embedding_dim: int = 64
+    activation: str = "silu"
+    _table = "network"
+
+    def validate(self) -> None:
+        from .networks import ACTIVATIONS, NETWORKS
+
+        _choice("network", "kind", self.kind, tuple(NETWORKS))
+        _choice("network", "activation", self.activation, tuple(ACTIVATIONS))
+        _check("network", "width", self.width, int, 1)
+        _check("network", "depth", self.depth, int, 1)
+        _check("network", "embedding_dim", self.embedding_dim, int, 2)
+        if self.embedding_dim % 2:
+            raise ConfigError(f"[network] embedding_dim must be even, got {self.embedding_dim}")
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`dustsim.model.networks.make_network` (without ``kind``)."""
+        return {k: v for k, v in self.to_dict().items() if k != "kind"}
+
+
+@dataclass
+class TrainConfig(_Table):
+    """Training: objective, loss weighting, optimiser, schedule, checkpoints.
+
+    Attributes
+    ----------
+    objective : {"auto", "dsm", "ssm"}
+        Denoising score matching with the exact kernel (linear processes) or sliced
+        score matching with variance reduction on the recorded frames; ``auto`` picks
+        DSM when the trajectory's process is linear.
+    weighting : {"edm", "sigma2", "likelihood"}
+        DSM loss weighting (EDM's ``lambda(s) = (s^2 + sd^2) / (s sd)^2`` on the denoiser
+        error, ``sigma^2`` or the likelihood weighting ``g^2`` on the score error).
+    time_sampling : {"log-level", "uniform", "edm"}
+        How DSM draws times: uniform in ``log(sigma / alpha)``, uniform in ``t``, or EDM's
+        log-normal noise levels (``p_mean``, ``p_std``), clipped to ``[t_min, t_end]``.
+    t_min : float or None
+        Smallest training time (default ``1e-5 t_end`` for DSM; SSM: the first recorded
+        frame after 0).
+    steps, batch_size : int
+        Optimiser steps and particles per batch.
+    lr, weight_decay, warmup, grad_clip : float / int
+        AdamW learning rate and weight decay, linear warm-up steps, gradient-norm clip.
+    lr_schedule : {"cosine", "constant"}
+        Decay after the warm-up (cosine to ``lr / 100``).
+    ema_decay : float
+        Decay of the exponential moving average of the weights.
+    baseline : {"auto", "equilibrium", "none"}
+        SSM: known part of the score, ``2 f / g^2`` (:func:`dustsim.model.sde.equilibrium_score`);
+        ``auto`` uses it when the process's drift is known.
+    n_projections : int
+        SSM: random projections per particle.
+    max_particles : int
+        SSM: particles kept per recorded frame (a random subset, from the seed).
+    checkpoint_every, log_every : int
+        Steps between checkpoints (0: only at the end) and between loss-log rows.
+    seed : int or None
+        Seed of every random draw (None: drawn and recorded).
+    device : str
+        ``auto``, ``cpu``, ``cuda``...
+    threads : int or None
+        torch CPU threads (None: torch's default).
+    """
+
+    objective: str = "auto"
+    weighting: str = "edm"
+    time_sampling: str = "log-level"
+    p_mean: float = -1.2
+    p_std: float = 1.2
+    t_min: float | None = None
+    steps: int = 20000
+    batch_size: int = 2048
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    warmup: int = 500
+    lr_schedule: str = "cosine"
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    baseline: str = "auto"
+    n_projections: int = 1
+    max_particles: int = 20000
+    checkpoint_every: int = 1000
+    log_every: int = 50
+    seed: int | None = None
+    device: str = "auto"
+    threads: int | None = None
+    _table = "training"
+
+    def validate(self) -> None:
+        t = "training"
+        _choice(t, "objective", self.objective, OBJECTIVES)
+        _choice(t, "weighting", self.weighting, WEIGHTINGS)
+        _choice(t, "time_sampling", self.time_sampling, TIME_SAMPLINGS)
+        _choice(t, "lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        _check(t, "p_mean", self.p_mean, float)
+        _check(t, "p_std", self.p_std, float, 0, strict=True)
+        _check(t, "t_min", self.t_min, float, 0, strict=True, optional=True)
+        _check(t, "steps", self.steps, int, 1)
+        _check(t, "batch_size", self.batch_size, int, 1)
+        _check(t, "lr", self.lr, float, 0, strict=True)
+        _check(t, "weight_decay", self.weight_decay, float, 0)
+        _check(t, "warmup", self.warmup, int, 0)
+        _check(t, "grad_clip", self.grad_clip, float, 0)
+        _check(t, "ema_decay", self.ema_decay, float, 0, 1)
+        _choice(t, "baseline", self.baseline, ("auto", "equilibrium", "none"))
+        _check(t, "n_projections", self.n_projections, int, 1)
+        _check(t, "max_particles", self.max_particles, int, 1)
+        _check(t, "checkpoint_every", self.checkpoint_every, int, 0)
+        _check(t, "log_every", self.log_every, int, 1)
+        _check(t, "seed", self.seed, int, 0, 2**63 - 1, optional=True)
+        _check(t, "threads", self.threads, int, 1, optional=True)
+        if not isinstance(self.device, str):
+            raise ConfigError(f"[training] device must be a string, got {self.device!r}")
+
+
+@dataclass
+class SamplerConfig(_Table):
+    """Sampling: sampler name and its options.
+
+    Attributes
+    ----------
+    name : str
+        ``euler-maruyama`` (``em``), ``pc``, ``heun``, ``rk45`` or ``ddim``.
+    steps : int
+        Number of steps (``rk45``: number of reported frames).
+    t_min : float or None
+        Last time of the reverse integration (default ``1e-3 t_end`` for linear
+        processes; the model's first training time otherwise).
+    spacing : {"uniform", "edm"} or None
+        Time grid (default: ``edm`` for linear processes, else ``uniform``).
+    denoise : bool
+        Finish with Tweedie's ``E[X_0 | X_t_min]`` as the frame at time 0 (linear processes).
+    snr, corrector_steps : float, int
+        Predictor–corrector options.
+    rtol, atol : float
+        Tolerances of the adaptive solver.
+    record_every : int
+        Steps between recorded frames of the reverse trajectory (0: first and last only).
+    use_ema : bool
+        Sample with the EMA weights (default) or the raw ones.
+    seed : int or None
+        Seed of the prior and of the sampler noise.
+    device : str
+        ``auto``, ``cpu``, ``cuda``...
+    """
+
+    name: str = "euler-maruyama"
+    steps: int = 500
+    t_min: float | None = None
+    spacing: str | None = None
+    denoise: bool = True
+    snr: float = 0.16
+    corrector_steps: int = 1
+    rtol: float = 1e-5
+    atol: float = 1e-5
+    record_every: int = 10
+    use_ema: bool = True
+    seed: int | None = None
+    device: str = "auto"
+    _table = "sampler"
+
+    def validate(self) -> None:
+        from .samplers import get_sampler
+
+        t = "sampler"
+        self.name = get_sampler(self.name)[0]
+        _check(t, "steps", self.steps, int, 1)
+        _check(t, "t_min", self.t_min, float, 0, strict=True, optional=True)
+        if self.spacing is not None:
+            _choice(t, "spacing", self.spacing, ("uniform", "edm"))
+        if not isinstance(self.denoise, bool) or not isinstance(self.use_ema, bool):
+            raise ConfigError("[sampler] denoise and use_ema must be true or false")
+        _check(t, "snr", self.snr, float, 0, strict=True)
+        _check(t, "corrector_steps", self.corrector_steps, int, 0)
+        _check(t, "rtol", self.rtol, float, 0, strict=True)
+        _check(t, "atol", self.atol, float, 0, strict=True)
+        _check(t, "record_every", self.record_every, int, 0)
+        _check(t, "seed", self.seed, int, 0, 2**63 - 1, optional=True)
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments specific to the chosen sampler."""
+        if self.name == "pc":
+            return {"snr": self.snr, "corrector_steps": self.corrector_steps}
+        if self.name == "rk45":
+            return {"rtol": self.rtol, "atol": self.atol}
+        return {}
+
+
+def load_tables(path: str | Path | None) -> dict[str, Any]:
+    """Read a TOML config file (``{}`` for None); ConfigError if unreadable or invalid."""
+    if path is None:
+        return {}
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None

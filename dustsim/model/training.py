@@ -1,0 +1,394 @@
+"""Training loop: AdamW, warm-up, gradient clipping, EMA, loss log, checkpoints, resume.
+
+:func:`train` learns the reverse of a forward trajectory:
+
+- linear process (``objective = "dsm"``, the default when the process is linear):
+  denoising score matching with the exact kernel from the ``t = 0`` frame
+  (:class:`~dustsim.model.data.KernelPairs`), EDM-preconditioned
+  :class:`~dustsim.model.preconditioning.Denoiser`;
+- any process (``objective = "ssm"``): sliced score matching with variance reduction on
+  the recorded frames (:class:`~dustsim.model.data.FrameSamples`), a
+  :class:`~dustsim.model.preconditioning.ScoreNet` conditioned on the frame time.
+
+While training, checkpoints go to ``<output>.partial`` every ``checkpoint_every`` steps;
+the final model appears as ``<output>`` and its loss log (an xarray Dataset, dim
+``step``) as ``<output stem>.loss.nc`` next to it. ``resume=True`` continues from the
+partial checkpoint — bit for bit on the same device — or extends a finished model to
+more steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+from torch import nn
+
+from .._version import __version__
+from ..errors import ConfigError, DustsimError
+from ..io import check_writable, open_trajectory, save_dataset
+from ..schema import history_line, trajectory_config, trajectory_process
+from .checkpoint import TrainedModel, gaussian_prior, kde_prior, read_checkpoint, save_checkpoint
+from .config import NetworkConfig, TrainConfig
+from .data import FrameSamples, KernelPairs, initial_positions, sigma_data
+from .device import fresh_seed, make_generator, select_device
+from .losses import dsm_loss, ssm_vr_loss
+from .networks import make_network
+from .preconditioning import Denoiser, ScoreNet
+from .sde import equilibrium_score, sde_from_trajectory
+
+LOG_COLUMNS = ("loss", "lr", "grad_norm", "wall_time")
+
+
+class TrainingDiverged(DustsimError, FloatingPointError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: the model (EMA weights) and the loss log."""
+
+    model: TrainedModel
+    log: xr.Dataset
+    output: Path | None
+
+
+def partial_checkpoint(output: str | Path) -> Path:
+    """Where periodic checkpoints of ``output`` go while training runs."""
+    output = Path(output).expanduser()
+    return output.with_name(output.name + ".partial")
+
+
+def loss_log_path(output: str | Path) -> Path:
+    """``model.pt`` -> ``model.loss.nc``: the loss log next to the model."""
+    output = Path(output).expanduser()
+    return output.with_name(output.stem + ".loss.nc")
+
+
+def learning_rate(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up to ``lr`` over ``warmup`` steps, then constant or cosine decay to ``lr / 100``."""
+    if cfg.warmup and step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    span = max(cfg.steps - cfg.warmup, 1)
+    progress = min(max(step - cfg.warmup, 0) / span, 1.0)
+    floor = cfg.lr / 100
+    return floor + 0.5 * (cfg.lr - floor) * (1 + math.cos(math.pi * progress))
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float, step: int) -> None:
+    """``ema <- d ema + (1 - d) model`` with ``d = min(decay, (1 + step) / (10 + step))``."""
+    d = min(decay, (1 + step) / (10 + step))
+    for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+        pe.lerp_(pm, 1 - d)
+
+
+# ------------------------------------------------------------------ setting up
+def _source(data: str | Path | xr.Dataset) -> tuple[xr.Dataset, str]:
+    if isinstance(data, xr.Dataset):
+        return data, str(data.attrs.get("title", "dataset"))
+    return open_trajectory(data), str(data)
+
+
+def _objective(cfg: TrainConfig, ds: xr.Dataset) -> str:
+    linear = trajectory_process(ds) is not None
+    if cfg.objective == "auto":
+        return "dsm" if linear else "ssm"
+    if cfg.objective == "dsm" and not linear:
+        raise ConfigError("denoising score matching needs a linear process with a known kernel; use objective ssm")
+    return cfg.objective
+
+
+def _t_end(ds: xr.Dataset, config: dict[str, Any]) -> float:
+    t_end = config.get("t_end")
+    return float(t_end) if t_end is not None else float(np.max(ds["time"].values))
+
+
+def _setup(ds: xr.Dataset, source: str, net_cfg: NetworkConfig, cfg: TrainConfig) -> dict[str, Any]:
+    """Data, module and metadata for a fresh run (everything random from ``cfg.seed``)."""
+    config = trajectory_config(ds)
+    objective = _objective(cfg, ds)
+    seed = int(cfg.seed)  # type: ignore[arg-type]
+    init_gen = make_generator(seed, "init")
+    data_gen = make_generator(seed, "data")
+    meta: dict[str, Any] = {
+        "objective": objective,
+        "network": net_cfg.to_dict(),
+        "training": cfg.to_dict(),
+        "process": dict(config.get("process", {"name": ds.attrs.get("process", "unknown")})),
+        "source": {"path": source, "config": ds.attrs.get("config", ""), "n": int(ds.sizes["particle"])},
+    }
+    if objective == "dsm":
+        process = trajectory_process(ds)
+        assert process is not None
+        x0 = initial_positions(ds)
+        t_max = _t_end(ds, config)
+        if float(process.alpha(t_max)) <= 1e-6:  # alpha = 0 (cosine at t = 1): stop just before
+            t_max *= 1 - 1e-4
+        t_min = cfg.t_min if cfg.t_min is not None else 1e-5 * t_max
+        if not t_min < t_max:
+            raise ConfigError(f"[training] t_min ({t_min:g}) must be below the end time {t_max:g}")
+        data: Any = KernelPairs(x0, process, t_min, t_max, cfg.time_sampling, cfg.p_mean, cfg.p_std)
+        sd, mean = sigma_data(x0)
+        _check_prior(process, t_max, x0)
+        net = make_network(net_cfg.kind, data.dim, generator=init_gen, **net_cfg.options())
+        module: nn.Module = Denoiser(net, sd, mean)
+        meta.update(kind="denoiser", dim=data.dim, t_min=t_min, t_max=t_max, sigma_data=sd,
+                    data_mean=mean.tolist(), prior=gaussian_prior(process, t_max, mean, sd))
+    else:
+        data = FrameSamples.from_trajectory(ds, cfg.t_min, cfg.max_particles, generator=data_gen)
+        mean, std = data.statistics()
+        net = make_network(net_cfg.kind, data.dim, generator=init_gen, **net_cfg.options())
+        baseline = None
+        if cfg.baseline != "none":
+            try:
+                baseline = equilibrium_score(sde_from_trajectory(ds))
+            except ConfigError:
+                if cfg.baseline == "equilibrium":
+                    raise
+        module = ScoreNet(net, data.times, mean, std, baseline=baseline)
+        meta.update(kind="score", baseline="none" if baseline is None else "equilibrium", dim=data.dim,
+                    t_min=float(data.times[0]), t_max=float(data.times[-1]),
+                    frame_times=data.times.tolist(), frame_mean=mean.tolist(), frame_std=std.tolist(),
+                    prior=kde_prior(data.frames[-1]))
+    return {"data": data, "module": module, "meta": meta, "data_gen": data_gen}
+
+
+def _check_prior(process: Any, t_max: float, x0: np.ndarray) -> None:
+    """Warn when the process has not forgotten the artifact by ``t_max`` (the prior would be wrong)."""
+    from ..simulation import PRIOR_TOLERANCE, PriorWarning
+
+    if not process.has_stationary:
+        return
+    rms = float(np.sqrt(np.mean(np.sum((x0 - process.centre) ** 2, axis=1))))
+    gap = float(process.alpha(t_max)) * rms / float(process.sigma(t_max))
+    if gap > PRIOR_TOLERANCE:
+        warnings.warn(
+            f"the forward process has not forgotten the artifact by t = {t_max:.4g} (alpha rms(x0) / sigma = "
+            f"{gap:.3g} > {PRIOR_TOLERANCE}); samples started from the Gaussian prior will be biased",
+            PriorWarning, stacklevel=3,
+        )
+
+
+def _log_dataset(rows: dict[str, list[float]], steps: list[int], meta: dict[str, Any], history: str) -> xr.Dataset:
+    import tomli_w
+
+    units = {"loss": "1", "lr": "1", "grad_norm": "1", "wall_time": "1"}
+    names = {"loss": "mean training loss over the logging interval", "lr": "learning rate",
+             "grad_norm": "mean gradient norm before clipping",
+             "wall_time": "wall-clock seconds of training (callbacks excluded)"}
+    ds = xr.Dataset(
+        {k: ("step", np.asarray(rows[k], dtype=np.float64), {"long_name": names[k], "units": units[k]})
+         for k in LOG_COLUMNS},
+        coords={"step": ("step", np.asarray(steps, dtype=np.int64), {"long_name": "optimiser step"})},
+        attrs={
+            "title": "dustsim score-model training log",
+            "source": f"dustsim {__version__}",
+            "dustsim_version": __version__,
+            "objective": meta["objective"],
+            "model_kind": meta["kind"],
+            "seed": int(meta["training"]["seed"]),
+            "config": tomli_w.dumps({"network": meta["network"], "training": meta["training"]}),
+            "history": history,
+        },
+    )
+    if meta["objective"] == "dsm":
+        ds.attrs["weighting"] = meta["training"]["weighting"]
+    return ds
+
+
+def _check_resume(meta: dict[str, Any], fresh: dict[str, Any]) -> None:
+    if meta["source"]["config"] != fresh["source"]["config"] or meta["dim"] != fresh["dim"]:
+        raise ConfigError("cannot resume: the checkpoint was trained on another trajectory")
+    if meta["network"] != fresh["network"]:
+        raise ConfigError("cannot resume: the network settings differ from the checkpoint's")
+    free = {"steps", "checkpoint_every", "log_every", "device", "threads"}
+    old = {k: v for k, v in meta["training"].items() if k not in free}
+    new = {k: v for k, v in fresh["training"].items() if k not in free}
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            raise ConfigError(
+                f"cannot resume: training {key} = {new.get(key)!r} differs from the checkpoint's {old.get(key)!r}"
+            )
+
+
+# --------------------------------------------------------------------- training
+def train(
+    data: str | Path | xr.Dataset,
+    output: str | Path | None = None,
+    *,
+    network: NetworkConfig | dict[str, Any] | None = None,
+    training: TrainConfig | dict[str, Any] | None = None,
+    resume: bool = False,
+    progress: bool | None = None,
+    history: str | None = None,
+    callback: Callable[[int, TrainedModel], None] | None = None,
+    callback_every: int = 0,
+) -> TrainResult:
+    """Train a score model on a forward trajectory.
+
+    Parameters
+    ----------
+    data : path or xarray.Dataset
+        A forward trajectory (the schema of :mod:`dustsim.schema`).
+    output : path, optional
+        Checkpoint file of the final model (e.g. ``model.pt``); the loss log goes to
+        ``model.loss.nc``. Without it nothing is written.
+    network, training : config or dict, optional
+        :class:`NetworkConfig` and :class:`TrainConfig` (defaults otherwise).
+    resume : bool
+        Continue from ``<output>.partial`` (or extend ``output`` to more steps).
+    progress : bool, optional
+        Progress bar (default: when stderr is a terminal).
+    history : str, optional
+        Text of the history entry (the CLI passes its command line).
+    callback : callable ``(step, model)``, optional
+        Called every ``callback_every`` steps with the current EMA model (for
+        evaluations during training); its time is excluded from the log's ``wall_time``.
+    callback_every : int
+        Steps between callback calls.
+
+    Returns
+    -------
+    TrainResult
+        The trained model (EMA weights), the loss log, the output path.
+    """
+    net_cfg = network if isinstance(network, NetworkConfig) else NetworkConfig.from_dict(network)
+    cfg = training if isinstance(training, TrainConfig) else TrainConfig.from_dict(training)
+    out = check_writable(output) if output is not None else None
+    if resume and out is None:
+        raise ConfigError("resume needs the output path of the interrupted training")
+    state: dict[str, Any] | None = None
+    if resume:
+        assert out is not None
+        for candidate in (partial_checkpoint(out), out):
+            if candidate.exists():
+                state = read_checkpoint(candidate)
+                break
+    if state is not None:
+        cfg = cfg.replace(seed=int(state["meta"]["training"]["seed"]))
+    elif cfg.seed is None:
+        cfg = cfg.replace(seed=fresh_seed())
+    device = select_device(cfg.device)
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    ds, source = _source(data)
+    setup = _setup(ds, source, net_cfg, cfg)
+    module: nn.Module = setup["module"].to(device)
+    meta: dict[str, Any] = setup["meta"]
+    data_source, data_gen = setup["data"], setup["data_gen"]
+    ema = copy.deepcopy(module).requires_grad_(False)
+    optimizer = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    proj_gen = make_generator(int(cfg.seed), "projection", device)  # type: ignore[arg-type]
+    rows: dict[str, list[float]] = {k: [] for k in LOG_COLUMNS}
+    log_steps: list[int] = []
+    start, elapsed0 = 0, 0.0
+    history_text = history_line(history or "train")
+    if state is not None:
+        _check_resume(state["meta"], meta)
+        module.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        data_gen.set_state(state["rng"]["data"])
+        if "projection" in state["rng"]:
+            with contextlib.suppress(RuntimeError):  # another device kind: the stream restarts
+                proj_gen.set_state(state["rng"]["projection"])
+        start = int(state["step"])
+        log = state.get("log", {})
+        log_steps = [int(s) for s in log.get("step", [])]
+        rows = {k: [float(v) for v in log.get(k, [])] for k in LOG_COLUMNS}
+        elapsed0 = rows["wall_time"][-1] if rows["wall_time"] else 0.0
+        history_text = state["meta"].get("history", "") + "\n" + history_line(history or "train --resume")
+    meta["history"] = history_text
+    meta["training"] = cfg.to_dict()
+
+    def snapshot(step: int) -> dict[str, Any]:
+        return {
+            "step": step, "meta": meta, "model": module.state_dict(), "ema": ema.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "rng": {"data": data_gen.get_state(), "projection": proj_gen.get_state().cpu()},
+            "log": {"step": list(log_steps), **{k: list(v) for k, v in rows.items()}},
+        }
+
+    bar = _progress_bar(start, cfg.steps, progress)
+    module.train()
+    started = time.perf_counter()
+    paused = 0.0  # seconds spent in callbacks
+    acc_loss, acc_norm, acc_n = 0.0, 0.0, 0
+    centre = float(trajectory_process(ds).centre) if meta["kind"] == "denoiser" else 0.0  # type: ignore[union-attr]
+    try:
+        for step in range(start, cfg.steps):
+            lr = learning_rate(step, cfg)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            batch = data_source.draw(cfg.batch_size, data_gen, device)
+            if meta["kind"] == "denoiser":
+                loss = dsm_loss(module, batch, cfg.weighting, centre)  # type: ignore[arg-type]
+            else:
+                loss = ssm_vr_loss(module, batch, proj_gen, cfg.n_projections)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            params = [p for p in module.parameters() if p.grad is not None]
+            if cfg.grad_clip > 0:
+                norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            else:
+                norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params]))
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise TrainingDiverged(f"training diverged at step {step} (loss = {value}); lower the learning rate")
+            optimizer.step()
+            ema_update(ema, module, cfg.ema_decay, step)
+            acc_loss, acc_norm, acc_n = acc_loss + value, acc_norm + float(norm), acc_n + 1
+            done = step + 1
+            if done % cfg.log_every == 0 or done == cfg.steps:
+                log_steps.append(done)
+                rows["loss"].append(acc_loss / acc_n)
+                rows["lr"].append(lr)
+                rows["grad_norm"].append(acc_norm / acc_n)
+                rows["wall_time"].append(elapsed0 + time.perf_counter() - started - paused)
+                bar.set_postfix(loss=f"{acc_loss / acc_n:.4g}", refresh=False)
+                acc_loss, acc_norm, acc_n = 0.0, 0.0, 0
+            bar.update(1)
+            if out is not None and cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done < cfg.steps:
+                save_checkpoint(snapshot(done), partial_checkpoint(out))
+            if callback is not None and callback_every and done % callback_every == 0:
+                pause = time.perf_counter()
+                ema.eval()
+                callback(done, TrainedModel(ema, meta, done, str(out) if out is not None else ""))
+                paused += time.perf_counter() - pause
+    finally:
+        bar.close()
+    final_step = max(cfg.steps, start)
+    log_ds = _log_dataset(rows, log_steps, meta, history_text)
+    if out is not None:
+        save_checkpoint(snapshot(final_step), out)
+        save_dataset(log_ds, loss_log_path(out))
+        partial = partial_checkpoint(out)
+        if partial.exists():
+            partial.unlink()
+    ema.eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    model = TrainedModel(ema, meta, final_step, str(out) if out is not None else "")
+    return TrainResult(model, log_ds, out)
+
+
+def _progress_bar(initial: int, total: int, enabled: bool | None) -> Any:
+    from tqdm.auto import tqdm
+
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    return tqdm(total=total, initial=initial, unit="step", desc="train", disable=not enabled, leave=False)
