@@ -32,7 +32,7 @@ from .preconditioning import Denoiser, ScoreNet
 
 
 def dsm_loss(denoiser: Denoiser, batch: dict[str, torch.Tensor], weighting: str = "edm",
-             centre: float = 0.0) -> torch.Tensor:
+             centre: float = 0.0, forward: nn.Module | None = None) -> torch.Tensor:
     """Weighted denoising score-matching loss on a batch of :class:`~dustsim.model.data.KernelPairs`.
 
     Parameters
@@ -43,6 +43,8 @@ def dsm_loss(denoiser: Denoiser, batch: dict[str, torch.Tensor], weighting: str 
     weighting : {"edm", "sigma2", "likelihood"}
     centre : float
         Centre ``c`` of the process.
+    forward : module, optional
+        What to call for the forward pass (e.g. the DDP wrapper of ``denoiser``).
 
     Returns
     -------
@@ -52,7 +54,7 @@ def dsm_loss(denoiser: Denoiser, batch: dict[str, torch.Tensor], weighting: str 
     a, s = batch["alpha"], batch["sigma"]
     level = s / a
     x_hat = (batch["x_t"] - centre) / a[:, None] + centre
-    err = (denoiser(x_hat, level) - batch["x0"]).square().sum(dim=-1)
+    err = ((forward or denoiser)(x_hat, level) - batch["x0"]).square().sum(dim=-1)
     if weighting == "edm":
         sd2 = denoiser.sigma_data**2
         w = (level**2 + sd2) / (level**2 * sd2)
@@ -66,7 +68,8 @@ def dsm_loss(denoiser: Denoiser, batch: dict[str, torch.Tensor], weighting: str 
 
 
 def ssm_vr_loss(model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None,
-                n_projections: int = 1) -> torch.Tensor:
+                n_projections: int = 1, projections: torch.Tensor | None = None,
+                forward: nn.Module | None = None) -> torch.Tensor:
     """Sliced score matching with variance reduction, weighted by the frame variance.
 
     Parameters
@@ -78,18 +81,25 @@ def ssm_vr_loss(model: nn.Module, batch: dict[str, torch.Tensor], generator: tor
         Source of the projections ``v`` (on the batch's device).
     n_projections : int
         Projections per particle (averaged).
+    projections : Tensor, optional
+        Pre-drawn projections ``(n_projections, B, d)`` (instead of drawing them).
+    forward : module, optional
+        What to call for the forward pass (e.g. the DDP wrapper of ``model``).
     """
     x = batch["x"].detach().requires_grad_(True)
     t = batch["t"]
-    score = model(x, t)
+    score = (forward or model)(x, t)
     if isinstance(model, ScoreNet):
         _, std = model.frame_statistics(t)
         weight = std.to(score.dtype) ** 2
     else:
         weight = torch.ones(x.shape[0], dtype=score.dtype, device=x.device)
     total = 0.5 * score.square().sum(dim=-1)
-    for _ in range(n_projections):
-        v = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    if projections is not None:
+        n_projections = projections.shape[0]
+    for i in range(n_projections):
+        v = projections[i] if projections is not None else torch.randn(
+            x.shape, generator=generator, device=x.device, dtype=x.dtype)
         (grad_v,) = torch.autograd.grad((score * v).sum(), x, create_graph=True)
         total = total + (grad_v * v).sum(dim=-1) / n_projections
     return (weight * total).mean()

@@ -42,7 +42,8 @@ from ..schema import history_line, trajectory_config, trajectory_process
 from .checkpoint import TrainedModel, gaussian_prior, kde_prior, read_checkpoint, save_checkpoint
 from .config import NetworkConfig, TrainConfig
 from .data import FrameSamples, KernelPairs, initial_positions, sigma_data
-from .device import fresh_seed, make_generator, select_device
+from .device import fresh_seed, make_generator
+from .distributed import DistributedContext, init_distributed
 from .losses import dsm_loss, ssm_vr_loss
 from .networks import make_network
 from .preconditioning import Denoiser, ScoreNet
@@ -225,6 +226,36 @@ def _check_resume(meta: dict[str, Any], fresh: dict[str, Any]) -> None:
             )
 
 
+def step_loss(
+    kind: str,
+    module: nn.Module,
+    forward: nn.Module,
+    batch: dict[str, torch.Tensor],
+    cfg: TrainConfig,
+    proj_gen: torch.Generator,
+    centre: float,
+    dist: DistributedContext,
+    step: int,
+) -> torch.Tensor:
+    """The loss of one optimiser step on this process's shard of the global ``batch``.
+
+    The SSM projections are drawn for the whole batch (from the shared stream) before
+    sharding, so W processes see exactly the draws one process would.
+    """
+    proj = None
+    if kind != "denoiser":
+        x = batch["x"]
+        proj = torch.randn((cfg.n_projections, *x.shape), generator=proj_gen, device=x.device, dtype=x.dtype)
+    idx = dist.shard_indices(cfg.batch_size, step, int(cfg.seed))  # type: ignore[arg-type]
+    if idx is not None:
+        idx = idx.to(next(iter(batch.values())).device)
+        batch = {k: v[idx] for k, v in batch.items()}
+        proj = proj[:, idx] if proj is not None else None
+    if kind == "denoiser":
+        return dsm_loss(module, batch, cfg.weighting, centre, forward=forward)  # type: ignore[arg-type]
+    return ssm_vr_loss(module, batch, projections=proj, forward=forward)
+
+
 # --------------------------------------------------------------------- training
 def train(
     data: str | Path | xr.Dataset,
@@ -278,11 +309,30 @@ def train(
             if candidate.exists():
                 state = read_checkpoint(candidate)
                 break
+    dist, device = init_distributed(cfg.device)
     if state is not None:
         cfg = cfg.replace(seed=int(state["meta"]["training"]["seed"]))
     elif cfg.seed is None:
-        cfg = cfg.replace(seed=fresh_seed())
-    device = select_device(cfg.device)
+        cfg = cfg.replace(seed=dist.broadcast(fresh_seed()))  # every process must draw the same batches
+    try:
+        return _train(data, out, net_cfg, cfg, state, dist, device, progress, history, callback, callback_every)
+    finally:
+        dist.close()
+
+
+def _train(
+    data: str | Path | xr.Dataset,
+    out: Path | None,
+    net_cfg: NetworkConfig,
+    cfg: TrainConfig,
+    state: dict[str, Any] | None,
+    dist: DistributedContext,
+    device: torch.device,
+    progress: bool | None,
+    history: str | None,
+    callback: Callable[[int, TrainedModel], None] | None,
+    callback_every: int,
+) -> TrainResult:
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     ds, source = _source(data)
@@ -291,6 +341,7 @@ def train(
     meta: dict[str, Any] = setup["meta"]
     data_source, data_gen = setup["data"], setup["data_gen"]
     ema = copy.deepcopy(module).requires_grad_(False)
+    forward = dist.wrap(module, device)
     optimizer = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     proj_gen = make_generator(int(cfg.seed), "projection", device)  # type: ignore[arg-type]
     rows: dict[str, list[float]] = {k: [] for k in LOG_COLUMNS}
@@ -323,7 +374,7 @@ def train(
             "log": {"step": list(log_steps), **{k: list(v) for k, v in rows.items()}},
         }
 
-    bar = _progress_bar(start, cfg.steps, progress)
+    bar = _progress_bar(start, cfg.steps, progress if dist.is_main else False)
     module.train()
     started = time.perf_counter()
     paused = 0.0  # seconds spent in callbacks
@@ -335,10 +386,7 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch = data_source.draw(cfg.batch_size, data_gen, device)
-            if meta["kind"] == "denoiser":
-                loss = dsm_loss(module, batch, cfg.weighting, centre)  # type: ignore[arg-type]
-            else:
-                loss = ssm_vr_loss(module, batch, proj_gen, cfg.n_projections)
+            loss = step_loss(meta["kind"], module, forward, batch, cfg, proj_gen, centre, dist, step)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             params = [p for p in module.parameters() if p.grad is not None]
@@ -346,7 +394,7 @@ def train(
                 norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             else:
                 norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params]))
-            value = float(loss.detach())
+            value = dist.mean(float(loss.detach()), device)
             if not math.isfinite(value):
                 raise TrainingDiverged(f"training diverged at step {step} (loss = {value}); lower the learning rate")
             optimizer.step()
@@ -362,9 +410,10 @@ def train(
                 bar.set_postfix(loss=f"{acc_loss / acc_n:.4g}", refresh=False)
                 acc_loss, acc_norm, acc_n = 0.0, 0.0, 0
             bar.update(1)
-            if out is not None and cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done < cfg.steps:
+            if (out is not None and dist.is_main and cfg.checkpoint_every and done % cfg.checkpoint_every == 0
+                    and done < cfg.steps):
                 save_checkpoint(snapshot(done), partial_checkpoint(out))
-            if callback is not None and callback_every and done % callback_every == 0:
+            if callback is not None and dist.is_main and callback_every and done % callback_every == 0:
                 pause = time.perf_counter()
                 ema.eval()
                 callback(done, TrainedModel(ema, meta, done, str(out) if out is not None else ""))
@@ -373,12 +422,13 @@ def train(
         bar.close()
     final_step = max(cfg.steps, start)
     log_ds = _log_dataset(rows, log_steps, meta, history_text)
-    if out is not None:
+    if out is not None and dist.is_main:
         save_checkpoint(snapshot(final_step), out)
         save_dataset(log_ds, loss_log_path(out))
         partial = partial_checkpoint(out)
         if partial.exists():
             partial.unlink()
+    dist.barrier()
     ema.eval()
     for p in ema.parameters():
         p.requires_grad_(False)
