@@ -58,8 +58,8 @@ _PARAMS: dict[str, dict[str, Any]] = {
     "constant": {"force": 0.0},
     "custom": {"force": None, "length": None},
 }
-_POSITIVE = {("harmonic", "k"), ("double-well", "width"), ("cosine", "wavelength")}
-_NONNEGATIVE = {("double-well", "barrier")}
+_POSITIVE = {("double-well", "width"), ("cosine", "wavelength")}
+_NONNEGATIVE = {("double-well", "barrier"), ("harmonic", "k")}
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,7 @@ def _register() -> None:
     from . import simulate
 
     cli.add_command(simulate.simulate_command)
+    cli.add_command(__import__(f"{__name__}.fokker_planck", fromlist=["_"]).fokker_planck_command)
 
 
 _register()
