@@ -85,8 +85,8 @@ class Boundary:
         dx = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
         per = self.periodic
         if per.any():
-            L = np.where(per, np.asarray(self.length), np.inf)
-            dx = np.where(per, dx - L * np.round(dx / np.where(per, L, 1.0)), dx)
+            L = np.where(per, np.asarray(self.length), 1.0)
+            dx = np.where(per, dx - L * np.round(dx / L), dx)
         return dx
 
     def shift(self, x: ArrayLike, dx: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.int64]]:

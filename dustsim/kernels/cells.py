@@ -24,7 +24,7 @@ from .forces import add_pair
 from .space import FREE, PERIODIC
 
 CELL_MARGIN = 1e-4
-CHUNK = 4096  # particles per parallel task (on average)
+CHUNK = 1024  # particles per parallel task (on average)
 CELLS_PER_PARTICLE = 4  # cap on the number of cells, per particle
 
 _JIT = {"cache": True, "error_model": "numpy"}

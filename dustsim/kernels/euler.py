@@ -51,6 +51,8 @@ from .rng import PER_CALL_F32, PER_CALL_F64, box_muller_f32, box_muller_f64, cou
 from .space import FREE, PERIODIC, wrap
 
 BLOCK = 2048
+#: below this many chunks of particles the general kernel runs its steps serially
+MIN_PARALLEL_CHUNKS = 8
 _JIT = {"cache": True, "error_model": "numpy"}
 _INLINE = {"inline": "always", "error_model": "numpy"}  # LLVM alone does not inline them into vector loops
 
@@ -591,9 +593,16 @@ def advance_general(x, image, labels, mf, bf, order, A, C, M, B, P, flags, kinds
         s = step0 + j
         n_cells = nc[0] * nc[1] * nc[2]
         per_chunk = (n_cells + n_chunks - 1) // n_chunks
-        _parallel_step(codes, per_chunk, n_cells, p, pn, img, ids, lab, mf, bf, z, start, nc, grid_fixed, origin, hinv,
-                       cell, ext, d, j, s, A, C, M, B, P, flags, kinds, lo, length, hi, half, pair_kind, Q, rc2, scale,
-                       limit, inv_scale, user, has_user, words, k0, k1, max_drift)
+        if n_chunks >= MIN_PARALLEL_CHUNKS:
+            _parallel_step(codes, per_chunk, n_cells, p, pn, img, ids, lab, mf, bf, z, start, nc, grid_fixed, origin,
+                           hinv, cell, ext, d, j, s, A, C, M, B, P, flags, kinds, lo, length, hi, half, pair_kind, Q,
+                           rc2, scale, limit, inv_scale, user, has_user, words, k0, k1, max_drift)
+        else:  # a parallel region per step costs more than it gains for a few chunks
+            for c in range(n_chunks):
+                codes[c] = _step_cells(min(n_cells, c * per_chunk), min(n_cells, (c + 1) * per_chunk), p, pn, img,
+                                       ids, lab, mf, bf, z, start, nc, grid_fixed, origin, hinv, cell, ext[c], d, j, s,
+                                       A, C, M, B, P, flags, kinds, lo, length, hi, half, pair_kind, Q, rc2, scale,
+                                       limit, inv_scale, user, has_user, words, k0, k1, max_drift)
         p, pn = pn, p
         worst = OK
         for c in range(n_chunks):
