@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numba
@@ -54,12 +55,12 @@ def configurations(draw):
 def test_cell_list_forces_equal_brute_force_exactly(case):
     x, inter, boundary = case
     try:
-        f_cells, q_cells = pair_forces(x, inter, boundary, method="cells")
+        _f_cells, q_cells = pair_forces(x, inter, boundary, method="cells")
     except FloatingPointError:  # overlapping particles: the brute force must overflow too
         with pytest.raises(FloatingPointError):
             pair_forces(x, inter, boundary, method="brute")
         return
-    f_brute, q_brute = pair_forces(x, inter, boundary, method="brute")
+    _f_brute, q_brute = pair_forces(x, inter, boundary, method="brute")
     np.testing.assert_array_equal(q_cells, q_brute)
     # Newton's third law holds exactly in fixed point
     np.testing.assert_array_equal(q_cells.sum(axis=0), 0)
@@ -92,7 +93,7 @@ def test_dilute_soft_disks_have_the_low_density_pair_distribution():
     edges = np.linspace(0, 3, 13)
     # bin average of exp(-u/kT), weighted by the shell area
     ideal = np.array([np.trapezoid(np.exp(-inter.energy(s)) * s, s) / np.trapezoid(s, s)
-                      for s in (np.linspace(a, b, 201) for a, b in zip(edges[:-1], edges[1:], strict=True))])
+                      for s in (np.linspace(a, b, 201) for a, b in itertools.pairwise(edges))])
     se = np.maximum(g, 0.05) / np.sqrt(np.maximum(counts, 1))
     # |g - g_0| <= Z SE + the O(rho) correction, |rho * integral of f f| <= rho pi sigma^2
     assert np.all(np.abs(g - ideal) <= Z * se + rho * math.pi * ideal), np.c_[r, g, ideal, se]

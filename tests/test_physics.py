@@ -6,6 +6,7 @@ scheme's O(dt) bias is far below them (stated where it matters).
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -46,8 +47,7 @@ DOUBLE_WELL = {
 
 def boltzmann_bins(potentials, edges, kT=1.0):
     U = lambda x: total_energy(potentials, np.array([[x]]))[0]  # noqa: E731
-    return np.array([integrate.quad(lambda x: math.exp(-U(x) / kT), a, b)[0] for a, b in zip(edges[:-1], edges[1:],
-                                                                                                 strict=True)])
+    return np.array([integrate.quad(lambda x: math.exp(-U(x) / kT), a, b)[0] for a, b in itertools.pairwise(edges)])
 
 
 def test_double_well_reaches_boltzmann_and_matches_fokker_planck():
