@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import warnings
@@ -155,6 +156,9 @@ def prepare(config: SimulationConfig) -> SimulationPlan:
         stepper=config.stepper or ("euler" if physics is not None else "exact"),
         **(physics.to_config() if physics is not None else {}),
     )
+    if physics is None:  # trivial physics settings (free boundary, all D factors 1) leave no trace
+        resolved = dataclasses.replace(resolved, potential=[], boundary={}, interaction={}, schedule={},
+                                       label_diffusion=None)
     times = t_end * (np.arange(steps + 1, dtype=np.float64) / steps)
     record = np.arange(0, steps + 1, config.record_every, dtype=np.int64)
     if record[-1] != steps:

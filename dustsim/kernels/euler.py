@@ -47,7 +47,7 @@ from .cells import (
     sum_pair_forces,
 )
 from .forces import FORCE_OVERFLOW, NOT_FINITE, OK, PAIR_NONE, TOO_FAR, axis_params, separable_force
-from .rng import PER_CALL_F32, PER_CALL_F64, box_muller_f32, box_muller_f64, counter_words, normals2_f64, normals4_f32
+from .rng import PER_CALL_F32, PER_CALL_F64, box_muller_f32, counter_words, normals2_f64, normals4_f32
 from .space import FREE, PERIODIC, wrap
 
 BLOCK = 2048
@@ -63,35 +63,6 @@ USER_FORCE_SIG = types.void(types.CPointer(types.float64), types.CPointer(types.
 @cfunc(USER_FORCE_SIG, cache=True)
 def no_force(x, out, d):  # noqa: ARG001 - the placeholder when there is no user force
     return
-
-
-# ------------------------------------------------------------------ one normal at a step
-def normal_at(x, particle, step, word, k0, k1):
-    """The normal of ``(particle, step, word)`` in the precision of ``x`` (slot of its Philox call)."""
-
-
-def _normal_f32(x, particle, step, word, k0, k1):  # noqa: ARG001
-    w0, w1, w2, w3 = counter_words(particle, step // PER_CALL_F32, word, k0, k1)
-    slot = step % PER_CALL_F32
-    wa = w0 if slot < 2 else w2
-    wb = w1 if slot < 2 else w3
-    z0, z1 = box_muller_f32(np.uint32(wa), np.uint32(wb))
-    return z0 if slot % 2 == 0 else z1
-
-
-def _normal_f64(x, particle, step, word, k0, k1):  # noqa: ARG001
-    w0, w1, w2, w3 = counter_words(particle, step // PER_CALL_F64, word, k0, k1)
-    z0, z1 = box_muller_f64(w0, w1, w2, w3)
-    return z0 if step % PER_CALL_F64 == 0 else z1
-
-
-@overload(normal_at)
-def _normal_at_overload(x, particle, step, word, k0, k1):  # noqa: ARG001
-    if x == types.float32:
-        return _normal_f32
-    if x == types.float64:
-        return _normal_f64
-    return None
 
 
 # ---------------------------------------------------------------------- the update
