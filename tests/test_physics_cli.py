@@ -130,8 +130,9 @@ def _write(tmp_path):
 
 
 def test_linear_runs_keep_their_config_and_process():
-    ds = dustsim.simulate(init="gmm", n=500, process="ou", steps=10, t_end=6.0, seed=3)
+    ds = dustsim.simulate(init="gmm", n=500, process="ou", steps=10, t_end=6.0, seed=3,
+                          boundary={"kind": "free"}, label_diffusion=[1.0])  # trivial physics: still linear
     cfg = trajectory_config(ds)
-    assert not any(key in cfg for key in ("potential", "boundary", "interaction", "schedule", "kT"))
+    assert not any(key in cfg for key in ("potential", "boundary", "interaction", "schedule", "kT", "label_diffusion"))
     assert cfg["stepper"] == "exact" and "dynamics" not in ds.attrs
     assert trajectory_process(ds) is not None and "alpha" in ds.coords
