@@ -26,12 +26,14 @@ _LAZY = {
     "trajectory_dataset": ("dustsim.schema", "trajectory_dataset"),
     "validate_trajectory": ("dustsim.schema", "validate_trajectory"),
     "counter_normals": ("dustsim.kernels.rng", "counter_normals"),
+    "fokker_planck": ("dustsim.fokker_planck", "fokker_planck"),
 }
 
 __all__ = [
     "SimulationConfig",
     "__version__",
     "counter_normals",
+    "fokker_planck",
     "make_artifact",
     "make_process",
     "open_dataset",
@@ -46,6 +48,7 @@ __all__ = [
 if TYPE_CHECKING:
     from .artifacts import make_artifact
     from .config import SimulationConfig
+    from .fokker_planck import fokker_planck
     from .io import open_dataset, open_trajectory, save_dataset
     from .kernels.rng import counter_normals
     from .processes import make_process

@@ -21,6 +21,30 @@ A config file looks like::
     k = 4
     std = 0.1
 
+Physical dust (see ``docs/physics.md``) adds a potential, a box, pair interactions, a
+schedule, a temperature and per-label diffusion coefficients::
+
+    kT = 1.0
+    label_diffusion = [1.0, 0.25]   # D multiplier per particle label (type)
+
+    [[potential]]            # one table per term (a single [potential] table also works)
+    name = "double-well"
+    barrier = 2.0
+
+    [boundary]
+    kind = "periodic"        # free, periodic, reflecting (or one per axis)
+    box = [20.0, 20.0]
+
+    [interaction]
+    name = "wca"
+    sigma = 1.0
+
+    [schedule]
+    name = "linear"
+    of = "kT"
+    start = 2.0
+    end = 0.2
+
 The *resolved* config (every default filled in, the seed drawn, the artifact's exact
 parameters added) is what a trajectory records in its ``config`` attribute; feeding it
 back to ``dustsim simulate --config`` reproduces the trajectory bit for bit.
@@ -42,6 +66,8 @@ from .errors import ConfigError
 from .stepping import STEPPERS
 
 DTYPES = ("float32", "float64")
+#: the physics tables, written after the scalar keys (TOML needs tables last)
+_TABLES = ("potential", "boundary", "interaction", "schedule")
 DEFAULT_STEPS = 1000
 MAX_SEED = 2**63  # TOML integers are signed 64-bit
 
@@ -71,14 +97,30 @@ class SimulationConfig:
         With neither, ``t_end = 1``.
     record_every : int
         Steps between recorded frames; the last step is always recorded.
-    stepper : {"exact", "euler"}
-        Exact transition kernel or Euler-Maruyama.
+    stepper : {"exact", "euler"} or None
+        Exact transition kernel or Euler-Maruyama (None: exact for a linear process,
+        Euler-Maruyama for physical dust, which has no exact kernel).
     dtype : {"float32", "float64"}
         Precision of positions.
     seed : int or None
         Seed of every random draw (None: drawn from OS entropy and recorded).
     length_unit : str
         Unit of positions written to the dataset (``"1"``: reduced units).
+    potential : list of dict
+        External potentials (``[[potential]]`` tables; :mod:`dustsim.potentials`).
+    boundary : dict
+        ``[boundary]`` table: ``kind``, ``box``, ``origin`` (:mod:`dustsim.boundaries`).
+    interaction : dict
+        ``[interaction]`` table: pair potential (:mod:`dustsim.interactions`).
+    schedule : dict
+        ``[schedule]`` table: time dependence of D or kT (:mod:`dustsim.schedules`).
+    kT : float or None
+        Temperature (energy units; default 1 for physical dust).
+    label_diffusion : list of float or None
+        Multiplier of the diffusion coefficient per particle label (type).
+    step_guard : float or None
+        Largest deterministic displacement per Euler step, as a fraction of the forces'
+        length scale (default 0.2); beyond it the run stops with a StepSizeError.
     """
 
     init: str = "gmm"
@@ -91,10 +133,17 @@ class SimulationConfig:
     t_end: float | None = None
     dt: float | None = None
     record_every: int = 10
-    stepper: str = "exact"
+    stepper: str | None = None
     dtype: str = "float32"
     seed: int | None = None
     length_unit: str = "1"
+    potential: list[dict[str, Any]] = field(default_factory=list)
+    boundary: dict[str, Any] = field(default_factory=dict)
+    interaction: dict[str, Any] = field(default_factory=dict)
+    schedule: dict[str, Any] = field(default_factory=dict)
+    kT: float | None = None
+    label_diffusion: list[float] | None = None
+    step_guard: float | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -110,6 +159,19 @@ class SimulationConfig:
             kwargs["process_params"] = process
         elif process is not None:
             kwargs["process"] = process
+        potential = data.pop("potential", None)
+        if isinstance(potential, dict):
+            kwargs["potential"] = [dict(potential)]
+        elif isinstance(potential, list):
+            kwargs["potential"] = [dict(t) if isinstance(t, dict) else t for t in potential]
+        elif potential is not None:
+            raise ConfigError(f"{source}: potential must be a [potential] table or [[potential]] tables")
+        for table in ("boundary", "interaction", "schedule"):
+            value = data.pop(table, None)
+            if value is not None and not isinstance(value, dict):
+                raise ConfigError(f"{source}: {table} must be a [{table}] table")
+            if value is not None:
+                kwargs[table] = dict(value)
         names = {f.name for f in dataclasses.fields(cls)}
         for key, value in data.items():
             if key not in names:
@@ -142,12 +204,16 @@ class SimulationConfig:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name in ("process", "process_params", "artifact") or value is None:
+            if f.name in ("process", "process_params", "artifact", *_TABLES) or value is None:
                 continue
-            out[f.name] = value
+            out[f.name] = _toml_safe(value)
         out["process"] = {"name": self.process, **_toml_safe(self.process_params)}
         if self.artifact:
             out["artifact"] = _toml_safe(self.artifact)
+        for name in _TABLES:
+            value = getattr(self, name)
+            if value:
+                out[name] = _toml_safe(value)
         return out
 
     def to_toml(self) -> str:
@@ -168,7 +234,7 @@ class SimulationConfig:
                 isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0
             ):
                 raise ConfigError(f"{name} must be a positive number, got {value!r}")
-        if self.stepper not in STEPPERS:
+        if self.stepper is not None and self.stepper not in STEPPERS:
             raise ConfigError(f"unknown stepper {self.stepper!r}; choose one of: {', '.join(STEPPERS)}")
         if self.dtype not in DTYPES:
             raise ConfigError(f"unknown dtype {self.dtype!r}; choose one of: {', '.join(DTYPES)}")
@@ -176,6 +242,11 @@ class SimulationConfig:
             raise ConfigError(f"init must be an artifact spec string, got {self.init!r}")
         if not isinstance(self.process, str):
             raise ConfigError(f"process must be a name, got {self.process!r}")
+        if not isinstance(self.potential, list) or not all(isinstance(t, dict) for t in self.potential):
+            raise ConfigError(f"potential must be a list of tables, got {self.potential!r}")
+        for name in ("boundary", "interaction", "schedule"):
+            if not isinstance(getattr(self, name), dict):
+                raise ConfigError(f"{name} must be a table, got {getattr(self, name)!r}")
 
     def time_grid(self) -> tuple[int, float]:
         """Resolve ``(steps, t_end)`` from ``steps``, ``t_end`` and ``dt``."""

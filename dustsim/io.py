@@ -158,42 +158,61 @@ class FrameStore:
         Directory of the store.
     """
 
+    #: per-frame variables written besides ``position`` when the template has them
+    FRAME_VARIABLES = ("image",)
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._position: Any = None
+        self._extra: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ creation
     def create(self, template: xr.Dataset, progress: dict[str, Any]) -> None:
         """Create the store from ``template`` (overwriting an existing one)."""
-        import zarr
-
         _remove(self.path)
         try:
             template.to_zarr(self.path, mode="w", compute=False, consolidated=True, zarr_format=ZARR_FORMAT)
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
-        self._position = zarr.open_array(self.path / "position", mode="r+")
+        self._open_arrays()
         self.write_progress({**progress, "frames_written": 0})
+
+    def _open_arrays(self) -> None:
+        import zarr
+
+        self._position = zarr.open_array(self.path / "position", mode="r+")
+        self._extra = {
+            name: zarr.open_array(self.path / name, mode="r+")
+            for name in self.FRAME_VARIABLES
+            if (self.path / name).exists()
+        }
 
     def open(self) -> dict[str, Any]:
         """Open an existing store for appending; returns its progress record."""
-        import zarr
-
         progress = self.read_progress()
         if progress is None:
             raise InputFileError(f"{self.path} is not a resumable dustsim partial store")
-        self._position = zarr.open_array(self.path / "position", mode="r+")
+        self._open_arrays()
         return progress
 
     # ------------------------------------------------------------------- frames
-    def write_frame(self, index: int, frame: np.ndarray, progress: dict[str, Any]) -> None:
-        """Write frame ``index`` (shape ``(N, d)``), then record the progress."""
+    def write_frame(
+        self, index: int, frame: np.ndarray, progress: dict[str, Any], extra: dict[str, np.ndarray] | None = None
+    ) -> None:
+        """Write frame ``index`` (shape ``(N, d)``) and its ``extra`` variables, then record the progress."""
+        for name, value in (extra or {}).items():
+            self._extra[name][index] = value
         self._position[index] = frame
         self.write_progress({**progress, "frames_written": index + 1})
 
     def read_frame(self, index: int) -> np.ndarray:
         """Read back frame ``index``."""
         return np.asarray(self._position[index])
+
+    def read_variable(self, name: str, index: int) -> np.ndarray | None:
+        """Read back frame ``index`` of a per-frame variable (None if the store has none)."""
+        array = self._extra.get(name)
+        return None if array is None else np.asarray(array[index])
 
     # ----------------------------------------------------------------- progress
     def read_progress(self) -> dict[str, Any] | None:

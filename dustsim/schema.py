@@ -10,6 +10,9 @@ analysis reads nothing else. The full description is ``docs/schema.md``; in shor
   linear processes; optional ``label(particle)``;
 - attributes ``source``, ``dustsim_version``, ``schema_version``, ``process``,
   ``direction``, ``seed``, ``config`` (resolved TOML), ``history``.
+- physical dust (additions, see ``docs/schema.md``): coordinates ``box(spatial)`` and
+  ``box_origin(spatial)``, variable ``image(time, particle, spatial)`` (int32, periodic
+  boxes) and attributes ``dynamics`` and ``boundary``; see :func:`unwrapped_position`.
 """
 
 from __future__ import annotations
@@ -179,13 +182,61 @@ def trajectory_config(ds: xr.Dataset) -> dict[str, Any]:
         raise InputFileError(f"the trajectory's config attribute is not valid TOML: {exc}") from None
 
 
+#: config keys whose presence makes the dynamics more than its ``[process]``
+PHYSICS_KEYS = ("potential", "boundary", "interaction", "schedule", "label_diffusion")
+
+
 def trajectory_process(ds: xr.Dataset) -> LinearProcess | None:
-    """The forward process recorded in a trajectory, or None if it has no linear process."""
-    table = trajectory_config(ds).get("process")
+    """The forward process recorded in a trajectory, or None if it has no linear process.
+
+    Physical dust (a potential, a box, interactions, a schedule or per-label diffusion
+    on top of the ``[process]``) is not that linear process: None, so that nobody uses
+    its exact kernels for it.
+    """
+    config = trajectory_config(ds)
+    table = config.get("process")
     if not isinstance(table, dict) or "name" not in table:
+        return None
+    if ds.attrs.get("dynamics", "linear") != "linear" or any(config.get(key) for key in PHYSICS_KEYS):
         return None
     params = {k: v for k, v in table.items() if k != "name"}
     try:
         return make_process(table["name"], **params)
     except ValueError:
         return None
+
+
+# --------------------------------------------------------------------- physical dust
+#: ``dynamics`` attribute values
+DYNAMICS = ("linear", "overdamped-langevin")
+
+
+def box_coords(lo: ArrayLike, length: ArrayLike) -> dict[str, Any]:
+    """The ``box`` and ``box_origin`` coordinates (per spatial axis; NaN on free axes)."""
+    return {
+        "box": ("spatial", np.asarray(length, dtype=np.float64), {"long_name": "box length", "units": "1"}),
+        "box_origin": ("spatial", np.asarray(lo, dtype=np.float64), {"long_name": "lower corner of the box",
+                                                                     "units": "1"}),
+    }
+
+
+def image_attrs() -> dict[str, str]:
+    """Attributes of the ``image`` variable."""
+    return {
+        "long_name": "periodic image count: unwrapped position = position + image * box",
+        "units": "1",
+    }
+
+
+def unwrapped_position(ds: xr.Dataset) -> xr.DataArray:
+    """Positions with periodic wrapping undone: ``position + image * box`` (float64).
+
+    Exact for any number of box crossings (the image counts are integers), so MSDs of a
+    periodic run need no guessing. Returns ``position`` (as float64) when the trajectory
+    has no ``image`` variable.
+    """
+    pos = ds["position"].astype(np.float64)
+    if "image" not in ds or "box" not in ds.coords:
+        return pos
+    box = ds["box"].fillna(0.0)
+    return pos + ds["image"].astype(np.float64) * box

@@ -8,13 +8,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -26,8 +27,19 @@ from .errors import ConfigError, InputFileError
 from .io import FrameStore, check_writable, open_trajectory, output_format, partial_path
 from .kernels import affine, rng
 from .processes import LinearProcess, VarianceExploding, make_process
-from .schema import history_line, position_attrs, trajectory_attrs, trajectory_coords, trajectory_dataset
+from .schema import (
+    box_coords,
+    history_line,
+    image_attrs,
+    position_attrs,
+    trajectory_attrs,
+    trajectory_coords,
+    trajectory_dataset,
+)
 from .stepping import affine_coefficients
+
+if TYPE_CHECKING:
+    from .physics import PhysicalSystem
 
 #: Philox stream ids: every random draw of a run has its own stream of the run's seed.
 DYNAMICS_STREAM = 0
@@ -59,6 +71,8 @@ class SimulationPlan:
         Time of every step.
     record_steps : ndarray of int64
         Steps at which a frame is recorded (first 0, last ``steps``).
+    physics : PhysicalSystem or None
+        Potentials, boundary, interactions, schedule (None: the linear process alone).
     """
 
     config: SimulationConfig
@@ -67,6 +81,12 @@ class SimulationPlan:
     labels: NDArray[np.int32] | None
     times: NDArray[np.float64]
     record_steps: NDArray[np.int64]
+    physics: PhysicalSystem | None = None
+
+    @property
+    def has_image(self) -> bool:
+        """Whether the run records periodic image counts."""
+        return self.physics is not None and bool(self.physics.boundary.periodic.any())
 
     @property
     def dtype(self) -> np.dtype:
@@ -123,6 +143,7 @@ def prepare(config: SimulationConfig) -> SimulationPlan:
         params["sigma_max"] = max(1.01 * diameter, 2.0 * float(params.get("sigma_min", 0.01)))
     process = make_process(config.process, **params)
     process.check_end_time(t_end)
+    physics = _prepare_physics(config, process, artifact.positions, artifact.labels, t_end)
     resolved = config.replace(
         n=len(artifact.positions),
         dim=artifact.dim,
@@ -132,12 +153,39 @@ def prepare(config: SimulationConfig) -> SimulationPlan:
         seed=seed,
         process_params=process.params(),
         artifact=artifact.params,
+        stepper=config.stepper or ("euler" if physics is not None else "exact"),
+        **(physics.to_config() if physics is not None else {}),
     )
+    if physics is None:  # trivial physics settings (free boundary, all D factors 1) leave no trace
+        resolved = dataclasses.replace(resolved, potential=[], boundary={}, interaction={}, schedule={},
+                                       label_diffusion=None)
     times = t_end * (np.arange(steps + 1, dtype=np.float64) / steps)
     record = np.arange(0, steps + 1, config.record_every, dtype=np.int64)
     if record[-1] != steps:
         record = np.append(record, steps)
-    return SimulationPlan(resolved, process, artifact.positions, artifact.labels, times, record)
+    return SimulationPlan(resolved, process, artifact.positions, artifact.labels, times, record, physics)
+
+
+def _prepare_physics(
+    config: SimulationConfig,
+    process: LinearProcess,
+    x0: NDArray[np.float64],
+    labels: NDArray[np.int32] | None,
+    t_end: float,
+) -> PhysicalSystem | None:
+    """The physical system of a config, or None for a linear process alone."""
+    from .physics import build_system, check_initial, has_physics
+
+    if not has_physics(config):
+        return None
+    if config.stepper == "exact":
+        raise ConfigError(
+            "physical dust (potential, box, interaction, schedule, label_diffusion) has no exact kernel; "
+            "use --stepper euler"
+        )
+    system = build_system(config, process, x0.shape[1], labels, t_end)
+    check_initial(system, x0)
+    return system
 
 
 def check_prior(plan: SimulationPlan) -> str | None:
@@ -149,6 +197,8 @@ def check_prior(plan: SimulationPlan) -> str | None:
     """
     p = plan.process
     t_end = float(plan.times[-1])
+    if plan.physics is not None:  # the prior of physical dust is not the process's
+        return None
     if p.has_stationary:
         rms = float(np.sqrt(np.mean(np.sum((plan.x0 - p.centre) ** 2, axis=1))))
         gap = float(p.alpha(t_end)) * rms / float(p.sigma(t_end))
@@ -167,10 +217,20 @@ def check_prior(plan: SimulationPlan) -> str | None:
     return None
 
 
-def _make_advance(plan: SimulationPlan) -> Callable[[np.ndarray, int, int], None]:
-    """The function that advances the state (shape (d, n)) from step s0 to step s1."""
+def _make_advance(plan: SimulationPlan, image: np.ndarray | None = None) -> Callable[[np.ndarray, int, int], None]:
+    """The function that advances the state (shape (d, n)) from step s0 to step s1.
+
+    For physical dust it is a :class:`~dustsim.physics.LangevinAdvance`, which also
+    carries the periodic image counts (``advance.image``, shape (d, n), starting from
+    ``image``).
+    """
     cfg = plan.config
     assert cfg.seed is not None and cfg.dim is not None
+    if plan.physics is not None:
+        from .physics import LangevinAdvance
+
+        assert cfg.n is not None
+        return LangevinAdvance(plan.physics, plan.times, cfg.seed, plan.dtype, plan.labels, cfg.n, image)
     k0, k1 = rng.split_key(cfg.seed)
     words = np.array([rng.stream_axis_word(DYNAMICS_STREAM, a) for a in range(cfg.dim)], dtype=np.uint64)
 
@@ -187,15 +247,26 @@ def _make_advance(plan: SimulationPlan) -> Callable[[np.ndarray, int, int], None
 
 def _attrs(plan: SimulationPlan, history: str | None) -> dict[str, Any]:
     cfg = plan.config
+    extra: dict[str, Any] = {}
+    if plan.physics is not None:
+        extra = {"dynamics": "overdamped-langevin", "boundary": plan.physics.boundary.describe()}
     return trajectory_attrs(
-        process=cfg.process,
+        process=plan.physics.describe() if plan.physics is not None else cfg.process,
         direction="forward",
         seed=int(cfg.seed or 0),
         config=cfg.to_toml(),
         history=history_line(history or "simulate"),
         stepper=cfg.stepper,
         artifact=cfg.init,
+        **extra,
     )
+
+
+def _physics_coords(plan: SimulationPlan) -> dict[str, Any]:
+    """``box`` and ``box_origin`` coordinates of a run in a box."""
+    if plan.physics is None or not plan.physics.boundary.has_box:
+        return {}
+    return box_coords(plan.physics.boundary.lo, plan.physics.boundary.length)
 
 
 def _progress_bar(plan: SimulationPlan, initial: int, enabled: bool | None) -> Any:
@@ -307,6 +378,7 @@ def _state(plan: SimulationPlan, frame: np.ndarray) -> np.ndarray:
 def _run_in_memory(plan: SimulationPlan, progress: bool | None, history: str | None) -> xr.Dataset:
     cfg = plan.config
     frames = np.empty((len(plan.record_steps), cfg.n, cfg.dim), dtype=plan.dtype)  # type: ignore[arg-type]
+    images = np.zeros(frames.shape, dtype=np.int32) if plan.has_image else None
     state = _state(plan, plan.x0)
     frames[0] = state.T
     advance = _make_advance(plan)
@@ -315,16 +387,22 @@ def _run_in_memory(plan: SimulationPlan, progress: bool | None, history: str | N
             s0, s1 = int(plan.record_steps[i - 1]), int(plan.record_steps[i])
             advance(state, s0, s1)
             frames[i] = state.T
+            if images is not None:
+                images[i] = advance.image.T  # type: ignore[attr-defined]
             bar.update(s1 - s0)
-    return trajectory_dataset(
+    ds = trajectory_dataset(
         frames,
         time=plan.record_times,
         step=plan.record_steps,
         attrs=_attrs(plan, history),
-        process=plan.process,
+        process=plan.process if plan.physics is None else None,
         labels=plan.labels,
         length_unit=cfg.length_unit,
     )
+    ds = ds.assign_coords(_physics_coords(plan))
+    if images is not None:
+        ds["image"] = (("time", "particle", "spatial"), images, image_attrs())
+    return ds
 
 
 def _template(plan: SimulationPlan, history: str | None) -> xr.Dataset:
@@ -341,35 +419,56 @@ def _template(plan: SimulationPlan, history: str | None) -> xr.Dataset:
         step=plan.record_steps,
         n_particles=cfg.n,
         dim=cfg.dim,
-        process=plan.process,
+        process=plan.process if plan.physics is None else None,
         labels=plan.labels,
     )
-    return xr.Dataset(
-        {"position": (("time", "particle", "spatial"), position, position_attrs(cfg.length_unit))},
-        coords=coords,
-        attrs=_attrs(plan, history),
-    )
+    coords.update(_physics_coords(plan))
+    variables: dict[str, Any] = {
+        "position": (("time", "particle", "spatial"), position, position_attrs(cfg.length_unit))
+    }
+    if plan.has_image:
+        image = da.zeros((n_frames, cfg.n, cfg.dim), dtype=np.int32, chunks=(1, chunk_particles, cfg.dim))
+        variables["image"] = (("time", "particle", "spatial"), image, image_attrs())
+    return xr.Dataset(variables, coords=coords, attrs=_attrs(plan, history))
 
 
 def _run_streaming(
     plan: SimulationPlan, store: FrameStore, out: Path, first_frame: int, progress: bool | None
 ) -> xr.Dataset:
     record = {"config": plan.config.to_toml()}
+    image = None
     if first_frame == 0:
         state = _state(plan, plan.x0)
-        store.write_frame(0, state.T, record)
+        _write_frame(plan, store, 0, state, None, record)
         first_frame = 1
     else:
         state = _state(plan, store.read_frame(first_frame - 1))
-    advance = _make_advance(plan)
+        if plan.has_image:
+            stored = store.read_variable("image", first_frame - 1)
+            if stored is None:
+                raise InputFileError(f"cannot resume {out}: the partial store has no image counts")
+            image = np.ascontiguousarray(stored.T, dtype=np.int32)
+    advance = _make_advance(plan, image)
     with _progress_bar(plan, int(plan.record_steps[first_frame - 1]), progress) as bar:
         for i in range(first_frame, len(plan.record_steps)):
             s0, s1 = int(plan.record_steps[i - 1]), int(plan.record_steps[i])
             advance(state, s0, s1)
-            store.write_frame(i, state.T, record)
+            _write_frame(plan, store, i, state, getattr(advance, "image", None), record)
             bar.update(s1 - s0)
     store.finish(out)
     return open_trajectory(out)
+
+
+def _write_frame(
+    plan: SimulationPlan, store: FrameStore, index: int, state: np.ndarray, image: np.ndarray | None,
+    record: dict[str, Any],
+) -> None:
+    """Write one frame (and its image counts for a periodic box)."""
+    if plan.has_image:
+        counts = image.T if image is not None else np.zeros(state.T.shape, dtype=np.int32)
+        store.write_frame(index, state.T, record, {"image": counts})
+    else:
+        store.write_frame(index, state.T, record)
 
 
 def _resume(
@@ -391,7 +490,7 @@ def _resume(
     frames_written = int(record.get("frames_written", 0))
     if frames_written == 0:
         state = _state(plan, plan.x0)
-        store.write_frame(0, state.T, {"config": record["config"]})
+        _write_frame(plan, store, 0, state, None, {"config": record["config"]})
         frames_written = 1
     return _run_streaming(plan, store, out, frames_written, progress)
 
@@ -400,14 +499,21 @@ def _check_resume_compatible(stored: SimulationConfig, given: SimulationConfig, 
     """Every field the caller set explicitly must match the interrupted run."""
     explicit = {k: v for k, v in overrides.items() if v is not None}
     default = SimulationConfig()
-    for name in ("init", "n", "dim", "process", "steps", "t_end", "dt", "record_every", "stepper", "dtype", "seed"):
+    for name in ("init", "n", "dim", "process", "steps", "t_end", "dt", "record_every", "stepper", "dtype", "seed",
+                 *_PHYSICS_FIELDS):
         value = getattr(given, name)
         if name not in explicit and value == getattr(default, name):
             continue
+        if name in _PHYSICS_TABLES:
+            continue  # stored tables are resolved (per-axis lists, defaults): the stored physics is used
         if value is not None and value != getattr(stored, name) and not _close(value, getattr(stored, name)):
             raise ConfigError(
                 f"cannot resume: {name} = {value!r} differs from the interrupted run's {getattr(stored, name)!r}"
             )
+
+
+_PHYSICS_TABLES = ("potential", "boundary", "interaction", "schedule", "label_diffusion")
+_PHYSICS_FIELDS = (*_PHYSICS_TABLES, "kT", "step_guard")
 
 
 def _close(a: Any, b: Any) -> bool:

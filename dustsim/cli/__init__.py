@@ -78,9 +78,10 @@ def _fail(exc: BaseException, code: int, unexpected: bool = False) -> int:
 
 
 def _register() -> None:
-    from . import entropy, model, simulate, sweep
+    from . import entropy, fokker_planck, model, simulate, sweep
 
     cli.add_command(simulate.simulate_command)
+    cli.add_command(fokker_planck.fokker_planck_command)
     for command in model.COMMANDS:
         cli.add_command(command)
     cli.add_command(entropy.entropy_command)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ._common import command_line, output_option, parse_pairs, seed_option
+from ._physics import apply_physics, physics_options
 
 
 @click.command("simulate")
@@ -31,13 +32,15 @@ from ._common import command_line, output_option, parse_pairs, seed_option
 @click.option("--dt", type=float, help="Time step (with --steps or --t-end).")
 @click.option("--t-end", type=float, help="End time (default 1).")
 @click.option("--record-every", type=int, help="Steps between recorded frames (default 10).")
-@click.option("--stepper", type=click.Choice(["exact", "euler"]), help="Exact transition kernel or Euler-Maruyama.")
+@click.option("--stepper", type=click.Choice(["exact", "euler"]),
+              help="Exact transition kernel or Euler-Maruyama (default: exact; euler for physical dust).")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), help="Precision of positions.")
 @seed_option()
 @click.option("--threads", type=int, help="Numba threads (results do not depend on it).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run of the same output.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
+@physics_options()
 @output_option(required=False)
 def simulate_command(
     config_file: str | None,
@@ -59,6 +62,7 @@ def simulate_command(
     progress: bool | None,
     dry_run: bool,
     output: str | None,
+    physics: dict,
 ) -> None:
     """Simulate dust diffusing from an artifact; write the trajectory.
 
@@ -69,6 +73,10 @@ def simulate_command(
       dustsim simulate --init points:cloud.npy --process ve --steps 2000 -o cloud.zarr
       dustsim simulate --config run.toml --seed 7 -o run.nc
       dustsim simulate --config run.toml -o big.zarr --resume   # after an interruption
+      dustsim simulate --init uniform -A half_width=2 --process brownian --potential double-well:barrier=3 \
+          --boundary reflecting --box 6 --dt 1e-3 --steps 5000 -o wells.nc
+      dustsim simulate --init uniform -A half_width=20 --n 20000 --box 40 --interaction morse:epsilon=4 \
+          --dt 1e-3 --steps 20000 -o clumps.zarr
     """
     from ..config import SimulationConfig
     from ..errors import ConfigError
@@ -85,6 +93,7 @@ def simulate_command(
         cfg = cfg.replace(process_params={**cfg.process_params, **parse_pairs(process_params, "--process-param")})
     if artifact_options:
         cfg = cfg.replace(artifact={**cfg.artifact, **parse_pairs(artifact_options, "--artifact-option")})
+    cfg = apply_physics(cfg, physics)
     if dry_run:
         click.echo(prepare(cfg).config.to_toml(), nl=False)
         return

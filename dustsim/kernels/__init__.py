@@ -13,4 +13,12 @@ rng
     Box-Muller normals.
 affine
     Exact-kernel and Euler-Maruyama steppers for the linear (Gaussian) processes.
+space
+    Boundaries per axis: minimum-image displacement, wrap/reflect shift.
+forces
+    Separable external forces, pair potentials, fixed-point force sums.
+cells
+    Cell grids and counting sort for O(N) pair forces.
+euler
+    Euler-Maruyama steppers for overdamped Langevin dynamics with forces.
 """

@@ -1,0 +1,325 @@
+"""External potentials: the landscape the dust moves in.
+
+Built-in potentials (energies in units of ``kT``'s energy unit, lengths in the
+positions' unit; every parameter may be a number, applied to every axis, or a list with
+one value per axis)::
+
+    harmonic     U = sum_a k_a/2 (x_a - c_a)^2                       k, centre
+    double-well  U = sum_a h_a ((x_a - c_a)^2 / w_a^2 - 1)^2          barrier, width, centre
+    cosine       U = sum_a A_a cos(2 pi (x_a - c_a) / lambda_a)      amplitude, wavelength, centre
+    constant     U = -sum_a f_a x_a   (sedimentation: a constant force)   force
+    custom       a Numba function ``force(x, out)`` adding the force at ``x`` to ``out``
+
+A double well along ``x`` only, free along ``y``: ``barrier = [2.0, 0.0]``. Several
+potentials add up (at most one of each built-in kind, and one custom force).
+
+Custom forces
+-------------
+Write a Numba ``njit`` function of one particle's position that *adds* the force to
+``out`` (both float64 arrays of length d), in an importable module::
+
+    # mylandscape.py
+    from numba import njit
+
+    @njit
+    def mexican_hat(x, out):
+        r2 = x[0] ** 2 + x[1] ** 2
+        out[0] += -4.0 * x[0] * (r2 - 1.0)
+        out[1] += -4.0 * x[1] * (r2 - 1.0)
+
+and name it as ``custom`` with ``force = "mylandscape:mexican_hat"`` (config or CLI:
+``--potential custom:force=mylandscape:mexican_hat``), or pass the function itself from
+Python (``potential=[{"name": "custom", "force": mexican_hat}]``). The config records the
+import path, so that the run can be reproduced and resumed; a function that cannot be
+imported by that path (defined inside another function) is refused. Optional
+``length`` sets the length scale the step-size guard compares displacements with.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .errors import ConfigError
+from .kernels import forces as kf
+
+POTENTIALS = ("harmonic", "double-well", "cosine", "constant", "custom")
+_PARAMS: dict[str, dict[str, Any]] = {
+    "harmonic": {"k": 1.0, "centre": 0.0},
+    "double-well": {"barrier": 1.0, "width": 1.0, "centre": 0.0},
+    "cosine": {"amplitude": 1.0, "wavelength": 1.0, "centre": 0.0},
+    "constant": {"force": 0.0},
+    "custom": {"force": None, "length": None},
+}
+_POSITIVE = {("double-well", "width"), ("cosine", "wavelength")}
+_NONNEGATIVE = {("double-well", "barrier"), ("harmonic", "k")}
+
+
+@dataclass(frozen=True)
+class Potential:
+    """One external potential term.
+
+    Attributes
+    ----------
+    name : str
+        One of :data:`POTENTIALS`.
+    params : dict
+        Resolved parameters: per-axis lists of floats (built-ins), or ``force`` (import
+        path) and ``length`` (custom).
+    function : callable or None
+        The custom force function (custom only).
+    """
+
+    name: str
+    params: dict[str, Any]
+    function: Callable[..., Any] | None = field(default=None, compare=False)
+
+    def axis(self, key: str) -> NDArray[np.float64]:
+        """A per-axis parameter as an array."""
+        return np.asarray(self.params[key], dtype=np.float64)
+
+    def to_table(self) -> dict[str, Any]:
+        """The ``[[potential]]`` table of a config."""
+        return {"name": self.name, **{k: v for k, v in self.params.items() if v is not None}}
+
+    # ------------------------------------------------------------------ physics
+    def energy(self, x: ArrayLike) -> NDArray[np.float64]:
+        """Potential energy at positions ``x`` (shape ``(..., d)``); custom: not available."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.name == "harmonic":
+            return np.sum(0.5 * self.axis("k") * (x - self.axis("centre")) ** 2, axis=-1)
+        if self.name == "double-well":
+            y2 = ((x - self.axis("centre")) / self.axis("width")) ** 2
+            return np.sum(self.axis("barrier") * (y2 - 1.0) ** 2, axis=-1)
+        if self.name == "cosine":
+            phase = 2 * np.pi * (x - self.axis("centre")) / self.axis("wavelength")
+            return np.sum(self.axis("amplitude") * np.cos(phase), axis=-1)
+        if self.name == "constant":
+            return -np.sum(self.axis("force") * x, axis=-1)
+        raise ConfigError("a custom potential is given by its force only: its energy is not available")
+
+    def curvature(self, dim: int) -> NDArray[np.float64]:
+        """Largest curvature ``U''`` per axis near the minima (1 / time per unit mobility).
+
+        The explicit Euler step is stable where ``mu U'' dt < 2``; dustsim requires
+        ``mu U'' dt < 1`` (see :mod:`dustsim.physics`). Harmonic: ``k``; double well:
+        ``8 h / w^2`` (at its minima); cosine: ``A (2 pi / lambda)^2``; others 0.
+        """
+        if self.name == "harmonic":
+            return self.axis("k")
+        if self.name == "double-well":
+            return 8.0 * self.axis("barrier") / self.axis("width") ** 2
+        if self.name == "cosine":
+            return np.abs(self.axis("amplitude")) * (2 * np.pi / self.axis("wavelength")) ** 2
+        return np.zeros(dim)
+
+    def length_scale(self) -> float:
+        """Length over which the force changes appreciably (inf if it never does)."""
+        if self.name == "double-well":
+            return float(np.min(self.axis("width")[self.axis("barrier") > 0], initial=np.inf))
+        if self.name == "cosine":
+            return float(np.min(self.axis("wavelength")[self.axis("amplitude") != 0], initial=np.inf))
+        if self.name == "custom" and self.params.get("length") is not None:
+            return float(self.params["length"])
+        return math.inf
+
+
+# ------------------------------------------------------------------------- building
+def parse_spec(spec: str) -> dict[str, Any]:
+    """``"double-well:barrier=2,width=[1,2]"`` -> ``{"name": "double-well", "barrier": 2, ...}``."""
+    from .artifacts import _parse_value, _split_options
+
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConfigError(f"empty potential spec; choose one of: {', '.join(POTENTIALS)}")
+    name, _, rest = spec.strip().partition(":")
+    table: dict[str, Any] = {"name": name.strip().lower()}
+    if table["name"] == "custom" and rest and "=" not in rest.split(",")[0]:
+        rest = f"force={rest}"  # custom:module:function
+    for item in _split_options(rest) if rest else []:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"potential option {item!r} is not of the form key=value")
+        table[key.strip()] = value.strip() if key.strip() == "force" and table["name"] == "custom" else _parse_value(
+            value.strip()
+        )
+    return table
+
+
+def _per_axis(name: str, key: str, value: Any, dim: int) -> list[float]:
+    values = value if isinstance(value, (list, tuple, np.ndarray)) else [value] * dim
+    if len(values) != dim:
+        raise ConfigError(f"potential {name!r}: {key} has {len(values)} values but the system is {dim}-D")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
+            raise ConfigError(f"potential {name!r}: {key} must be a finite number or a list of them, got {value!r}")
+        if (name, key) in _POSITIVE and v <= 0:
+            raise ConfigError(f"potential {name!r}: {key} must be positive, got {value!r}")
+        if (name, key) in _NONNEGATIVE and v < 0:
+            raise ConfigError(f"potential {name!r}: {key} must be >= 0, got {value!r}")
+        out.append(float(v))
+    return out
+
+
+def import_function(path: str, what: str = "custom force") -> Callable[..., Any]:
+    """The object at ``"module:qualified.name"`` (the module may already be loaded, e.g. ``__main__``)."""
+    module_name, colon, qualname = str(path).partition(":")
+    if not colon or not module_name or not qualname:
+        raise ConfigError(f"{what} {path!r} must be given as 'module:function'")
+    try:
+        obj: Any = sys.modules.get(module_name) or importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"cannot import module {module_name!r} of the {what} {path!r}: {exc}") from None
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise ConfigError(f"module {module_name!r} has no {qualname!r} (the {what} {path!r})")
+    return obj
+
+
+def function_path(fn: Callable[..., Any], what: str = "custom force") -> str:
+    """The import path ``"module:qualname"`` of a function, checked to lead back to it."""
+    py = getattr(fn, "py_func", fn)
+    module, qualname = getattr(py, "__module__", None), getattr(py, "__qualname__", "")
+    if not module or "<locals>" in qualname or "<lambda>" in qualname:
+        raise ConfigError(
+            f"the {what} {qualname or fn!r} cannot be recorded for reproduction: define it at the top level of a module"
+        )
+    path = f"{module}:{qualname}"
+    if import_function(path, what) is not fn:
+        raise ConfigError(f"the {what} {path} does not import back to the same object; define it at module level")
+    return path
+
+
+def make_potential(table: dict[str, Any], dim: int) -> Potential:
+    """Build one potential from its config table (``name`` plus parameters)."""
+    table = dict(table)
+    name = str(table.pop("name", "")).strip().lower()
+    if name not in _PARAMS:
+        raise ConfigError(f"unknown potential {name!r}; choose one of: {', '.join(POTENTIALS)}")
+    defaults = _PARAMS[name]
+    unknown = sorted(set(table) - set(defaults))
+    if unknown:
+        raise ConfigError(
+            f"potential {name!r} has no parameter {unknown[0]!r}; its parameters are: {', '.join(defaults)}"
+        )
+    if name == "custom":
+        force = table.get("force")
+        if force is None:
+            raise ConfigError("potential 'custom' needs force = 'module:function' (a Numba function force(x, out))")
+        if callable(force):
+            fn, path = force, function_path(force)
+        else:
+            path = str(force)
+            fn = import_function(path)
+        length = table.get("length")
+        if length is not None and (isinstance(length, bool) or not isinstance(length, (int, float)) or length <= 0):
+            raise ConfigError(f"potential 'custom': length must be a positive number, got {length!r}")
+        return Potential(name, {"force": path, "length": None if length is None else float(length)}, fn)
+    params = {key: _per_axis(name, key, table.get(key, default), dim) for key, default in defaults.items()}
+    return Potential(name, params)
+
+
+def make_potentials(tables: Sequence[dict[str, Any]] | dict[str, Any] | None, dim: int) -> list[Potential]:
+    """All potential terms of a config (a table, or a list of tables)."""
+    if tables is None:
+        return []
+    if isinstance(tables, dict):
+        tables = [tables]
+    out = [make_potential(t, dim) for t in tables]
+    names = [p.name for p in out]
+    for name in set(names):
+        if names.count(name) > 1:
+            raise ConfigError(f"potential {name!r} is given {names.count(name)} times; combine them into one")
+    return out
+
+
+# ------------------------------------------------------------------------ kernels
+def separable_params(potentials: Sequence[Potential], dim: int, dtype: np.dtype) -> tuple[NDArray, int]:
+    """The kernel form of the built-in terms: ``(P, flags)`` (see :mod:`dustsim.kernels.forces`)."""
+    P = np.zeros((kf.N_ROWS, dim), dtype=np.float64)
+    flags = 0
+    for pot in potentials:
+        if pot.name == "harmonic":
+            P[kf.ROW_K], P[kf.ROW_CH] = pot.axis("k"), pot.axis("centre")
+            flags |= kf.HARMONIC
+        elif pot.name == "double-well":
+            w = pot.axis("width")
+            P[kf.ROW_DW], P[kf.ROW_CD], P[kf.ROW_WINV] = 4.0 * pot.axis("barrier") / w, pot.axis("centre"), 1.0 / w
+            flags |= kf.DOUBLE_WELL
+        elif pot.name == "cosine":
+            lam = pot.axis("wavelength")
+            P[kf.ROW_COS] = 2 * np.pi * pot.axis("amplitude") / lam
+            P[kf.ROW_LINV], P[kf.ROW_CC] = 1.0 / lam, pot.axis("centre")
+            flags |= kf.COSINE
+        elif pot.name == "constant":
+            P[kf.ROW_F] = pot.axis("force")
+            flags |= kf.CONSTANT
+    return np.ascontiguousarray(P, dtype=dtype), flags
+
+
+def custom_potential(potentials: Sequence[Potential]) -> Potential | None:
+    """The custom term, if any."""
+    return next((p for p in potentials if p.name == "custom"), None)
+
+
+def compile_user_force(fn: Callable[..., Any]) -> Any:
+    """Wrap a Numba ``force(x, out)`` into the ``cfunc`` the stepper calls."""
+    from numba import carray, cfunc, njit
+    from numba.core.registry import CPUDispatcher
+
+    from .kernels.euler import USER_FORCE_SIG
+
+    jitted = fn if isinstance(fn, CPUDispatcher) else njit(fn)
+
+    @cfunc(USER_FORCE_SIG)
+    def wrapper(x, out, d):  # pragma: no cover - compiled
+        jitted(carray(x, (d,)), carray(out, (d,)))
+
+    return wrapper
+
+
+def total_force(potentials: Sequence[Potential], x: ArrayLike) -> NDArray[np.float64]:
+    """The force of all terms at positions ``x`` (shape ``(n, d)``), float64.
+
+    Built-in terms are evaluated by the stepper's own kernel (the same formulas, in
+    float64); a custom force by calling it on every point.
+    """
+    x = np.ascontiguousarray(np.atleast_2d(np.asarray(x, dtype=np.float64)))
+    n, dim = x.shape
+    P, flags = separable_params(potentials, dim, np.dtype(np.float64))
+    out = kf.external_forces(np.ascontiguousarray(x.T), P, flags).T.copy()
+    custom = custom_potential(potentials)
+    if custom is not None and custom.function is not None:
+        buf = np.zeros(dim)
+        for i in range(n):
+            buf[:] = 0.0
+            custom.function(x[i], buf)
+            out[i] += buf
+    return out
+
+
+def total_energy(potentials: Sequence[Potential], x: ArrayLike) -> NDArray[np.float64]:
+    """The potential energy of all (built-in) terms at positions ``x`` (shape ``(..., d)``)."""
+    x = np.asarray(x, dtype=np.float64)
+    return sum((p.energy(x) for p in potentials), np.zeros(x.shape[:-1]))
+
+
+__all__ = [
+    "POTENTIALS",
+    "Potential",
+    "compile_user_force",
+    "make_potential",
+    "make_potentials",
+    "parse_spec",
+    "separable_params",
+    "total_energy",
+    "total_force",
+]
