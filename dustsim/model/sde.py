@@ -97,6 +97,16 @@ def equilibrium_score(sde: ForwardSDE) -> Callable[[torch.Tensor, Any], torch.Te
     return score
 
 
+class _Keys:
+    """Attribute view of a config dict (for :func:`dustsim.physics.has_physics`)."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._config = config
+
+    def __getattr__(self, name: str) -> Any:
+        return self._config.get(name)
+
+
 #: factories of SDEs for processes that are not linear: name -> factory(process table)
 _SDE_FACTORIES: dict[str, Callable[[dict[str, Any]], ForwardSDE]] = {}
 
@@ -130,6 +140,10 @@ def sde_from_config(config: dict[str, Any]) -> ForwardSDE:
     name = table["name"]
     if name in _SDE_FACTORIES:
         return _SDE_FACTORIES[name](dict(table))
+    from ..physics import has_physics
+
+    if has_physics(_Keys(config)):
+        return physical_sde(config)
     if name in PROCESSES:
         return linear_sde(make_process(name, **{k: v for k, v in table.items() if k != "name"}))
     raise ConfigError(
@@ -144,6 +158,93 @@ def sde_from_trajectory(ds: xr.Dataset) -> ForwardSDE:
     if process is not None:
         return linear_sde(process)
     return sde_from_config(trajectory_config(ds))
+
+
+def _per_particle(values: Any, x: torch.Tensor) -> Any:
+    """Broadcastable factor: a float, or an ``(n, 1)`` tensor for per-particle times."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim == 0:
+        return float(arr)
+    return torch.as_tensor(arr, dtype=x.dtype, device=x.device)[:, None]
+
+
+def _times(t: Any) -> Any:
+    if isinstance(t, torch.Tensor):
+        return t.detach().cpu().double().numpy() if t.ndim else float(t)
+    return float(t)
+
+
+def torch_external_force(potential: Any, x: torch.Tensor) -> torch.Tensor:
+    """The force ``-grad U`` of a built-in external potential, in torch (differentiable).
+
+    The same formulas as the simulator's kernel (:mod:`dustsim.potentials`).
+    """
+    def axis(key: str) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(potential.params[key], dtype=np.float64), dtype=x.dtype, device=x.device)
+
+    name = potential.name
+    if name == "harmonic":
+        return -axis("k") * (x - axis("centre"))
+    if name == "double-well":
+        w = axis("width")
+        y = (x - axis("centre")) / w
+        return -4.0 * axis("barrier") * y * (y * y - 1.0) / w
+    if name == "cosine":
+        k = 2.0 * math.pi / axis("wavelength")
+        return axis("amplitude") * k * torch.sin(k * (x - axis("centre")))
+    if name == "constant":
+        return axis("force").expand_as(x)
+    raise ConfigError(f"the score model cannot use a {name!r} potential (no differentiable force)")
+
+
+def physical_sde(config: dict[str, Any]) -> ForwardSDE:
+    """The forward SDE of a physical run (:mod:`dustsim.physics`): base process plus forces.
+
+    ``dX = [f(t)(X - c) + mu(t) F(X)] dt + sqrt(2 D(t)) dW`` with the external force
+    ``F = -grad U`` of the built-in potentials (in torch, so the equilibrium baseline of a
+    score network is differentiable) and ``D(t)``, ``mu(t)`` from the base process, the
+    temperature and the schedule. Pair interactions, boxes, per-label diffusion and custom
+    forces act on the whole configuration or are not differentiable, so they are refused
+    with a clear message: the score model learns one-particle densities of free dust in an
+    external landscape.
+    """
+    from ..config import SimulationConfig
+    from ..physics import build_system
+    from ..processes import make_process
+
+    cfg = SimulationConfig.from_dict(config, source="trajectory config")
+    table = dict(config.get("process", {}))
+    process = make_process(table.pop("name", cfg.process), **table)
+    dim = int(cfg.dim or 1)
+    system = build_system(cfg, process, dim, None, float(cfg.t_end or 1.0))
+    if system.interaction is not None:
+        raise ConfigError("the score model treats particles independently: interacting dust cannot be reversed")
+    if any(kind != "free" for kind in system.boundary.kinds):
+        raise ConfigError("the score model works in free space: dust in a periodic or reflecting box is not supported")
+    if len(system.label_diffusion) > 1:
+        raise ConfigError("the score model has one diffusion coefficient: per-label diffusion is not supported")
+    for pot in system.potentials:
+        if pot.name == "custom":
+            raise ConfigError("the score model cannot use a custom force (it needs a differentiable torch force)")
+    c = float(process.centre)
+
+    def drift(x: torch.Tensor, t: Any) -> torch.Tensor:
+        tt = _times(t)
+        f = _per_particle(process.drift_coefficient(tt), x)
+        _, mu = system.diffusion_mobility(np.atleast_1d(np.asarray(tt, dtype=np.float64)))
+        mu_t = _per_particle(mu if np.ndim(tt) else mu[0], x)
+        force = sum((torch_external_force(p, x) for p in system.potentials), torch.zeros_like(x))
+        return f * (x - c) + mu_t * force
+
+    def diffusion(t: Any) -> Any:
+        tt = _times(t)
+        D, _ = system.diffusion_mobility(np.atleast_1d(np.asarray(tt, dtype=np.float64)))
+        g = np.sqrt(2.0 * D)
+        if isinstance(t, torch.Tensor) and t.ndim:
+            return torch.as_tensor(g, device=t.device)
+        return float(g[0])
+
+    return ForwardSDE(drift=drift, diffusion=diffusion, name=system.describe())
 
 
 # ------------------------------------------------------------------ noise levels
