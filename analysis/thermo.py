@@ -117,7 +117,7 @@ def score_expectations(
     score : callable
         ``score(x, t) -> array (n, d)``: ``grad log p_t`` at positions ``x`` (shape (n, d),
         length units) and time ``t`` (1 / length). Analytic (e.g.
-        :meth:`analysis.gmm.GaussianMixture.score_function`) or learned.
+        :meth:`dustsim.mixture.GaussianMixture.score_function`) or learned.
     process : LinearProcess, optional
         Default: the one recorded in ``ds``.
     max_particles : int or None

@@ -24,7 +24,7 @@ from dustsim.schema import history_line, trajectory_process
 from ._input import as_points, check_k
 from .divergence import gaussian_logpdf
 from .entropy import binned_entropy, gaussian_entropy, kde_entropy, knn_terms
-from .gmm import GaussianMixture
+from .gmm import GaussianMixture, mixture_entropy
 from .information import ksg_mutual_information
 from .neighbors import Backend
 from .result import check_units, nats_to
@@ -372,7 +372,7 @@ def _frame_values(ctx: _FrameContext, raw: Any, i: int) -> NDArray[np.float64]:
         est = ksg_mutual_information(ctx.x_ref, pts[ctx.mi_pos], ctx.k, seed=ctx.seed + i, backend=ctx.backend)
         out[lay["mi"]], out[lay["mi_se"]] = est.value, est.se
     if ctx.mixture is not None and ctx.process is not None:
-        est = ctx.mixture.transported(ctx.process, float(ctx.times[i])).entropy(draws=ctx.draws)
+        est = mixture_entropy(ctx.mixture.transported(ctx.process, float(ctx.times[i])), draws=ctx.draws)
         out[lay["exact"]], out[lay["exact_se"]] = est.value, est.se
     cg, cg_se = out[lay["cg"]], out[lay["cg_se"]]
     for j, s in enumerate(ctx.scales):

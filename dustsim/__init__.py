@@ -26,10 +26,12 @@ _LAZY = {
     "trajectory_dataset": ("dustsim.schema", "trajectory_dataset"),
     "validate_trajectory": ("dustsim.schema", "validate_trajectory"),
     "counter_normals": ("dustsim.kernels.rng", "counter_normals"),
+    "GaussianMixture": ("dustsim.mixture", "GaussianMixture"),
     "fokker_planck": ("dustsim.fokker_planck", "fokker_planck"),
 }
 
 __all__ = [
+    "GaussianMixture",
     "SimulationConfig",
     "__version__",
     "counter_normals",
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
     from .fokker_planck import fokker_planck
     from .io import open_dataset, open_trajectory, save_dataset
     from .kernels.rng import counter_normals
+    from .mixture import GaussianMixture
     from .processes import make_process
     from .schema import trajectory_dataset, validate_trajectory
     from .simulation import prepare, simulate

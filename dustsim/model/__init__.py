@@ -28,7 +28,7 @@ from .generate import sample
 from .likelihood import bits_per_dim, log_likelihood
 from .losses import dsm_loss, ssm_vr_loss
 from .metrics import displacement_error, energy_distance, energy_noise_floor, score_error, sliced_wasserstein
-from .mixture import GaussianMixture, mixture_score
+from .mixture import GaussianMixture, mixture_score, torch_score
 from .networks import MLP, FourierEmbedding, ResidualMLP, make_network
 from .preconditioning import Denoiser, ScoreNet, denoiser_score
 from .restore import hold_mask, restore
@@ -96,6 +96,7 @@ __all__ = [
     "sliced_wasserstein",
     "ssm_vr_loss",
     "time_grid",
+    "torch_score",
     "train",
     "tweedie_denoise",
 ]

@@ -85,6 +85,25 @@ def read_checkpoint(path: str | Path, map_location: torch.device | str = "cpu") 
     return state
 
 
+def forward_config(meta: dict[str, Any]) -> dict[str, Any]:
+    """The config that describes the forward dynamics of a checkpoint's training data.
+
+    The source trajectory's full resolved config when recorded (physical runs need its
+    potentials and schedules, not only the ``[process]`` table), else the process table.
+    """
+    import tomllib
+
+    text = meta.get("source", {}).get("config", "")
+    if text:
+        try:
+            config = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            config = {}
+        if isinstance(config.get("process"), dict):
+            return config
+    return {"process": dict(meta["process"])}
+
+
 def build_module(meta: dict[str, Any]) -> nn.Module:
     """An untrained module of the architecture a checkpoint's ``meta`` describes.
 
@@ -98,7 +117,7 @@ def build_module(meta: dict[str, Any]) -> nn.Module:
     if meta["kind"] == "score":
         baseline = None
         if meta.get("baseline", "none") == "equilibrium":
-            baseline = equilibrium_score(sde_from_config({"process": dict(meta["process"])}))
+            baseline = equilibrium_score(sde_from_config(forward_config(meta)))
         return ScoreNet(net, np.asarray(meta["frame_times"]), np.asarray(meta["frame_mean"]),
                         np.asarray(meta["frame_std"]), baseline=baseline)
     raise InputFileError(f"unknown model kind {meta['kind']!r} in checkpoint")
@@ -151,7 +170,7 @@ class TrainedModel:
     def sde(self) -> ForwardSDE:
         """The forward SDE the model reverses (ConfigError if its drift is unknown)."""
         if self._sde is None:
-            self._sde = sde_from_config({"process": dict(self.meta["process"])})
+            self._sde = sde_from_config(forward_config(self.meta))
         return self._sde
 
     @property

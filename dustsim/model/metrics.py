@@ -99,7 +99,7 @@ def score_error(score_fn: ScoreFn, mixture: GaussianMixture, process: LinearProc
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     rows = []
     for t in times:
-        law = mixture.marginal(process, float(t))
+        law = mixture.transported(process, float(t))
         x = law.sample(n, rng)
         exact = law.score(x)
         model = score_fn(torch.as_tensor(x, dtype=torch.float32, device=device), float(t)).double().cpu().numpy()

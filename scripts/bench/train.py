@@ -72,7 +72,7 @@ def ll_gap(model, points, mixture) -> tuple[float, float, float, float]:
     from dustsim.model import model_log_likelihood
 
     res = model_log_likelihood(model, points, seed=0)
-    exact = mixture.log_density(points)
+    exact = mixture.logpdf(points)
     diff = res.log_likelihood.values - exact
     return float(res.log_likelihood.values.mean()), float(exact.mean()), float(diff.mean()), \
         float(diff.std(ddof=1) / math.sqrt(len(diff)))
@@ -342,7 +342,7 @@ def main() -> None:
     gen = sample(smodel, 3000, {"name": "euler-maruyama", "steps": 100 if quick else 300, "record_every": 0,
                                 "denoise": False},
                  seed=2).position.isel(time=-1).values
-    law = mixture.marginal(smodel.process, smodel.t_min)
+    law = mixture.transported(smodel.process, smodel.t_min)
     ref = law.sample(3000, rng)
     end = traj.position.isel(time=-1).values[:3000]
     floor_s, _ = energy_noise_floor(law.sample, 3000, 3000, rng, repeats=4)

@@ -8,7 +8,7 @@ import torch
 from scipy import stats
 
 from dustsim.model import GaussianMixture, energy_distance, score_error, sliced_wasserstein
-from dustsim.model.mixture import mixture_score
+from dustsim.model.mixture import mixture_score, torch_score
 from dustsim.processes import make_process
 
 
@@ -38,13 +38,13 @@ def test_mixture_density_and_score(mixture):
     x = mixture.sample(50, np.random.default_rng(2))
     dens = sum(w * stats.multivariate_normal(m, s**2 * np.eye(2)).pdf(x)
                for m, s, w in zip(mixture.means, mixture.stds, mixture.weights, strict=True))
-    np.testing.assert_allclose(mixture.log_density(x), np.log(dens), rtol=1e-10)
+    np.testing.assert_allclose(mixture.logpdf(x), np.log(dens), rtol=1e-10)
     h = 1e-6
-    fd = np.stack([(mixture.log_density(x + h * e) - mixture.log_density(x - h * e)) / (2 * h) for e in np.eye(2)], 1)
+    fd = np.stack([(mixture.logpdf(x + h * e) - mixture.logpdf(x - h * e)) / (2 * h) for e in np.eye(2)], 1)
     np.testing.assert_allclose(mixture.score(x), fd, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(mixture.torch_score(torch.as_tensor(x)).numpy(), mixture.score(x), rtol=1e-12)
+    np.testing.assert_allclose(torch_score(mixture, torch.as_tensor(x)).numpy(), mixture.score(x), rtol=1e-12)
     process = make_process("ou", k=1.0, D=0.3, centre=0.5)
-    law = mixture.marginal(process, 0.7)
+    law = mixture.transported(process, 0.7)
     a, s = process.alpha(0.7), process.sigma(0.7)
     np.testing.assert_allclose(law.means, 0.5 + a * (mixture.means - 0.5))
     np.testing.assert_allclose(law.stds**2, a**2 * mixture.stds**2 + s**2)

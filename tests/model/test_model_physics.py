@@ -9,7 +9,7 @@ from test_model_generate import SMALL_NET, assert_closer, small_training
 
 import dustsim
 from dustsim.errors import ConfigError
-from dustsim.model import sample, train
+from dustsim.model import load_model, sample, train
 from dustsim.model.sde import physical_sde, sde_from_trajectory
 from dustsim.potentials import make_potentials, total_force
 from dustsim.schema import trajectory_config, trajectory_process
@@ -39,10 +39,12 @@ def test_the_model_sees_the_simulators_drift(double_well):
     assert sde.diffusion(0.3) == pytest.approx(1.0)  # sqrt(2 D)
 
 
-def test_sliced_score_matching_reverses_the_physical_double_well(double_well):
+def test_sliced_score_matching_reverses_the_physical_double_well(double_well, tmp_path):
     assert trajectory_process(double_well) is None
-    model = train(double_well, network=SMALL_NET, training=small_training()).model  # auto -> SSM
+    train(double_well, tmp_path / "dw.pt", network=SMALL_NET, training=small_training())  # auto -> SSM
+    model = load_model(tmp_path / "dw.pt", device="cpu")  # the saved model knows the physical drift
     assert model.kind == "score" and model.meta["baseline"] == "equilibrium"
+    assert "double-well" in model.sde.name
     gen = sample(model, 2000, {"name": "euler-maruyama", "steps": 200, "record_every": 0}, seed=1)
     first = double_well.position.sel(time=model.t_min, method="nearest").values
     end = double_well.position.isel(time=-1).values

@@ -41,26 +41,20 @@ N = 4000
 T_MIN = 1e-3
 
 
-def responsibilities(law, x):
-    from scipy.special import softmax
-
-    return softmax(law._log_components(x), axis=1)
-
-
 def check_law(x, law, rng, what):
     """Compare samples x with the exact mixture law (see the module docstring)."""
     x = np.asarray(x, dtype=np.float64)
     n, d = x.shape
     assert np.all(np.isfinite(x)), what
-    r = responsibilities(law, x)
+    r = law.responsibilities(x)
     assert_within_se(r.mean(0), law.weights, r.std(0, ddof=1) / math.sqrt(n), f"{what}: component weights")
     ip = (x * law.score(x)).sum(1)
     assert_within_se(ip.mean(), -d, ip.std(ddof=1) / math.sqrt(n), f"{what}: E x.score")
     sq = (x**2).sum(1)
     exact_sq = float((law.weights * ((law.means**2).sum(1) + d * law.stds**2)).sum())
     assert_within_se(sq.mean(), exact_sq, sq.std(ddof=1) / math.sqrt(n), f"{what}: E|x|^2")
-    ref = law.log_density(law.sample(400_000, rng))
-    lp = law.log_density(x)
+    ref = law.logpdf(law.sample(400_000, rng))
+    lp = law.logpdf(x)
     se = math.hypot(lp.std(ddof=1) / math.sqrt(n), ref.std(ddof=1) / math.sqrt(len(ref)))
     assert_within_se(lp.mean(), ref.mean(), se, f"{what}: E log p")
 
@@ -82,7 +76,7 @@ def test_sampler_reproduces_vp_mixture(mixture, name, sampler, steps, options):
     x = torch.randn((N, 2), generator=gen, dtype=torch.float64)  # p_1 is N(0, I) to 1e-5
     ts = time_grid(1.0, T_MIN, steps, process=process, spacing="edm")
     out = sampler(mixture_score(mixture, process), sde, x, ts, generator=gen, **options)
-    check_law(out, mixture.marginal(process, T_MIN), np.random.default_rng(1), name)
+    check_law(out, mixture.transported(process, T_MIN), np.random.default_rng(1), name)
 
 
 @pytest.mark.parametrize("name", ["heun", "euler-maruyama"])
@@ -96,7 +90,7 @@ def test_sampler_off_centre_ou(mixture, name):
     fn = sample_heun if name == "heun" else sample_euler_maruyama
     ts = time_grid(4.0, T_MIN, 80 if name == "heun" else 400, process=process, spacing="edm")
     out = fn(mixture_score(mixture, process), sde, x, ts, generator=gen)
-    check_law(out, mixture.marginal(process, T_MIN), np.random.default_rng(2), f"ou {name}")
+    check_law(out, mixture.transported(process, T_MIN), np.random.default_rng(2), f"ou {name}")
 
 
 def test_tweedie_step_reaches_the_data_law(mixture):
@@ -114,7 +108,7 @@ def test_tweedie_step_reaches_the_data_law(mixture):
 def test_pf_ode_is_deterministic_and_invertible(mixture):
     process = make_process("vp")
     sde, score = linear_sde(process), mixture_score(mixture, process)
-    x = torch.as_tensor(mixture.marginal(process, T_MIN).sample(300, np.random.default_rng(0)))
+    x = torch.as_tensor(mixture.transported(process, T_MIN).sample(300, np.random.default_rng(0)))
     ts = time_grid(1.0, T_MIN, 40, process=process, spacing="edm")
     z = torch.randn((300, 2), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     a = sample_heun(score, sde, z.clone(), ts, generator=torch.Generator().manual_seed(1))
@@ -163,7 +157,7 @@ def test_pf_ode_likelihood_matches_the_exact_density(mixture):
     def prior(z):
         return -0.5 * (z**2).sum(-1) - math.log(2 * math.pi)
 
-    exact = mixture.marginal(process, eps).log_density(x.numpy())
+    exact = mixture.transported(process, eps).logpdf(x.numpy())
     res = log_likelihood(score, sde, x, t_min=eps, t_max=1.0, prior_log_density=prior, divergence="exact")
     assert abs(res["log_likelihood"].mean() - exact.mean()) < 1e-3
     assert np.max(np.abs(res["log_likelihood"] - exact)) < 2e-2
