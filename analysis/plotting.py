@@ -309,3 +309,241 @@ def animate(
 
     plt.close(fig)
     return path
+
+
+# ----------------------------------------------------------------- entropy figures
+DIRECTION_LABEL = {"forward": "forward (t ↑)", "reverse": "reverse (t ↓)", "restoration": "restoration (t ↓)"}
+LINESTYLE = {"forward": "-", "reverse": "--", "restoration": ":"}
+
+
+def _as_mapping(datasets: xr.Dataset | dict[str, xr.Dataset]) -> dict[str, xr.Dataset]:
+    if isinstance(datasets, xr.Dataset):
+        return {DIRECTION_LABEL.get(str(datasets.attrs.get("direction", "forward")), "entropy"): datasets}
+    return dict(datasets)
+
+
+def _units(ds: xr.Dataset, var: str) -> str:
+    unit = str(ds[var].attrs.get("units", ds.attrs.get("units", "nats")))
+    return unit
+
+
+def _band(ax: Any, x: np.ndarray, y: np.ndarray, se: np.ndarray | None, color: str, z: float) -> None:
+    if se is None:
+        return
+    se = np.nan_to_num(np.asarray(se, dtype=float), nan=0.0)
+    ok = np.isfinite(y)
+    if ok.sum() > 1:
+        ax.fill_between(x[ok], (y - z * se)[ok], (y + z * se)[ok], color=color, alpha=0.22, linewidth=0)
+
+
+def _series_plot(ax: Any, datasets: dict[str, xr.Dataset], var: str, z: float, estimators: Sequence[str] | None,
+                 exact: bool) -> int:
+    """Plot ``var`` (and its ``_se`` band) of every dataset; returns the number of lines drawn."""
+    lines = 0
+    colour_index = 0
+    for label, ds in datasets.items():
+        if var not in ds:
+            continue
+        style = LINESTYLE.get(str(ds.attrs.get("direction", "forward")), "-")
+        t = np.asarray(ds["time"].values, dtype=float)
+        order = np.argsort(t)
+        da = ds[var]
+        names = [None]
+        if "estimator" in da.dims:
+            names = list(estimators) if estimators is not None else [str(e) for e in da["estimator"].values]
+        for name in names:
+            sel = da if name is None else da.sel(estimator=name)
+            se = ds.get(f"{var}_se", None)
+            if se is not None and name is not None and "estimator" in se.dims:
+                se = se.sel(estimator=name)
+            if "realization" in sel.dims:
+                se = sel.std("realization", ddof=1) / np.sqrt(sel.sizes["realization"])
+                sel = sel.mean("realization")
+            y = np.asarray(sel.values, dtype=float)[order]
+            colour = PALETTE[colour_index % len(PALETTE)]
+            colour_index += 1
+            tag = label if name is None or len(names) == 1 else f"{label}, {name}"
+            ax.plot(t[order], y, linestyle=style, color=colour, label=tag)
+            _band(ax, t[order], y, None if se is None else np.asarray(se.values, dtype=float)[order], colour, z)
+            lines += 1
+        if exact and var == "entropy" and "exact_entropy" in ds:
+            ex = ds["exact_entropy"]
+            if "realization" in ex.dims:
+                ex = ex.mean("realization")
+            ax.plot(t[order], np.asarray(ex.values, dtype=float)[order], color="black", linewidth=1.0,
+                    linestyle=(0, (1, 1)), label=f"{label}, exact (Gaussian mixture)")
+            lines += 1
+    return lines
+
+
+def entropy_plot(
+    datasets: xr.Dataset | dict[str, xr.Dataset],
+    *,
+    estimators: Sequence[str] | None = None,
+    exact: bool = True,
+    z: float = 1.96,
+    ax: Any = None,
+    title: str | None = None,
+) -> Any:
+    """Entropy against diffusion time, with uncertainty bands.
+
+    Parameters
+    ----------
+    datasets : Dataset or mapping of label -> Dataset
+        Entropy trajectories (:func:`analysis.entropy_trajectory`), e.g.
+        ``{"forward (t ↑)": fwd, "reverse (t ↓)": rev}``. Forward and reverse share the
+        time axis; reverse runs are drawn dashed and labelled with their direction.
+    estimators : sequence of str, optional
+        Which estimators to draw (default: all).
+    exact : bool
+        Draw the exact entropy of a Gaussian-mixture artifact where present.
+    z : float
+        Half-width of the bands in standard errors (1.96: 95%).
+    ax : matplotlib Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    maps = _as_mapping(datasets)
+    first = next(iter(maps.values()))
+    with dustsim_style():
+        fig, ax = _new_axes(ax, size=(5.2, 3.6))
+        _series_plot(ax, maps, "entropy", z, estimators, exact)
+        ax.set_xlabel(time_label(first))
+        unit = _units(first, "entropy")
+        length = first.attrs.get("length_unit", "1")
+        ax.set_ylabel(f"entropy H [{unit}]" + ("" if length == "1" else f" (lengths in {length})"))
+        ax.set_title(title or "entropy along the diffusion")
+        ax.legend(loc="best", frameon=False)
+    return fig
+
+
+def information_panels(
+    datasets: xr.Dataset | dict[str, xr.Dataset],
+    *,
+    sohl_dickstein: xr.Dataset | None = None,
+    z: float = 1.96,
+    title: str | None = None,
+) -> Any:
+    """Entropy, relative entropy to equilibrium and mutual information I(X_0; X_t), side by side.
+
+    With ``sohl_dickstein`` (from :func:`analysis.thermo.sohl_dickstein_bounds`) a fourth
+    panel shows the bounds on the reverse-step conditional entropy as a band.
+    """
+    maps = _as_mapping(datasets)
+    first = next(iter(maps.values()))
+    panels = [("entropy", "entropy H"), ("kl_to_equilibrium", "KL to equilibrium D(p_t ‖ p_∞)"),
+              ("mutual_information", "mutual information I(X_0; X_t)")]
+    panels = [p for p in panels if any(p[0] in ds for ds in maps.values())]
+    n = len(panels) + (sohl_dickstein is not None)
+    with dustsim_style():
+        fig, axes = _new_axes(ncols=n, size=(4.0, 3.3))
+        axes = np.atleast_2d(axes)[0]
+        for ax, (var, name) in zip(axes, panels, strict=False):
+            _series_plot(ax, maps, var, z, None, exact=True)
+            ax.set_xlabel(time_label(first))
+            ax.set_ylabel(f"{name} [{_units(first, var)}]")
+            ax.set_title(name)
+        if sohl_dickstein is not None:
+            sohl_dickstein_plot(sohl_dickstein, ax=axes[-1])
+        axes[0].legend(loc="best", frameon=False, fontsize=8)
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+    return fig
+
+
+def sohl_dickstein_plot(bounds: xr.Dataset, *, ax: Any = None, z: float = 1.96) -> Any:
+    """The Sohl-Dickstein (2015) bounds on ``H(X_s | X_t)`` as a band, with the measured value."""
+    mid = 0.5 * (np.asarray(bounds["t_start"].values) + np.asarray(bounds["t_end"].values))
+    with dustsim_style():
+        fig, ax = _new_axes(ax, size=(4.6, 3.4))
+        lower = np.asarray(bounds["lower"].values, dtype=float)
+        upper = np.asarray(bounds["upper"].values, dtype=float)
+        ok = np.isfinite(lower) & np.isfinite(upper)
+        ax.fill_between(mid[ok], lower[ok], upper[ok], color=PALETTE[5], alpha=0.35, linewidth=0,
+                        label="bounds (Sohl-Dickstein 2015)")
+        cond = np.asarray(bounds["conditional_entropy"].values, dtype=float)
+        se = np.asarray(bounds["conditional_entropy_se"].values, dtype=float)
+        ax.errorbar(mid, cond, yerr=z * se, fmt="o", markersize=3, color=PALETTE[3], label="measured H(X_s | X_t)")
+        ax.set_xlabel("diffusion time t (reduced units)")
+        ax.set_ylabel(f"conditional entropy [{bounds['lower'].attrs.get('units', 'nats')}]")
+        ax.set_title("reverse-step entropy bounds")
+        ax.legend(loc="best", frameon=False, fontsize=8)
+    return fig
+
+
+def loss_plot(log: xr.Dataset, *, ax: Any = None, title: str | None = None) -> Any:
+    """Training loss against optimiser step (log scale), with the learning rate on a twin axis."""
+    with dustsim_style():
+        fig, ax = _new_axes(ax, size=(5.0, 3.4))
+        step = np.asarray(log["step"].values)
+        ax.plot(step, np.asarray(log["loss"].values), color=PALETTE[0], label="training loss")
+        ax.set_yscale("log" if np.all(np.asarray(log["loss"].values) > 0) else "linear")
+        ax.set_xlabel("optimiser step")
+        ax.set_ylabel(f"loss [{log['loss'].attrs.get('units', '1')}] ({log.attrs.get('objective', '')})")
+        if "lr" in log:
+            twin = ax.twinx()
+            twin.plot(step, np.asarray(log["lr"].values), color=PALETTE[1], linestyle="--", label="learning rate")
+            twin.set_ylabel("learning rate [1]")
+            twin.grid(False)
+            lines = ax.get_lines() + twin.get_lines()
+            ax.legend(lines, [ln.get_label() for ln in lines], loc="upper right", frameon=False)
+        ax.set_title(title or "score-model training")
+    return fig
+
+
+def density_plot(density: xr.Dataset, times: Sequence[float] | None = None, *, n_frames: int = 4) -> Any:
+    """A Fokker-Planck density dataset: curves over time (1-D) or heat-maps (2-D)."""
+    times = pick_times(density, n_frames, spacing="time") if times is None else np.asarray(times, dtype=float)
+    rho = density["density"]
+    with dustsim_style():
+        if "y" not in rho.dims:
+            fig, ax = _new_axes(size=(5.0, 3.4))
+            for i, t in enumerate(times):
+                ax.plot(density["x"].values, rho.sel(time=t, method="nearest").values,
+                        color=PALETTE[i % len(PALETTE)], label=f"t = {float(t):.2f}")
+            ax.set_xlabel("x (reduced units)")
+            ax.set_ylabel("density p(x, t) (reduced units)")
+            ax.legend(frameon=False)
+            ax.set_title("Fokker-Planck density")
+            return fig
+        fig, axes = _new_axes(ncols=len(times), size=(2.8, 2.7))
+        axes = np.atleast_2d(axes)[0]
+        x, y = density["x"].values, density["y"].values
+        for ax, t in zip(axes, times, strict=True):
+            im = ax.imshow(rho.sel(time=t, method="nearest").values.T, origin="lower", cmap=DENSITY_CMAP,
+                           extent=(x[0], x[-1], y[0], y[-1]), aspect="equal")
+            ax.set_title(f"t = {float(t):.2f}")
+            ax.set_xlabel("x (reduced units)")
+            ax.grid(False)
+        axes[0].set_ylabel("y (reduced units)")
+        fig.colorbar(im, ax=list(axes), shrink=0.8, label="density (reduced units)")
+    return fig
+
+
+def dataset_kind(ds: xr.Dataset) -> str:
+    """``trajectory``, ``entropy``, ``loss`` or ``density``, recognised from variables and attrs."""
+    if ds.attrs.get("kind") == "density" or "density" in ds.data_vars:
+        return "density"
+    if "position" in ds.data_vars:
+        return "trajectory"
+    if "entropy" in ds.data_vars and "estimator" in ds.dims:
+        return "entropy"
+    if "loss" in ds.data_vars and "step" in ds.dims:
+        return "loss"
+    raise ValueError("not a dustsim trajectory, entropy, loss or density dataset")
+
+
+def plot_dataset(ds: xr.Dataset, *, style: str | None = None) -> Any:
+    """The default figure of any dustsim dataset (see :func:`dataset_kind`)."""
+    kind = dataset_kind(ds)
+    if kind == "trajectory":
+        return density_heatmaps(ds) if style == "heatmap" else filmstrip(ds)
+    if kind == "entropy":
+        return information_panels(ds) if style == "panels" else entropy_plot(ds)
+    if kind == "loss":
+        return loss_plot(ds)
+    return density_plot(ds)

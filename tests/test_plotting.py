@@ -72,3 +72,63 @@ def test_report_is_self_contained(trajectory, tmp_path):
     assert text.count("data:image/png;base64,") == 1
     assert "<td>-1.235</td>" in text and "<pre>a = 1</pre>" in text
     assert "http" not in text.replace("http-equiv", "")  # no external resources
+
+
+@pytest.fixture(scope="module")
+def entropy(trajectory):
+    from analysis import entropy_trajectory
+
+    return entropy_trajectory(trajectory, estimators=("knn", "binned"), max_particles=2000)
+
+
+def test_entropy_plot_structure(entropy):
+    reverse = entropy.copy()
+    reverse.attrs["direction"] = "reverse"
+    fig = plotting.entropy_plot({"forward (t ↑)": entropy, "reverse (t ↓)": reverse}, estimators=["knn"])
+    ax = fig.get_axes()[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["forward (t ↑)", "reverse (t ↓)"]
+    assert len(ax.get_lines()) == 2 and len(ax.collections) == 2  # two curves, two SE bands
+    assert ax.get_lines()[1].get_linestyle() == "--"  # reverse drawn dashed
+    assert ax.get_xlabel() == "diffusion time t (reduced units)" and ax.get_ylabel() == "entropy H [nats]"
+    plt.close(fig)
+
+
+def test_information_panels_and_bounds(entropy):
+    from analysis import thermo
+
+    fig = plotting.information_panels(entropy, sohl_dickstein=thermo.sohl_dickstein_bounds(entropy))
+    titles = [ax.get_title() for ax in fig.get_axes()]
+    assert titles[:3] == ["entropy H", "KL to equilibrium D(p_t ‖ p_∞)", "mutual information I(X_0; X_t)"]
+    assert titles[3] == "reverse-step entropy bounds"
+    assert all("[nats]" in ax.get_ylabel() for ax in fig.get_axes())
+    plt.close(fig)
+
+
+def test_loss_and_density_plots():
+    import xarray as xr
+
+    log = xr.Dataset({"loss": ("step", [2.0, 1.0, 0.5]), "lr": ("step", [1e-3, 1e-3, 5e-4])},
+                     coords={"step": [100, 200, 300]}, attrs={"objective": "dsm"})
+    fig = plotting.loss_plot(log)
+    assert fig.get_axes()[0].get_yscale() == "log" and len(fig.get_axes()) == 2
+    plt.close(fig)
+    density = dustsim.fokker_planck(init="gmm", dim=1, n=500, process="ou", steps=20, record_every=10, cells=50)
+    fig = plotting.density_plot(density)
+    assert len(fig.get_axes()[0].get_lines()) == 3
+    plt.close(fig)
+
+
+def test_dustsim_plot_recognises_each_kind(trajectory, entropy, tmp_path, capsys):
+    from dustsim.cli import main
+
+    traj_path = dustsim.save_dataset(trajectory, tmp_path / "t.nc")
+    ent_path = dustsim.save_dataset(entropy, tmp_path / "h.nc")
+    for source, kind, out in [(traj_path, "trajectory", "t.png"), (ent_path, "entropy", "h.svg")]:
+        assert main(["plot", str(source), "-o", str(tmp_path / out)]) == 0
+        assert f"{kind} figure" in capsys.readouterr().out
+        assert (tmp_path / out).stat().st_size > 1000
+    assert main(["plot", str(ent_path), "-o", str(tmp_path / "h.gif")]) == 2
+    assert "only trajectories can be animated" in capsys.readouterr().err
+    assert main(["plot", str(ent_path), "--kind", "loss", "-o", str(tmp_path / "x.png")]) == 2
+    assert main(["plot", str(ent_path), "-o", str(tmp_path / "x.jpg")]) == 2
