@@ -240,7 +240,9 @@ def kl_routes(
     rng = _noise_rng(seed)
     if score is not None:
         t_end = float(process.t_max or 1.0) if process.name != "ou" else 10.0 / process.k  # type: ignore[attr-defined]
-        times = np.concatenate([[0.0], np.geomspace(t_min, t_end, n_times)])
+        # the score is only evaluated from t_min on (a learned score is undefined at t = 0);
+        # [0, t_min] is added as t_min times the integrand at t_min
+        times = np.geomspace(t_min, t_end, n_times)
         rates = np.empty((n, len(times)))
         eps = rng.standard_normal(pts.shape)
         for i, t in enumerate(times):
@@ -249,6 +251,7 @@ def kl_routes(
             w = np.asarray(score(xt, float(t)), dtype=np.float64) + (xt - c) / s_eq**2
             rates[:, i] = 0.5 * float(process.diffusion(t)) ** 2 * np.einsum("ij,ij->i", w, w)
         per_point = np.sum(0.5 * (rates[:, 1:] + rates[:, :-1]) * np.diff(times)[None, :], axis=1)
+        per_point += t_min * rates[:, 0]
         mean_t, std_t = process.marginal(pts, t_end)
         residual = kl_to_density(mean_t + std_t * rng.standard_normal(pts.shape), logq, k)
         kl[1] = float(np.mean(per_point)) + residual.value

@@ -31,7 +31,7 @@ pre { background: #f6f8fa; padding: 0.8em; overflow-x: auto; font-size: 0.85em; 
 
 @dataclass
 class Section:
-    """One section of a report: text, figures (matplotlib Figures or PNG bytes), tables, code."""
+    """One section of a report: text, figures (see :func:`figure_data`) with captions, tables, code."""
 
     title: str
     text: str = ""
@@ -40,16 +40,23 @@ class Section:
     code: list[tuple[str, str]] = field(default_factory=list)
 
 
-def figure_png(fig: Any, dpi: int = 130) -> bytes:
-    """PNG bytes of a matplotlib Figure (closed afterwards) or PNG bytes unchanged."""
+def figure_data(fig: Any, dpi: int = 130) -> tuple[bytes, str]:
+    """``(bytes, MIME type)`` of a figure.
+
+    Accepts a matplotlib Figure (rendered to PNG and closed), PNG bytes, or a pair
+    ``(bytes, format)`` such as ``(gif_bytes, "gif")``.
+    """
+    if isinstance(fig, tuple):
+        data, fmt = fig
+        return bytes(data), f"image/{fmt}"
     if isinstance(fig, (bytes, bytearray)):
-        return bytes(fig)
+        return bytes(fig), "image/png"
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
-    return buf.getvalue()
+    return buf.getvalue(), "image/png"
 
 
 def _fmt(value: Any) -> str:
@@ -81,8 +88,9 @@ def render_html(title: str, sections: Sequence[Section], subtitle: str = "") -> 
         for rows, caption in s.tables:
             parts.append(_table(rows, caption))
         for fig, caption in s.figures:
-            data = base64.b64encode(figure_png(fig)).decode("ascii")
-            parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
+            raw, mime = figure_data(fig)
+            data = base64.b64encode(raw).decode("ascii")
+            parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:{mime};base64,{data}'>"
                          f"<figcaption>{html.escape(caption)}</figcaption></figure>")
         for text, caption in s.code:
             parts.append(f"<p class='meta'>{html.escape(caption)}</p><pre>{html.escape(text)}</pre>")

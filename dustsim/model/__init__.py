@@ -23,7 +23,7 @@ from .checkpoint import TrainedModel, load_model, read_checkpoint, save_checkpoi
 from .config import NetworkConfig, SamplerConfig, TrainConfig
 from .data import FrameSamples, KernelPairs, initial_positions
 from .device import make_generator, select_device
-from .evaluate import decode, encode, model_log_likelihood
+from .evaluate import decode, encode, model_log_likelihood, numpy_denoiser, numpy_score
 from .generate import sample
 from .likelihood import bits_per_dim, log_likelihood
 from .losses import dsm_loss, ssm_vr_loss
@@ -78,6 +78,8 @@ __all__ = [
     "make_network",
     "mixture_score",
     "model_log_likelihood",
+    "numpy_denoiser",
+    "numpy_score",
     "pf_ode_velocity",
     "read_checkpoint",
     "register_sde",

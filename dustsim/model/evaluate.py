@@ -21,7 +21,7 @@ from .checkpoint import TrainedModel
 from .device import fresh_seed, make_generator
 from .generate import chunked
 from .likelihood import bits_per_dim, log_likelihood
-from .preconditioning import ScoreFn
+from .preconditioning import ScoreFn, denoise
 from .samplers import sample_ode_adaptive
 from .sde import ForwardSDE
 
@@ -36,6 +36,40 @@ def decode(score_fn: ScoreFn, sde: ForwardSDE, z: torch.Tensor, t_max: float, t_
            rtol: float = 1e-6, atol: float = 1e-6) -> torch.Tensor:
     """Points at ``t_max`` -> their preimages at ``t_min`` (the inverse of :func:`encode`)."""
     return sample_ode_adaptive(score_fn, sde, z, [t_max, t_min], rtol=rtol, atol=atol)
+
+
+def numpy_score(model: TrainedModel) -> Any:
+    """The model's score as a numpy function ``score(x (n, d), t) -> (n, d)`` (float64).
+
+    For analyses written in numpy (e.g. :func:`analysis.thermo.de_bruijn`,
+    :func:`analysis.model.kl_routes`).
+    """
+    score = chunked(model.score_fn)
+
+    @torch.no_grad()
+    def fn(x: np.ndarray, t: float) -> np.ndarray:
+        xt = torch.as_tensor(np.asarray(x), dtype=torch.float32, device=model.device)
+        return score(xt, float(t)).double().cpu().numpy()
+
+    return fn
+
+
+def numpy_denoiser(model: TrainedModel) -> Any:
+    """The model's posterior mean ``E[X_0 | X_t = x]`` as a numpy function ``(x (n, d), t) -> (n, d)``.
+
+    Only for denoiser models (linear processes); for :func:`analysis.model.snr_denoiser`.
+    """
+    if model.kind != "denoiser" or model.process is None:
+        raise ConfigError("only a denoiser model of a linear process has a posterior mean")
+    process = model.process
+
+    @torch.no_grad()
+    def fn(x: np.ndarray, t: float) -> np.ndarray:
+        xt = torch.as_tensor(np.asarray(x), dtype=torch.float32, device=model.device)
+        parts = [denoise(model.module, process, xt[i : i + 20000], float(t)) for i in range(0, len(xt), 20000)]
+        return torch.cat(parts).double().cpu().numpy()
+
+    return fn
 
 
 def model_log_likelihood(
