@@ -145,6 +145,11 @@ def main() -> None:
         "knn_entropy": rows, "trajectory": traj,
     }, indent=2))
     print(f"wrote {out}")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from common import save_results
+
+    name = "entropy-quick" if args.quick else "entropy"
+    print(f"results: {save_results(name, [*rows, {'case': 'trajectory', **traj}])}")
 
 
 if __name__ == "__main__":

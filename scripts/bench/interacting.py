@@ -29,7 +29,9 @@ import argparse
 import math
 import os
 import platform
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -155,6 +157,11 @@ def main() -> None:
     print("\nO(N): ns per particle-step across N =", ", ".join(f"{r['ns/particle-step']:.0f}" for r in rows))
     if peer:
         print("speed-up over jax-md:", ", ".join(f"N={r['N']}: {r['ratio']:.1f}x" for r in rows))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from common import save_results
+
+    clean = [{k.replace(" ", "_").replace("/", "_per_").replace("-", "_"): v for k, v in r.items()} for r in rows]
+    print(f"results: {save_results('interacting-quick' if args.quick else 'interacting', clean)}")
 
 
 if __name__ == "__main__":

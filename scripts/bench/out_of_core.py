@@ -74,7 +74,7 @@ def main() -> None:
     print_table("out-of-core entropy trajectory (kNN + KL + MI per frame)", [row], list(row))
     print(f"\npeak memory {result['peak_rss'] / 2**20:.0f} MiB for a {raw / 2**30:.2f} GiB store; "
           f"cap {cap / 2**20:.0f} MiB {'held' if row['cap_held'] else 'EXCEEDED'}")
-    print(f"results: {save_results('out_of_core', [row])}")
+    print(f"results: {save_results('out_of_core-quick' if args.quick else 'out_of_core', [row])}")
 
 
 if __name__ == "__main__":

@@ -162,7 +162,7 @@ def main() -> None:
     for mode in ("dustsim fused", "dustsim per-step"):
         print(f"  {mode}: {f32[mode]['vs_torch_f32']:.2f}x torch f32, "
               f"{f32[mode]['vs_numpy']:.2f}x numpy f32, {f64[mode]['vs_numpy']:.2f}x numpy f64")
-    path = save_results("simulate", [*rows, {"contender": "streamed zarr", **mem}],
+    path = save_results("simulate-quick" if args.quick else "simulate", [*rows, {"contender": "streamed zarr", **mem}],
                         n=args.n, steps=args.steps, threads=args.threads)
     print(f"\nresults: {path}")
 

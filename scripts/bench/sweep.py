@@ -81,7 +81,7 @@ def main() -> None:
     print_table(f"sweep of {members} members (n={args.n}, {args.steps} steps each)", rows,
                 ["workers", "members", "seconds", "members_per_s", "speedup"])
     print(f"\nscaling efficiency of 2 workers: {t1 / t2:.2f}x (target >= 1.7x on 2 cores)")
-    print(f"results: {save_results('sweep', rows, n=args.n, steps=args.steps)}")
+    print(f"results: {save_results('sweep-quick' if args.quick else 'sweep', rows, n=args.n, steps=args.steps)}")
 
 
 if __name__ == "__main__":

@@ -360,8 +360,9 @@ def main() -> None:
     ds = xr.Dataset({k: ((), float(v)) for k, v in results.items()},
                     attrs={"benchmark": "train", "dustsim_version": dustsim.__version__, "quick": int(quick),
                            "threads": args.threads, "ed_target": ED_TARGET, "ll_target": LL_TARGET})
-    ds.to_netcdf(out_dir / "train.nc")
-    print(f"\nresults written to {out_dir / 'train.nc'}")
+    name = "train-quick.nc" if quick else "train.nc"
+    dustsim.save_dataset(ds, out_dir / name)
+    print(f"\nresults written to {out_dir / name}")
 
 
 if __name__ == "__main__":
