@@ -14,7 +14,7 @@ multiplies ``D`` and ``mu`` by ``label_diffusion[l]``; a schedule
 Positions live in the space of a :class:`~dustsim.boundaries.Boundary`.
 
 The stationary law of non-interacting particles in a potential at constant ``kT`` is
-Boltzmann's, ``p ~ exp(-U / kT)``; :mod:`dustsim.fokker_planck` solves for the density at
+Boltzmann's, ``p ~ exp(-U / kT)``; :mod:`dustsim.fokker_planck_solver` solves for the density at
 any time.
 
 This module resolves the physics of a config into a :class:`PhysicalSystem`, computes

@@ -16,7 +16,7 @@ from stats_helpers import assert_within_se
 
 import dustsim
 from dustsim.boundaries import make_boundary
-from dustsim.fokker_planck import fokker_planck
+from dustsim.fokker_planck_solver import fokker_planck
 from dustsim.potentials import make_potentials, total_energy, total_force
 from dustsim.processes import make_process
 from dustsim.schema import trajectory_process, unwrapped_position
