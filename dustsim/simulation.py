@@ -12,7 +12,7 @@ import dataclasses
 import math
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +47,9 @@ ARTIFACT_STREAM = 1
 #: largest number of steps handed to one kernel call (bounds coefficient memory and
 #: keeps the progress bar moving)
 MAX_STEPS_PER_CALL = 1024
+#: largest buffer of frames (bytes) filled by one kernel call when frames are recorded
+#: every few steps: several frames per call use every random number a call draws
+MAX_FRAME_BUFFER_BYTES = 1 << 25
 #: the forward process "reaches its prior" when alpha(T) * rms(x0) / sigma(T) is below this
 PRIOR_TOLERANCE = 0.05
 
@@ -245,6 +248,56 @@ def _make_advance(plan: SimulationPlan, image: np.ndarray | None = None) -> Call
     return advance
 
 
+def _advance_frames(
+    plan: SimulationPlan, state: np.ndarray, first_frame: int, image: np.ndarray | None = None
+) -> Iterator[tuple[int, np.ndarray, np.ndarray | None, int]]:
+    """Advance ``state`` (shape (d, n), from recorded frame ``first_frame - 1``) to the end.
+
+    Yields ``(index, positions, image, steps)`` for each recorded frame from
+    ``first_frame`` on: the positions (shape (d, n)), the periodic image counts (or
+    None) and the number of steps since the previous frame. The yielded arrays are
+    reused; copy them before the next iteration. ``state`` ends at the last frame.
+
+    A linear process recording every few steps fills several frames per kernel call
+    (:func:`~dustsim.kernels.affine.advance_affine_recording`), bitwise the same as
+    one call per frame but without discarding random numbers between calls.
+    """
+    cfg = plan.config
+    assert cfg.n is not None and cfg.dim is not None and cfg.seed is not None
+    record = plan.record_steps
+    advance = _make_advance(plan, image)
+    per_buffer = MAX_FRAME_BUFFER_BYTES // max(1, cfg.dim * cfg.n * plan.dtype.itemsize)
+    every = cfg.record_every
+    # at least 4 frames (a float32 Philox call's normals) even where they exceed the buffer
+    batch = min(max(per_buffer, 4), MAX_STEPS_PER_CALL // every) if plan.physics is None else 0
+    buffer = np.empty((batch, cfg.dim, cfg.n), dtype=plan.dtype) if batch > 1 else None
+    if buffer is not None:
+        k0, k1 = rng.split_key(cfg.seed)
+        words = np.array([rng.stream_axis_word(DYNAMICS_STREAM, a) for a in range(cfg.dim)], dtype=np.uint64)
+    i = first_frame
+    while i < len(record):
+        # frames i .. i + k - 1 that are evenly spaced ``every`` steps apart (all but a short last one)
+        k = 0
+        if buffer is not None:
+            while k < batch and i + k < len(record) and record[i + k] - record[i + k - 1] == every:
+                k += 1
+        s0 = int(record[i - 1])
+        if k > 1:
+            s1 = int(record[i + k - 1])
+            A, B, C = affine_coefficients(
+                plan.process, plan.times[s0 : s1 + 1], cfg.stepper, cfg.dim, plan.dtype, first_step=s0  # type: ignore[arg-type]
+            )
+            affine.advance_affine_recording(state, A, B, C, s0, words, k0, k1, every, buffer[:k])
+            for j in range(k):
+                yield i + j, buffer[j], None, every
+            i += k
+        else:
+            s1 = int(record[i])
+            advance(state, s0, s1)
+            yield i, state, getattr(advance, "image", None), s1 - s0
+            i += 1
+
+
 def _attrs(plan: SimulationPlan, history: str | None) -> dict[str, Any]:
     cfg = plan.config
     extra: dict[str, Any] = {}
@@ -381,15 +434,12 @@ def _run_in_memory(plan: SimulationPlan, progress: bool | None, history: str | N
     images = np.zeros(frames.shape, dtype=np.int32) if plan.has_image else None
     state = _state(plan, plan.x0)
     frames[0] = state.T
-    advance = _make_advance(plan)
     with _progress_bar(plan, 0, progress) as bar:
-        for i in range(1, len(plan.record_steps)):
-            s0, s1 = int(plan.record_steps[i - 1]), int(plan.record_steps[i])
-            advance(state, s0, s1)
-            frames[i] = state.T
+        for i, positions, image, steps in _advance_frames(plan, state, 1):
+            frames[i] = positions.T
             if images is not None:
-                images[i] = advance.image.T  # type: ignore[attr-defined]
-            bar.update(s1 - s0)
+                images[i] = image.T
+            bar.update(steps)
     ds = trajectory_dataset(
         frames,
         time=plan.record_times,
@@ -448,13 +498,10 @@ def _run_streaming(
             if stored is None:
                 raise InputFileError(f"cannot resume {out}: the partial store has no image counts")
             image = np.ascontiguousarray(stored.T, dtype=np.int32)
-    advance = _make_advance(plan, image)
     with _progress_bar(plan, int(plan.record_steps[first_frame - 1]), progress) as bar:
-        for i in range(first_frame, len(plan.record_steps)):
-            s0, s1 = int(plan.record_steps[i - 1]), int(plan.record_steps[i])
-            advance(state, s0, s1)
-            _write_frame(plan, store, i, state, getattr(advance, "image", None), record)
-            bar.update(s1 - s0)
+        for i, positions, counts, steps in _advance_frames(plan, state, first_frame, image):
+            _write_frame(plan, store, i, positions, counts, record)
+            bar.update(steps)
     store.finish(out)
     return open_trajectory(out)
 

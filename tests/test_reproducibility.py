@@ -29,13 +29,32 @@ def test_thread_count_does_not_change_a_bit(dtype, stepper):
     assert np.array_equal(one.position.values, two.position.values)
 
 
-def test_record_interval_does_not_change_the_path():
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("every", [1, 2, 5])
+def test_record_interval_does_not_change_the_path(dtype, every):
     """Recording is observation only: frames at common steps agree bit for bit."""
-    every_10 = dustsim.simulate(**SMALL)
-    every_5 = dustsim.simulate(**{**SMALL, "record_every": 5})
+    every_10 = dustsim.simulate(**SMALL, dtype=dtype)
+    often = dustsim.simulate(**{**SMALL, "record_every": every}, dtype=dtype)
     common = every_10.step.values
-    sel = every_5.set_index(time="step").sel(time=common)
+    sel = often.set_index(time="step").sel(time=common)
     assert np.array_equal(sel.position.values, every_10.position.values)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("stepper", ["exact", "euler"])
+def test_frames_filled_several_per_call_equal_one_call_per_frame(monkeypatch, dtype, stepper):
+    """Batched recording (several frames per kernel call) changes no bit, wherever batches split."""
+    import dustsim.simulation as simulation
+
+    config = {**SMALL, "n": 5_001, "record_every": 2, "dtype": dtype, "stepper": stepper}
+    batched = dustsim.simulate(**config)
+    frame_bytes = 2 * 5_001 * np.dtype(dtype).itemsize
+    monkeypatch.setattr(simulation, "MAX_FRAME_BUFFER_BYTES", 3 * frame_bytes)  # batches of 3 frames
+    in_threes = dustsim.simulate(**config)
+    monkeypatch.setattr(simulation, "MAX_FRAME_BUFFER_BYTES", 0)  # one kernel call per frame
+    one_by_one = dustsim.simulate(**config)
+    assert np.array_equal(batched.position.values, one_by_one.position.values)
+    assert np.array_equal(in_threes.position.values, one_by_one.position.values)
 
 
 def test_resolved_config_reproduces_the_run():

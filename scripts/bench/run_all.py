@@ -53,7 +53,7 @@ def headlines(quick: bool) -> list[dict[str, Any]]:
 
     sim = _load("simulate", quick)
     if sim is not None:
-        for mode in ("dustsim fused", "dustsim per-step"):
+        for mode in ("dustsim fused", "dustsim every-step"):
             add("simulate", f"{mode} f32 / torch f32 loop",
                 _pick(sim, {"contender": mode, "dtype": "float32"}, "vs_torch_f32"), ">= 2")
             add("simulate", f"{mode} f32 / numpy f32 loop",
@@ -69,7 +69,7 @@ def headlines(quick: bool) -> list[dict[str, Any]]:
             if "ratio" in inter:
                 add("interacting", f"dustsim / jax-md steps/s, N={int(size)}", float(inter["ratio"].values[i]), "> 1")
         add("interacting", "ns per particle-step, largest N / smallest N", float(inter["scaling"].values[-1]),
-            "<= 1 (O(N))")
+            "~ 1 (O(N))")
     ent = _load("entropy", quick)
     if ent is not None and "speedup_vs_ckdtree" in ent:
         big = int(np.nanmax(ent["n"].values))
