@@ -546,17 +546,28 @@ def _check_resume_compatible(stored: SimulationConfig, given: SimulationConfig, 
     """Every field the caller set explicitly must match the interrupted run."""
     explicit = {k: v for k, v in overrides.items() if v is not None}
     default = SimulationConfig()
+    tables: dict[str, Any] = {}
     for name in ("init", "n", "dim", "process", "steps", "t_end", "dt", "record_every", "stepper", "dtype", "seed",
                  *_PHYSICS_FIELDS):
         value = getattr(given, name)
         if name not in explicit and value == getattr(default, name):
             continue
         if name in _PHYSICS_TABLES:
-            continue  # stored tables are resolved (per-axis lists, defaults): the stored physics is used
+            if value != getattr(stored, name):
+                tables[name] = value
+            continue
         if value is not None and value != getattr(stored, name) and not _close(value, getattr(stored, name)):
             raise ConfigError(
                 f"cannot resume: {name} = {value!r} differs from the interrupted run's {getattr(stored, name)!r}"
             )
+    if tables:  # stored tables are resolved (defaults, per-axis lists): compare resolved with resolved
+        resolved = prepare(stored.replace(**tables)).config
+        for name in tables:
+            if getattr(resolved, name) != getattr(stored, name):
+                raise ConfigError(
+                    f"cannot resume: {name} = {tables[name]!r} differs from the interrupted run's "
+                    f"{getattr(stored, name)!r}"
+                )
 
 
 _PHYSICS_TABLES = ("potential", "boundary", "interaction", "schedule", "label_diffusion")

@@ -129,3 +129,29 @@ def test_killed_cli_run_resumes_identically(tmp_path):
     subprocess.run([sys.executable, "-m", "dustsim", "simulate", *args, "-o", str(clean)], check=True,
                    capture_output=True)
     assert np.array_equal(xr.open_zarr(out).position.values, xr.open_zarr(clean).position.values)
+
+
+WELLS = {"init": "gaussian", "n": 2_001, "dim": 1, "process": "brownian", "steps": 60, "dt": 1e-3,
+         "record_every": 10, "seed": 5, "potential": [{"name": "double-well", "barrier": 1.0, "width": 1.0}]}
+
+
+def test_physical_run_resumes_identically_and_refuses_other_physics(tmp_path, monkeypatch):
+    reference = dustsim.simulate(**WELLS)
+    out = tmp_path / "wells.zarr"
+    original = FrameStore.write_frame
+
+    def failing(self, index, *args, **kwargs):
+        if index == 3:
+            raise Interrupt
+        original(self, index, *args, **kwargs)
+
+    monkeypatch.setattr(FrameStore, "write_frame", failing)
+    with pytest.raises(Interrupt):
+        dustsim.simulate(**WELLS, output=out)
+    monkeypatch.setattr(FrameStore, "write_frame", original)
+    other = [{"name": "double-well", "barrier": 2.0, "width": 1.0}]
+    with pytest.raises(dustsim.errors.ConfigError, match="potential"):
+        dustsim.simulate(output=out, resume=True, potential=other)
+    # the same physics given again (unresolved form) is accepted
+    resumed = dustsim.simulate(output=out, resume=True, potential=WELLS["potential"])
+    assert np.array_equal(resumed.position.values, reference.position.values)
