@@ -233,7 +233,7 @@ def run_demo(
         ll = model_log_likelihood(models["gmm"], held, seed=seeds["analysis"])
         exact_ll = float(np.mean(mixture.logpdf(held)))
         process = models["gmm"].process
-        x0 = fwd["gmm"]["position"].isel(time=0).values[: min(settings.n, 4000)].astype(np.float64)
+        x0 = fwd["gmm"]["position"].isel(time=0).values[: min(settings.n, 16_000)].astype(np.float64)
         routes = kl_routes(x0, process, score=numpy_score(models["gmm"]),
                            denoiser=snr_denoiser(numpy_denoiser(models["gmm"]), process),
                            n_times=100 if not quick else 20, seed=seeds["analysis"])
