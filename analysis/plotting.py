@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import textwrap
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -109,12 +110,20 @@ def _frame_points(ds: xr.Dataset, time: float, max_points: int, rng: np.random.G
     return points, labels
 
 
-def _scatter(ax: Any, points: np.ndarray, labels: Any, size: float) -> None:
+def _scatter(ax: Any, points: np.ndarray, labels: Any, size: float, bins: Any = 80) -> None:
     if points.shape[1] == 1:
-        ax.hist(points[:, 0], bins=80, density=True, color=PALETTE[0])
+        ax.hist(points[:, 0], bins=bins, density=True, color=PALETTE[0])
         return
     colours = PALETTE[0] if labels is None else np.asarray(PALETTE)[np.asarray(labels) % len(PALETTE)]
     ax.scatter(points[:, 0], points[:, 1], s=size, c=colours, linewidths=0, alpha=0.7, rasterized=True)
+
+
+def _window(clouds: Sequence[np.ndarray]) -> tuple[float, float]:
+    """One plotting window for every frame and both drawn axes: all but the rarest points."""
+    lo = min(float(np.quantile(c[:, :2], 0.001)) for c in clouds)
+    hi = max(float(np.quantile(c[:, :2], 0.999)) for c in clouds)
+    pad = 0.05 * (hi - lo) or 1.0
+    return lo - pad, hi + pad
 
 
 def filmstrip(
@@ -149,19 +158,27 @@ def filmstrip(
         fig, axes = _new_axes(ncols=len(times), size=(2.4, 2.6))
         axes = np.atleast_2d(axes)[0]
         panels = [_frame_points(ds, float(t), max_points, np.random.default_rng(seed)) for t in times]
-        lim = max(float(np.quantile(np.abs(p[:, :2]), 0.998)) for p, _ in panels) * 1.05
+        dim = ds.sizes["spatial"]
+        window = _window([p for p, _ in panels])
+        bins = np.linspace(*window, 121)  # 1-D: the same bins in every panel
         for ax, t, (points, labels) in zip(axes, times, panels, strict=True):
-            _scatter(ax, points, labels, point_size)
-            if points.shape[1] > 1:
-                ax.set_xlim(-lim, lim)
-                ax.set_ylim(-lim, lim)
+            _scatter(ax, points, labels, point_size, bins)
+            ax.set_xlim(*window)
+            if dim > 1:
+                ax.set_ylim(*window)
                 ax.set_aspect("equal", adjustable="box")
             extra = ""
             if "sigma" in ds.coords and ds["sigma"].dims == ("time",):
                 extra = f", σ = {float(ds['sigma'].sel(time=t, method='nearest')):.2f}"
             ax.set_title(f"t = {float(t):.2f}{extra}")
             ax.set_xlabel(length_label(ds, str(ds["spatial"].values[0])))
-        axes[0].set_ylabel(length_label(ds, str(ds["spatial"].values[min(1, ds.sizes["spatial"] - 1)])))
+        if dim == 1:
+            unit = ds["position"].attrs.get("units", "1")
+            axes[0].set_ylabel("density" + ("" if unit in ("1", "", None) else f" [1/{unit}]"))
+        else:
+            axes[0].set_ylabel(length_label(ds, str(ds["spatial"].values[1])))
+        if title is None and dim > 2:
+            title = f"{_trajectory_title(ds)}: x-y projection of {dim}-D"
         fig.suptitle(title or _trajectory_title(ds))
         fig.tight_layout()
     return fig
@@ -280,25 +297,38 @@ def animate(
         sub = sub.isel(realization=0)
     pos = np.asarray(sub["position"].values, dtype=np.float64)
     labels = np.asarray(sub["label"].values) if "label" in sub.coords else None
-    lim = float(np.quantile(np.abs(pos[..., :2]), 0.995)) * 1.05
+    window = _window(list(pos))
+    dim = pos.shape[2]
+    title = "\n".join(textwrap.wrap(_trajectory_title(ds) + (f", x-y projection of {dim}-D" if dim > 2 else ""), 44))
     colours = PALETTE[0] if labels is None else np.asarray(PALETTE)[labels % len(PALETTE)]
     with dustsim_style():
         fig, ax = _new_axes(size=(4.0, 4.0))
-        scat = ax.scatter(pos[0, :, 0], pos[0, :, 1] if pos.shape[2] > 1 else np.zeros(len(pick)), s=point_size,
-                          c=colours, linewidths=0)
-        ax.set_xlim(-lim, lim)
-        ax.set_ylim(-lim, lim)
-        ax.set_aspect("equal")
+        ax.set_xlim(*window)
         ax.set_xlabel(length_label(ds, str(ds["spatial"].values[0])))
-        ax.set_ylabel(length_label(ds, str(ds["spatial"].values[min(1, ds.sizes["spatial"] - 1)])))
         label = ax.set_title("")
+        if dim == 1:  # a histogram with fixed bins and height
+            bins = np.linspace(*window, 121)
+            heights = [np.histogram(frame[:, 0], bins=bins, density=True)[0] for frame in pos]
+            artist = ax.bar(bins[:-1], heights[0], width=np.diff(bins), align="edge", color=PALETTE[0])
+            ax.set_ylim(0.0, 1.05 * max(float(h.max()) for h in heights))
+            ax.set_ylabel("density")
+        else:
+            artist = ax.scatter(pos[0, :, 0], pos[0, :, 1], s=point_size, c=colours, linewidths=0)
+            ax.set_ylim(*window)
+            ax.set_aspect("equal")
+            ax.set_ylabel(length_label(ds, str(ds["spatial"].values[1])))
 
         def update(i: int) -> tuple[Any, ...]:
-            xy = pos[i, :, :2] if pos.shape[2] > 1 else np.column_stack([pos[i, :, 0], np.zeros(len(pick))])
-            scat.set_offsets(xy)
-            label.set_text(f"{_trajectory_title(ds)}: t = {float(sub['time'].values[i]):.2f}")
-            return scat, label
+            if dim == 1:
+                for bar, height in zip(artist, heights[i], strict=True):
+                    bar.set_height(height)
+            else:
+                artist.set_offsets(pos[i, :, :2])
+            label.set_text(f"{title}\nt = {float(sub['time'].values[i]):.2f}")
+            return artist, label
 
+        update(0)
+        fig.tight_layout()  # with the title in place, so that its lines stay inside the frame
         anim = manimation.FuncAnimation(fig, update, frames=pos.shape[0], blit=False)
         writer = manimation.PillowWriter(fps=fps) if suffix == ".gif" else manimation.FFMpegWriter(fps=fps)
         with atomic_output(path) as tmp:

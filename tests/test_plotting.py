@@ -57,7 +57,20 @@ def test_compare_clouds_and_animation(trajectory, tmp_path):
 def test_one_dimensional_trajectory_filmstrip():
     ds = dustsim.simulate(init="gmm", dim=1, n=2000, process="vp", steps=20, seed=0)
     fig = plotting.filmstrip(ds, n_frames=3)
-    assert all(ax.patches for ax in fig.get_axes())  # histograms
+    axes = fig.get_axes()
+    assert all(ax.patches for ax in axes)  # histograms
+    assert len({ax.get_xlim() for ax in axes}) == 1, "panels must share one window"
+    assert axes[0].get_ylabel() == "density"
+    plt.close(fig)
+
+
+def test_filmstrip_of_an_offset_three_dimensional_cloud_shows_it_and_says_projection():
+    ds = dustsim.simulate(init="gaussian", dim=3, n=2000, process="brownian", steps=10, t_end=0.01, seed=0)
+    ds = ds.assign(position=ds.position + 50.0)  # far from the origin: the window must follow the data
+    fig = plotting.filmstrip(ds, n_frames=2)
+    lo, hi = fig.get_axes()[0].get_xlim()
+    assert lo < 50.0 < hi and hi - lo < 20.0
+    assert "projection of 3-D" in fig._suptitle.get_text()
     plt.close(fig)
 
 
@@ -132,3 +145,21 @@ def test_dustsim_plot_recognises_each_kind(trajectory, entropy, tmp_path, capsys
     assert "only trajectories can be animated" in capsys.readouterr().err
     assert main(["plot", str(ent_path), "--kind", "loss", "-o", str(tmp_path / "x.png")]) == 2
     assert main(["plot", str(ent_path), "-o", str(tmp_path / "x.jpg")]) == 2
+
+
+def test_one_dimensional_animation_is_a_histogram(tmp_path, monkeypatch):
+    import matplotlib.animation as manimation
+
+    ds = dustsim.simulate(init="gmm", dim=1, n=1000, process="vp", steps=20, record_every=5, seed=0)
+    seen = {}
+    save = manimation.Animation.save
+
+    def spy(self, *args, **kwargs):
+        seen["axes"] = self._fig.get_axes()[0]
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(manimation.Animation, "save", spy)
+    path = plotting.animate(ds, tmp_path / "line.gif")
+    assert path.stat().st_size > 0
+    ax = seen["axes"]
+    assert ax.get_ylabel() == "density" and len(ax.patches) == 120

@@ -295,7 +295,7 @@ def run_demo(
         for name, f in figs.items():
             path = out / f"fig_{name}.png"
             with dustsim.io.atomic_output(path) as tmp:
-                f.savefig(tmp, format="png", dpi=130)
+                f.savefig(tmp, format="png", dpi=130, bbox_inches="tight")
             result.files[f"fig_{name}"] = path
         gif = plotting.animate(fwd["text"], out / "forward_text.gif", max_points=settings.animation_particles)
         result.files["animation"] = gif

@@ -56,6 +56,6 @@ def plot_command(dataset: str, output: str, kind: str, style: str, dpi: int) -> 
     else:
         fig = plotting.plot_dataset(ds, style=None if style == "default" else style)
         with atomic_output(output) as tmp:
-            fig.savefig(tmp, format=suffix.lstrip("."), dpi=dpi)
+            fig.savefig(tmp, format=suffix.lstrip("."), dpi=dpi, bbox_inches="tight")
         plt.close(fig)
     click.echo(f"wrote {output}: {found} figure of {dataset}")
