@@ -366,43 +366,74 @@ def _band(ax: Any, x: np.ndarray, y: np.ndarray, se: np.ndarray | None, color: s
         ax.fill_between(x[ok], (y - z * se)[ok], (y + z * se)[ok], color=color, alpha=0.22, linewidth=0)
 
 
+#: realization coordinates of a sweep that are bookkeeping, not swept parameters
+SWEEP_BOOKKEEPING = ("realization", "member", "member_config", "replica", "seed")
+
+
+def _members(ds: xr.Dataset) -> list[tuple[str, xr.Dataset]]:
+    """A sweep's realizations grouped by member (one line each, labelled by its swept
+    values); a single group for anything else."""
+    if "realization" not in ds.dims or "member" not in ds.coords or len(np.unique(ds["member"].values)) < 2:
+        return [("", ds)]
+    swept = [name for name, c in ds.coords.items() if c.dims == ("realization",) and name not in SWEEP_BOOKKEEPING]
+    groups = []
+    for member in np.unique(ds["member"].values):
+        part = ds.isel(realization=np.flatnonzero(ds["member"].values == member))
+        values = [part[name].values[0] for name in swept]
+        label = ", ".join(f"{name} = {v:g}" if isinstance(v, int | float | np.number) else f"{name} = {v}"
+                          for name, v in zip(swept, values, strict=True))
+        groups.append((label or f"member {member}", part))
+    return groups
+
+
+def _mean_and_se(sel: xr.DataArray, se: xr.DataArray | None) -> tuple[xr.DataArray, xr.DataArray | None]:
+    """Mean over realizations and its standard error (from their spread when there are several)."""
+    if "realization" not in sel.dims:
+        return sel, se
+    if sel.sizes["realization"] == 1:
+        return sel.isel(realization=0), None if se is None else se.isel(realization=0)
+    return sel.mean("realization"), sel.std("realization", ddof=1) / np.sqrt(sel.sizes["realization"])
+
+
 def _series_plot(ax: Any, datasets: dict[str, xr.Dataset], var: str, z: float, estimators: Sequence[str] | None,
                  exact: bool) -> int:
-    """Plot ``var`` (and its ``_se`` band) of every dataset; returns the number of lines drawn."""
+    """Plot ``var`` (and its ``_se`` band) of every dataset; returns the number of lines drawn.
+
+    A sweep's entropy trajectory gives one line per member (mean over its replicas)."""
     lines = 0
     colour_index = 0
-    for label, ds in datasets.items():
-        if var not in ds:
+    for label, whole in datasets.items():
+        if var not in whole:
             continue
-        style = LINESTYLE.get(str(ds.attrs.get("direction", "forward")), "-")
-        t = np.asarray(ds["time"].values, dtype=float)
+        style = LINESTYLE.get(str(whole.attrs.get("direction", "forward")), "-")
+        t = np.asarray(whole["time"].values, dtype=float)
         order = np.argsort(t)
-        da = ds[var]
-        names = [None]
-        if "estimator" in da.dims:
-            names = list(estimators) if estimators is not None else [str(e) for e in da["estimator"].values]
-        for name in names:
-            sel = da if name is None else da.sel(estimator=name)
-            se = ds.get(f"{var}_se", None)
-            if se is not None and name is not None and "estimator" in se.dims:
-                se = se.sel(estimator=name)
-            if "realization" in sel.dims:
-                se = sel.std("realization", ddof=1) / np.sqrt(sel.sizes["realization"])
-                sel = sel.mean("realization")
-            y = np.asarray(sel.values, dtype=float)[order]
-            colour = PALETTE[colour_index % len(PALETTE)]
-            colour_index += 1
-            tag = label if name is None or len(names) == 1 else f"{label}, {name}"
-            ax.plot(t[order], y, linestyle=style, color=colour, label=tag)
-            _band(ax, t[order], y, None if se is None else np.asarray(se.values, dtype=float)[order], colour, z)
-            lines += 1
-        if exact and var == "entropy" and "exact_entropy" in ds:
-            ex = ds["exact_entropy"]
-            if "realization" in ex.dims:
-                ex = ex.mean("realization")
-            ax.plot(t[order], np.asarray(ex.values, dtype=float)[order], color="black", linewidth=1.0,
-                    linestyle=(0, (1, 1)), label=f"{label}, exact (Gaussian mixture)")
-            lines += 1
+        groups = _members(whole)
+        for group, ds in groups:
+            da = ds[var]
+            names = [None]
+            if "estimator" in da.dims:
+                names = list(estimators) if estimators is not None else [str(e) for e in da["estimator"].values]
+            for name in names:
+                sel = da if name is None else da.sel(estimator=name)
+                se = ds.get(f"{var}_se", None)
+                if se is not None and name is not None and "estimator" in se.dims:
+                    se = se.sel(estimator=name)
+                sel, se = _mean_and_se(sel, se)
+                y = np.asarray(sel.values, dtype=float)[order]
+                colour = PALETTE[colour_index % len(PALETTE)]
+                colour_index += 1
+                parts = [label] + ([group] if group else []) + ([name] if name is not None and len(names) > 1 else [])
+                ax.plot(t[order], y, linestyle=style, color=colour, label=", ".join(parts))
+                _band(ax, t[order], y, None if se is None else np.asarray(se.values, dtype=float)[order], colour, z)
+                lines += 1
+            if exact and var == "entropy" and "exact_entropy" in ds and len(groups) == 1:
+                ex = ds["exact_entropy"]
+                if "realization" in ex.dims:
+                    ex = ex.mean("realization")
+                ax.plot(t[order], np.asarray(ex.values, dtype=float)[order], color="black", linewidth=1.0,
+                        linestyle=(0, (1, 1)), label=f"{label}, exact (Gaussian mixture)")
+                lines += 1
     return lines
 
 

@@ -193,6 +193,16 @@ def entropy_trajectory(
     out = xr.concat(results, dim="realization", combine_attrs="override")
     if "realization" in ds.coords:
         out = out.assign_coords(realization=ds["realization"].values)
+    # what tells the realizations apart (a sweep's member, replica, seed and swept values)
+    # travels with the result, so that it can be grouped: ``out.groupby("member")``
+    for name, coord in ds.coords.items():
+        if coord.dims == ("realization",) and name != "realization":
+            values = np.asarray(coord.values)
+            if values.dtype.kind in "TO":  # variable-width strings: netCDF wants fixed-width ones
+                values = np.array([str(v) for v in values.tolist()])
+            out = out.assign_coords({name: ("realization", values, coord.attrs)})
+    if "swept" in ds.attrs:
+        out.attrs["swept"] = ds.attrs["swept"]
     return out
 
 

@@ -94,3 +94,28 @@ def test_cli_entropy_of_a_sweep_on_a_local_cluster(sweep_store, tmp_path, capsys
     reference = entropy_trajectory(dustsim.open_trajectory(sweep_store).load(), max_particles=2000,
                                    mutual_information=False, compute="serial")
     np.testing.assert_array_equal(result.entropy.values, reference.entropy.values)
+
+
+def test_a_sweeps_entropy_keeps_its_members_and_plots_one_line_each(tmp_path, cluster):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from analysis import plotting
+
+    spec = SPEC.replace("replicas = 3", "replicas = 2").replace("[20.0]", "[16.0, 20.0]").replace("n = 4000", "n = 800")
+    out = tmp_path / "two.zarr"
+    run_sweep(SweepSpec.from_toml(spec), out, scheduler=cluster.scheduler.address)
+    ent = entropy_trajectory(dustsim.open_trajectory(out), max_particles=800, mutual_information=False,
+                             compute="serial")
+    assert ent.attrs["swept"] == "process.beta_max"
+    for name in ("member", "replica", "seed", "process_beta_max"):
+        assert ent[name].dims == ("realization",)
+    assert sorted(set(ent.process_beta_max.values.tolist())) == [16.0, 20.0]
+    per_member = ent.groupby("member").map(ensemble_summary)
+    assert per_member.sizes["member"] == 2
+    fig = plotting.entropy_plot(ent)
+    labels = [line.get_label() for line in fig.get_axes()[0].get_lines()]
+    assert len(labels) == 2 and any("= 16" in s for s in labels) and any("= 20" in s for s in labels)
+    # the swept coordinates survive a netCDF round trip
+    path = dustsim.save_dataset(ent, tmp_path / "ent.nc")
+    assert "member_config" in xr.open_dataset(path).coords
