@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from dustsim.processes import LinearProcess
 from dustsim.schema import history_line, trajectory_process
 
 from ._input import as_points, check_k
+from .checkpoint import FrameCheckpoint, trajectory_identity
 from .divergence import gaussian_logpdf
 from .entropy import binned_entropy, gaussian_entropy, kde_entropy, knn_terms
 from .gmm import GaussianMixture, mixture_entropy
@@ -97,6 +99,7 @@ def entropy_trajectory(
     progress: bool = False,
     history: str | None = None,
     compute: str = "auto",
+    checkpoint: str | Path | None = None,
 ) -> xr.Dataset:
     """Entropy, relative entropy and mutual information of every frame of a trajectory.
 
@@ -148,6 +151,13 @@ def entropy_trajectory(
         Zarr store opened with :func:`dustsim.open_trajectory`) is analysed chunk by chunk
         across a ``dask.distributed`` cluster; ``auto`` uses dask when the positions are a
         dask array and a distributed Client is active. Both give identical numbers.
+    checkpoint : path, optional
+        A directory where the result of every (realization, frame) is saved as soon as
+        it is done. If it already holds results of the same analysis (same data and
+        options), those frames are not recomputed: an interrupted run resumes. A
+        checkpoint of another analysis raises ``ConfigError``. With ``compute="dask"``
+        the workers write to it, so on a cluster it must be on shared storage. It is
+        left in place; delete it once the result is saved (``dustsim entropy`` does).
 
     Returns
     -------
@@ -186,7 +196,12 @@ def entropy_trajectory(
     else:
         parts, seeds = [ds], [seed]
     plans = [_plan_realization(part, seed=s_, **options) for part, s_ in zip(parts, seeds, strict=True)]
-    values = _compute_frames(plans, _use_dask(ds, compute), progress)
+    saved = None
+    if checkpoint is not None:
+        key = {"analysis": "entropy_trajectory", "options": options, "seed": seed,
+               "trajectory": trajectory_identity(ds)}
+        saved = FrameCheckpoint(checkpoint, key)
+    values = _compute_frames(plans, _use_dask(ds, compute), progress, saved)
     results = [_assemble(plan, v, history) for plan, v in zip(plans, values, strict=True)]
     if "realization" not in ds["position"].dims:
         return results[0]
@@ -220,35 +235,47 @@ def _use_dask(ds: xr.Dataset, compute: str) -> bool:
     return True
 
 
-def _compute_frames(plans: list[_RealizationPlan], use_dask: bool, progress: bool) -> list[NDArray[np.float64]]:
-    """Per-frame values of every realization: ``(n_frames, n_values)`` arrays."""
-    if use_dask:
+def _compute_frames(
+    plans: list[_RealizationPlan], use_dask: bool, progress: bool, saved: FrameCheckpoint | None = None
+) -> list[NDArray[np.float64]]:
+    """Per-frame values of every realization: ``(n_frames, n_values)`` arrays.
+
+    Frames already in the checkpoint ``saved`` are loaded, the others computed (and saved).
+    """
+    done = {(r, i): saved.load(r, i) for r, plan in enumerate(plans) for i in range(plan.n_frames)} if saved else {}
+    missing = [(r, i) for r, plan in enumerate(plans) for i in range(plan.n_frames) if done.get((r, i)) is None]
+    if use_dask and missing:
         import dask
 
+        contexts = {r: dask.delayed(plans[r].context, pure=True) for r in {r for r, _ in missing}}
         tasks = []
-        for plan in plans:
-            context = dask.delayed(plan.context, pure=True)
-            for i in range(plan.n_frames):
-                frame = plan.position.isel(time=i)
-                if plan.idx is not None:
-                    frame = frame.isel(particle=plan.idx)
-                data = frame.data if hasattr(frame.data, "dask") else np.asarray(frame.values)
-                tasks.append(dask.delayed(_frame_values)(context, data, i))
-        flat = dask.compute(*tasks)
-        out, start = [], 0
-        for plan in plans:
-            out.append(np.stack(flat[start : start + plan.n_frames]))
-            start += plan.n_frames
-        return out
-    out = []
-    for plan in plans:
-        frames = range(plan.n_frames)
+        for r, i in missing:
+            plan = plans[r]
+            frame = plan.position.isel(time=i)
+            if plan.idx is not None:
+                frame = frame.isel(particle=plan.idx)
+            data = frame.data if hasattr(frame.data, "dask") else np.asarray(frame.values)
+            tasks.append(dask.delayed(_frame_values_saved)(contexts[r], data, i, saved, r))
+        done.update(zip(missing, dask.compute(*tasks), strict=True))
+    elif missing:
+        todo: Any = missing
         if progress:
             from tqdm.auto import tqdm
 
-            frames = tqdm(frames, desc="entropy", unit="frame", leave=False)
-        out.append(np.stack([_frame_values(plan.context, _frame(plan.position, i, plan.idx), i) for i in frames]))
-    return out
+            todo = tqdm(missing, desc="entropy", unit="frame", leave=False)
+        for r, i in todo:
+            plan = plans[r]
+            done[(r, i)] = _frame_values_saved(plan.context, _frame(plan.position, i, plan.idx), i, saved, r)
+    return [np.stack([done[(r, i)] for i in range(plan.n_frames)]) for r, plan in enumerate(plans)]
+
+
+def _frame_values_saved(ctx: _FrameContext, raw: Any, i: int, saved: FrameCheckpoint | None,
+                        realization: int) -> NDArray[np.float64]:
+    """:func:`_frame_values`, saved to the checkpoint when there is one."""
+    values = _frame_values(ctx, raw, i)
+    if saved is not None:
+        saved.save(realization, i, values)
+    return values
 
 
 @dataclass(frozen=True)

@@ -171,3 +171,46 @@ def test_cli_entropy(tmp_path, capsys):
     assert main(["entropy", str(traj), "-o", str(out), "--estimator", "nope"]) == 2
     assert main(["entropy", str(tmp_path / "missing.nc"), "-o", str(out)]) == 2
     assert main(["entropy", str(traj), "-o", str(tmp_path / "h.txt")]) == 2
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_entropy_trajectory_resumes_from_its_checkpoint(tmp_path, monkeypatch, capsys):
+    import analysis.trajectory as trajectory
+    from dustsim.io import partial_path
+
+    traj = tmp_path / "run.nc"
+    dustsim.save_dataset(dustsim.simulate(init="gmm", n=2000, process="vp", steps=60, record_every=10, seed=5), traj)
+    ds = dustsim.open_trajectory(traj)
+    options = {"max_particles": 1500, "seed": 3}  # what the CLI call below asks for
+    reference = entropy_trajectory(ds, **options)
+
+    computed = []
+    original = trajectory._frame_values
+
+    def counting(ctx, raw, i):
+        if i == 4 and not computed.count("resumed"):
+            raise Interrupt
+        computed.append(i)
+        return original(ctx, raw, i)
+
+    monkeypatch.setattr(trajectory, "_frame_values", counting)
+    out = tmp_path / "h.nc"
+    checkpoint = partial_path(out)
+    with pytest.raises(Interrupt):
+        entropy_trajectory(ds, **options, checkpoint=checkpoint)
+    assert computed == [0, 1, 2, 3] and not out.exists()
+    with pytest.raises(ConfigError, match="different analysis"):
+        entropy_trajectory(ds, **{**options, "seed": 4}, checkpoint=checkpoint)
+    computed[:] = ["resumed"]
+    code = main(["entropy", str(traj), "-o", str(out), "--max-particles", "1500", "--seed", "3", "--resume"])
+    assert code == 0, capsys.readouterr().err
+    assert computed == ["resumed", 4, 5, 6], "finished frames must not be recomputed"
+    assert not checkpoint.exists()
+    resumed = dustsim.open_dataset(out)
+    for name in ("entropy", "kl_to_equilibrium", "mutual_information"):
+        np.testing.assert_array_equal(resumed[name].values, reference[name].values, err_msg=name)
+    assert main(["entropy", str(traj), "-o", str(out), "--resume"]) == 0
+    assert "already complete" in capsys.readouterr().out

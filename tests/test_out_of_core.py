@@ -119,3 +119,21 @@ def test_a_sweeps_entropy_keeps_its_members_and_plots_one_line_each(tmp_path, cl
     # the swept coordinates survive a netCDF round trip
     path = dustsim.save_dataset(ent, tmp_path / "ent.nc")
     assert "member_config" in xr.open_dataset(path).coords
+
+
+def test_distributed_frames_land_in_the_checkpoint_and_are_not_recomputed(sweep_store, cluster, tmp_path,
+                                                                          monkeypatch):
+    import analysis.trajectory as trajectory
+
+    lazy = dustsim.open_trajectory(sweep_store)
+    options = {"max_particles": 1000, "mi_max_particles": 500, "seed": 2}
+    first = entropy_trajectory(lazy, compute="dask", checkpoint=tmp_path / "ck", **options)
+    assert len(list((tmp_path / "ck").glob("r*-f*.npy"))) == 3 * lazy.sizes["time"]
+
+    def must_not_run(*args):
+        raise AssertionError("a checkpointed frame was recomputed")
+
+    monkeypatch.setattr(trajectory, "_frame_values", must_not_run)
+    again = entropy_trajectory(lazy, compute="serial", checkpoint=tmp_path / "ck", **options)
+    for name in first.data_vars:
+        np.testing.assert_array_equal(again[name].values, first[name].values, err_msg=name)

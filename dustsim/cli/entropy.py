@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import time
+from pathlib import Path
 
 import click
 
@@ -29,6 +31,8 @@ from ._common import command_line, output_option
               help="Analyse frames as tasks on a running dask scheduler (tcp://host:8786).")
 @click.option("--workers", type=click.IntRange(1), default=None,
               help="Analyse frames as tasks on a local dask cluster of this many workers.")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted run: frames finished in OUTPUT.partial/ are not recomputed.")
 def entropy_command(
     trajectory: str,
     output: str,
@@ -43,26 +47,37 @@ def entropy_command(
     progress: bool | None,
     scheduler: str | None,
     workers: int | None,
+    resume: bool,
 ) -> None:
     """Entropy, KL to equilibrium and mutual information of every frame of TRAJECTORY.
 
     A Zarr trajectory is read frame by frame (never loaded whole); with --workers or
     --scheduler every frame (and realization, for a sweep store) is one dask task.
+    Finished frames are kept in OUTPUT.partial/ until the output is written, so an
+    interrupted run continues with --resume.
 
     \b
     Examples:
       dustsim entropy dust.zarr -o dust-entropy.nc
       dustsim entropy run.nc -o h.nc --estimator knn,binned --scales 0.05,0.1 --units bits
       dustsim entropy sweep.zarr -o sweep-entropy.nc --workers 2
+      dustsim entropy sweep.zarr -o sweep-entropy.nc --workers 2 --resume   # after an interruption
     """
     import sys
 
     from analysis import entropy_trajectory
 
     from ..errors import ConfigError
-    from ..io import open_trajectory, output_format, save_dataset
+    from ..io import check_writable, open_trajectory, output_format, partial_path, save_dataset
 
     output_format(output)
+    check_writable(output)
+    partial = partial_path(output)
+    if resume and not partial.exists() and Path(output).exists():
+        click.echo(f"{output} is already complete")
+        return
+    if not resume and partial.exists():
+        shutil.rmtree(partial)  # a fresh run: forget the frames of an earlier one
     try:
         scale_list = [float(s) for s in scales.split(",")] if scales else None
     except ValueError:
@@ -80,7 +95,7 @@ def entropy_command(
             ds, estimators=names, k=k, max_particles=max_particles or None, seed=seed, units=units,
             scales=scale_list, mutual_information=mi, exact=exact,
             progress=sys.stderr.isatty() if progress is None else progress, history=command_line(),
-            compute="dask" if client is not None else "serial",
+            compute="dask" if client is not None else "serial", checkpoint=partial,
         )
     finally:
         if client is not None:
@@ -88,6 +103,7 @@ def entropy_command(
         if cluster is not None:
             cluster.close()
     save_dataset(result, output)
+    shutil.rmtree(partial, ignore_errors=True)
     h = result["entropy"].isel(estimator=0)
     if "realization" in h.dims:
         h = h.mean("realization")
