@@ -175,11 +175,38 @@ def validate_trajectory(ds: xr.Dataset, source: str = "dataset") -> None:
 
 
 def trajectory_config(ds: xr.Dataset) -> dict[str, Any]:
-    """The resolved config recorded in a trajectory, as a dict."""
+    """The resolved config recorded in a trajectory, as a dict.
+
+    For a sweep store, whose realizations each have their own config (the
+    ``member_config`` coordinate), it is the config of the realization(s) selected: one
+    realization, or several that differ only in their seed. Realizations with different
+    settings have no single config: select one member first (``ds.isel(realization=r)``).
+
+    Raises
+    ------
+    InputFileError
+        Not valid TOML, or realizations that differ in more than their seed.
+    """
+    if "member_config" not in ds.coords:
+        return _parse_config(ds.attrs.get("config", ""), "the trajectory's config attribute")
+    texts = sorted({str(v) for v in np.asarray(ds["member_config"].values, dtype=object).ravel().tolist()})
+    configs = [_parse_config(text, "a realization's member_config") for text in texts]
+    first = {k: v for k, v in configs[0].items() if k != "seed"}
+    differ = sorted({key for c in configs[1:] for key in set(c) | set(first)
+                     if key != "seed" and c.get(key) != first.get(key)})
+    if differ:
+        raise InputFileError(
+            f"the realizations of this sweep differ in {', '.join(differ)}: select one member first "
+            "(ds.isel(realization=r), or ds.where(ds.member == m, drop=True))"
+        )
+    return configs[0]
+
+
+def _parse_config(text: str, what: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(ds.attrs.get("config", ""))
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputFileError(f"the trajectory's config attribute is not valid TOML: {exc}") from None
+        raise InputFileError(f"{what} is not valid TOML: {exc}") from None
 
 
 #: config keys whose presence makes the dynamics more than its ``[process]``
