@@ -175,12 +175,18 @@ def validate_trajectory(ds: xr.Dataset, source: str = "dataset") -> None:
 
 
 def trajectory_config(ds: xr.Dataset) -> dict[str, Any]:
-    """The resolved config recorded in a trajectory, as a dict.
+    """The resolved config recorded in a trajectory, as a dict (see :func:`trajectory_config_text`)."""
+    return _parse_config(trajectory_config_text(ds), "the trajectory's config")
+
+
+def trajectory_config_text(ds: xr.Dataset) -> str:
+    """The resolved config recorded in a trajectory, as TOML text.
 
     For a sweep store, whose realizations each have their own config (the
     ``member_config`` coordinate), it is the config of the realization(s) selected: one
-    realization, or several that differ only in their seed. Realizations with different
-    settings have no single config: select one member first (``ds.isel(realization=r)``).
+    realization, or several that differ only in their seed (the first one's). Realizations
+    with different settings have no single config: select one member first
+    (``ds.isel(realization=r)``).
 
     Raises
     ------
@@ -188,18 +194,18 @@ def trajectory_config(ds: xr.Dataset) -> dict[str, Any]:
         Not valid TOML, or realizations that differ in more than their seed.
     """
     if "member_config" not in ds.coords:
-        return _parse_config(ds.attrs.get("config", ""), "the trajectory's config attribute")
-    texts = sorted({str(v) for v in np.asarray(ds["member_config"].values, dtype=object).ravel().tolist()})
-    configs = [_parse_config(text, "a realization's member_config") for text in texts]
+        return str(ds.attrs.get("config", ""))
+    texts = [str(v) for v in np.asarray(ds["member_config"].values, dtype=object).ravel().tolist()]
+    configs = [_parse_config(text, "a realization's member_config") for text in dict.fromkeys(texts)]
     first = {k: v for k, v in configs[0].items() if k != "seed"}
     differ = sorted({key for c in configs[1:] for key in set(c) | set(first)
                      if key != "seed" and c.get(key) != first.get(key)})
     if differ:
         raise InputFileError(
             f"the realizations of this sweep differ in {', '.join(differ)}: select one member first "
-            "(ds.isel(realization=r), or ds.where(ds.member == m, drop=True))"
+            "(ds.isel(realization=r); on the command line --realization R)"
         )
-    return configs[0]
+    return texts[0]
 
 
 def _parse_config(text: str, what: str) -> dict[str, Any]:

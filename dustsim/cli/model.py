@@ -64,6 +64,24 @@ def _ensure_suffix(output: str) -> None:
         raise ConfigError(f"cannot tell the format of {output!r} from its suffix; use .nc or .zarr")
 
 
+def realization_option() -> Any:
+    return click.option("--realization", type=click.IntRange(0), default=None, metavar="R",
+                        help="Use realization R of an ensemble or sweep store (its index along 'realization').")
+
+
+def _select_realization(ds: Any, realization: int | None, path: str) -> Any:
+    """The trajectory itself, or one realization of an ensemble or sweep store."""
+    from ..errors import ConfigError
+
+    if realization is None:
+        return ds
+    if "realization" not in ds.dims:
+        raise ConfigError(f"--realization: {path} has no realization dimension")
+    if realization >= ds.sizes["realization"]:
+        raise ConfigError(f"--realization {realization}: {path} has {ds.sizes['realization']} realizations")
+    return ds.isel(realization=realization)
+
+
 # ------------------------------------------------------------------------- train
 @click.command("train")
 @click.argument("trajectory", type=click.Path(dir_okay=True))
@@ -83,12 +101,13 @@ def _ensure_suffix(output: str) -> None:
 @seed_option()
 @device_option()
 @click.option("--resume", is_flag=True, help="Continue an interrupted training of the same output.")
+@realization_option()
 @progress_option()
 def train_command(trajectory: str, output: str, config_file: str | None, objective: str | None,
                   network_kind: str | None, width: int | None, depth: int | None, steps: int | None,
                   batch_size: int | None, lr: float | None, weighting: str | None, checkpoint_every: int | None,
                   threads: int | None, seed: int | None, device: str | None, resume: bool,
-                  progress: bool | None) -> None:
+                  realization: int | None, progress: bool | None) -> None:
     """Train a score model that reverses the forward TRAJECTORY.
 
     \b
@@ -97,6 +116,7 @@ def train_command(trajectory: str, output: str, config_file: str | None, objecti
       dustsim train dust.nc -o model.pt --steps 5000 --width 64 --seed 1
       dustsim train dust.nc -o model.pt --objective ssm      # kernel-free: recorded frames
       dustsim train dust.nc -o model.pt --resume             # after an interruption
+      dustsim train sweep.zarr --realization 3 -o member3.pt # one member of a sweep
     """
     from ..model.config import NetworkConfig, TrainConfig, load_tables
     from ..model.training import train
@@ -107,8 +127,13 @@ def train_command(trajectory: str, output: str, config_file: str | None, objecti
     cfg = TrainConfig.from_dict(tables.get("training"), source=config_file or "config")
     cfg = cfg.replace(objective=objective, steps=steps, batch_size=batch_size, lr=lr, weighting=weighting,
                       checkpoint_every=checkpoint_every, threads=threads, seed=seed, device=device)
+    data: Any = trajectory
+    if realization is not None:
+        from ..io import open_trajectory
+
+        data = _select_realization(open_trajectory(trajectory), realization, trajectory)
     started = time.perf_counter()
-    result = train(trajectory, output, network=net, training=cfg, resume=resume, progress=progress,
+    result = train(data, output, network=net, training=cfg, resume=resume, progress=progress,
                    history=command_line())
     elapsed = time.perf_counter() - started
     log = result.log
@@ -179,13 +204,14 @@ def sample_command(model_path: str, n: int, sampler_name: str | None, steps: int
 @config_option()
 @seed_option()
 @device_option()
+@realization_option()
 @progress_option()
 @output_option(help_text="Restoration trajectory: .nc (netCDF) or .zarr (Zarr).")
 def restore_command(model_path: str, trajectory: str, from_time: float, sampler_name: str | None,
                     steps: int | None, t_min: float | None, spacing: str | None, record_every: int | None,
                     denoise: bool | None, snr: float | None, hold_axes: tuple[str, ...], hold_labels: tuple[int, ...],
-                    config_file: str | None, seed: int | None, device: str | None, progress: bool | None,
-                    output: str) -> None:
+                    config_file: str | None, seed: int | None, device: str | None, realization: int | None,
+                    progress: bool | None, output: str) -> None:
     """Restore the frame of TRAJECTORY at --from-time back to t = 0 with MODEL (SDEdit, inpainting).
 
     \b
@@ -204,7 +230,7 @@ def restore_command(model_path: str, trajectory: str, from_time: float, sampler_
     _ensure_suffix(output)
     cfg = _sampler_config(load_tables(config_file), name=sampler_name, steps=steps, t_min=t_min, spacing=spacing,
                           record_every=record_every, denoise=denoise, snr=snr, seed=seed, device=device)
-    ds = open_trajectory(trajectory)
+    ds = _select_realization(open_trajectory(trajectory), realization, trajectory)
     n, d = ds.sizes["particle"], ds.sizes["spatial"]
     particles = None
     if hold_labels:

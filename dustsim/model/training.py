@@ -38,7 +38,7 @@ from torch import nn
 from .._version import __version__
 from ..errors import ConfigError, DustsimError
 from ..io import check_writable, open_trajectory, save_dataset
-from ..schema import history_line, trajectory_config, trajectory_process
+from ..schema import history_line, trajectory_config, trajectory_config_text, trajectory_process
 from .checkpoint import TrainedModel, gaussian_prior, kde_prior, read_checkpoint, save_checkpoint
 from .config import NetworkConfig, TrainConfig
 from .data import FrameSamples, KernelPairs, initial_positions, sigma_data
@@ -130,7 +130,7 @@ def _setup(ds: xr.Dataset, source: str, net_cfg: NetworkConfig, cfg: TrainConfig
         "network": net_cfg.to_dict(),
         "training": cfg.to_dict(),
         "process": dict(config.get("process", {"name": ds.attrs.get("process", "unknown")})),
-        "source": {"path": source, "config": ds.attrs.get("config", ""), "n": int(ds.sizes["particle"])},
+        "source": {"path": source, "config": trajectory_config_text(ds), "n": int(ds.sizes["particle"])},
     }
     if objective == "dsm":
         process = trajectory_process(ds)

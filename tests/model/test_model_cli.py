@@ -92,3 +92,26 @@ def test_errors_exit_with_one_line(tmp_path, traj_file, tiny_model_path, capsys)
         assert message in err, (args, err)
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.pt", "p3.npy"]
+
+
+def test_train_one_member_of_an_ensemble_with_its_own_process(tmp_path, capsys):
+    import xarray as xr
+
+    from dustsim.model.checkpoint import load_model
+
+    members = [dustsim.simulate(init="gmm", n=500, process="vp", process_params={"beta_max": b}, steps=40,
+                                record_every=20, seed=1) for b in (15.0, 20.0)]
+    store = xr.concat(members, dim="realization", coords="minimal", compat="override", combine_attrs="override")
+    store = store.assign_coords(member=("realization", [0, 1]),
+                                member_config=("realization", [m.attrs["config"] for m in members]))
+    path = tmp_path / "ensemble.zarr"
+    dustsim.save_dataset(store, path)
+    out = tmp_path / "m.pt"
+    args = ("train", path, "-o", out, "--steps", 5, "--width", 8, "--depth", 1, "--device", "cpu")
+    code, _, err = run(*args, capsys=capsys)
+    assert code == 2 and "differ in process" in err and "--realization" in err
+    code, _, err = run(*args, "--realization", 1, capsys=capsys)
+    assert code == 0, err
+    assert load_model(out, "cpu").process.params()["beta_max"] == 20.0
+    code, _, err = run(*args, "--realization", 2, capsys=capsys)
+    assert code == 2 and "has 2 realizations" in err
