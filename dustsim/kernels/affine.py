@@ -41,16 +41,16 @@ def _frame_after(j, n_steps, every):
 
 
 @njit(inline="always", error_model="numpy")
-def _store_frames(frames, after, axis, lo, f0, f1, f2, f3):
+def _store_frames(frames, after, axis, particle0, f0, f1, f2, f3):
     """Copy the kept states ``after[k]`` into ``frames[f_k]`` for each ``f_k >= 0``."""
     m = after.shape[1]
     for k, f in enumerate((f0, f1, f2, f3)):
         if f >= 0:
-            frames[f, axis, lo : lo + m] = after[k]
+            frames[f, axis, particle0 : particle0 + m] = after[k]
 
 
 @njit(**_JIT)
-def _advance_row_f32(row, particle0, A, B, C, axis, step0, word, k0, k1, every, frames, lo):
+def _advance_row_f32(row, particle0, A, B, C, axis, step0, word, k0, k1, every, frames):
     n_steps = A.shape[0]
     # States after each step of a group, copied to their frames after the particle loop:
     # stores into ``frames`` inside the loop (which might alias ``row``) stop vectorisation.
@@ -87,11 +87,11 @@ def _advance_row_f32(row, particle0, A, B, C, axis, step0, word, k0, k1, every, 
                 x = a3 * x + b3 * z3 + c3 if v3 else x
                 after[3, i] = x
                 row[i] = x
-            _store_frames(frames, after, axis, lo, f0, f1, f2, f3)
+            _store_frames(frames, after, axis, particle0, f0, f1, f2, f3)
 
 
 @njit(**_JIT)
-def _advance_row_f64(row, particle0, A, B, C, axis, step0, word, k0, k1, every, frames, lo):
+def _advance_row_f64(row, particle0, A, B, C, axis, step0, word, k0, k1, every, frames):
     n_steps = A.shape[0]
     after = np.empty((PER_CALL_F64, row.shape[0] if every > 0 else 0), dtype=row.dtype)
     for g in range(step0 // PER_CALL_F64, (step0 + n_steps - 1) // PER_CALL_F64 + 1):
@@ -116,22 +116,22 @@ def _advance_row_f64(row, particle0, A, B, C, axis, step0, word, k0, k1, every, 
                 x = a1 * x + b1 * z1 + c1 if v1 else x
                 after[1, i] = x
                 row[i] = x
-            _store_frames(frames, after, axis, lo, f0, f1, -1, -1)
+            _store_frames(frames, after, axis, particle0, f0, f1, -1, -1)
 
 
-def _advance_row(row, particle0, A, B, C, axis, step0, word, k0, k1, every, frames, lo):
+def _advance_row(row, particle0, A, B, C, axis, step0, word, k0, k1, every, frames):
     """Dispatch on the precision of ``row`` at compile time (see the overload below)."""
 
 
 @overload(_advance_row)
-def _advance_row_overload(row, particle0, A, B, C, axis, step0, word, k0, k1, every, frames, lo):  # noqa: ARG001 - dispatch on row
+def _advance_row_overload(row, particle0, A, B, C, axis, step0, word, k0, k1, every, frames):  # noqa: ARG001 - dispatch on row
     if row.dtype == types.float32:
-        return lambda row, particle0, A, B, C, axis, step0, word, k0, k1, every, frames, lo: _advance_row_f32(
-            row, particle0, A, B, C, axis, step0, word, k0, k1, every, frames, lo
+        return lambda row, particle0, A, B, C, axis, step0, word, k0, k1, every, frames: _advance_row_f32(
+            row, particle0, A, B, C, axis, step0, word, k0, k1, every, frames
         )
     if row.dtype == types.float64:
-        return lambda row, particle0, A, B, C, axis, step0, word, k0, k1, every, frames, lo: _advance_row_f64(
-            row, particle0, A, B, C, axis, step0, word, k0, k1, every, frames, lo
+        return lambda row, particle0, A, B, C, axis, step0, word, k0, k1, every, frames: _advance_row_f64(
+            row, particle0, A, B, C, axis, step0, word, k0, k1, every, frames
         )
     return None
 
@@ -146,7 +146,7 @@ def _advance_tasks(x, A, B, C, step0, words, k0, k1, every, frames):
         axis = task // n_blocks
         lo = (task % n_blocks) * BLOCK
         hi = min(n, lo + BLOCK)
-        _advance_row(x[axis, lo:hi], lo, A, B, C, axis, step0, words[axis], k0, k1, every, frames, lo)
+        _advance_row(x[axis, lo:hi], lo, A, B, C, axis, step0, words[axis], k0, k1, every, frames)
 
 
 @njit(**_JIT)
