@@ -223,9 +223,10 @@ def h_theorem(entropy: xr.Dataset, *, z: float = Z) -> xr.Dataset:
     xr.Dataset
         Over ``interval`` (successive frames in increasing time): ``kl_increment`` and its
         ``_se``, ``violation`` (bool), ``entropy_increment`` (first estimator) and its
-        ``_se``; attrs ``holds`` (no violation), ``guaranteed`` (forward OU/VP/cosine VP,
-        whose stationary law is invariant) and ``entropy_monotone`` (the entropy itself
-        moved one way within z SE; often not: VP from a wide artifact rises then falls).
+        ``_se``; attrs ``holds`` (no violation), ``guaranteed`` (a forward run whose
+        stationary law is invariant at every time: OU, VP, cosine VP, Brownian dust in a
+        box) and ``entropy_monotone`` (the entropy itself moved one way within z SE; often
+        not: VP from a wide artifact rises then falls).
     """
     if "kl_to_equilibrium" not in entropy:
         raise ConfigError("the entropy dataset has no kl_to_equilibrium (the process has no stationary law)")
@@ -241,7 +242,10 @@ def h_theorem(entropy: xr.Dataset, *, z: float = Z) -> xr.Dataset:
     dh, dh_se = np.diff(h), np.sqrt(h_se[1:] ** 2 + h_se[:-1] ** 2)
     ok = np.isfinite(dh)
     monotone = bool(np.all(dh[ok] >= -z * dh_se[ok]) or np.all(dh[ok] <= z * dh_se[ok]))
-    guaranteed = entropy.attrs.get("process") in INVARIANT_LAW and entropy.attrs.get("direction") == "forward"
+    invariant = entropy["kl_to_equilibrium"].attrs.get("invariant_law")
+    if invariant is None:  # written before the attribute existed
+        invariant = entropy.attrs.get("process") in INVARIANT_LAW
+    guaranteed = bool(invariant) and entropy.attrs.get("direction") == "forward"
     out = xr.Dataset(
         {
             "kl_increment": ("interval", inc, {"units": e.attrs.get("units", "nats"),

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from dustsim.errors import ConfigError
 from dustsim.processes import LinearProcess
-from dustsim.schema import history_line, trajectory_process
+from dustsim.schema import history_line, trajectory_config, trajectory_process
 
 from ._input import as_points, check_k
 from .checkpoint import FrameCheckpoint, trajectory_identity
@@ -120,7 +120,9 @@ def entropy_trajectory(
         Seed of the subsample, of tie-breaking jitter and of the Monte Carlo draws.
     units : {"nats", "bits"}
     kl : bool
-        Add ``kl_to_equilibrium(time)`` if the recorded process has a stationary law.
+        Add ``kl_to_equilibrium(time)`` if the recorded dynamics has a known stationary
+        law: the Gaussian of OU / VP / cosine VP, or the uniform law of a box for
+        Brownian dust (see :func:`uniform_box_log_volume`).
     mutual_information : bool
         Add ``mutual_information(time)``, I(X_0; X_t) by KSG on ``mi_max_particles``
         particles paired across frames (X_0: the frame at the smallest time), and, for
@@ -289,6 +291,7 @@ class _FrameContext:
     bin_width: Any
     backend: Backend
     stationary: tuple[float, float] | None
+    uniform_log_volume: float | None
     x_ref: NDArray[np.float64] | None
     mi_pos: NDArray[np.int64] | None
     mixture: GaussianMixture | None
@@ -358,6 +361,7 @@ def _plan_realization(
     n_used = n_particles if idx is None else len(idx)
     process = trajectory_process(ds)
     stationary = process.stationary() if (kl and process is not None) else None
+    uniform_log_volume = uniform_box_log_volume(ds) if (kl and stationary is None) else None
 
     mixture = GaussianMixture.from_trajectory(ds) if exact is not False else None
     if exact and (mixture is None or process is None):
@@ -378,8 +382,8 @@ def _plan_realization(
         raise ConfigError(f"coarse-graining scales must be positive, got {list(scale_list)}")
     context = _FrameContext(
         estimators=estimators, k=k, dtype=position.dtype, seed=seed, bin_width=bin_width, backend=backend,
-        stationary=stationary, x_ref=x_ref, mi_pos=mi_pos, mixture=mixture if do_exact else None,
-        process=process, times=times, draws=draws, scales=scale_list,
+        stationary=stationary, uniform_log_volume=uniform_log_volume, x_ref=x_ref, mi_pos=mi_pos,
+        mixture=mixture if do_exact else None, process=process, times=times, draws=draws, scales=scale_list,
     )
     return _RealizationPlan(ds, position, idx, context, units, n_used)
 
@@ -399,12 +403,11 @@ def _frame_values(ctx: _FrameContext, raw: Any, i: int) -> NDArray[np.float64]:
         ent[j], se_[j], ties[j], degen[j] = v, se, nt, dg
         if name == "knn":
             knn_terms_i, knn_const = terms, const
-    if ctx.stationary is not None:
+    if ctx.stationary is not None or ctx.uniform_log_volume is not None:
         if knn_terms_i is None and "knn" in ctx.estimators:  # the frame has no density
             out[lay["kl"]] = math.inf
         else:
-            out[lay["kl"]], out[lay["kl_se"]] = _kl_to_gaussian(pts, ctx.dtype, ctx.stationary, knn_terms_i,
-                                                                knn_const, ctx.k, ctx.seed + i, ctx.backend)
+            out[lay["kl"]], out[lay["kl_se"]] = _kl_to_stationary(pts, ctx, knn_terms_i, knn_const, ctx.seed + i)
     if ctx.mi_pos is not None:
         est = ksg_mutual_information(ctx.x_ref, pts[ctx.mi_pos], ctx.k, seed=ctx.seed + i, backend=ctx.backend)
         out[lay["mi"]], out[lay["mi_se"]] = est.value, est.se
@@ -460,12 +463,17 @@ def _assemble(plan: _RealizationPlan, values: NDArray[np.float64], history: str 
                      {"long_name": "points with zero neighbour distance (ties broken by dequantization)"})
     out["degenerate"] = (("time", "estimator"), degen,
                          {"long_name": "frame has no density (point source or lower-dimensional): entropy -inf"})
-    if stationary is not None:
-        c, s = stationary
+    if stationary is not None or ctx.uniform_log_volume is not None:
+        if stationary is not None:
+            c, s = stationary
+            law, invariant = f"N({c:g}, {s:g}^2 I)", process is not None and process.name in INVARIANT_LAW
+        else:  # the box's uniform law is invariant at every time, whatever the D schedule
+            law, invariant = "uniform on the box", True
         out["kl_to_equilibrium"] = ("time", kl_v * f, {
             "units": unit_name,
-            "long_name": f"relative entropy D(p_t || N({c:g}, {s:g}^2 I)) to the stationary law (kNN entropy)",
-            "invariant_law": int(process is not None and process.name in INVARIANT_LAW),
+            "long_name": f"relative entropy D(p_t || {law}) to the stationary law (kNN entropy)",
+            "stationary_law": law,
+            "invariant_law": int(invariant),
         })
         out["kl_to_equilibrium_se"] = ("time", kl_se * f, {"units": unit_name})
     if mi_pos is not None:
@@ -521,24 +529,46 @@ def _assemble(plan: _RealizationPlan, values: NDArray[np.float64], history: str 
     return out
 
 
-def _kl_to_gaussian(
-    pts: NDArray[np.float64],
-    dtype: np.dtype,
-    stationary: tuple[float, float],
-    terms: NDArray[np.float64] | None,
-    const: float,
-    k: int,
-    seed: int,
-    backend: Backend,
+def _kl_to_stationary(
+    pts: NDArray[np.float64], ctx: _FrameContext, terms: NDArray[np.float64] | None, const: float, seed: int
 ) -> tuple[float, float]:
-    """D(p || N(c, s^2 I)) = -H + E[-log q], from per-point kNN terms (nats)."""
+    """D(p || q) = -H + E[-log q] for the stationary law q of the context, from per-point
+    kNN terms (nats): N(c, s^2 I), or uniform on a box of volume V (log q = -log V)."""
     if terms is None:
-        terms, const, _, _ = knn_terms(pts, dtype, k, "euclidean", "auto", seed, backend)
+        terms, const, _, _ = knn_terms(pts, ctx.dtype, ctx.k, "euclidean", "auto", seed, ctx.backend)
         if terms is None:  # no density (point source, subspace, unbreakable ties): infinitely far
             return math.inf, math.nan
-    logq = gaussian_logpdf(stationary[0], stationary[1])(pts)
+    if ctx.stationary is not None:
+        logq = gaussian_logpdf(ctx.stationary[0], ctx.stationary[1])(pts)
+    else:
+        logq = np.full(len(pts), -float(ctx.uniform_log_volume))  # type: ignore[arg-type]
     combined = -(terms + logq)
     return -const + float(np.mean(combined)), float(np.std(combined, ddof=1)) / math.sqrt(len(combined))
+
+
+def uniform_box_log_volume(ds: xr.Dataset) -> float | None:
+    """Log volume of the box when a trajectory's stationary law is uniform in it, else None.
+
+    That is free Brownian dust (no external potential) in a box bounded on every axis:
+    periodic, or reflecting when there are no pair interactions. (With interactions in a
+    periodic box the one-particle law is still uniform, by translation invariance.)
+    Neither a diffusion schedule nor per-label D changes the uniform law.
+    """
+    if "box" not in ds.coords:
+        return None
+    box = np.asarray(ds["box"].values, dtype=np.float64).ravel()
+    if box.size != ds.sizes["spatial"] or not np.all(np.isfinite(box) & (box > 0)):
+        return None
+    config = trajectory_config(ds)
+    process = config.get("process", {})
+    if not isinstance(process, dict) or process.get("name") != "brownian" or config.get("potential"):
+        return None
+    kinds = [k.strip() for k in str(ds.attrs.get("boundary", "")).split(",")]
+    if any(k not in ("periodic", "reflecting") for k in kinds):
+        return None
+    if config.get("interaction") and any(k != "periodic" for k in kinds):
+        return None
+    return float(np.sum(np.log(box)))
 
 
 def process_of(entropy_or_trajectory: xr.Dataset) -> LinearProcess | None:
