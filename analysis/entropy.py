@@ -9,7 +9,7 @@ shifts every differential entropy by ``d * log|a|``.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -52,6 +52,7 @@ def knn_terms(
     jitter: float | str | None,
     seed: int | None,
     backend: Backend,
+    period: NDArray[np.float64] | None = None,
 ) -> tuple[NDArray[np.float64] | None, float, int, str]:
     """Per-point terms of the Kozachenko-Leonenko estimator (whose mean is the estimate).
 
@@ -64,7 +65,7 @@ def knn_terms(
     why = degeneracy(points, dtype)
     if why:
         return None, const, 0, why
-    eps = kth_neighbour_distance(points, k, norm=norm, backend=backend)
+    eps = kth_neighbour_distance(points, k, norm=norm, backend=backend, period=period)
     n_ties = int(np.count_nonzero(eps == 0.0))
     note = ""
     if n_ties:
@@ -74,7 +75,7 @@ def knn_terms(
                 "jitter=None: the estimate is -inf"
             )
         points, how = dequantize(points, dtype, jitter, seed)
-        eps = kth_neighbour_distance(points, k, norm=norm, backend=backend)
+        eps = kth_neighbour_distance(points, k, norm=norm, backend=backend, period=period)
         note = (
             f"{n_ties} of {n} points had at least k = {k} exact duplicates; ties broken ({how}). "
             "Many duplicates mean atoms (entropy -inf): then the value depends on the jitter"
@@ -93,6 +94,7 @@ def knn_entropy(
     jitter: float | str | None = "auto",
     seed: int | None = 0,
     backend: Backend = "auto",
+    period: ArrayLike | None = None,
 ) -> Estimate:
     r"""Kozachenko-Leonenko k-nearest-neighbour estimate of the differential entropy.
 
@@ -124,6 +126,10 @@ def knn_entropy(
         Seed of the jitter (used only when there are ties).
     backend : {"auto", "grid", "kdtree"}
         Neighbour search (see :func:`analysis.neighbors.kth_neighbour_distance`).
+    period : array_like, shape (d,) or float, optional
+        Box lengths of a periodic domain (dust in a periodic box): neighbour distances
+        are taken on the torus, which removes the boundary bias of straight distances
+        near the box's faces. The points may be wrapped or not.
 
     Returns
     -------
@@ -142,8 +148,14 @@ def knn_entropy(
     pts, dtype = as_points(x)
     n, d = pts.shape
     k = check_k(k, n)
-    params = {"k": k, "norm": norm}
-    terms, const, n_ties, note = knn_terms(pts, dtype, k, norm, jitter, seed, backend)
+    params: dict[str, Any] = {"k": k, "norm": norm}
+    box = None
+    if period is not None:
+        box = np.broadcast_to(np.asarray(period, dtype=np.float64), (d,)).copy()
+        if not np.all(np.isfinite(box) & (box > 0)):
+            raise ConfigError(f"period must be positive and finite on every axis, got {period!r}")
+        params["period"] = box.tolist()
+    terms, const, n_ties, note = knn_terms(pts, dtype, k, norm, jitter, seed, backend, box)
     if terms is None:
         return _degenerate(note, units, "knn", n, d, params, n_ties)
     se = float(np.std(terms, ddof=1)) / math.sqrt(n)

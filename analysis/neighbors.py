@@ -136,6 +136,7 @@ def kth_neighbour_distance(
     queries: NDArray[np.float64] | None = None,
     norm: Literal["euclidean", "max"] = "euclidean",
     backend: Backend = "auto",
+    period: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
     """Distance to the k-th nearest neighbour.
 
@@ -151,6 +152,9 @@ def kth_neighbour_distance(
     norm : {"euclidean", "max"}
     backend : {"auto", "grid", "kdtree"}
         ``grid``: the Numba cell list (d <= 3); ``kdtree``: ``scipy.spatial.cKDTree``.
+    period : ndarray, shape (d,), optional
+        Box lengths of a periodic domain: distances are taken on the torus (minimum
+        image), with cKDTree's ``boxsize`` whatever ``backend`` says.
 
     Returns
     -------
@@ -158,18 +162,30 @@ def kth_neighbour_distance(
         Distances (length units of the input).
     """
     maxnorm = norm == "max"
-    grid = _choose(points, backend)
-    if grid is not None:
-        return grid_kth_distance(grid, k, queries=queries, maxnorm=maxnorm)
     from scipy.spatial import cKDTree
 
-    tree = cKDTree(points)
+    if period is not None:
+        period = np.asarray(period, dtype=np.float64)
+        points = _wrap(points, period)
+        queries = None if queries is None else _wrap(queries, period)
+        tree = cKDTree(points, boxsize=period)
+    else:
+        grid = _choose(points, backend)
+        if grid is not None:
+            return grid_kth_distance(grid, k, queries=queries, maxnorm=maxnorm)
+        tree = cKDTree(points)
     p = np.inf if maxnorm else 2.0
     if queries is None:
         dist, _ = tree.query(points, k=[k + 1], p=p, workers=-1)
     else:
         dist, _ = tree.query(queries, k=[k], p=p, workers=-1)
     return np.ascontiguousarray(dist[:, 0])
+
+
+def _wrap(points: NDArray[np.float64], period: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Points moved into ``[0, period)`` on every axis (what cKDTree's ``boxsize`` needs)."""
+    wrapped = np.mod(points, period)
+    return np.where(wrapped >= period, 0.0, wrapped)  # mod of a tiny negative can round to period
 
 
 def count_within(points: NDArray[np.float64], radius: NDArray[np.float64], backend: Backend = "auto") -> NDArray[

@@ -62,11 +62,14 @@ def _frame_entropy(
     bin_width: Any,
     seed: int,
     backend: Backend,
+    period: NDArray[np.float64] | None = None,
 ) -> tuple[float, float, int, bool, NDArray[np.float64] | None, float]:
-    """(value, se, n_ties, degenerate, knn terms or None, knn constant), nats."""
+    """(value, se, n_ties, degenerate, knn terms or None, knn constant), nats.
+
+    ``period``: box lengths of a periodic box, for kNN distances on the torus."""
     if name in ("knn", "knn-max"):
         norm = "euclidean" if name == "knn" else "max"
-        terms, const, n_ties, _ = knn_terms(pts, dtype, k, norm, "auto", seed, backend)  # type: ignore[arg-type]
+        terms, const, n_ties, _ = knn_terms(pts, dtype, k, norm, "auto", seed, backend, period)  # type: ignore[arg-type]
         if terms is None:
             return -math.inf, math.nan, n_ties, True, None, const
         se = float(np.std(terms, ddof=1)) / math.sqrt(len(terms))
@@ -292,6 +295,7 @@ class _FrameContext:
     backend: Backend
     stationary: tuple[float, float] | None
     uniform_log_volume: float | None
+    period: NDArray[np.float64] | None
     x_ref: NDArray[np.float64] | None
     mi_pos: NDArray[np.int64] | None
     mixture: GaussianMixture | None
@@ -362,6 +366,7 @@ def _plan_realization(
     process = trajectory_process(ds)
     stationary = process.stationary() if (kl and process is not None) else None
     uniform_log_volume = uniform_box_log_volume(ds) if (kl and stationary is None) else None
+    period = periodic_box(ds)
 
     mixture = GaussianMixture.from_trajectory(ds) if exact is not False else None
     if exact and (mixture is None or process is None):
@@ -382,7 +387,7 @@ def _plan_realization(
         raise ConfigError(f"coarse-graining scales must be positive, got {list(scale_list)}")
     context = _FrameContext(
         estimators=estimators, k=k, dtype=position.dtype, seed=seed, bin_width=bin_width, backend=backend,
-        stationary=stationary, uniform_log_volume=uniform_log_volume, x_ref=x_ref, mi_pos=mi_pos,
+        stationary=stationary, uniform_log_volume=uniform_log_volume, period=period, x_ref=x_ref, mi_pos=mi_pos,
         mixture=mixture if do_exact else None, process=process, times=times, draws=draws, scales=scale_list,
     )
     return _RealizationPlan(ds, position, idx, context, units, n_used)
@@ -399,7 +404,7 @@ def _frame_values(ctx: _FrameContext, raw: Any, i: int) -> NDArray[np.float64]:
     ent, se_, ties, degen = (out[lay[n]] for n in ("entropy", "entropy_se", "n_ties", "degenerate"))
     for j, name in enumerate(ctx.estimators):
         v, se, nt, dg, terms, const = _frame_entropy(name, pts, ctx.dtype, k=ctx.k, bin_width=ctx.bin_width,
-                                                    seed=ctx.seed + i, backend=ctx.backend)
+                                                    seed=ctx.seed + i, backend=ctx.backend, period=ctx.period)
         ent[j], se_[j], ties[j], degen[j] = v, se, nt, dg
         if name == "knn":
             knn_terms_i, knn_const = terms, const
@@ -535,7 +540,7 @@ def _kl_to_stationary(
     """D(p || q) = -H + E[-log q] for the stationary law q of the context, from per-point
     kNN terms (nats): N(c, s^2 I), or uniform on a box of volume V (log q = -log V)."""
     if terms is None:
-        terms, const, _, _ = knn_terms(pts, ctx.dtype, ctx.k, "euclidean", "auto", seed, ctx.backend)
+        terms, const, _, _ = knn_terms(pts, ctx.dtype, ctx.k, "euclidean", "auto", seed, ctx.backend, ctx.period)
         if terms is None:  # no density (point source, subspace, unbreakable ties): infinitely far
             return math.inf, math.nan
     if ctx.stationary is not None:
@@ -544,6 +549,22 @@ def _kl_to_stationary(
         logq = np.full(len(pts), -float(ctx.uniform_log_volume))  # type: ignore[arg-type]
     combined = -(terms + logq)
     return -const + float(np.mean(combined)), float(np.std(combined, ddof=1)) / math.sqrt(len(combined))
+
+
+def periodic_box(ds: xr.Dataset) -> NDArray[np.float64] | None:
+    """Box lengths when a trajectory lives in a box periodic on every axis, else None.
+
+    The kNN estimators then measure distances on the torus (minimum image), which removes
+    the bias of straight distances near the faces (+0.027 nats of entropy at n = 2000
+    uniform points in 2-D, +0.0085 at n = 20 000; none with the periodic metric).
+    """
+    if "box" not in ds.coords:
+        return None
+    box = np.asarray(ds["box"].values, dtype=np.float64).ravel()
+    kinds = [k.strip() for k in str(ds.attrs.get("boundary", "")).split(",")]
+    if box.size != ds.sizes["spatial"] or not np.all(np.isfinite(box) & (box > 0)):
+        return None
+    return box if all(k == "periodic" for k in kinds) else None
 
 
 def uniform_box_log_volume(ds: xr.Dataset) -> float | None:

@@ -140,6 +140,25 @@ def test_standard_error_is_calibrated():
     assert 0.85 < ratio < 1.35, ratio
 
 
+def test_periodic_knn_entropy_is_unbiased_on_the_torus_and_translation_invariant():
+    side, n, reps = 4.0, 2000, 40
+    values = [knn_entropy(np.random.default_rng(s).uniform(0, side, (n, 2)), period=side) for s in range(reps)]
+    mean = float(np.mean([v.value for v in values]))
+    spread = float(np.std([v.value for v in values], ddof=1)) / math.sqrt(reps)
+    assert_within_se(mean, 2 * math.log(side), spread, "periodic kNN entropy of the uniform law")
+    # straight distances are biased upwards near the faces (the reason for the periodic metric)
+    straight = np.mean([knn_entropy(np.random.default_rng(s).uniform(0, side, (n, 2))).value for s in range(reps)])
+    assert straight - 2 * math.log(side) > 5 * spread
+    # on the torus, shifting a cloud across the faces (wrapped or not) changes nothing
+    cloud = np.random.default_rng(7).normal(0.0, 0.4, (3000, 2))  # straddles the faces at 0
+    a = knn_entropy(cloud, period=side)
+    b = knn_entropy(cloud + side / 2, period=side)
+    c = knn_entropy(np.mod(cloud, side), period=[side, side])
+    assert a.value == pytest.approx(b.value, abs=1e-9) and a.value == pytest.approx(c.value, abs=1e-9)
+    with pytest.raises(ConfigError, match="period"):
+        knn_entropy(cloud, period=[side, 0.0])
+
+
 def test_binned_entropy_miller_madow():
     x, exact = gaussian_sample(200_000, 2, seed=9)
     est = binned_entropy(x, 0.1)
