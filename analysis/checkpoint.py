@@ -2,8 +2,8 @@
 
 An entropy trajectory of a large store (or of a sweep with many realizations) is many
 independent ``(realization, frame)`` tasks. Each finished task's result vector is written
-to its own small ``.npy`` file in a checkpoint directory (atomically: temporary name,
-then rename), so a killed run loses at most the tasks in flight. A ``key.json`` records
+to its own small ``.npy`` file in a checkpoint directory (through
+:func:`dustsim.io.atomic_output`), so a killed run loses at most the tasks in flight. A ``key.json`` records
 what was being computed (the analysis options and the identity of the trajectory); a
 checkpoint written for anything else is refused rather than mixed in.
 """
@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ import xarray as xr
 from numpy.typing import NDArray
 
 from dustsim.errors import ConfigError
+from dustsim.io import atomic_output
 
 KEY_FILE = "key.json"
 
@@ -63,7 +62,8 @@ class FrameCheckpoint:
                 )
         else:
             self.path.mkdir(parents=True, exist_ok=True)
-            _atomic_write_text(key_file, text)
+            with atomic_output(key_file) as tmp:
+                tmp.write_text(text)
 
     def _file(self, realization: int, frame: int) -> Path:
         return self.path / f"r{realization:05d}-f{frame:06d}.npy"
@@ -75,21 +75,8 @@ class FrameCheckpoint:
 
     def save(self, realization: int, frame: int, values: NDArray[np.float64]) -> None:
         """Save a finished task's result (atomically)."""
-        file = self._file(realization, frame)
-        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
+        with atomic_output(self._file(realization, frame)) as tmp, open(tmp, "wb") as f:
             np.save(f, np.asarray(values, dtype=np.float64))
-        os.replace(tmp, file)
-
-    def remove(self) -> None:
-        """Delete the checkpoint (after the result has been written)."""
-        shutil.rmtree(self.path, ignore_errors=True)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 __all__ = ["FrameCheckpoint", "trajectory_identity"]

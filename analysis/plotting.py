@@ -366,16 +366,15 @@ def _band(ax: Any, x: np.ndarray, y: np.ndarray, se: np.ndarray | None, color: s
         ax.fill_between(x[ok], (y - z * se)[ok], (y + z * se)[ok], color=color, alpha=0.22, linewidth=0)
 
 
-#: realization coordinates of a sweep that are bookkeeping, not swept parameters
-SWEEP_BOOKKEEPING = ("realization", "member", "member_config", "replica", "seed")
-
-
 def _members(ds: xr.Dataset) -> list[tuple[str, xr.Dataset]]:
     """A sweep's realizations grouped by member (one line each, labelled by its swept
-    values); a single group for anything else."""
+    values, the keys in the ``swept`` attribute); a single group for anything else."""
     if "realization" not in ds.dims or "member" not in ds.coords or len(np.unique(ds["member"].values)) < 2:
         return [("", ds)]
-    swept = [name for name, c in ds.coords.items() if c.dims == ("realization",) and name not in SWEEP_BOOKKEEPING]
+    from dustsim.sweep import coordinate_name
+
+    swept = [coordinate_name(key.strip()) for key in str(ds.attrs.get("swept", "")).split(",") if key.strip()]
+    swept = [name for name in swept if name in ds.coords]
     groups = []
     for member in np.unique(ds["member"].values):
         part = ds.isel(realization=np.flatnonzero(ds["member"].values == member))

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from ._version import __version__
 from .errors import InputFileError
@@ -251,6 +251,24 @@ def box_coords(lo: ArrayLike, length: ArrayLike) -> dict[str, Any]:
         "box_origin": ("spatial", np.asarray(lo, dtype=np.float64), {"long_name": "lower corner of the box",
                                                                      "units": "1"}),
     }
+
+
+def closed_box(ds: xr.Dataset) -> tuple[NDArray[np.float64], list[str]] | None:
+    """Box lengths and boundary kind per axis when the dust is in a box on every axis.
+
+    Reads the ``box`` coordinate and the ``boundary`` attribute (one kind, or one per axis
+    joined by commas). None for free dust or a box that leaves some axis free.
+    """
+    if "box" not in ds.coords:
+        return None
+    box = np.asarray(ds["box"].values, dtype=np.float64).ravel()
+    if box.size != ds.sizes["spatial"] or not np.all(np.isfinite(box) & (box > 0)):
+        return None
+    kinds = [k.strip() for k in str(ds.attrs.get("boundary", "")).split(",")]
+    kinds = kinds * box.size if len(kinds) == 1 else kinds
+    if len(kinds) != box.size or any(k not in ("periodic", "reflecting") for k in kinds):
+        return None
+    return box, kinds
 
 
 def image_attrs() -> dict[str, str]:
