@@ -7,7 +7,7 @@ collects the headline numbers into one table and writes it as
 compared across versions.
 
 Run: ``python scripts/bench/run_all.py`` (``--quick`` for smoke runs, ``--only a,b`` for
-a subset: simulate, interacting, entropy, train, sweep, out_of_core).
+a subset: simulate, interacting, entropy, estimators, train, sweep, out_of_core).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from common import RESULTS_DIR, print_table, save_results  # noqa: E402
 
-BENCHMARKS = ("simulate", "interacting", "entropy", "train", "sweep", "out_of_core")
+BENCHMARKS = ("simulate", "interacting", "entropy", "estimators", "train", "sweep", "out_of_core")
 
 
 def _load(name: str, quick: bool) -> Any:
@@ -78,6 +78,15 @@ def headlines(quick: bool) -> list[dict[str, Any]]:
         add("entropy", f"entropy trajectory: {int(_pick(ent, {'case': 'trajectory'}, 'frames'))} frames x "
             f"{int(_pick(ent, {'case': 'trajectory'}, 'n'))} particles [s]",
             _pick(ent, {"case": "trajectory"}, "knn_kl_s"), "< 60")
+    est = _load("estimators", quick)
+    if est is not None:
+        for d in (1, 2, 3):
+            add("estimators", f"kNN spread / reported SE, d={d}", _pick(est, {"part": "se", "d": d}, "spread_over_se"),
+                "~ 1")
+        add("estimators", "periodic-box face bias, straight kNN, n=2000 [nats]",
+            _pick(est, {"part": "face_bias", "n": 2000}, "straight_bias"), "(the bias removed)")
+        add("estimators", "periodic-box face bias, torus kNN, n=2000 [nats]",
+            _pick(est, {"part": "face_bias", "n": 2000}, "periodic_bias"), "~ 0")
     tr = _load("train", quick)
     if tr is not None:
         for key, metric, target in (("time_to_quality_s", "training seconds to reach quality", "minutes"),
