@@ -385,9 +385,60 @@ class CosineVP(LinearProcess):
         return 0.0, 1.0
 
 
+@dataclass(frozen=True)
+class FlowMatching(LinearProcess):
+    """The linear interpolant of flow matching / rectified flow (conditional OT path).
+
+    ``X_t = (1 - t) X_0 + t Z`` on ``t in [0, 1]``: ``alpha = 1 - t``, ``sigma = t``
+    (Lipman et al. 2023; Liu et al. 2023). As an SDE with the same marginals,
+    ``f(t) = -1 / (1 - t)`` and ``g(t)^2 = d sigma^2/dt - 2 f sigma^2 = 2 t / (1 - t)``,
+    both diverging at ``t = 1``, where ``alpha = 0`` and the law is exactly ``N(0, I)``.
+    The flow-matching velocity target ``u = Z - X_0`` is the PF-ODE drift
+    ``f x - g^2 / 2 * score`` of this process, so diffusion and flow matching share the
+    exact marginals, the samplers and the likelihood.
+    """
+
+    name: ClassVar[str] = "fm"
+    has_stationary: ClassVar[bool] = True
+    t_max: ClassVar[float | None] = 1.0
+
+    def alpha(self, t: ArrayLike) -> FloatArray:
+        return 1.0 - _t(t)
+
+    def sigma(self, t: ArrayLike) -> FloatArray:
+        return _t(t).copy()
+
+    def drift_coefficient(self, t: ArrayLike) -> FloatArray:
+        with np.errstate(divide="ignore"):
+            return -1.0 / (1.0 - _t(t))
+
+    def diffusion(self, t: ArrayLike) -> FloatArray:
+        t = _t(t)
+        with np.errstate(divide="ignore"):
+            return np.sqrt(2.0 * t / (1.0 - t))
+
+    def transition(self, s: ArrayLike, t: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        s, t = _t(s), _t(t)
+        a = (1.0 - t) / (1.0 - s)
+        # B^2 = t^2 - A^2 s^2 = (t - s) (t + s - 2 t s) / (1 - s)^2, no cancellation
+        var = (t - s) * (t + s - 2.0 * t * s) / (1.0 - s) ** 2
+        return a, np.sqrt(np.maximum(var, 0.0))
+
+    def stationary(self) -> tuple[float, float]:
+        return 0.0, 1.0
+
+
 PROCESSES: dict[str, type[LinearProcess]] = {
     cls.name: cls
-    for cls in (Brownian, OrnsteinUhlenbeck, VarianceExploding, VariancePreserving, SubVariancePreserving, CosineVP)
+    for cls in (
+        Brownian,
+        OrnsteinUhlenbeck,
+        VarianceExploding,
+        VariancePreserving,
+        SubVariancePreserving,
+        CosineVP,
+        FlowMatching,
+    )
 }
 
 
@@ -397,7 +448,7 @@ def make_process(name: str, **params: Any) -> LinearProcess:
     Parameters
     ----------
     name : str
-        One of ``brownian``, ``ou``, ``ve``, ``vp``, ``sub-vp``, ``vp-cosine``.
+        One of ``brownian``, ``ou``, ``ve``, ``vp``, ``sub-vp``, ``vp-cosine``, ``fm``.
     **params
         The process parameters (see each class).
 
@@ -429,6 +480,7 @@ __all__ = [
     "PROCESSES",
     "Brownian",
     "CosineVP",
+    "FlowMatching",
     "LinearProcess",
     "OrnsteinUhlenbeck",
     "SubVariancePreserving",

@@ -17,6 +17,7 @@ ALL = [
     make_process("vp"),
     make_process("sub-vp"),
     make_process("vp-cosine"),
+    make_process("fm"),
 ]
 IDS = [p.name for p in ALL]
 times = st.floats(0.05, 0.95)
@@ -110,6 +111,25 @@ def test_invalid_processes_are_rejected(name, params, message):
 
 
 def test_registry_names():
-    assert set(PROCESSES) == {"brownian", "ou", "ve", "vp", "sub-vp", "vp-cosine"}
+    assert set(PROCESSES) == {"brownian", "ou", "ve", "vp", "sub-vp", "vp-cosine", "fm"}
     with pytest.raises(ConfigError, match="defined on t in"):
         make_process("vp-cosine").check_end_time(1.5)
+
+
+def test_flow_matching_is_the_linear_interpolant():
+    """fm: X_t = (1 - t) X_0 + t Z exactly, so the law at t = 1 is N(0, I) whatever X_0 is."""
+    fm = make_process("fm")
+    t = np.linspace(0.0, 1.0, 11)
+    np.testing.assert_allclose(fm.alpha(t), 1.0 - t, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(fm.sigma(t), t, rtol=0, atol=1e-15)
+    rng = np.random.default_rng(3)
+    x0, z = rng.normal(2.0, 0.1, size=(200_000, 1)), rng.normal(size=(200_000, 1))
+    xt = (1 - 0.7) * x0 + 0.7 * z  # the interpolant's law at t = 0.7, drawn directly
+    mean, std = fm.marginal(np.full((1, 1), 2.0), 0.7)
+    n = len(xt)
+    assert abs(xt.mean() - mean[0, 0]) < 4.5 * xt.std() / np.sqrt(n)
+    assert abs(xt.var() - (std[0, 0] ** 2 + 0.09 * 0.01)) < 4.5 * xt.var() * np.sqrt(2 / n)
+    a, b = fm.transition(0.2, 1.0)
+    assert a == pytest.approx(0.0, abs=1e-15) and b == pytest.approx(1.0, rel=1e-12)
+    with pytest.raises(ConfigError, match=r"\[0, 1.0\]"):
+        fm.check_end_time(1.2)
