@@ -23,7 +23,7 @@ from ._physics import apply_physics, physics_options
 )
 @click.option("--n", type=int, help="Number of particles.")
 @click.option("--dim", type=int, help="Spatial dimension (default: the artifact's).")
-@click.option("--process", help="brownian, ou, ve, vp, sub-vp, vp-cosine or fm (flow matching, X_t = (1 - t) X_0 + t Z).")
+@click.option("--process", help="brownian, ou, ve, vp, sub-vp, vp-cosine or fm (flow matching).")
 @click.option(
     "-P", "--process-param", "process_params", multiple=True, metavar="KEY=VALUE",
     help="Process parameter, e.g. -P D=0.5 (repeatable).",
