@@ -110,6 +110,15 @@ def check_resolved(grid: QuantumGrid, psi: NDArray[np.complex128], what: str = "
     norm = float(np.sum(np.abs(psi) ** 2) * grid.dx**psi.ndim)
     if not (math.isfinite(norm) and norm > 0):
         raise ConfigError(f"{what} is not normalisable (norm {norm:g} on the grid)")
+    xd = np.abs(np.moveaxis(psi, axis, -1)) ** 2
+    xd = xd.reshape(-1, grid.n).sum(axis=0) * grid.dx ** psi.ndim / norm
+    m = max(1, int(EDGE_FRACTION * grid.n))
+    edge = float(xd[:m].sum() + xd[-m:].sum())
+    if edge > LEAK_TOLERANCE:
+        raise ConfigError(
+            f"{what} reaches the edge of the domain [{grid.lo:g}, {grid.hi:g}) ({edge:.2g} of its probability "
+            "within 2% of an edge; the grid is periodic): widen the domain"
+        )
     pd = momentum_density(grid, psi, axis)
     other = tuple(a for a in range(psi.ndim) if a != axis % psi.ndim)
     pd_axis = pd.sum(axis=other) if other else pd
@@ -125,16 +134,6 @@ def check_resolved(grid: QuantumGrid, psi: NDArray[np.complex128], what: str = "
             f"Nyquist momentum pi*hbar/dx = {grid.p_nyquist:.4g} (aliasing); use at least {n_needed} points "
             "or a narrower domain"
         )
-    xd = np.abs(np.moveaxis(psi, axis, -1)) ** 2
-    xd = xd.reshape(-1, grid.n).sum(axis=0) * grid.dx ** psi.ndim / norm
-    m = max(1, int(EDGE_FRACTION * grid.n))
-    edge = float(xd[:m].sum() + xd[-m:].sum())
-    if edge > LEAK_TOLERANCE:
-        raise ConfigError(
-            f"{what} reaches the edge of the domain [{grid.lo:g}, {grid.hi:g}) ({edge:.2g} of its probability "
-            "within 2% of an edge; the grid is periodic): widen the domain"
-        )
-
 
 def _momentum_extent(grid: QuantumGrid, pd: NDArray[np.float64]) -> float:
     """The momentum beyond which a Gaussian with the second moment of ``pd`` holds LEAK_TOLERANCE."""

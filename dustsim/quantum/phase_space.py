@@ -190,20 +190,25 @@ def caldeira_leggett(
     shrink = math.exp(-gamma * tau / 2)
     damp = np.exp(-grid.mass * kT * r**2 * (1 - math.exp(-gamma * tau)) / (2 * grid.hbar**2)) if gamma > 0 else (
         np.ones_like(r))
-    # chord at the dilated r from W(p) (sorted p): E[m, j] = exp(i p_m r_j shrink / hbar) dp
+    # the chord at the dilated r from W(p) (sorted p), a direct sum: E[m, j] = exp(i p_m r_j shrink / hbar) dp
     dilate = np.exp(1j * np.outer(p, r * shrink) / grid.hbar) * dp
     stream = np.exp(-1j * np.outer(grid.k, p) * tau / grid.mass)  # W(x - p tau / m, p) in (k, p)
-    to_w = np.exp(-1j * np.outer(r, p) / grid.hbar) * (2 * grid.dx) / (2 * math.pi * grid.hbar)  # chord -> W
+    # p_m r_j / hbar = 2 pi (m - n/2) j / n: the plain chord <-> W transforms are FFTs with a sign flip
+    sign = np.where(np.fft.ifftshift(np.arange(-grid.n // 2, grid.n - grid.n // 2)) % 2 == 0, 1.0, -1.0)
+    n = grid.n
 
     def chord(Wp: NDArray[np.float64]) -> NDArray[np.complex128]:
-        return Wp @ np.exp(1j * np.outer(p, r) / grid.hbar) * dp
+        return np.fft.ifft(Wp, axis=1) * (n * dp) * sign
+
+    def to_w(c: NDArray[np.complex128]) -> NDArray[np.float64]:
+        return np.fft.fft(c * sign, axis=1).real * (2 * grid.dx / (2 * math.pi * grid.hbar))
 
     def half_a(Wp: NDArray[np.float64], first: bool) -> NDArray[np.float64]:
         # first half: potential then OU; second half: OU then potential (symmetric overall)
         if first:
-            Wp = ((chord(Wp) * phase) @ to_w).real
-            return ((Wp @ dilate) * damp) @ to_w
-        return (((Wp @ dilate) * damp * phase) @ to_w).real
+            Wp = to_w(chord(Wp) * phase)
+            return to_w((Wp @ dilate) * damp)
+        return to_w((Wp @ dilate) * damp * phase)
 
     frames = np.empty((len(tg.record), grid.n, grid.n))
     frames[0] = W
@@ -212,7 +217,7 @@ def caldeira_leggett(
     with tqdm(total=tg.steps, unit="step", desc="caldeira-leggett", disable=not enabled, leave=False) as bar:
         for i, target in enumerate(tg.record[1:], start=1):
             for _ in range(int(target - done)):
-                W = np.real(half_a(W, True))
+                W = half_a(W, True)
                 W = np.fft.ifft(stream * np.fft.fft(W, axis=0), axis=0).real
                 W = half_a(W, False)
             bar.update(int(target - done))
