@@ -90,7 +90,7 @@ def density_matrix_heatmaps(ds: xr.Dataset, times: Sequence[float] | None = None
 
 
 def quantum_entropy_panels(qe: xr.Dataset) -> Any:
-    """Four panels over time: entropies (von Neumann, Shannon of |psi|^2), purity, coherence length, negativity."""
+    """Four panels over time: entropies (von Neumann, Shannon of ``|psi|^2``), purity, coherence length, negativity."""
     t = qe["time"].values
     with dustsim_style():
         fig, axes = _new_axes(ncols=4, size=(3.0, 2.6))

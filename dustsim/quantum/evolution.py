@@ -253,7 +253,7 @@ def evolve_wavefunction(
     Returns
     -------
     times : ndarray, shape (frames,)
-    psi : ndarray, shape (frames, *psi.shape)
+    psi : ndarray, shape (frames, n) or (frames, n, n)
     """
     psi = normalise(grid, psi)
     for axis in range(psi.ndim):

@@ -62,7 +62,7 @@ def quantum_run(
     state : str
         Initial state spec: ``gaussian[:centre=,width=,momentum=]``, ``cat[:separation=,
         width=,centre=,phase=,momentum=]``, ``mixed[:centre=,width=,momentum_width=]``
-        or ``artifact:SPEC`` (|psi|^2 = the artifact's 1-D density).
+        or ``artifact:SPEC`` (``|psi|^2`` = the artifact's 1-D density).
     points, domain : int, (float, float)
         Grid points and extent ``[lo, hi)`` (length, periodic).
     dim : int
