@@ -38,7 +38,7 @@ import xarray as xr
 from numpy.typing import NDArray
 
 from dustsim.quantum.phase_space import negative_volume, wigner, wigner_cell
-from dustsim.quantum.run import density_matrices, grid_of, validate_state_dataset
+from dustsim.quantum.run import density_matrix, grid_of, validate_state_dataset
 from dustsim.schema import history_line
 
 
@@ -115,11 +115,9 @@ def quantum_entropy(ds: xr.Dataset, *, wigner_every: int = 1) -> xr.Dataset:
             if k % wigner_every == 0:
                 out["negative_volume"][k] = negative_volume(grid, W[k])
     else:
-        rhos = density_matrices(ds)
-        assert rhos is not None
         pure = rep == "wavefunction"
         for k in range(nt):
-            rho = rhos[k]
+            rho = density_matrix(ds, k)
             out["purity"][k] = float(np.sum(np.abs(rho) ** 2)) * grid.dx**2
             out["von_neumann"][k] = 0.0 if pure else von_neumann_entropy(rho, grid.dx)
             out["coherence_length"][k] = _coherence_length(rho, x)

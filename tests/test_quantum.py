@@ -188,7 +188,8 @@ def test_caldeira_leggett_free_particle_matches_the_exact_kramers_variance_and_e
     grid = QuantumGrid(192, -8.0, 8.0, hbar=0.25)
     kT, gamma, s0 = 0.5, 5.0, 0.2
     W0 = gaussian_wigner(grid, 0.0, s0, math.sqrt(kT))
-    times, W = caldeira_leggett(grid, W0, t_end=10.0, dt=0.02, gamma=gamma, kT=kT, record_every=50, progress=False)
+    times, W = caldeira_leggett(grid, W0, t_end=10.0, dt=0.02, gamma=gamma, kT=kT, record_every=50, progress=False,
+                                tolerance=2e-3)
     from analysis.quantum import shannon_entropy
 
     p_cell = wigner_cell(grid) / grid.dx
@@ -238,7 +239,7 @@ def test_caldeira_leggett_at_high_friction_approaches_the_fokker_planck_density(
     distances = []
     for gamma in (10.0, 20.0):
         _, W = caldeira_leggett(grid, W0, t_end=t_end, dt=0.005, gamma=gamma, kT=kT, potential=[pot],
-                                record_every=400, progress=False)
+                                record_every=400, progress=False, tolerance=1e-3)
         fp = dustsim.fokker_planck(
             {"init": "gaussian", "artifact": {"mean": 0.5, "std": 0.3}, "dim": 1, "process": "brownian",
                  "process_params": {"D": kT / (mass * gamma)}, "kT": kT, "potential": [pot], "t_end": t_end - 1 / gamma,
@@ -306,6 +307,15 @@ def test_too_large_a_step_for_the_accuracy_target_is_refused():
         evolve_wavefunction(grid, psi, t_end=2.0, dt=0.2, potential="harmonic:k=4", tolerance=1e-6)
     # the free particle is exact at any step
     evolve_wavefunction(grid, psi, t_end=1.0, dt=0.5, tolerance=1e-12, progress=False)
+
+
+def test_caldeira_leggett_refuses_a_step_too_large_for_its_accuracy_target():
+    grid = QuantumGrid(96, -8.0, 8.0, hbar=0.5)
+    W0 = gaussian_wigner(grid, 0.0, 0.5, 0.8)
+    with pytest.raises(ConfigError, match="too large for the split-operator accuracy target"):
+        caldeira_leggett(grid, W0, t_end=5.0, dt=0.05, gamma=5.0, kT=0.5, tolerance=1e-5)
+    with pytest.raises(ConfigError, match="too large for the damping"):
+        caldeira_leggett(grid, W0, t_end=5.0, dt=0.2, gamma=5.0, kT=0.5)
 
 
 def test_non_hermitian_non_positive_and_non_normalisable_states_are_refused():

@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 
 from ..errors import ConfigError
 from ..potentials import Potential, make_potentials, parse_spec, total_energy
-from .grid import LEAK_TOLERANCE, QuantumGrid, check_resolved, momentum_density
+from .grid import LEAK_TOLERANCE, QuantumGrid, check_resolved, check_resolved_density_matrix, momentum_density
 from .states import check_density_matrix, normalise
 
 #: default target of the estimated global split-operator error (relative, state norm)
@@ -291,10 +291,7 @@ def evolve_density_matrix(
     if not (math.isfinite(dephasing) and dephasing >= 0):
         raise ConfigError(f"the dephasing rate must be >= 0, got {dephasing!r}")
     rho = check_density_matrix(grid, rho)
-    w, v = np.linalg.eigh(rho)
-    for weight, vec in zip(w[::-1][:4], v.T[::-1][:4], strict=True):  # the dominant components
-        if weight * grid.dx > 1e-8:
-            check_resolved(grid, vec, "the initial state")
+    check_resolved_density_matrix(grid, rho, "the initial state")
     V = potential_on_grid(grid, resolve_potentials(potential, 1), 1)
     tg = time_grid(t_end, dt, record_every)
     _check_step(grid, rho, V, tg, "density-matrix", dephasing, tolerance)

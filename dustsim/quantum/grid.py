@@ -135,10 +135,36 @@ def check_resolved(grid: QuantumGrid, psi: NDArray[np.complex128], what: str = "
             "or a narrower domain"
         )
 
+def check_resolved_density_matrix(grid: QuantumGrid, rho: NDArray[np.complex128], what: str = "the state") -> None:
+    """:func:`check_resolved` for a density matrix: momentum law ``diag(F rho F^H)``, position law ``diag(rho)``."""
+    rho = np.asarray(rho)
+    pd = np.abs(np.diag(np.fft.fft(np.fft.ifft(rho, axis=1), axis=0)))
+    pd = pd / pd.sum()
+    m = max(1, int(EDGE_FRACTION * grid.n))
+    xd = np.abs(np.diag(rho))
+    xd = xd / xd.sum()
+    edge = float(xd[:m].sum() + xd[-m:].sum())
+    if edge > LEAK_TOLERANCE:
+        raise ConfigError(
+            f"{what} reaches the edge of the domain [{grid.lo:g}, {grid.hi:g}) ({edge:.2g} of its probability "
+            "within 2% of an edge; the grid is periodic): widen the domain"
+        )
+    leak = float(pd[np.abs(grid.p) > 0.5 * grid.p_nyquist].sum())
+    if leak > LEAK_TOLERANCE:
+        n_fit = 2 * _momentum_extent(grid, pd) * (grid.hi - grid.lo) / (math.pi * grid.hbar)
+        n_needed = max(2 * grid.n, int(2 ** math.ceil(math.log2(n_fit))))
+        raise ConfigError(
+            f"the grid is too coarse for {what}: {leak:.2g} of its momentum probability lies beyond half the "
+            f"Nyquist momentum pi*hbar/dx = {grid.p_nyquist:.4g} (aliasing); use at least {n_needed} points "
+            "or a narrower domain"
+        )
+
+
 def _momentum_extent(grid: QuantumGrid, pd: NDArray[np.float64]) -> float:
     """The momentum beyond which a Gaussian with the second moment of ``pd`` holds LEAK_TOLERANCE."""
     mean_p2 = float(np.sum(pd * grid.p**2))
     return math.sqrt(2 * mean_p2 * math.log(1 / LEAK_TOLERANCE))
 
 
-__all__ = ["EDGE_FRACTION", "LEAK_TOLERANCE", "QuantumGrid", "check_resolved", "momentum_density"]
+__all__ = ["EDGE_FRACTION", "LEAK_TOLERANCE", "QuantumGrid", "check_resolved", "check_resolved_density_matrix",
+           "momentum_density"]

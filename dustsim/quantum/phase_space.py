@@ -48,7 +48,7 @@ from numpy.typing import NDArray
 
 from ..errors import ConfigError
 from ..potentials import total_energy
-from .evolution import resolve_potentials, time_grid
+from .evolution import DEFAULT_TOLERANCE, resolve_potentials, time_grid
 from .grid import QuantumGrid
 
 
@@ -125,6 +125,43 @@ def _check_fits(grid: QuantumGrid, W: NDArray[np.float64], what: str) -> None:
         )
 
 
+def _cl_step(grid: QuantumGrid, potential: Any, tau: float, gamma: float, kT: float) -> Any:
+    """One Strang step of length ``tau`` of the Caldeira-Leggett equation on W (see the module docstring)."""
+    pots = resolve_potentials(potential, 1)
+    p = wigner_momenta(grid)
+    dp = p[1] - p[0]
+    n = grid.n
+    r = np.fft.ifftshift(np.arange(-n // 2, n - n // 2)) * 2 * grid.dx  # FFT order, chord x - x'
+    x = grid.x
+
+    def energy(points: NDArray[np.float64]) -> NDArray[np.float64]:
+        return total_energy(pots, points[..., None]) if pots else np.zeros(points.shape)
+
+    phase = np.exp(-1j * (energy(x[:, None] + r / 2) - energy(x[:, None] - r / 2)) * (tau / 2) / grid.hbar)
+    shrink = math.exp(-gamma * tau / 2)
+    damp = np.exp(-grid.mass * kT * r**2 * (1 - math.exp(-gamma * tau)) / (2 * grid.hbar**2))
+    # the chord at the dilated r from W(p) (sorted p), a direct sum: E[m, j] = exp(i p_m r_j shrink / hbar) dp
+    dilate = np.exp(1j * np.outer(p, r * shrink) / grid.hbar) * dp
+    stream = np.exp(-1j * np.outer(grid.k, p) * tau / grid.mass)  # W(x - p tau / m, p) in (k, p)
+    # p_m r_j / hbar = 2 pi (m - n/2) j / n: the plain chord <-> W transforms are FFTs with a sign flip
+    sign = np.where(np.fft.ifftshift(np.arange(-n // 2, n - n // 2)) % 2 == 0, 1.0, -1.0)
+
+    def chord(W: NDArray[np.float64]) -> NDArray[np.complex128]:
+        return np.fft.ifft(W, axis=1) * (n * dp) * sign
+
+    def to_w(c: NDArray[np.complex128]) -> NDArray[np.float64]:
+        return np.fft.fft(c * sign, axis=1).real * (2 * grid.dx / (2 * math.pi * grid.hbar))
+
+    def step(W: NDArray[np.float64]) -> NDArray[np.float64]:
+        # potential (tau/2), OU (tau/2), streaming (tau), OU (tau/2), potential (tau/2): symmetric, O(tau^2)
+        W = to_w(chord(W) * phase)
+        W = to_w((W @ dilate) * damp)
+        W = np.fft.ifft(stream * np.fft.fft(W, axis=0), axis=0).real
+        return to_w((W @ dilate) * damp * phase)
+
+    return step
+
+
 def caldeira_leggett(
     grid: QuantumGrid,
     W0: NDArray[np.float64],
@@ -135,6 +172,7 @@ def caldeira_leggett(
     kT: float,
     potential: Any = None,
     record_every: int = 1,
+    tolerance: float = DEFAULT_TOLERANCE,
     progress: bool | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Evolve a Wigner function under the Caldeira-Leggett equation (see the module docstring).
@@ -146,13 +184,18 @@ def caldeira_leggett(
         Initial Wigner function on ``(x, wigner_momenta(grid))`` (e.g. :func:`wigner`,
         :func:`gaussian_wigner`).
     t_end, dt : float
-        End time and step (time units).
+        End time and step (time units); ``gamma dt <= 0.5`` is required.
     gamma : float
         Momentum damping rate (1 / time), >= 0.
     kT : float
         Bath temperature (energy), >= 0.
     potential : spec(s), optional
         dustsim potentials, as for :func:`~dustsim.quantum.evolve_wavefunction`.
+    record_every : int
+        Steps between stored frames.
+    tolerance : float
+        Target of the step-doubling estimate of the global splitting error (relative, L2
+        norm of W; errors add up over at most the relaxation time ``1 / gamma``).
 
     Returns
     -------
@@ -176,40 +219,21 @@ def caldeira_leggett(
     if gamma * tg.dt > 0.5:
         raise ConfigError(f"dt = {tg.dt:.3g} is too large for the damping: use dt <= {0.5 / gamma:.3g} "
                           "(gamma dt <= 0.5)")
-    p = wigner_momenta(grid)
-    dp = p[1] - p[0]
-    r = np.fft.ifftshift(np.arange(-grid.n // 2, grid.n - grid.n // 2)) * 2 * grid.dx  # FFT order, chord x - x'
-    x = grid.x
-    pots = resolve_potentials(potential, 1)
-
-    def energy(points: NDArray[np.float64]) -> NDArray[np.float64]:
-        return total_energy(pots, points[..., None]) if pots else np.zeros(points.shape)
-
-    tau = tg.dt
-    phase = np.exp(-1j * (energy(x[:, None] + r / 2) - energy(x[:, None] - r / 2)) * (tau / 2) / grid.hbar)
-    shrink = math.exp(-gamma * tau / 2)
-    damp = np.exp(-grid.mass * kT * r**2 * (1 - math.exp(-gamma * tau)) / (2 * grid.hbar**2)) if gamma > 0 else (
-        np.ones_like(r))
-    # the chord at the dilated r from W(p) (sorted p), a direct sum: E[m, j] = exp(i p_m r_j shrink / hbar) dp
-    dilate = np.exp(1j * np.outer(p, r * shrink) / grid.hbar) * dp
-    stream = np.exp(-1j * np.outer(grid.k, p) * tau / grid.mass)  # W(x - p tau / m, p) in (k, p)
-    # p_m r_j / hbar = 2 pi (m - n/2) j / n: the plain chord <-> W transforms are FFTs with a sign flip
-    sign = np.where(np.fft.ifftshift(np.arange(-grid.n // 2, grid.n - grid.n // 2)) % 2 == 0, 1.0, -1.0)
-    n = grid.n
-
-    def chord(Wp: NDArray[np.float64]) -> NDArray[np.complex128]:
-        return np.fft.ifft(Wp, axis=1) * (n * dp) * sign
-
-    def to_w(c: NDArray[np.complex128]) -> NDArray[np.float64]:
-        return np.fft.fft(c * sign, axis=1).real * (2 * grid.dx / (2 * math.pi * grid.hbar))
-
-    def half_a(Wp: NDArray[np.float64], first: bool) -> NDArray[np.float64]:
-        # first half: potential then OU; second half: OU then potential (symmetric overall)
-        if first:
-            Wp = to_w(chord(Wp) * phase)
-            return to_w((Wp @ dilate) * damp)
-        return to_w((Wp @ dilate) * damp * phase)
-
+    step = _cl_step(grid, potential, tg.dt, gamma, kT)
+    half = _cl_step(grid, potential, tg.dt / 2, gamma, kT)
+    # step doubling: local error ~ (4/3)|one step - two half steps|; the damped dynamics forgets its errors over
+    # the relaxation time 1/gamma, so they add up over min(steps, 1/(gamma dt)) steps (calibrated on the free
+    # particle against the exact Kramers variance: estimate 7.4e-4, measured 8.0e-4 at gamma dt = 0.1)
+    local = 4.0 / 3.0 * float(np.linalg.norm(step(W) - half(half(W))) / np.linalg.norm(W))
+    error = local * (tg.steps if gamma == 0 else min(tg.steps, math.ceil(1.0 / (gamma * tg.dt))))
+    if not (math.isfinite(tolerance) and tolerance > 0):
+        raise ConfigError(f"tolerance must be positive, got {tolerance!r}")
+    if error > tolerance:
+        raise ConfigError(
+            f"dt = {tg.dt:.3g} is too large for the split-operator accuracy target: estimated global error "
+            f"{error:.2g} > tolerance {tolerance:.2g}; use dt <= {tg.dt * math.sqrt(tolerance / error) * 0.8:.2g} "
+            "(or raise --tolerance)"
+        )
     frames = np.empty((len(tg.record), grid.n, grid.n))
     frames[0] = W
     enabled = sys.stderr.isatty() if progress is None else progress
@@ -217,9 +241,7 @@ def caldeira_leggett(
     with tqdm(total=tg.steps, unit="step", desc="caldeira-leggett", disable=not enabled, leave=False) as bar:
         for i, target in enumerate(tg.record[1:], start=1):
             for _ in range(int(target - done)):
-                W = half_a(W, True)
-                W = np.fft.ifft(stream * np.fft.fft(W, axis=0), axis=0).real
-                W = half_a(W, False)
+                W = step(W)
             bar.update(int(target - done))
             done = int(target)
             frames[i] = W

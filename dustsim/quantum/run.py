@@ -102,7 +102,8 @@ def quantum_run(
         times, frames = evolve_density_matrix(grid, rho0, dephasing=dephasing, tolerance=tolerance, **common)
     else:
         rho0 = pure_density_matrix(initial) if pure else initial
-        times, frames = caldeira_leggett(grid, wigner(grid, rho0), gamma=gamma, kT=kT, **common)
+        times, frames = caldeira_leggett(grid, wigner(grid, rho0), gamma=gamma, kT=kT, tolerance=tolerance,
+                                         **common)
     params = {
         "state": state, "points": grid.n, "domain": [grid.lo, grid.hi], "dim": dim, "hbar": grid.hbar,
         "mass": grid.mass, "potential": [p.to_table() for p in resolve_potentials(potential, dim)], "t_end": t_end,
@@ -208,17 +209,24 @@ def state_frames(ds: xr.Dataset) -> NDArray:
     return ds["wigner"].values
 
 
-def density_matrices(ds: xr.Dataset) -> NDArray[np.complex128] | None:
-    """``rho(x, x')`` of every frame of a 1-D state (pure states: ``psi psi^H``); None for Wigner runs."""
+def density_matrix(ds: xr.Dataset, k: int) -> NDArray[np.complex128] | None:
+    """``rho(x, x')`` of frame ``k`` of a 1-D state (pure states: ``psi psi^H``); None for Wigner runs and 2-D."""
     rep = ds.attrs["representation"]
-    frames = state_frames(ds)
     if rep == "wavefunction":
-        if frames.ndim != 2:
+        if ds["psi_real"].ndim != 2:
             return None
-        return np.einsum("ti,tj->tij", frames, frames.conj())
+        psi = ds["psi_real"].isel(time=k).values + 1j * ds["psi_imag"].isel(time=k).values
+        return np.outer(psi, psi.conj())
     if rep == "density-matrix":
-        return frames
+        return ds["rho_real"].isel(time=k).values + 1j * ds["rho_imag"].isel(time=k).values
     return None
+
+
+def density_matrices(ds: xr.Dataset) -> NDArray[np.complex128] | None:
+    """``rho(x, x')`` of every frame (shape ``(time, n, n)``) of a 1-D state; None for Wigner runs and 2-D."""
+    if density_matrix(ds, 0) is None:
+        return None
+    return np.stack([density_matrix(ds, k) for k in range(ds.sizes["time"])])
 
 
 def wigner_frames(ds: xr.Dataset, every: int = 1) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -232,5 +240,14 @@ def wigner_frames(ds: xr.Dataset, every: int = 1) -> tuple[NDArray[np.float64], 
     return wigner_momenta(grid), np.stack([wigner(grid, f) for f in frames[::every]])
 
 
-__all__ = ["REPRESENTATIONS", "density_matrices", "grid_of", "quantum_run", "state_dataset", "state_frames",
-           "validate_state_dataset", "wigner_frames"]
+__all__ = [
+    "REPRESENTATIONS",
+    "density_matrices",
+    "density_matrix",
+    "grid_of",
+    "quantum_run",
+    "state_dataset",
+    "state_frames",
+    "validate_state_dataset",
+    "wigner_frames",
+]
