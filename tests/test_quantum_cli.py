@@ -96,3 +96,15 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args,
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_dustsim_plot_draws_quantum_datasets(tmp_path, capsys):
+    state, entropy = tmp_path / "q.nc", tmp_path / "e.nc"
+    code, _, err = run("quantum", "--state", "cat:separation=3,width=0.5", "--points", "96", "--t-end", "0.2",
+                       "--dt", "0.05", "--entropy-out", str(entropy), "-o", str(state), capsys=capsys)
+    assert code == 0, err
+    for source, style in ((state, "default"), (state, "heatmap"), (entropy, "default")):
+        figure = tmp_path / f"{source.stem}-{style}.png"
+        code, out, err = run("plot", str(source), "-o", str(figure), "--style", style, capsys=capsys)
+        assert code == 0, err
+        assert "quantum-" in out and figure.stat().st_size > 0
