@@ -108,3 +108,12 @@ def test_dustsim_plot_draws_quantum_datasets(tmp_path, capsys):
         code, out, err = run("plot", str(source), "-o", str(figure), "--style", style, capsys=capsys)
         assert code == 0, err
         assert "quantum-" in out and figure.stat().st_size > 0
+
+
+def test_the_recorded_config_reproduces_the_run_exactly():
+    import tomllib
+
+    ds = quantum_run("cat:separation=3,width=0.5", points=96, t_end=0.3, dt=0.01, record_every=10, dephasing=0.5,
+                     potential="harmonic:k=0.5", tolerance=1e-3, progress=False)
+    again = quantum_run(**tomllib.loads(ds.attrs["config"])["quantum"], progress=False)
+    np.testing.assert_array_equal(state_frames(again), state_frames(ds))
