@@ -118,6 +118,7 @@ def quantum_entropy(ds: xr.Dataset, *, wigner_every: int = 1) -> xr.Dataset:
         pure = rep == "wavefunction"
         for k in range(nt):
             rho = density_matrix(ds, k)
+            assert rho is not None  # 1-D wavefunction or density matrix here
             out["purity"][k] = float(np.sum(np.abs(rho) ** 2)) * grid.dx**2
             out["von_neumann"][k] = 0.0 if pure else von_neumann_entropy(rho, grid.dx)
             out["coherence_length"][k] = _coherence_length(rho, x)

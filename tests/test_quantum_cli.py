@@ -61,10 +61,13 @@ def test_round_trip_keeps_the_state_exactly(tmp_path):
 
 def test_two_dimensional_and_caldeira_leggett_runs(tmp_path, capsys):
     code, out, err = run("quantum", "--dim", "2", "--points", "64", "--state", "gaussian:width=0.8", "--t-end", "0.2",
-                         "--dt", "0.05", "--entropy-out", str(tmp_path / "e2.nc"), "-o", str(tmp_path / "q2.nc"),
-                         capsys=capsys)
+                         "--dt", "0.05", "--entropy-out", str(tmp_path / "e2.nc"), "--measure", "3000",
+                         "--measure-out", str(tmp_path / "m2.nc"), "-o", str(tmp_path / "q2.nc"), capsys=capsys)
     assert code == 0, err
     assert open_dataset(tmp_path / "q2.nc")["psi_real"].dims == ("time", "x", "y")
+    measured = dustsim.open_trajectory(tmp_path / "m2.nc").position.values[0]
+    assert measured.shape == (3000, 2)
+    assert np.all(np.abs(measured.std(axis=0) - 0.8) < 4.5 * 0.8 / math.sqrt(2 * 3000))  # SE of an sd
     code, out, err = run("quantum", "--state", "mixed:width=0.3,momentum_width=0.7", "--hbar", "0.1", "--gamma", "10",
                          "--kT", "0.5", "--potential", "double-well", "--domain=-3,3", "--points", "192",
                          "--dt", "0.01", "--t-end", "0.1", "--tolerance", "1e-3",

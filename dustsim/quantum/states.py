@@ -126,7 +126,7 @@ def check_density_matrix(grid: QuantumGrid, rho: ArrayLike, what: str = "the den
         negative eigenvalues below ``-1e-10`` of the largest, or a trace that is not
         positive and finite (not normalisable).
     """
-    rho = np.asarray(rho, dtype=np.complex128)
+    rho = np.asarray(rho, dtype=np.complex128)  # type: ignore[assignment]
     if rho.shape != (grid.n, grid.n):
         raise ConfigError(f"{what} must have shape ({grid.n}, {grid.n}) on this grid, got {rho.shape}")
     if not np.all(np.isfinite(rho)):
