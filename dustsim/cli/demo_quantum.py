@@ -16,11 +16,14 @@ from typing import Any
 import numpy as np
 
 #: the quantum run of the demo: a cat of two packets, decohered by position dephasing
-CAT: dict[str, Any] = {"state": "cat:separation=6,width=0.25", "points": 128, "domain": (-6.0, 6.0), "t_end": 0.2, "dt": 0.002,
-       "record_every": 10, "dephasing": 2.0, "tolerance": 1e-3}
+CAT: dict[str, Any] = {
+    "state": "cat:separation=6,width=0.25", "points": 128, "domain": (-6.0, 6.0), "t_end": 0.2, "dt": 0.002,
+    "record_every": 10, "dephasing": 2.0, "tolerance": 1e-3,
+}
 #: a free packet and the classical dust measured from it (Brownian, same start)
-PACKET: dict[str, Any] = {"state": "gaussian:width=0.5", "points": 256, "domain": (-24.0, 24.0), "t_end": 4.0, "dt": 0.1,
-          "record_every": 4}
+PACKET: dict[str, Any] = {
+    "state": "gaussian:width=0.5", "points": 256, "domain": (-24.0, 24.0), "t_end": 4.0, "dt": 0.1, "record_every": 4,
+}
 CLASSICAL_D = 0.5
 
 
