@@ -17,8 +17,8 @@ import numpy as np
 
 #: the quantum run of the demo: a cat of two packets, decohered by position dephasing
 CAT: dict[str, Any] = {
-    "state": "cat:separation=6,width=0.25", "points": 128, "domain": (-6.0, 6.0), "t_end": 0.2, "dt": 0.002,
-    "record_every": 10, "dephasing": 2.0, "tolerance": 1e-3,
+    "state": "cat:separation=8,width=0.2", "points": 192, "domain": (-8.0, 8.0), "mass": 4.0, "t_end": 0.2,
+    "dt": 0.002, "record_every": 5, "dephasing": 2.0, "tolerance": 1e-3,
 }
 #: a free packet and the classical dust measured from it (Brownian, same start)
 PACKET: dict[str, Any] = {
