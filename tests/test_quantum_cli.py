@@ -78,6 +78,30 @@ def test_two_dimensional_and_caldeira_leggett_runs(tmp_path, capsys):
     assert abs(purity[0] - 0.1 / (2 * 0.3 * 0.7)) < 1e-6
 
 
+def test_states_from_files_are_validated(tmp_path, capsys):
+    from dustsim.quantum import QuantumGrid, gaussian_packet, pure_density_matrix
+
+    grid = QuantumGrid(96, -10.0, 10.0)
+    rho = pure_density_matrix(gaussian_packet(grid, 1.0, 0.6))
+    other = pure_density_matrix(gaussian_packet(grid))
+    files = {"psi.npy": 3 * gaussian_packet(grid, 0.0, 0.7), "rho.npy": rho, "zero.npy": np.zeros(96),
+             "skew.npy": rho + 0.01j * np.eye(96, k=1), "neg.npy": rho - 0.5 * other}
+    for name, array in files.items():
+        np.save(tmp_path / name, array)
+    common = ["--points", "96", "--t-end", "0.1", "--dt", "0.05"]
+    for name in ("psi.npy", "rho.npy"):
+        out = tmp_path / f"{name}.nc"
+        code, _, err = run("quantum", "--state", f"file:{tmp_path / name}", *common, "-o", str(out), capsys=capsys)
+        assert code == 0, err
+    assert open_dataset(tmp_path / "rho.npy.nc").attrs["representation"] == "density-matrix"
+    for name, message in (("zero.npy", "not normalisable"), ("skew.npy", "not Hermitian"),
+                          ("neg.npy", "not positive semi-definite"), ("absent.npy", "not found")):
+        code, _, err = run("quantum", "--state", f"file:{tmp_path / name}", *common, "-o", str(tmp_path / "x.nc"),
+                           capsys=capsys)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+        assert not (tmp_path / "x.nc").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -20,7 +20,8 @@ def _domain(text: str) -> tuple[float, float]:
 @click.command("quantum")
 @click.option("--state", default="gaussian", show_default=True,
               help="Initial state: gaussian:centre=0,width=0.5,momentum=0; cat:separation=4,width=0.3,phase=0; "
-                   "mixed:width=0.5,momentum_width=2; artifact:SPEC (position density = an artifact's 1-D density).")
+                   "mixed:width=0.5,momentum_width=2; artifact:SPEC (position density = an artifact's 1-D density); "
+                   "file:PATH.npy (psi (n,) or rho (n, n) on this grid).")
 @click.option("--points", type=int, default=256, show_default=True, help="Grid points.")
 @click.option("--domain", default="-10,10", show_default=True, help="Grid extent LO,HI (periodic).")
 @click.option("--dim", type=click.IntRange(1, 2), default=1, show_default=True,

@@ -61,8 +61,9 @@ def quantum_run(
     ----------
     state : str
         Initial state spec: ``gaussian[:centre=,width=,momentum=]``, ``cat[:separation=,
-        width=,centre=,phase=,momentum=]``, ``mixed[:centre=,width=,momentum_width=]``
-        or ``artifact:SPEC`` (``|psi|^2`` = the artifact's 1-D density).
+        width=,centre=,phase=,momentum=]``, ``mixed[:centre=,width=,momentum_width=]``,
+        ``artifact:SPEC`` (``|psi|^2`` = the artifact's 1-D density) or ``file:PATH.npy``
+        (a wavefunction or density matrix on this grid).
     points, domain : int, (float, float)
         Grid points and extent ``[lo, hi)`` (length, periodic).
     dim : int

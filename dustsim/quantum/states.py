@@ -178,6 +178,7 @@ STATE_KINDS: dict[str, dict[str, Any]] = {
     "cat": {"separation": 4.0, "width": 0.3, "centre": 0.0, "phase": 0.0, "momentum": 0.0},
     "mixed": {"centre": 0.0, "width": 0.5, "momentum_width": None},
     "artifact": {},
+    "file": {},
 }
 
 
@@ -198,6 +199,10 @@ def parse_state(spec: str) -> tuple[str, dict[str, Any]]:
         if not rest.strip():
             raise ConfigError("state 'artifact' needs an artifact spec: 'artifact:gmm:k=3,std=0.1'")
         return kind, {"spec": rest.strip()}
+    if kind == "file":
+        if not rest.strip():
+            raise ConfigError("state 'file' needs a path: 'file:state.npy'")
+        return kind, {"path": rest.strip()}
     options: dict[str, Any] = {}
     for item in _split_options(rest) if rest else []:
         key, eq, value = item.partition("=")
@@ -217,9 +222,13 @@ def make_state(grid: QuantumGrid, spec: str, *, dim: int = 1, seed: int = 0) -> 
     """The initial state named by ``spec`` (see :data:`STATE_KINDS`); returns ``(state, is_pure)``.
 
     Pure states are wavefunctions (``(n,)``, or the product ``psi(x) psi(y)`` in 2-D);
-    ``mixed`` is a density matrix (1-D only).
+    ``mixed`` is a density matrix (1-D only). ``file:PATH.npy`` reads a user's state on this
+    grid: a complex ``(n,)`` wavefunction, an ``(n, n)`` density matrix (1-D) or an
+    ``(n, n)`` wavefunction (2-D), validated (normalisable; Hermitian and positive).
     """
     kind, o = parse_state(spec)
+    if kind == "file":
+        return _state_file(grid, o["path"], dim)
     if kind == "mixed":
         if dim != 1:
             raise ConfigError("mixed states are density matrices: 1-D only")
@@ -235,6 +244,30 @@ def make_state(grid: QuantumGrid, spec: str, *, dim: int = 1, seed: int = 0) -> 
     elif dim != 1:
         raise ConfigError(f"quantum dust is 1-D or 2-D, got dim = {dim}")
     return psi, True
+
+
+def _state_file(grid: QuantumGrid, path: str, dim: int) -> tuple[NDArray[np.complex128], bool]:
+    from pathlib import Path
+
+    from ..errors import InputFileError
+
+    file = Path(path).expanduser()
+    if file.suffix.lower() != ".npy" or not file.is_file():
+        raise InputFileError(f"state file {file} not found (a .npy array: psi of shape (n,), or rho of shape (n, n))")
+    try:
+        data = np.load(file, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input file
+        raise InputFileError(f"cannot read state file {file}: {exc}") from None
+    if not np.issubdtype(data.dtype, np.number):
+        raise InputFileError(f"state file {file}: values are not numbers (dtype {data.dtype})")
+    if data.ndim == 1 and dim == 1:
+        return normalise(grid, data, f"the state in {file.name}"), True
+    if data.ndim == 2 and dim == 2:
+        return normalise(grid, data, f"the state in {file.name}"), True
+    if data.ndim == 2 and dim == 1:
+        return check_density_matrix(grid, data, f"the density matrix in {file.name}"), False
+    raise InputFileError(f"state file {file}: shape {data.shape} is neither psi ({grid.n},) nor rho "
+                         f"({grid.n}, {grid.n}) for dim = {dim}")
 
 
 __all__ = [
