@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,7 +197,7 @@ def _warn_if_unresolved(grid: QuantumGrid, state: NDArray[np.complex128], kind: 
 
 def _run(
     grid: QuantumGrid, state: NDArray[np.complex128], V: NDArray[np.float64], tg: TimeGrid, kind: str,
-    dephasing: float, progress: bool | None, callback: Callable[[int, NDArray], None] | None,
+    dephasing: float, progress: bool | None,
 ) -> NDArray[np.complex128]:
     from tqdm.auto import tqdm
 
@@ -213,8 +213,6 @@ def _run(
             bar.update(int(target - done))
             done = int(target)
             frames[i] = state
-            if callback is not None:
-                callback(i, state)
             if not warned:
                 warned = _warn_if_unresolved(grid, state, kind, done * tg.dt)
     return frames
@@ -261,7 +259,7 @@ def evolve_wavefunction(
     V = potential_on_grid(grid, resolve_potentials(potential, psi.ndim), psi.ndim)
     tg = time_grid(t_end, dt, record_every)
     _check_step(grid, psi, V, tg, "wavefunction", 0.0, tolerance)
-    return tg.times, _run(grid, psi, V, tg, "wavefunction", 0.0, progress, None)
+    return tg.times, _run(grid, psi, V, tg, "wavefunction", 0.0, progress)
 
 
 def evolve_density_matrix(
@@ -295,7 +293,7 @@ def evolve_density_matrix(
     V = potential_on_grid(grid, resolve_potentials(potential, 1), 1)
     tg = time_grid(t_end, dt, record_every)
     _check_step(grid, rho, V, tg, "density-matrix", dephasing, tolerance)
-    return tg.times, _run(grid, rho, V, tg, "density-matrix", dephasing, progress, None)
+    return tg.times, _run(grid, rho, V, tg, "density-matrix", dephasing, progress)
 
 
 __all__ = [
