@@ -585,7 +585,9 @@ def density_plot(density: xr.Dataset, times: Sequence[float] | None = None, *, n
 
 
 def dataset_kind(ds: xr.Dataset) -> str:
-    """``trajectory``, ``entropy``, ``loss`` or ``density``, recognised from variables and attrs."""
+    """``trajectory``, ``entropy``, ``loss``, ``density``, ``quantum-state`` or ``quantum-entropy``."""
+    if ds.attrs.get("kind") in ("quantum-state", "quantum-entropy"):
+        return str(ds.attrs["kind"])
     if ds.attrs.get("kind") == "density" or "density" in ds.data_vars:
         return "density"
     if "position" in ds.data_vars:
@@ -606,4 +608,12 @@ def plot_dataset(ds: xr.Dataset, *, style: str | None = None) -> Any:
         return information_panels(ds) if style == "panels" else entropy_plot(ds)
     if kind == "loss":
         return loss_plot(ds)
+    if kind == "quantum-entropy":
+        from .quantum_plots import quantum_entropy_panels
+
+        return quantum_entropy_panels(ds)
+    if kind == "quantum-state" and "y" not in ds["density"].dims:
+        from .quantum_plots import density_matrix_heatmaps, wigner_snapshots
+
+        return density_matrix_heatmaps(ds) if style == "heatmap" else wigner_snapshots(ds)
     return density_plot(ds)

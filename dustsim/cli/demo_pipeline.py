@@ -303,9 +303,21 @@ def run_demo(
 
     figs = stages.run("figures and animation", figures)
 
+    # the "three levels of dust" section (issue 15): quantum, measured into classical dust, emergence;
+    # its own wall time is recorded in the timings table
+    from .demo_quantum import three_levels
+
+    started = time.perf_counter()
+    levels_section, level_files, level_numbers = three_levels(
+        out, seed=seeds["analysis"], n_measure=500 if quick else 2000,
+        emergence_figure=None)  # the emergence figure (issue 15, part 4) joins here
+    result.files.update(level_files)
+    result.numbers.update(level_numbers)
+    stages.timings["three levels of dust"] = time.perf_counter() - started
+
     # 8. report -------------------------------------------------------------------------
     def report() -> Path:
-        return _write_report(result, settings, fwd, figs, nums, stages.timings, quick)
+        return _write_report(result, settings, fwd, figs, nums, stages.timings, quick, [levels_section])
 
     stages.run("writing report.html", report)
     result.timings = dict(stages.timings)
@@ -313,7 +325,8 @@ def run_demo(
 
 
 def _write_report(result: DemoResult, settings: DemoSettings, fwd: dict[str, Any], figs: dict[str, Any],
-                  nums: dict[str, Any], timings: dict[str, float], quick: bool) -> Path:
+                  nums: dict[str, Any], timings: dict[str, float], quick: bool,
+                  extra_sections: list[Any] | None = None) -> Path:
     import dustsim
     from analysis.report import Section, write_report
 
@@ -389,6 +402,7 @@ def _write_report(result: DemoResult, settings: DemoSettings, fwd: dict[str, Any
                 ([{"trajectory": k.removeprefix("h_theorem_"), "KL non-increasing": bool(v)}
                   for k, v in n.items() if k.startswith("h_theorem_")], "H-theorem check")],
         ),
+        *(extra_sections or []),
         Section(
             "Run details",
             f"{'Quick (reduced) run. ' if quick else ''}Stage wall times in seconds; all files are in "
