@@ -1,0 +1,568 @@
+r"""Emergence across scales: coarse-grained entropy of dust on a grid of scales.
+
+The positions of every frame are coarse-grained into cubes of side :math:`\Delta` (cells
+anchored at ``origin``) for each scale of a grid; with :math:`p_i` the fraction of the
+dust in cell :math:`i`,
+
+.. math:: H_\Delta(t) = -\sum_i p_i \log p_i
+
+is the entropy of the dust as seen at resolution :math:`\Delta` (a Boltzmann entropy of
+the occupation numbers, per particle). :math:`H_\Delta + d \log \Delta` tends to the
+differential entropy as :math:`\Delta \to 0` for a density that is smooth on the scale
+:math:`\Delta`, so it is the form comparable across scales and with the kNN entropy.
+
+**Structure at scale Δ.** Halving the cells splits each cell into :math:`2^d` children;
+the entropy added, :math:`H_{\Delta/2} - H_\Delta`, is the entropy of the child cell given
+the parent cell, at most :math:`d \log 2` (reached when the dust is spread evenly over the
+children of every cell). The deficit
+
+.. math:: S_\Delta(t) = d \log 2 - \left(H_{\Delta/2}(t) - H_\Delta(t)\right) \ge 0
+
+is the information (nats) that the dust holds at scale :math:`\Delta` beyond the coarser
+picture: the mean Kullback-Leibler divergence of the within-cell distribution from the
+uniform one. It is zero exactly when the density is uniform at resolution
+:math:`\Delta/2` inside every cell of side :math:`\Delta`. For a density smooth on the
+scale :math:`\Delta`, a first-order expansion inside each cell gives
+:math:`S_\Delta \approx \Delta^2 J / 32` with :math:`J = E\|\nabla \log p\|^2` the
+Fisher information, so under free diffusion from a point (:math:`J = d / 2Dt`) structure
+at scale :math:`\Delta` fades as :math:`S_\Delta \approx d \Delta^2 / (64 D t)`.
+
+**Emergence time.** The time after which the dust looks smooth at scale :math:`\Delta`
+(the continuum description *emerges* at that scale): the last time :math:`S_\Delta(t)`
+is at or above ``tolerance`` (nats; linear interpolation between the bracketing frames).
+For free dust it grows like :math:`\Delta^2 / 2D`: with :math:`\varepsilon` the tolerance
+and :math:`s_0` the initial width of point-like clumps,
+:math:`t_\Delta \approx (d \Delta^2 / 32\varepsilon - s_0^2) / 2D` in the smooth limit,
+and exactly :math:`\propto \Delta^2` for a point source at a cell corner (the law then
+depends on :math:`\sqrt{2Dt} / \Delta` only). The *ordering time* is the converse, for
+dust that orders itself: the first time :math:`S_\Delta` rises to ``tolerance`` from
+below.
+
+For a Gaussian-mixture artifact under a linear process the marginal :math:`p_t` is a
+mixture with known parameters, and the cell probabilities are products of normal CDF
+differences: :func:`exact_coarse_entropy` gives :math:`H_\Delta(t)` exactly (no sampling),
+the reference of the estimates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from numpy.typing import ArrayLike, NDArray
+from scipy.special import ndtr
+
+from dustsim.errors import ConfigError
+from dustsim.mixture import GaussianMixture
+from dustsim.processes import LinearProcess
+from dustsim.schema import closed_box, history_line, trajectory_process
+
+from ._input import as_points
+from .entropy import binned_entropy
+from .result import check_units, nats_to
+from .trajectory import PROVENANCE, _frame, _subsample
+
+#: largest number of cells of an exact coarse-grained entropy (memory: 8 bytes each)
+MAX_EXACT_CELLS = 20_000_000
+#: standard deviations beyond the outermost component covered by the exact cell grid
+_TAIL_SD = 10.0
+#: default tolerance of the emergence time (nats)
+TOLERANCE = 0.01
+
+
+# ----------------------------------------------------------------------------- exact reference
+def _axis_edges(lo: float, hi: float, scale: float, origin: float) -> NDArray[np.float64]:
+    first = math.floor((lo - origin) / scale)
+    last = math.ceil((hi - origin) / scale)
+    return origin + scale * np.arange(first, last + 1, dtype=np.float64)
+
+
+def _interval_probabilities(edges: NDArray[np.float64], mean: float, std: float) -> NDArray[np.float64]:
+    """P(edge_j <= X < edge_j+1) for X ~ N(mean, std^2) (a point mass when std = 0)."""
+    if std == 0.0:
+        return np.diff((edges <= mean).astype(np.float64))
+    z = (edges - mean) / std
+    lo, hi = z[:-1], z[1:]
+    # upper-tail differences right of the mean: no cancellation far out on either side
+    prob = np.where(lo >= 0, ndtr(-lo) - ndtr(-hi), ndtr(hi) - ndtr(lo))
+    return np.clip(prob, 0.0, None)
+
+
+def exact_cell_probabilities(mixture: GaussianMixture, scale: float, origin: float | ArrayLike = 0.0
+                             ) -> NDArray[np.float64]:
+    """Probabilities of the cubes of side ``scale`` under an isotropic Gaussian mixture.
+
+    The cells are anchored at ``origin`` (a cell corner) and cover every component to
+    ``10`` standard deviations (mass left out below 1e-23). The probability of a cell is
+    ``sum_k w_k prod_a [Phi((b_a - mu_ka)/s_k) - Phi((a_a - mu_ka)/s_k)]``: exact, up to
+    round-off.
+
+    Returns
+    -------
+    ndarray
+        Flat array of cell probabilities (sums to 1 within round-off).
+
+    Raises
+    ------
+    ConfigError
+        A non-positive scale, or a grid of more than ``MAX_EXACT_CELLS`` cells.
+    """
+    if not (scale > 0 and math.isfinite(scale)):
+        raise ConfigError(f"scale must be positive and finite, got {scale!r}")
+    d = mixture.dim
+    org = np.broadcast_to(np.asarray(origin, dtype=np.float64), (d,))
+    reach = _TAIL_SD * float(mixture.stds.max())
+    edges = [_axis_edges(float(mixture.means[:, a].min()) - reach, float(mixture.means[:, a].max()) + reach,
+                         scale, float(org[a])) for a in range(d)]
+    n_cells = math.prod(len(e) - 1 for e in edges)
+    if n_cells > MAX_EXACT_CELLS:
+        raise ConfigError(f"the exact coarse-grained entropy at scale {scale:g} needs {n_cells:.3g} cells "
+                          f"(more than {MAX_EXACT_CELLS:.0e}); use a coarser scale")
+    total = np.zeros([len(e) - 1 for e in edges])
+    for w, mu, s in zip(mixture.weights, mixture.means, mixture.stds, strict=True):
+        cell = np.asarray(w, dtype=np.float64)
+        for a in range(d):
+            cell = np.multiply.outer(cell, _interval_probabilities(edges[a], float(mu[a]), float(s)))
+        total += cell
+    return total.ravel()
+
+
+def exact_coarse_entropy(mixture: GaussianMixture, scale: float, origin: float | ArrayLike = 0.0) -> float:
+    """Exact coarse-grained entropy ``H_Delta = -sum p_i log p_i`` (nats) of a Gaussian mixture.
+
+    See :func:`exact_cell_probabilities`; transport a trajectory's artifact to time t with
+    ``mixture.transported(process, t)``.
+    """
+    p = exact_cell_probabilities(mixture, scale, origin)
+    p = p[p > 0]
+    return float(-np.sum(p * np.log(p)))
+
+
+def exact_structure(mixture: GaussianMixture, scale: float, origin: float | ArrayLike = 0.0) -> float:
+    """Exact structure at scale Delta, ``d log 2 - (H_{Delta/2} - H_Delta)`` (nats)."""
+    fine = exact_coarse_entropy(mixture, 0.5 * scale, origin)
+    return mixture.dim * math.log(2.0) - (fine - exact_coarse_entropy(mixture, scale, origin))
+
+
+# ----------------------------------------------------------------------------- estimates
+def _per_point_counts(points: NDArray[np.float64], width: float, origin: NDArray[np.float64]
+                      ) -> NDArray[np.float64]:
+    """How many points share each point's cell (cubes of side ``width`` anchored at ``origin``)."""
+    cells = np.floor((points - origin) / width).astype(np.int64)
+    cells -= cells.min(axis=0)
+    shape = cells.max(axis=0) + 1
+    if float(np.prod(shape.astype(np.float64))) < 2.0**62:
+        key = np.ravel_multi_index(tuple(cells.T), tuple(int(s) for s in shape))
+        _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    else:
+        _, inverse, counts = np.unique(cells, axis=0, return_inverse=True, return_counts=True)
+    return counts[inverse.ravel()].astype(np.float64)
+
+
+def scale_entropies(points: ArrayLike, scale: float, origin: float | ArrayLike = 0.0
+                    ) -> tuple[float, float, float, float]:
+    """Coarse-grained entropy at ``scale`` and the detail entropy below it, with SEs (nats).
+
+    Returns ``(H, H_se, detail, detail_se)``: ``H`` is :func:`binned_entropy` with
+    ``discrete=True`` (Miller-Madow) at ``scale``, ``detail = H_{scale/2} - H_scale`` (both
+    Miller-Madow, so the bias correction of the difference is ``(m_fine - m_coarse)/2n``,
+    with m the occupied cells). ``detail`` is the mean of the per-point terms
+    ``-log(c_fine / c_coarse)`` (the counts of the point's child and parent cells) plus that
+    correction; the two entropies share the sample, so the SE of the difference is not
+    that of either but the standard deviation of these terms over ``sqrt(n)``.
+
+    Both SEs add the second-order variance of the plug-in entropy, ``(m - 1) / 2n^2``
+    (``(m_fine - m_coarse) / 2n^2`` for the detail; the chi-square fluctuation of 2n times
+    the plug-in divergence): the delta-method term vanishes at an even split of the cells
+    (a Gaussian centred on a cell corner seen through two cells), where this one is all
+    the noise there is.
+    """
+    pts, _ = as_points(points)
+    n, d = pts.shape
+    org = np.broadcast_to(np.asarray(origin, dtype=np.float64), (d,))
+    coarse = binned_entropy(pts, scale, origin=org, discrete=True)
+    fine = binned_entropy(pts, 0.5 * scale, origin=org, discrete=True)
+    m_coarse, m_fine = int(coarse.params["occupied_bins"]), int(fine.params["occupied_bins"])
+    terms = -np.log(_per_point_counts(pts, 0.5 * scale, org) / _per_point_counts(pts, scale, org))
+    first = float(np.var(terms, ddof=1)) / n if n > 1 else math.nan
+    detail_se = math.sqrt(first + (m_fine - m_coarse) / (2.0 * n * n))
+    coarse_se = math.sqrt(coarse.se**2 + (m_coarse - 1) / (2.0 * n * n))
+    return coarse.value, coarse_se, fine.value - coarse.value, detail_se
+
+
+def default_scales(ds: xr.Dataset, n_scales: int = 8) -> list[float]:
+    """A geometric grid of ``n_scales`` scales, factor 2 apart, below the dust's extent.
+
+    The largest is half the largest extent (max - min over any axis) of the first and the
+    last frame; for dust in a closed box, half the largest box length.
+    """
+    if isinstance(n_scales, bool) or not isinstance(n_scales, (int, np.integer)) or n_scales < 1:
+        raise ConfigError(f"n_scales must be a positive integer, got {n_scales!r}")
+    box = closed_box(ds)
+    if box is not None:
+        extent = float(np.max(box[0]))
+    else:
+        pos = ds["position"]
+        if "realization" in pos.dims:
+            pos = pos.isel(realization=0)
+        ends = [np.asarray(pos.isel(time=i).values, dtype=np.float64) for i in (0, -1)]
+        extent = max(float(np.max(e.max(axis=0) - e.min(axis=0))) for e in ends)
+    if not (extent > 0 and math.isfinite(extent)):
+        raise ConfigError("the dust has no extent (all particles at one point in the first and last frame): "
+                          "give the scales explicitly")
+    return [extent / 2.0 ** (j + 1) for j in range(int(n_scales))]
+
+
+def _grid_origin(ds: xr.Dataset, origin: float | ArrayLike | None, d: int) -> NDArray[np.float64]:
+    """The cell corner: given, the box corner of a closed box, else 0."""
+    if origin is not None:
+        org = np.broadcast_to(np.asarray(origin, dtype=np.float64), (d,)).copy()
+        if not np.all(np.isfinite(org)):
+            raise ConfigError(f"origin must be finite, got {origin!r}")
+        return org
+    if closed_box(ds) is not None and "box_origin" in ds.coords:
+        return np.broadcast_to(np.asarray(ds["box_origin"].values, dtype=np.float64), (d,)).copy()
+    if closed_box(ds) is not None:
+        return -0.5 * closed_box(ds)[0]  # type: ignore[index]
+    return np.zeros(d)
+
+
+def _bracket(times: NDArray[np.float64], s: NDArray[np.float64], tol: float, falling: bool) -> tuple[int, int]:
+    """``(j, status)``: frames ``j, j + 1`` (in time order) bracket the crossing of ``tol``.
+
+    Falling: the last frame at or above ``tol`` is ``j``; rising: the first one is ``j + 1``.
+    status 0: a bracket; 1: never on the structured side (smooth from the start when
+    falling, never ordered when rising); 2: censored (still structured at the last frame
+    when falling; when rising, structured from the first frame).
+    """
+    above = s >= tol
+    if falling:
+        if not above.any():
+            return -1, 1
+        j = int(np.flatnonzero(above)[-1])
+        return (j, 0) if j < len(s) - 1 else (-1, 2)
+    if not above.any():
+        return -1, 1
+    if above[0]:
+        return -1, 2
+    return int(np.flatnonzero(above)[0]) - 1, 0
+
+
+def _crossing(times: NDArray[np.float64], s: NDArray[np.float64], se: NDArray[np.float64], tol: float,
+              falling: bool) -> tuple[float, float, int]:
+    """Time where the estimated structure ``s`` crosses ``tol``, its SE and the bracket status.
+
+    Adjacent frames differ by noise as much as by trend, so the crossing is not read off
+    two frames: ``log s`` is fitted linearly in ``log t`` over the contiguous run of frames
+    around the bracket whose structure lies within a factor 2 of ``tol`` (the smooth-limit
+    law ``s ~ 1/t`` is a straight line there), falling back to linear interpolation of the
+    bracket when fewer than 3 frames qualify. SE by the delta method,
+    ``t * se_s / (|slope| * tol)`` with ``se_s`` the mean SE of the frames used: the value
+    for fully correlated frames, an upper bound for positively correlated ones.
+    Falling, never structured: time 0, SE 0; otherwise without a bracket: NaN.
+    """
+    order = np.argsort(times)
+    t, v, e = times[order], s[order], se[order]
+    j, status = _bracket(t, v, tol, falling)
+    if status:
+        return (0.0, 0.0, 1) if (falling and status == 1) else (math.nan, math.nan, status)
+    lo, hi = j, j + 1
+    near = (v >= 0.5 * tol) & (v <= 2.0 * tol)
+    while lo > 0 and near[lo - 1]:
+        lo -= 1
+    while hi < len(v) - 1 and near[hi + 1]:
+        hi += 1
+    use = np.arange(lo, hi + 1)
+    use = use[(t[use] > 0) & (v[use] > 0)]
+    if len(use) >= 3:
+        x, y = np.log(t[use]), np.log(v[use])
+        slope, intercept = np.polyfit(x, y, 1)
+        if (slope < 0) == falling and slope != 0:
+            tau = math.exp((math.log(tol) - intercept) / slope)
+            if t[lo] <= tau <= t[hi]:
+                return tau, tau * float(np.mean(e[use])) / (abs(slope) * tol), 0
+    h, k = t[j + 1] - t[j], v[j] - v[j + 1]
+    w = (v[j] - tol) / k
+    tau = t[j] + w * h
+    return float(tau), float(abs(h / k) * ((1.0 - w) * e[j] + w * e[j + 1])), 0
+
+
+def _exact_crossing(mixture: GaussianMixture, process: LinearProcess, scale: float, origin: NDArray[np.float64],
+                    tol: float, lo: float, hi: float) -> float:
+    """The exact crossing time inside the bracket ``[lo, hi]`` (brentq on the exact structure)."""
+    from scipy.optimize import brentq
+
+    def gap(t: float) -> float:
+        return exact_structure(mixture.transported(process, t), scale, origin) - tol
+
+    g_lo, g_hi = gap(lo), gap(hi)
+    if g_lo == 0.0:
+        return lo
+    if g_lo * g_hi > 0:
+        return math.nan
+    return float(brentq(gap, lo, hi, xtol=1e-10 * max(hi, 1.0), rtol=1e-10))
+
+
+def emergence(
+    ds: xr.Dataset,
+    scales: Sequence[float] | None = None,
+    *,
+    n_scales: int = 8,
+    origin: float | ArrayLike | None = None,
+    tolerance: float = TOLERANCE,
+    max_particles: int | None = 200_000,
+    seed: int = 0,
+    exact: bool | None = None,
+    mixture: GaussianMixture | None = None,
+    units: str = "nats",
+    progress: bool = False,
+    history: str | None = None,
+) -> xr.Dataset:
+    r"""Coarse-grained entropy ``H_Delta(t)`` on a grid of scales, structure and emergence times.
+
+    Parameters
+    ----------
+    ds : xr.Dataset
+        A trajectory (schema of ``docs/schema.md``); with a ``realization`` dimension every
+        realization is analysed separately (``realization`` dimension in the result).
+    scales : sequence of float, optional
+        Cell sides Delta (length units). Default: :func:`default_scales` (``n_scales``
+        scales, factor 2 apart).
+    n_scales : int
+        Number of default scales.
+    origin : float or array of shape (d,), optional
+        A cell corner (length units), the same in every frame. Default: the box corner for
+        dust in a closed box (so cells tile the box when Delta divides it), else 0.
+    tolerance : float
+        Structure (nats, whatever ``units``) below which a scale counts as smooth, for the
+        emergence and ordering times. It must stand well above the standard error of the
+        structure (about ``sqrt(S/(4n))``... see ``structure_se``) to be meaningful.
+    max_particles : int or None
+        A random subsample of the particles (the same in every frame); None: all.
+    seed : int
+        Seed of the subsample.
+    exact : bool or None
+        Add the exact references (``exact_coarse_entropy``, ``exact_structure``,
+        ``exact_emergence_time``) from the Gaussian-mixture artifact under the recorded
+        linear process. None: whenever possible; True: raise if impossible.
+    mixture : GaussianMixture, optional
+        The law of the initial positions, when the trajectory does not record one (e.g. a
+        ``point`` artifact: ``GaussianMixture([[x0]], [0.0], [1.0])``).
+    units : {"nats", "bits"}
+        Units of the entropies (the tolerance stays in nats).
+    progress : bool
+        Progress bar over frames.
+    history : str, optional
+        Text of the new history line.
+
+    Returns
+    -------
+    xr.Dataset
+        Dims ``time`` x ``scale`` (coordinate ``scale``, length units):
+        ``coarse_entropy`` H_Delta (Miller-Madow) and ``coarse_entropy_se`` (delta method);
+        ``continuum_entropy`` = H_Delta + d log Delta (comparable with the differential
+        entropy) and its SE; ``detail_entropy`` = H_{Delta/2} - H_Delta and
+        ``structure`` = d log 2 - detail, with SEs; over ``scale``: ``emergence_time``
+        (last time the structure is >= tolerance, interpolated; 0 if never; NaN if still
+        structured at the last frame), ``emergence_time_se``, ``emergence_status``
+        (0 crossing, 1 smooth from the start, 2 censored), and ``ordering_time`` (first
+        upward crossing; NaN if none) with ``_se``; with ``exact``: ``exact_coarse_entropy``,
+        ``exact_structure`` (time, scale) and ``exact_emergence_time`` (scale, root of the
+        exact structure inside the bracketing frames).
+
+    Raises
+    ------
+    ConfigError
+        Not a trajectory, bad scales / tolerance / units, exact references impossible
+        when ``exact=True``.
+    """
+    check_units(units)
+    if "position" not in ds.data_vars:
+        raise ConfigError("not a trajectory: the dataset has no 'position' variable")
+    if not (isinstance(tolerance, (int, float)) and tolerance > 0 and math.isfinite(tolerance)):
+        raise ConfigError(f"tolerance must be a positive number of nats, got {tolerance!r}")
+    if max_particles is not None and (isinstance(max_particles, bool) or not isinstance(max_particles, (int, np.integer))
+                                      or max_particles < 2):
+        raise ConfigError(f"max_particles must be an integer >= 2 (or None for all), got {max_particles!r}")
+    scale_list = [float(s) for s in (scales if scales is not None else default_scales(ds, n_scales))]
+    if not scale_list or any(not (s > 0 and math.isfinite(s)) for s in scale_list):
+        raise ConfigError(f"scales must be positive and finite, got {scale_list}")
+    if len(set(scale_list)) != len(scale_list):
+        raise ConfigError(f"scales must be distinct, got {scale_list}")
+    scale_list.sort()
+    options = dict(scales=scale_list, origin=origin, tolerance=float(tolerance), max_particles=max_particles,
+                   seed=seed, exact=exact, mixture=mixture, units=units, progress=progress, history=history)
+    if "realization" in ds["position"].dims:
+        parts = [_emergence_one(ds.isel(realization=r), **{**options, "seed": seed + r})  # type: ignore[arg-type]
+                 for r in range(ds.sizes["realization"])]
+        out = xr.concat(parts, dim="realization", combine_attrs="override")
+        if "realization" in ds.coords:
+            out = out.assign_coords(realization=ds["realization"].values)
+        return out
+    return _emergence_one(ds, **options)  # type: ignore[arg-type]
+
+
+def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, tolerance: float, max_particles: int | None,
+                   seed: int, exact: bool | None, mixture: GaussianMixture | None, units: str, progress: bool,
+                   history: str | None) -> xr.Dataset:
+    position = ds["position"]
+    n_frames, n_particles, d = (position.sizes[s] for s in ("time", "particle", "spatial"))
+    if n_frames == 0:
+        raise ConfigError("the trajectory has no frames")
+    times = np.asarray(ds["time"].values, dtype=np.float64)
+    org = _grid_origin(ds, origin, d)
+    idx = _subsample(n_particles, max_particles, np.random.default_rng(seed))
+    n_used = n_particles if idx is None else len(idx)
+
+    process = trajectory_process(ds)
+    law = mixture if mixture is not None else (GaussianMixture.from_trajectory(ds) if exact is not False else None)
+    do_exact = exact is not False and law is not None and process is not None and law.dim == d
+    if exact and not do_exact:
+        raise ConfigError("exact coarse-grained entropies need a Gaussian-mixture artifact (or mixture=) "
+                          "of the trajectory's dimension and a linear process")
+
+    n_sc = len(scales)
+    h, h_se, det, det_se = (np.full((n_frames, n_sc), np.nan) for _ in range(4))
+    frames: Any = range(n_frames)
+    if progress:
+        from tqdm.auto import tqdm
+
+        frames = tqdm(frames, desc="emergence", unit="frame", leave=False)
+    for i in frames:
+        pts, _ = as_points(_frame(position, i, idx), "frame")
+        for j, s in enumerate(scales):
+            h[i, j], h_se[i, j], det[i, j], det_se[i, j] = scale_entropies(pts, s, org)
+    structure = d * math.log(2.0) - det
+
+    f = nats_to(units)
+    length_unit = str(position.attrs.get("units", "1"))
+    coords: dict[str, Any] = {"time": ("time", times, ds["time"].attrs),
+                              "scale": ("scale", np.asarray(scales), {"units": length_unit,
+                                                                      "long_name": "cell side Delta"})}
+    for c in ("step", "alpha", "sigma"):
+        if c in ds.coords:
+            coords[c] = ("time", np.asarray(ds[c].values), ds[c].attrs)
+    out = xr.Dataset(coords=coords)
+    dims = ("time", "scale")
+    log_scale = d * np.log(np.asarray(scales))[None, :]
+    out["coarse_entropy"] = (dims, h * f, {
+        "units": units, "long_name": "coarse-grained entropy H_Delta = -sum p_i log p_i over cubes of side Delta",
+        "estimator": "plug-in with the Miller-Madow correction (analysis.binned_entropy, discrete=True)"})
+    out["coarse_entropy_se"] = (dims, h_se * f, {"units": units, "long_name": "standard error of coarse_entropy"})
+    out["continuum_entropy"] = (dims, (h + log_scale) * f, {
+        "units": units, "long_name": "H_Delta + d log Delta: tends to the differential entropy as Delta -> 0",
+        "note": f"lengths in {length_unit!r}: rescaling them by a adds d log a"})
+    out["continuum_entropy_se"] = (dims, h_se * f, {"units": units})
+    out["detail_entropy"] = (dims, det * f, {
+        "units": units, "long_name": "H_{Delta/2} - H_Delta: entropy of the half-size cell given the cell"})
+    out["detail_entropy_se"] = (dims, det_se * f, {"units": units})
+    out["structure"] = (dims, structure * f, {
+        "units": units, "long_name": "structure at scale Delta: d log 2 - (H_{Delta/2} - H_Delta) >= 0",
+        "note": "mean KL divergence of the within-cell distribution from uniform; ~ Delta^2 J / 32 when smooth"})
+    out["structure_se"] = (dims, det_se * f, {"units": units})
+
+    tau, tau_se, status, order, order_se = (np.full(n_sc, np.nan) for _ in range(5))
+    for j in range(n_sc):
+        tau[j], tau_se[j], status[j] = _crossing(times, structure[:, j], det_se[:, j], tolerance, falling=True)
+        order[j], order_se[j], _ = _crossing(times, structure[:, j], det_se[:, j], tolerance, falling=False)
+    time_units = str(ds["time"].attrs.get("units", "1"))
+    out["emergence_time"] = ("scale", tau, {
+        "units": time_units, "tolerance_nats": tolerance,
+        "long_name": "last time the structure at scale Delta is >= tolerance (smooth afterwards)",
+        "note": "0: smooth from the start; NaN: still structured at the last frame (see emergence_status)"})
+    out["emergence_time_se"] = ("scale", tau_se, {
+        "units": time_units, "long_name": "delta-method SE (neighbouring frames taken as fully correlated)"})
+    out["emergence_status"] = ("scale", status.astype(np.int8), {
+        "long_name": "0: crossing found, 1: never structured, 2: censored (structured at the last frame)"})
+    out["ordering_time"] = ("scale", order, {
+        "units": time_units, "tolerance_nats": tolerance,
+        "long_name": "first time the structure at scale Delta rises to the tolerance (order appears)"})
+    out["ordering_time_se"] = ("scale", order_se, {"units": time_units})
+
+    if do_exact:
+        assert law is not None and process is not None
+        ex_h, ex_s = np.full((n_frames, n_sc), np.nan), np.full((n_frames, n_sc), np.nan)
+        for i, t in enumerate(times):
+            law_t = law.transported(process, float(t))
+            for j, s in enumerate(scales):
+                coarse = exact_coarse_entropy(law_t, s, org)
+                ex_h[i, j] = coarse
+                ex_s[i, j] = d * math.log(2.0) - (exact_coarse_entropy(law_t, 0.5 * s, org) - coarse)
+        ex_tau = np.full(n_sc, np.nan)
+        srt = np.argsort(times)
+        for j, s in enumerate(scales):
+            k, st = _bracket(times[srt], ex_s[srt, j], tolerance, falling=True)
+            if st == 1:
+                ex_tau[j] = 0.0
+            elif st == 0:
+                lo, hi = float(times[srt][k]), float(times[srt][k + 1])
+                ex_tau[j] = _exact_crossing(law, process, s, org, tolerance, lo, hi)
+        out["exact_coarse_entropy"] = (dims, ex_h * f, {
+            "units": units, "long_name": "exact H_Delta of the Gaussian-mixture marginal (normal CDF cell integrals)"})
+        out["exact_structure"] = (dims, ex_s * f, {"units": units, "long_name": "exact structure at scale Delta"})
+        out["exact_emergence_time"] = ("scale", ex_tau, {
+            "units": time_units, "tolerance_nats": tolerance,
+            "long_name": "exact emergence time (root of the exact structure between the bracketing frames)"})
+
+    out.attrs = {a: ds.attrs[a] for a in PROVENANCE if a in ds.attrs}
+    out.attrs.update({
+        "title": "dustsim emergence across scales",
+        "kind": "emergence",
+        "history": (str(ds.attrs.get("history", "")).rstrip("\n") + "\n"
+                    + history_line(history or "emergence")).lstrip("\n"),
+        "units": units,
+        "length_unit": length_unit,
+        "dim": d,
+        "tolerance_nats": tolerance,
+        "origin": org.tolist(),
+        "n_particles": n_particles,
+        "n_particles_used": n_used,
+        "analysis_seed": seed,
+    })
+    return out
+
+
+def fit_emergence_exponent(result: xr.Dataset) -> tuple[float, float, float]:
+    """Fit ``t_Delta = A Delta^p`` by weighted least squares on ``log t`` vs ``log Delta``.
+
+    Uses the scales whose emergence time is a proper crossing (status 0) with a finite,
+    positive SE; weights ``(t / se)^2`` (the SE of ``log t`` is ``se / t``).
+
+    Returns
+    -------
+    exponent, exponent_se, prefactor : float
+        ``p`` (2 for free diffusion), its SE from the weights (the SEs of the times are
+        taken as independent), and ``A`` (time units / length units^p).
+
+    Raises
+    ------
+    ConfigError
+        Fewer than 3 usable scales.
+    """
+    tau = np.asarray(result["emergence_time"].values, dtype=np.float64)
+    se = np.asarray(result["emergence_time_se"].values, dtype=np.float64)
+    ok = (np.asarray(result["emergence_status"].values) == 0) & np.isfinite(tau) & (tau > 0) & (se > 0)
+    if int(ok.sum()) < 3:
+        raise ConfigError(f"the emergence exponent needs at least 3 scales with a crossing, got {int(ok.sum())}")
+    x = np.log(np.asarray(result["scale"].values, dtype=np.float64)[ok])
+    y = np.log(tau[ok])
+    w = (tau[ok] / se[ok]) ** 2
+    design = np.stack([np.ones_like(x), x], axis=1)
+    cov = np.linalg.inv(design.T @ (w[:, None] * design))
+    coef = cov @ (design.T @ (w * y))
+    return float(coef[1]), float(math.sqrt(cov[1, 1])), float(math.exp(coef[0]))
+
+
+__all__ = [
+    "TOLERANCE",
+    "default_scales",
+    "emergence",
+    "exact_cell_probabilities",
+    "exact_coarse_entropy",
+    "exact_structure",
+    "fit_emergence_exponent",
+    "scale_entropies",
+]
