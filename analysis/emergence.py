@@ -69,6 +69,8 @@ from .trajectory import PROVENANCE, _frame, _subsample
 MAX_EXACT_CELLS = 20_000_000
 #: standard deviations beyond the outermost component covered by the exact cell grid
 _TAIL_SD = 10.0
+#: points per child cell above which the detail of a cell counts as resolved
+RESOLVED_PER_CHILD = 5
 #: default tolerance of the emergence time (nats)
 TOLERANCE = 0.01
 
@@ -163,10 +165,10 @@ def _per_point_counts(points: NDArray[np.float64], width: float, origin: NDArray
 
 
 def scale_entropies(points: ArrayLike, scale: float, origin: float | ArrayLike = 0.0
-                    ) -> tuple[float, float, float, float]:
+                    ) -> tuple[float, float, float, float, float]:
     """Coarse-grained entropy at ``scale`` and the detail entropy below it, with SEs (nats).
 
-    Returns ``(H, H_se, detail, detail_se)``: ``H`` is :func:`binned_entropy` with
+    Returns ``(H, H_se, detail, detail_se, resolved)``: ``H`` is :func:`binned_entropy` with
     ``discrete=True`` (Miller-Madow) at ``scale``, ``detail = H_{scale/2} - H_scale`` (both
     Miller-Madow, so the bias correction of the difference is ``(m_fine - m_coarse)/2n``,
     with m the occupied cells). ``detail`` is the mean of the per-point terms
@@ -179,6 +181,12 @@ def scale_entropies(points: ArrayLike, scale: float, origin: float | ArrayLike =
     the plug-in divergence): the delta-method term vanishes at an even split of the cells
     (a Gaussian centred on a cell corner seen through two cells), where this one is all
     the noise there is.
+
+    ``resolved`` is the fraction of the points whose cell holds at least
+    ``RESOLVED_PER_CHILD * 2^d`` points. The detail of a sparsely filled cell cannot be
+    estimated (a point alone in its cell always lands in one child: zero detail entropy,
+    which Miller-Madow does not correct), so the structure is biased upwards by about
+    ``(1 - resolved) d log 2`` at most; trust it where ``resolved`` is close to 1.
     """
     pts, _ = as_points(points)
     n, d = pts.shape
@@ -186,11 +194,13 @@ def scale_entropies(points: ArrayLike, scale: float, origin: float | ArrayLike =
     coarse = binned_entropy(pts, scale, origin=org, discrete=True)
     fine = binned_entropy(pts, 0.5 * scale, origin=org, discrete=True)
     m_coarse, m_fine = int(coarse.params["occupied_bins"]), int(fine.params["occupied_bins"])
-    terms = -np.log(_per_point_counts(pts, 0.5 * scale, org) / _per_point_counts(pts, scale, org))
+    parent = _per_point_counts(pts, scale, org)
+    terms = -np.log(_per_point_counts(pts, 0.5 * scale, org) / parent)
+    resolved = float(np.mean(parent >= RESOLVED_PER_CHILD * 2**d))
     first = float(np.var(terms, ddof=1)) / n if n > 1 else math.nan
     detail_se = math.sqrt(first + (m_fine - m_coarse) / (2.0 * n * n))
     coarse_se = math.sqrt(coarse.se**2 + (m_coarse - 1) / (2.0 * n * n))
-    return coarse.value, coarse_se, fine.value - coarse.value, detail_se
+    return coarse.value, coarse_se, fine.value - coarse.value, detail_se, resolved
 
 
 def default_scales(ds: xr.Dataset, n_scales: int = 8) -> list[float]:
@@ -230,7 +240,7 @@ def _grid_origin(ds: xr.Dataset, origin: float | ArrayLike | None, d: int) -> ND
     return np.zeros(d)
 
 
-def _bracket(times: NDArray[np.float64], s: NDArray[np.float64], tol: float, falling: bool) -> tuple[int, int]:
+def _bracket(s: NDArray[np.float64], tol: float, falling: bool) -> tuple[int, int]:
     """``(j, status)``: frames ``j, j + 1`` (in time order) bracket the crossing of ``tol``.
 
     Falling: the last frame at or above ``tol`` is ``j``; rising: the first one is ``j + 1``.
@@ -266,7 +276,7 @@ def _crossing(times: NDArray[np.float64], s: NDArray[np.float64], se: NDArray[np
     """
     order = np.argsort(times)
     t, v, e = times[order], s[order], se[order]
-    j, status = _bracket(t, v, tol, falling)
+    j, status = _bracket(v, tol, falling)
     if status:
         return (0.0, 0.0, 1) if (falling and status == 1) else (math.nan, math.nan, status)
     lo, hi = j, j + 1
@@ -384,8 +394,8 @@ def emergence(
         raise ConfigError("not a trajectory: the dataset has no 'position' variable")
     if not (isinstance(tolerance, (int, float)) and tolerance > 0 and math.isfinite(tolerance)):
         raise ConfigError(f"tolerance must be a positive number of nats, got {tolerance!r}")
-    if max_particles is not None and (isinstance(max_particles, bool) or not isinstance(max_particles, (int, np.integer))
-                                      or max_particles < 2):
+    if max_particles is not None and (isinstance(max_particles, bool) or max_particles < 2
+                                      or not isinstance(max_particles, (int, np.integer))):
         raise ConfigError(f"max_particles must be an integer >= 2 (or None for all), got {max_particles!r}")
     scale_list = [float(s) for s in (scales if scales is not None else default_scales(ds, n_scales))]
     if not scale_list or any(not (s > 0 and math.isfinite(s)) for s in scale_list):
@@ -393,8 +403,9 @@ def emergence(
     if len(set(scale_list)) != len(scale_list):
         raise ConfigError(f"scales must be distinct, got {scale_list}")
     scale_list.sort()
-    options = dict(scales=scale_list, origin=origin, tolerance=float(tolerance), max_particles=max_particles,
-                   seed=seed, exact=exact, mixture=mixture, units=units, progress=progress, history=history)
+    options: dict[str, Any] = {"scales": scale_list, "origin": origin, "tolerance": float(tolerance),
+                               "max_particles": max_particles, "seed": seed, "exact": exact, "mixture": mixture,
+                               "units": units, "progress": progress, "history": history}
     if "realization" in ds["position"].dims:
         parts = [_emergence_one(ds.isel(realization=r), **{**options, "seed": seed + r})  # type: ignore[arg-type]
                  for r in range(ds.sizes["realization"])]
@@ -425,7 +436,7 @@ def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, toleranc
                           "of the trajectory's dimension and a linear process")
 
     n_sc = len(scales)
-    h, h_se, det, det_se = (np.full((n_frames, n_sc), np.nan) for _ in range(4))
+    h, h_se, det, det_se, resolved = (np.full((n_frames, n_sc), np.nan) for _ in range(5))
     frames: Any = range(n_frames)
     if progress:
         from tqdm.auto import tqdm
@@ -434,7 +445,7 @@ def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, toleranc
     for i in frames:
         pts, _ = as_points(_frame(position, i, idx), "frame")
         for j, s in enumerate(scales):
-            h[i, j], h_se[i, j], det[i, j], det_se[i, j] = scale_entropies(pts, s, org)
+            h[i, j], h_se[i, j], det[i, j], det_se[i, j], resolved[i, j] = scale_entropies(pts, s, org)
     structure = d * math.log(2.0) - det
 
     f = nats_to(units)
@@ -463,6 +474,10 @@ def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, toleranc
         "units": units, "long_name": "structure at scale Delta: d log 2 - (H_{Delta/2} - H_Delta) >= 0",
         "note": "mean KL divergence of the within-cell distribution from uniform; ~ Delta^2 J / 32 when smooth"})
     out["structure_se"] = (dims, det_se * f, {"units": units})
+    out["resolved_fraction"] = (dims, resolved, {
+        "units": "1",
+        "long_name": f"fraction of the particles in cells of at least {RESOLVED_PER_CHILD} x 2^d particles",
+        "note": "the structure is biased upwards by up to (1 - resolved_fraction) d log 2 (sparse cells)"})
 
     tau, tau_se, status, order, order_se = (np.full(n_sc, np.nan) for _ in range(5))
     for j in range(n_sc):
@@ -494,7 +509,7 @@ def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, toleranc
         ex_tau = np.full(n_sc, np.nan)
         srt = np.argsort(times)
         for j, s in enumerate(scales):
-            k, st = _bracket(times[srt], ex_s[srt, j], tolerance, falling=True)
+            k, st = _bracket(ex_s[srt, j], tolerance, falling=True)
             if st == 1:
                 ex_tau[j] = 0.0
             elif st == 0:

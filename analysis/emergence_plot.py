@@ -60,8 +60,6 @@ def emergence_plot(result: xr.Dataset, *, title: str | None = None, z: float = 1
     """
     if "coarse_entropy" not in result.data_vars or "scale" not in result.dims:
         raise ConfigError("not an emergence dataset: no coarse_entropy(time, scale)")
-    from matplotlib.colors import LogNorm
-
     from .emergence import fit_emergence_exponent
 
     res, note = _one(result)

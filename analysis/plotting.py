@@ -585,7 +585,9 @@ def density_plot(density: xr.Dataset, times: Sequence[float] | None = None, *, n
 
 
 def dataset_kind(ds: xr.Dataset) -> str:
-    """``trajectory``, ``entropy``, ``loss`` or ``density``, recognised from variables and attrs."""
+    """``trajectory``, ``entropy``, ``emergence``, ``loss`` or ``density``, from variables and attrs."""
+    if ds.attrs.get("kind") == "emergence" or ("coarse_entropy" in ds.data_vars and "scale" in ds.dims):
+        return "emergence"
     if ds.attrs.get("kind") == "density" or "density" in ds.data_vars:
         return "density"
     if "position" in ds.data_vars:
@@ -594,7 +596,7 @@ def dataset_kind(ds: xr.Dataset) -> str:
         return "entropy"
     if "loss" in ds.data_vars and "step" in ds.dims:
         return "loss"
-    raise ValueError("not a dustsim trajectory, entropy, loss or density dataset")
+    raise ValueError("not a dustsim trajectory, entropy, emergence, loss or density dataset")
 
 
 def plot_dataset(ds: xr.Dataset, *, style: str | None = None) -> Any:
@@ -606,4 +608,8 @@ def plot_dataset(ds: xr.Dataset, *, style: str | None = None) -> Any:
         return information_panels(ds) if style == "panels" else entropy_plot(ds)
     if kind == "loss":
         return loss_plot(ds)
+    if kind == "emergence":
+        from .emergence_plot import emergence_plot
+
+        return emergence_plot(ds)
     return density_plot(ds)
