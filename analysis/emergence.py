@@ -46,6 +46,7 @@ the reference of the estimates.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -71,6 +72,8 @@ MAX_EXACT_CELLS = 20_000_000
 _TAIL_SD = 10.0
 #: points per child cell above which the detail of a cell counts as resolved
 RESOLVED_PER_CHILD = 5
+#: most frames in the local fit of a crossing time (their covariance needs them read again)
+_MAX_FIT_FRAMES = 40
 #: default tolerance of the emergence time (nats)
 TOLERANCE = 0.01
 
@@ -150,9 +153,9 @@ def exact_structure(mixture: GaussianMixture, scale: float, origin: float | Arra
 
 
 # ----------------------------------------------------------------------------- estimates
-def _per_point_counts(points: NDArray[np.float64], width: float, origin: NDArray[np.float64]
-                      ) -> NDArray[np.float64]:
-    """How many points share each point's cell (cubes of side ``width`` anchored at ``origin``)."""
+def _cells(points: NDArray[np.float64], width: float, origin: NDArray[np.float64]
+           ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """``(cell index of every point, points per cell)`` for cubes of side ``width`` at ``origin``."""
     cells = np.floor((points - origin) / width).astype(np.int64)
     cells -= cells.min(axis=0)
     shape = cells.max(axis=0) + 1
@@ -161,46 +164,120 @@ def _per_point_counts(points: NDArray[np.float64], width: float, origin: NDArray
         _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
     else:
         _, inverse, counts = np.unique(cells, axis=0, return_inverse=True, return_counts=True)
-    return counts[inverse.ravel()].astype(np.float64)
+    return inverse.ravel().astype(np.int64), counts.astype(np.int64)
+
+
+def null_bias(count: ArrayLike, k: int) -> NDArray[np.float64]:
+    """``log k - E[plug-in entropy]`` of ``count`` draws spread uniformly over ``k`` cells (nats).
+
+    The chance structure of a cell holding ``count`` points when its density is in fact
+    uniform: by linearity, ``E[H] = -k E[(N/c) log(N/c)]`` with ``N ~ Binomial(c, 1/k)``,
+    summed exactly for ``c <= 2000`` (``(k - 1) / 2c`` beyond, the Miller-Madow term, off
+    by ``O(1/c^2)``). It is ``log k`` for a single point (one point always lands in one
+    child) and falls like ``(k - 1) / 2c``.
+    """
+    counts = np.asarray(count, dtype=np.int64)
+    unique, inverse = np.unique(counts.ravel(), return_inverse=True)
+    values = np.array([_null_bias_one(int(c), int(k)) for c in unique])
+    return values[inverse].reshape(counts.shape)
+
+
+@functools.lru_cache(maxsize=65536)
+def _null_bias_one(c: int, k: int) -> float:
+    if c <= 0:
+        return 0.0
+    if c > 2000:
+        return (k - 1) / (2.0 * c)
+    from scipy.stats import binom
+
+    m = np.arange(1, c + 1)
+    return math.log(k) + k * float(np.sum(binom.pmf(m, c, 1.0 / k) * (m / c) * np.log(m / c)))
+
+
+def _detail_terms(pts: NDArray[np.float64], scale: float, org: NDArray[np.float64]
+                  ) -> tuple[NDArray[np.float64], NDArray[np.float64], float, float, int, int]:
+    """Per-point terms of the detail entropy and of the structure (see :func:`scale_entropies`).
+
+    Returns ``(detail_terms, structure_terms, second_order, resolved, m_parent, m_child)``:
+    the structure is ``mean(structure_terms)``; ``second_order`` is the ``k`` of its
+    second-order variance ``k / 2n^2``.
+    """
+    d = pts.shape[1]
+    children = 2**d
+    parent_of, parent_count = _cells(pts, scale, org)
+    child_of, child_count = _cells(pts, 0.5 * scale, org)
+    c_parent, c_child = parent_count[parent_of].astype(np.float64), child_count[child_of].astype(np.float64)
+    terms = -np.log(c_child / c_parent)
+    # each point carries its cell's chance structure: sum over a cell's points = its weight x null_bias
+    s_terms = d * math.log(2.0) - terms - null_bias(parent_count, children)[parent_of]
+    resolved = float(np.mean(parent_count[parent_of] >= RESOLVED_PER_CHILD * children))
+    # free probabilities: 2^d - 1 per cell of two or more points (a single point has no noise left)
+    second_order = float((children - 1) * np.count_nonzero(parent_count > 1))
+    return terms, s_terms, second_order, resolved, len(parent_count), len(child_count)
 
 
 def scale_entropies(points: ArrayLike, scale: float, origin: float | ArrayLike = 0.0
-                    ) -> tuple[float, float, float, float, float]:
-    """Coarse-grained entropy at ``scale`` and the detail entropy below it, with SEs (nats).
+                    ) -> tuple[float, float, float, float, float, float, float]:
+    """Coarse-grained entropy at ``scale``, the detail entropy below it and the structure, with SEs (nats).
 
-    Returns ``(H, H_se, detail, detail_se, resolved)``: ``H`` is :func:`binned_entropy` with
-    ``discrete=True`` (Miller-Madow) at ``scale``, ``detail = H_{scale/2} - H_scale`` (both
-    Miller-Madow, so the bias correction of the difference is ``(m_fine - m_coarse)/2n``,
-    with m the occupied cells). ``detail`` is the mean of the per-point terms
-    ``-log(c_fine / c_coarse)`` (the counts of the point's child and parent cells) plus that
-    correction; the two entropies share the sample, so the SE of the difference is not
-    that of either but the standard deviation of these terms over ``sqrt(n)``.
+    Returns ``(H, H_se, detail, detail_se, structure, structure_se, resolved)``.
 
-    Both SEs add the second-order variance of the plug-in entropy, ``(m - 1) / 2n^2``
-    (``(m_fine - m_coarse) / 2n^2`` for the detail; the chi-square fluctuation of 2n times
-    the plug-in divergence): the delta-method term vanishes at an even split of the cells
-    (a Gaussian centred on a cell corner seen through two cells), where this one is all
-    the noise there is.
+    ``H`` is :func:`binned_entropy` with ``discrete=True`` (Miller-Madow) at ``scale``;
+    ``detail = H_{scale/2} - H_scale`` (both Miller-Madow). ``detail`` is the mean of the
+    per-point terms ``-log(c_child / c_parent)`` (the counts of the point's cell at
+    ``scale / 2`` and at ``scale``) plus ``(m_child - m_parent) / 2n`` (m: occupied cells);
+    the two entropies share the sample, so the SE of the difference is not that of
+    either but the standard deviation of these terms over ``sqrt(n)``.
 
-    ``resolved`` is the fraction of the points whose cell holds at least
-    ``RESOLVED_PER_CHILD * 2^d`` points. The detail of a sparsely filled cell cannot be
-    estimated (a point alone in its cell always lands in one child: zero detail entropy,
-    which Miller-Madow does not correct), so the structure is biased upwards by about
-    ``(1 - resolved) d log 2`` at most; trust it where ``resolved`` is close to 1.
+    The structure ``d log 2 - detail`` is the mean over the cells (weighted by their share
+    of the points) of the plug-in divergence of the children's counts from uniform, minus
+    its expectation when the cell's density is uniform, :func:`null_bias` (as the adjusted
+    mutual information of clusterings subtracts its chance value). That correction is
+    exact for smooth cells whatever their count: a point alone in its cell (which always
+    lands in one child) adds no structure instead of ``d log 2``, and well-filled cells get
+    the Miller-Madow term ``(2^d - 1) / 2c`` with the true number of children, not the
+    occupied ones. What cannot be corrected is structure hidden in sparse cells: the
+    estimate is biased downwards by part of the true structure of cells holding a few
+    points. ``resolved`` is the share of the points in cells with at least
+    ``RESOLVED_PER_CHILD * 2^d`` of them, where this does not matter.
+
+    All SEs add the second-order variance of the plug-in entropy, ``(m - 1) / 2n^2``
+    (``(m_child - m_parent) / 2n^2`` for the detail, ``(2^d - 1) / 2n^2`` per cell of two
+    or more points for the structure: the chi-square fluctuation of 2n times the plug-in
+    divergence). The delta-method term vanishes at
+    an even split of the cells (e.g. a Gaussian centred on a cell corner seen through
+    two cells), where this one is all the noise there is.
     """
     pts, _ = as_points(points)
     n, d = pts.shape
     org = np.broadcast_to(np.asarray(origin, dtype=np.float64), (d,))
     coarse = binned_entropy(pts, scale, origin=org, discrete=True)
     fine = binned_entropy(pts, 0.5 * scale, origin=org, discrete=True)
-    m_coarse, m_fine = int(coarse.params["occupied_bins"]), int(fine.params["occupied_bins"])
-    parent = _per_point_counts(pts, scale, org)
-    terms = -np.log(_per_point_counts(pts, 0.5 * scale, org) / parent)
-    resolved = float(np.mean(parent >= RESOLVED_PER_CHILD * 2**d))
-    first = float(np.var(terms, ddof=1)) / n if n > 1 else math.nan
-    detail_se = math.sqrt(first + (m_fine - m_coarse) / (2.0 * n * n))
-    coarse_se = math.sqrt(coarse.se**2 + (m_coarse - 1) / (2.0 * n * n))
-    return coarse.value, coarse_se, fine.value - coarse.value, detail_se, resolved
+    terms, s_terms, s_extra, resolved, m_coarse, m_fine = _detail_terms(pts, scale, org)
+    structure = float(np.mean(s_terms))
+
+    return (coarse.value, math.sqrt(coarse.se**2 + (m_coarse - 1) / (2.0 * n * n)),
+            fine.value - coarse.value, _divergence_se(terms, m_fine - m_coarse, debias=False),
+            structure, _divergence_se(s_terms, s_extra), resolved)
+
+
+def _divergence_se(terms: NDArray[np.float64], k: float, debias: bool = True) -> float:
+    """SE of a plug-in divergence (or conditional entropy) from its per-point terms (nats).
+
+    The spread of the per-point terms holds, besides the spread of the true terms (the
+    delta-method variance), the sampling noise of the counts they are made of, about
+    ``k / n`` for ``k`` free cell probabilities (it would otherwise be counted again by
+    the second-order term); so ``Var = max(var_terms - k / n, 0) / n + k / 2n^2``. Near a
+    zero divergence only the second-order (chi-square) term is left. ``debias=False``
+    keeps the whole spread (for the detail entropy, whose occupied cells are not its free
+    probabilities: a conservative SE).
+    """
+    n = len(terms)
+    if n < 2:
+        return math.nan
+    spread = float(np.var(terms, ddof=1))
+    noise = k / n if debias else 0.0
+    return math.sqrt(max(spread - noise, 0.0) / n + k / (2.0 * n * n))
 
 
 def default_scales(ds: xr.Dataset, n_scales: int = 8) -> list[float]:
@@ -261,43 +338,84 @@ def _bracket(s: NDArray[np.float64], tol: float, falling: bool) -> tuple[int, in
     return int(np.flatnonzero(above)[0]) - 1, 0
 
 
-def _crossing(times: NDArray[np.float64], s: NDArray[np.float64], se: NDArray[np.float64], tol: float,
-              falling: bool) -> tuple[float, float, int]:
-    """Time where the estimated structure ``s`` crosses ``tol``, its SE and the bracket status.
+def _crossing(times: NDArray[np.float64], s: NDArray[np.float64], tol: float, falling: bool
+              ) -> tuple[float, int, NDArray[np.int64], NDArray[np.float64]]:
+    """Time where the estimated structure ``s`` crosses ``tol``, with what its SE needs.
 
     Adjacent frames differ by noise as much as by trend, so the crossing is not read off
-    two frames: ``log s`` is fitted linearly in ``log t`` over the contiguous run of frames
-    around the bracket whose structure lies within a factor 2 of ``tol`` (the smooth-limit
-    law ``s ~ 1/t`` is a straight line there), falling back to linear interpolation of the
-    bracket when fewer than 3 frames qualify. SE by the delta method,
-    ``t * se_s / (|slope| * tol)`` with ``se_s`` the mean SE of the frames used: the value
-    for fully correlated frames, an upper bound for positively correlated ones.
-    Falling, never structured: time 0, SE 0; otherwise without a bracket: NaN.
+    the last (or first) pair of frames that bracket it: ``log s`` is fitted linearly in
+    ``log t`` over the transition, the frames between the last one beyond ``2 tol`` on
+    the structured side of the bracket and the first one beyond ``tol / 2`` on the other
+    side (the smooth-limit law ``s ~ 1/t`` is a straight line there; at most
+    ``_MAX_FIT_FRAMES`` of them, evenly spread). Where fewer than 3 frames qualify, the fit
+    does not fall the right way or crosses outside the transition, the bracket is
+    interpolated linearly.
+
+    Returns ``(time, status, frames, gradient)``: status as :func:`_bracket` (falling and
+    never structured: time 0), ``frames`` the indices (into ``times``) of the frames used
+    and ``gradient`` the derivative of the time with respect to their structure, for the
+    delta method with the covariance of the frames (:func:`_structure_covariance`).
     """
+    none = np.zeros(0, dtype=np.int64), np.zeros(0)
     order = np.argsort(times)
-    t, v, e = times[order], s[order], se[order]
+    t, v = times[order], s[order]
     j, status = _bracket(v, tol, falling)
     if status:
-        return (0.0, 0.0, 1) if (falling and status == 1) else (math.nan, math.nan, status)
-    lo, hi = j, j + 1
-    near = (v >= 0.5 * tol) & (v <= 2.0 * tol)
-    while lo > 0 and near[lo - 1]:
-        lo -= 1
-    while hi < len(v) - 1 and near[hi + 1]:
-        hi += 1
+        return (0.0 if (falling and status == 1) else math.nan), status, *none
+    structured, smooth = (v > 2.0 * tol), (v < 0.5 * tol)
+    if falling:  # structured before the bracket, smooth after it
+        before, after = np.flatnonzero(structured[: j + 1]), np.flatnonzero(smooth[j + 1:]) + j + 1
+    else:
+        before, after = np.flatnonzero(smooth[: j + 1]), np.flatnonzero(structured[j + 1:]) + j + 1
+    lo = int(before[-1]) + 1 if len(before) else 0
+    hi = int(after[0]) - 1 if len(after) else len(v) - 1
+    lo, hi = min(lo, j), max(hi, j + 1)
     use = np.arange(lo, hi + 1)
     use = use[(t[use] > 0) & (v[use] > 0)]
+    if len(use) > _MAX_FIT_FRAMES:
+        use = use[np.unique(np.linspace(0, len(use) - 1, _MAX_FIT_FRAMES).round().astype(np.int64))]
     if len(use) >= 3:
         x, y = np.log(t[use]), np.log(v[use])
-        slope, intercept = np.polyfit(x, y, 1)
+        x_bar, sxx = float(x.mean()), float(np.sum((x - x.mean()) ** 2))
+        slope = float(np.sum((x - x_bar) * (y - y.mean()))) / sxx
+        intercept = float(y.mean()) - slope * x_bar
         if (slope < 0) == falling and slope != 0:
-            tau = math.exp((math.log(tol) - intercept) / slope)
+            log_tau = (math.log(tol) - intercept) / slope
+            tau = math.exp(log_tau)
             if t[lo] <= tau <= t[hi]:
-                return tau, tau * float(np.mean(e[use])) / (abs(slope) * tol), 0
+                # d log tau / d y_k, with y_k = log s_k
+                dl = -(1.0 / len(use) + (log_tau - x_bar) * (x - x_bar) / sxx) / slope
+                return tau, 0, order[use], tau * dl / v[use]
     h, k = t[j + 1] - t[j], v[j] - v[j + 1]
     w = (v[j] - tol) / k
-    tau = t[j] + w * h
-    return float(tau), float(abs(h / k) * ((1.0 - w) * e[j] + w * e[j + 1])), 0
+    tau = float(t[j] + w * h)
+    # tau = t_j + h (v_j - tol) / (v_j - v_j+1)
+    grad = np.array([h * (1.0 - w) / k, h * w / k])
+    return tau, 0, order[[j, j + 1]], grad
+
+
+def _structure_covariance(position: xr.DataArray, idx: NDArray[np.int64] | None, frames: NDArray[np.int64],
+                          scale: float, org: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Covariance of the structure estimates of some frames (nats^2).
+
+    The same particles are tracked through the frames, so the estimates are correlated;
+    the covariance is that of their per-point terms over n (delta method), less the
+    counts' sampling noise and plus the second-order variance on the diagonal (see
+    :func:`_divergence_se`).
+    """
+    columns, extra = [], []
+    for i in frames:
+        pts, _ = as_points(_frame(position, int(i), idx), "frame")
+        _, s_terms, s_extra, *_ = _detail_terms(pts, scale, org)  # s_extra: the second-order k
+        columns.append(s_terms)
+        extra.append(s_extra)
+    terms = np.stack(columns, axis=1)
+    n = terms.shape[0]
+    cov = np.atleast_2d(np.cov(terms, rowvar=False))
+    k = np.asarray(extra)
+    # the counts' sampling noise on the diagonal (see _divergence_se), then the second-order term
+    cov[np.diag_indices_from(cov)] = np.maximum(np.diag(cov) - k / n, 0.0)
+    return cov / n + np.diag(k / (2.0 * n * n))
 
 
 def _exact_crossing(mixture: GaussianMixture, process: LinearProcess, scale: float, origin: NDArray[np.float64],
@@ -436,7 +554,7 @@ def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, toleranc
                           "of the trajectory's dimension and a linear process")
 
     n_sc = len(scales)
-    h, h_se, det, det_se, resolved = (np.full((n_frames, n_sc), np.nan) for _ in range(5))
+    h, h_se, det, det_se, structure, structure_se, resolved = (np.full((n_frames, n_sc), np.nan) for _ in range(7))
     frames: Any = range(n_frames)
     if progress:
         from tqdm.auto import tqdm
@@ -445,8 +563,8 @@ def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, toleranc
     for i in frames:
         pts, _ = as_points(_frame(position, i, idx), "frame")
         for j, s in enumerate(scales):
-            h[i, j], h_se[i, j], det[i, j], det_se[i, j], resolved[i, j] = scale_entropies(pts, s, org)
-    structure = d * math.log(2.0) - det
+            (h[i, j], h_se[i, j], det[i, j], det_se[i, j], structure[i, j], structure_se[i, j],
+             resolved[i, j]) = scale_entropies(pts, s, org)
 
     f = nats_to(units)
     length_unit = str(position.attrs.get("units", "1"))
@@ -472,24 +590,33 @@ def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, toleranc
     out["detail_entropy_se"] = (dims, det_se * f, {"units": units})
     out["structure"] = (dims, structure * f, {
         "units": units, "long_name": "structure at scale Delta: d log 2 - (H_{Delta/2} - H_Delta) >= 0",
-        "note": "mean KL divergence of the within-cell distribution from uniform; ~ Delta^2 J / 32 when smooth"})
-    out["structure_se"] = (dims, det_se * f, {"units": units})
+        "note": ("mean KL divergence of the within-cell distribution from uniform; ~ Delta^2 J / 32 when smooth. "
+                 "Plug-in minus its value for uniform cells (null_bias); see resolved_fraction")})
+    out["structure_se"] = (dims, structure_se * f, {"units": units})
     out["resolved_fraction"] = (dims, resolved, {
         "units": "1",
         "long_name": f"fraction of the particles in cells of at least {RESOLVED_PER_CHILD} x 2^d particles",
-        "note": "the structure is biased upwards by up to (1 - resolved_fraction) d log 2 (sparse cells)"})
+        "note": "structure hidden in the other (sparse) cells is partly missed: a downward bias"})
 
     tau, tau_se, status, order, order_se = (np.full(n_sc, np.nan) for _ in range(5))
-    for j in range(n_sc):
-        tau[j], tau_se[j], status[j] = _crossing(times, structure[:, j], det_se[:, j], tolerance, falling=True)
-        order[j], order_se[j], _ = _crossing(times, structure[:, j], det_se[:, j], tolerance, falling=False)
+    for j, s in enumerate(scales):
+        for falling, value, value_se in ((True, tau, tau_se), (False, order, order_se)):
+            value[j], st, used, grad = _crossing(times, structure[:, j], tolerance, falling)
+            if falling:
+                status[j] = st
+            if len(used):
+                cov = _structure_covariance(position, idx, used, s, org)
+                value_se[j] = math.sqrt(max(float(grad @ cov @ grad), 0.0)) * 1.0
+            elif st == 1 and falling:
+                value_se[j] = 0.0
     time_units = str(ds["time"].attrs.get("units", "1"))
     out["emergence_time"] = ("scale", tau, {
         "units": time_units, "tolerance_nats": tolerance,
         "long_name": "last time the structure at scale Delta is >= tolerance (smooth afterwards)",
         "note": "0: smooth from the start; NaN: still structured at the last frame (see emergence_status)"})
     out["emergence_time_se"] = ("scale", tau_se, {
-        "units": time_units, "long_name": "delta-method SE (neighbouring frames taken as fully correlated)"})
+        "units": time_units,
+        "long_name": "delta-method SE of the local fit, with the covariance of the frames (same particles)"})
     out["emergence_status"] = ("scale", status.astype(np.int8), {
         "long_name": "0: crossing found, 1: never structured, 2: censored (structured at the last frame)"})
     out["ordering_time"] = ("scale", order, {
@@ -579,5 +706,6 @@ __all__ = [
     "exact_coarse_entropy",
     "exact_structure",
     "fit_emergence_exponent",
+    "null_bias",
     "scale_entropies",
 ]

@@ -93,12 +93,8 @@ def test_coarse_entropy_agrees_with_the_exact_mixture_on_every_scale(brownian_gm
     assert_within_se(h, ex, se, "H_Delta(t) vs the exact binned entropy")
     s, s_ex, s_se, resolved = (r[v].values for v in ("structure", "exact_structure", "structure_se",
                                                       "resolved_fraction"))
-    ok = resolved >= 0.99
-    assert ok.sum() >= 15
-    assert_within_se(s[ok], s_ex[ok], s_se[ok], "structure vs exact where the cells are resolved")
-    # elsewhere the documented bound: biased upwards by at most (1 - resolved) d log 2
-    assert np.all(s - s_ex > -Z * s_se)
-    assert np.all(s - s_ex < (1 - resolved) * 2 * math.log(2) + Z * s_se)
+    assert resolved.min() < 0.8  # sparse cells at the finest scale, late: the chance correction handles them
+    assert_within_se(s, s_ex, s_se, "structure vs exact")
     # structure is a divergence: the exact one is never negative; it fades under diffusion
     assert np.all(r["exact_structure"].values >= -1e-12)
     assert np.all(np.diff(r["exact_structure"].values, axis=0) < 1e-12)
@@ -156,6 +152,33 @@ def test_cooling_dust_orders_at_large_scales_while_fine_scale_entropy_rises():
     assert "exact_coarse_entropy" not in r  # physical dust: no exact marginal
 
 
+def test_null_bias_is_the_chance_structure_of_uniform_cells():
+    from analysis.emergence import null_bias
+
+    rng = np.random.default_rng(0)
+    for c, k in ((2, 4), (3, 4), (10, 2), (40, 8)):
+        draws = rng.integers(0, k, size=(20_000, c))
+        counts = np.stack([(draws == j).sum(axis=1) for j in range(k)], axis=1) / c
+        with np.errstate(divide="ignore", invalid="ignore"):
+            h = -np.nansum(np.where(counts > 0, counts * np.log(counts), 0.0), axis=1)
+        chance = math.log(k) - h
+        assert_within_se(float(null_bias(c, k)), chance.mean(), chance.std() / math.sqrt(len(h)), f"c={c}, k={k}")
+    assert float(null_bias(1, 4)) == pytest.approx(math.log(4))
+    assert float(null_bias(10_000, 4)) == pytest.approx(3 / 20_000, rel=1e-3)
+
+
+def test_demo_section_shows_both_results(tmp_path):
+    from dustsim.cli.demo_emergence import emergence_section, run_emergence_demo
+
+    demo = run_emergence_demo(tmp_path, seed=0, quick=True)
+    assert demo.files["emergence_free"].exists() and demo.files["emergence_trap"].exists()
+    n = demo.numbers
+    assert abs(n["exponent"] - 2.0) < Z * n["exponent_se"]
+    assert n["trap_fine_change"] > 1.0 and n["trap_coarse_change"] < -0.5
+    section = emergence_section(demo)
+    assert section.title == "Emergence across scales" and len(section.figures) == 2
+
+
 # ----------------------------------------------------------------------------- input, CLI, figure
 def test_bad_input_is_refused(brownian_gmm):
     with pytest.raises(ConfigError, match="trajectory"):
@@ -176,13 +199,14 @@ def test_cli_emergence_and_plot(tmp_path, capsys):
     traj = tmp_path / "run.nc"
     dustsim.save_dataset(dustsim.simulate(init="gmm", n=3000, dim=2, process="brownian", steps=40, record_every=4,
                                           seed=5, dtype="float64"), traj)
+    with dustsim.open_dataset(traj) as src:
+        source_history = src.attrs["history"].splitlines()
     out, fig = tmp_path / "e.nc", tmp_path / "e.png"
     code = main(["emergence", str(traj), "-o", str(out), "--n-scales", "4", "--plot", str(fig), "--units", "bits"])
     assert code == 0, capsys.readouterr().err
     e = dustsim.open_dataset(out)
     assert e.sizes["scale"] == 4 and e.attrs["units"] == "bits" and "exact_coarse_entropy" in e
-    with dustsim.open_dataset(traj) as src:
-        assert e.attrs["history"].splitlines()[:-1] == src.attrs["history"].splitlines()
+    assert e.attrs["history"].splitlines()[:-1] == source_history
     assert fig.stat().st_size > 10_000
     assert main(["plot", str(out), "-o", str(tmp_path / "p.png")]) == 0
     assert "emergence figure" in capsys.readouterr().out
