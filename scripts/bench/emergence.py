@@ -7,10 +7,13 @@
    t_Delta ~ Delta^p against 2.
 2. Structure estimates of a 2-D Gaussian mixture against the exact structure, per scale:
    the same z statistics (sparse cells included: they are left out of the estimate).
-3. Cost: seconds per frame and scale of :func:`analysis.emergence.emergence` (median of
+3. (with ``--morse``, slow: minutes) Morse aggregation of 2000 particles from a uniform gas
+   in a periodic box: the change of H_Delta per scale, in nats and SEs, and the structure at
+   the end (negative in the crystalline cores near the particle spacing).
+4. Cost: seconds per frame and scale of :func:`analysis.emergence.emergence` (median of
    3 repeats) at a few particle numbers, to size the demo.
 
-Run: ``python scripts/bench/emergence.py`` (``--quick`` for fewer seeds).
+Run: ``python scripts/bench/emergence.py`` (``--quick`` for fewer seeds, ``--morse`` adds part 3).
 """
 
 from __future__ import annotations
@@ -78,6 +81,26 @@ def structure(seeds: int, n: int) -> list[dict]:
     return _z_rows("structure", np.concatenate(z), [f"{s:.3g}" for s in scales], {"d": 2, "n": n})
 
 
+def morse() -> list[dict]:
+    import dustsim
+    from analysis.emergence import emergence
+
+    ds = dustsim.simulate(init="uniform", artifact={"half_width": 25}, n=2000, dim=2, process="brownian",
+                          boundary={"kind": "periodic", "box": 50.0},
+                          interaction={"name": "morse", "epsilon": 4.0, "a": 1.5, "cutoff": 3.0, "cap": 100.0},
+                          dt=5e-4, t_end=10.0, record_every=2000, seed=3)
+    r = emergence(ds, [50 / 2**k for k in range(1, 9)])
+    h, se = r["coarse_entropy"].values, r["coarse_entropy_se"].values
+    rows = []
+    for j, scale in enumerate(r["scale"].values):
+        change = float(h[-1, j] - h[0, j])
+        rows.append({"part": "morse", "scale": f"{scale:.3g}", "change_nats": change,
+                     "change_in_se": change / float(np.hypot(se[-1, j], se[0, j])),
+                     "structure_end": float(r["structure"].values[-1, j]),
+                     "resolved_end": float(r["resolved_fraction"].values[-1, j])})
+    return rows
+
+
 def cost(quick: bool) -> list[dict]:
     import dustsim
     from analysis.emergence import emergence
@@ -97,6 +120,7 @@ def cost(quick: bool) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--morse", action="store_true", help="add the (slow) Morse aggregation run")
     args = parser.parse_args()
     seeds = 6 if args.quick else 20
     started = time.perf_counter()
@@ -104,6 +128,10 @@ def main() -> None:
     rows += structure(max(seeds // 2, 3), 40_000)
     cols = ["part", "d", "n", "scale", "seeds", "mean_z", "sd_z", "coverage_95"]
     print_table("estimated vs exact, in reported SEs (sd_z = 1, coverage 0.95: calibrated)", rows, cols)
+    if args.morse:
+        rows_m = morse()
+        print_table("Morse aggregation from a uniform gas: change of H_Delta, first to last frame", rows_m,
+                    ["scale", "change_nats", "change_in_se", "structure_end", "resolved_end"])
     costs = cost(args.quick)
     print_table("cost of emergence()", costs, ["n", "frames", "scales", "seconds", "us_per_point_frame_scale"])
     bad = [r for r in rows if abs(r["mean_z"]) > 4.5 * max(r["sd_z"], 1.0) / math.sqrt(r["seeds"])]
