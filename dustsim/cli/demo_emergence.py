@@ -75,7 +75,8 @@ def run_emergence_demo(out_dir: str | Path | None = None, *, seed: int = 0, quic
                                 process="ou", process_params={"k": 1.0, "D": 0.1}, t_end=3.0, steps=30,
                                 record_every=1, seed=seed + 1, progress=False,
                                 history="demo: grains gathered by a trap")
-    em_free = emergence(free, FREE_SCALES, mixture=GaussianMixture([[0.0]], [0.0], [1.0]),
+    point = GaussianMixture(np.zeros((1, 1)), np.zeros(1), np.ones(1))
+    em_free = emergence(free, FREE_SCALES, mixture=point,
                         history="demo: emergence")
     em_trap = emergence(trap, TRAP_SCALES, history="demo: emergence")
 
