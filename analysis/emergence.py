@@ -18,18 +18,20 @@ children of every cell). The deficit
 
 .. math:: S_\Delta(t) = d \log 2 - \left(H_{\Delta/2}(t) - H_\Delta(t)\right) \ge 0
 
-is the information (nats) that the dust holds at scale :math:`\Delta` beyond the coarser
-picture: the mean Kullback-Leibler divergence of the within-cell distribution from the
-uniform one. It is zero exactly when the density is uniform at resolution
-:math:`\Delta/2` inside every cell of side :math:`\Delta`. For a density smooth on the
-scale :math:`\Delta`, a first-order expansion inside each cell gives
+(estimated with a chance correction, :func:`scale_entropies`) is the information (nats)
+that the dust holds at scale :math:`\Delta` beyond the coarser picture: the mean
+Kullback-Leibler divergence of the within-cell distribution from the uniform one. It is
+zero exactly when the density is uniform at resolution :math:`\Delta/2` inside every
+cell of side :math:`\Delta`. For a density smooth on the scale :math:`\Delta`, a first-order
+expansion inside each cell gives
 :math:`S_\Delta \approx \Delta^2 J / 32` with :math:`J = E\|\nabla \log p\|^2` the
 Fisher information, so under free diffusion from a point (:math:`J = d / 2Dt`) structure
 at scale :math:`\Delta` fades as :math:`S_\Delta \approx d \Delta^2 / (64 D t)`.
 
 **Emergence time.** The time after which the dust looks smooth at scale :math:`\Delta`
 (the continuum description *emerges* at that scale): the last time :math:`S_\Delta(t)`
-is at or above ``tolerance`` (nats; linear interpolation between the bracketing frames).
+is at or above ``tolerance`` (nats; located by a fit of ``log S`` in ``log t`` over the
+frames of the transition, see :func:`_crossing`).
 For free dust it grows like :math:`\Delta^2 / 2D`: with :math:`\varepsilon` the tolerance
 and :math:`s_0` the initial width of point-like clumps,
 :math:`t_\Delta \approx (d \Delta^2 / 32\varepsilon - s_0^2) / 2D` in the smooth limit,
@@ -467,7 +469,7 @@ def emergence(
     tolerance : float
         Structure (nats, whatever ``units``) below which a scale counts as smooth, for the
         emergence and ordering times. It must stand well above the standard error of the
-        structure (about ``sqrt(S/(4n))``... see ``structure_se``) to be meaningful.
+        structure (``structure_se`` near the crossing) to be meaningful.
     max_particles : int or None
         A random subsample of the particles (the same in every frame); None: all.
     seed : int
@@ -494,7 +496,7 @@ def emergence(
         ``continuum_entropy`` = H_Delta + d log Delta (comparable with the differential
         entropy) and its SE; ``detail_entropy`` = H_{Delta/2} - H_Delta and
         ``structure`` = d log 2 - detail, with SEs; over ``scale``: ``emergence_time``
-        (last time the structure is >= tolerance, interpolated; 0 if never; NaN if still
+        (last time the structure is >= tolerance, fitted over the transition; 0 if never; NaN if still
         structured at the last frame), ``emergence_time_se``, ``emergence_status``
         (0 crossing, 1 smooth from the start, 2 censored), and ``ordering_time`` (first
         upward crossing; NaN if none) with ``_se``; with ``exact``: ``exact_coarse_entropy``,
