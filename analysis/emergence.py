@@ -68,8 +68,8 @@ from .entropy import binned_entropy
 from .result import check_units, nats_to
 from .trajectory import PROVENANCE, _frame, _subsample
 
-#: largest number of cells of an exact coarse-grained entropy (memory: 8 bytes each)
-MAX_EXACT_CELLS = 20_000_000
+#: largest number of cells of an exact coarse-grained entropy (memory: 8 bytes each, a few arrays)
+MAX_EXACT_CELLS = 4_000_000
 #: standard deviations beyond the outermost component covered by the exact cell grid
 _TAIL_SD = 10.0
 #: points per child cell above which the detail of a cell counts as resolved
@@ -629,15 +629,24 @@ def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, toleranc
     if do_exact:
         assert law is not None and process is not None
         ex_h, ex_s = np.full((n_frames, n_sc), np.nan), np.full((n_frames, n_sc), np.nan)
-        for i, t in enumerate(times):
-            law_t = law.transported(process, float(t))
-            for j, s in enumerate(scales):
-                coarse = exact_coarse_entropy(law_t, s, org)
-                ex_h[i, j] = coarse
-                ex_s[i, j] = d * math.log(2.0) - (exact_coarse_entropy(law_t, 0.5 * s, org) - coarse)
+        skipped: list[str] = []
+        for j, s in enumerate(scales):
+            try:
+                for i, t in enumerate(times):
+                    law_t = law.transported(process, float(t))
+                    coarse = exact_coarse_entropy(law_t, s, org)
+                    ex_h[i, j] = coarse
+                    ex_s[i, j] = d * math.log(2.0) - (exact_coarse_entropy(law_t, 0.5 * s, org) - coarse)
+            except ConfigError as exc:  # too many cells at this scale: skip it unless asked for
+                if exact:
+                    raise
+                ex_h[:, j] = ex_s[:, j] = np.nan
+                skipped.append(f"{s:g}: {exc}")
         ex_tau = np.full(n_sc, np.nan)
         srt = np.argsort(times)
         for j, s in enumerate(scales):
+            if np.isnan(ex_s[:, j]).any():
+                continue
             k, st = _bracket(ex_s[srt, j], tolerance, falling=True)
             if st == 1:
                 ex_tau[j] = 0.0
@@ -647,6 +656,9 @@ def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, toleranc
         out["exact_coarse_entropy"] = (dims, ex_h * f, {
             "units": units, "long_name": "exact H_Delta of the Gaussian-mixture marginal (normal CDF cell integrals)"})
         out["exact_structure"] = (dims, ex_s * f, {"units": units, "long_name": "exact structure at scale Delta"})
+        if skipped:
+            out["exact_coarse_entropy"].attrs["note"] = "NaN at scales too fine for the exact cell grid: " + "; ".join(
+                skipped)
         out["exact_emergence_time"] = ("scale", ex_tau, {
             "units": time_units, "tolerance_nats": tolerance,
             "long_name": "exact emergence time (root of the exact structure between the bracketing frames)"})
@@ -686,6 +698,8 @@ def fit_emergence_exponent(result: xr.Dataset) -> tuple[float, float, float]:
     ConfigError
         Fewer than 3 usable scales.
     """
+    if "realization" in result["emergence_time"].dims:
+        raise ConfigError("fit the emergence exponent of one realization: result.isel(realization=r)")
     tau = np.asarray(result["emergence_time"].values, dtype=np.float64)
     se = np.asarray(result["emergence_time_se"].values, dtype=np.float64)
     ok = (np.asarray(result["emergence_status"].values) == 0) & np.isfinite(tau) & (tau > 0) & (se > 0)

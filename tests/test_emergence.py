@@ -187,6 +187,12 @@ def test_bad_input_is_refused(brownian_gmm):
         emergence(brownian_gmm, [0.1, -1.0])
     with pytest.raises(ConfigError, match="tolerance"):
         emergence(brownian_gmm, [0.1], tolerance=0.0)
+    # a scale too fine for the exact cell grid: estimated, its exact reference left out (or refused)
+    fine = emergence(brownian_gmm, [1e-4, 0.5], max_particles=2000)
+    assert np.isnan(fine["exact_coarse_entropy"][:, 0]).all() and np.isfinite(fine["exact_coarse_entropy"][:, 1]).all()
+    assert "too fine" in fine["exact_coarse_entropy"].attrs["note"] and np.isfinite(fine["coarse_entropy"]).all()
+    with pytest.raises(ConfigError, match="cells"):
+        emergence(brownian_gmm, [1e-4], max_particles=2000, exact=True)
     point = dustsim.simulate(init="point", n=100, dim=1, process="brownian", steps=2, record_every=1, seed=1,
                              dtype="float64")
     with pytest.raises(ConfigError, match="exact"):
