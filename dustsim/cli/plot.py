@@ -29,6 +29,7 @@ def plot_command(dataset: str, output: str, kind: str, style: str, dpi: int) -> 
       dustsim plot dust.zarr -o dust.gif                 # animation
       dustsim plot dust-entropy.nc -o h.pdf --style panels
       dustsim plot model.loss.nc -o loss.svg
+      dustsim plot dust-emergence.nc -o e.png            # emergence across scales
     """
     import matplotlib
 
