@@ -155,11 +155,9 @@ def exact_structure(mixture: GaussianMixture, scale: float, origin: float | Arra
 
 
 # ----------------------------------------------------------------------------- estimates
-def _cells(points: NDArray[np.float64], width: float, origin: NDArray[np.float64]
-           ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """``(cell index of every point, points per cell)`` for cubes of side ``width`` at ``origin``."""
-    cells = np.floor((points - origin) / width).astype(np.int64)
-    cells -= cells.min(axis=0)
+def _cells(cells: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """``(cell index of every point, points per cell)`` from integer cell coordinates ``(n, d)``."""
+    cells = cells - cells.min(axis=0)
     shape = cells.max(axis=0) + 1
     if float(np.prod(shape.astype(np.float64))) < 2.0**62:
         key = np.ravel_multi_index(tuple(cells.T), tuple(int(s) for s in shape))
@@ -206,8 +204,10 @@ def _detail_terms(pts: NDArray[np.float64], scale: float, org: NDArray[np.float6
     """
     d = pts.shape[1]
     children = 2**d
-    parent_of, parent_count = _cells(pts, scale, org)
-    child_of, child_count = _cells(pts, 0.5 * scale, org)
+    # parents from the children's integer coordinates, so that every child lies in one parent exactly
+    child_cells = np.floor((pts - org) / (0.5 * scale)).astype(np.int64)
+    parent_of, parent_count = _cells(child_cells // 2)
+    child_of, child_count = _cells(child_cells)
     c_parent, c_child = parent_count[parent_of].astype(np.float64), child_count[child_of].astype(np.float64)
     terms = -np.log(c_child / c_parent)
     # each point carries its cell's chance structure: sum over a cell's points = its weight x null_bias
