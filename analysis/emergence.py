@@ -18,7 +18,7 @@ children of every cell). The deficit
 
 .. math:: S_\Delta(t) = d \log 2 - \left(H_{\Delta/2}(t) - H_\Delta(t)\right) \ge 0
 
-(estimated with a chance correction, :func:`scale_entropies`) is the information (nats)
+(estimated with a chance correction, :func:`analysis.coarse.scale_entropies`) is the information (nats)
 that the dust holds at scale :math:`\Delta` beyond the coarser picture: the mean
 Kullback-Leibler divergence of the within-cell distribution from the uniform one. It is
 zero exactly when the density is uniform at resolution :math:`\Delta/2` inside every
@@ -42,13 +42,12 @@ below.
 
 For a Gaussian-mixture artifact under a linear process the marginal :math:`p_t` is a
 mixture with known parameters, and the cell probabilities are products of normal CDF
-differences: :func:`exact_coarse_entropy` gives :math:`H_\Delta(t)` exactly (no sampling),
+differences: :func:`analysis.exact_cells.exact_coarse_entropy` gives :math:`H_\Delta(t)` exactly (no sampling),
 the reference of the estimates.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -56,7 +55,6 @@ from typing import Any
 import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import ndtr
 
 from dustsim.errors import ConfigError
 from dustsim.mixture import GaussianMixture
@@ -64,222 +62,15 @@ from dustsim.processes import LinearProcess
 from dustsim.schema import closed_box, history_line, trajectory_process
 
 from ._input import as_points
-from .entropy import binned_entropy
+from .coarse import RESOLVED_PER_CHILD, _detail_terms, scale_entropies
+from .exact_cells import exact_coarse_entropy, exact_structure
 from .result import check_units, nats_to
 from .trajectory import PROVENANCE, _frame, _subsample
 
-#: largest number of cells of an exact coarse-grained entropy (memory: 8 bytes each, a few arrays)
-MAX_EXACT_CELLS = 4_000_000
-#: standard deviations beyond the outermost component covered by the exact cell grid
-_TAIL_SD = 10.0
-#: points per child cell above which the detail of a cell counts as resolved
-RESOLVED_PER_CHILD = 5
 #: most frames in the local fit of a crossing time (their covariance needs them read again)
 _MAX_FIT_FRAMES = 40
 #: default tolerance of the emergence time (nats)
 TOLERANCE = 0.01
-
-
-# ----------------------------------------------------------------------------- exact reference
-def _axis_edges(lo: float, hi: float, scale: float, origin: float) -> NDArray[np.float64]:
-    first = math.floor((lo - origin) / scale)
-    last = math.ceil((hi - origin) / scale)
-    return origin + scale * np.arange(first, last + 1, dtype=np.float64)
-
-
-def _interval_probabilities(edges: NDArray[np.float64], mean: float, std: float) -> NDArray[np.float64]:
-    """P(edge_j <= X < edge_j+1) for X ~ N(mean, std^2) (a point mass when std = 0)."""
-    if std == 0.0:
-        return np.diff((edges <= mean).astype(np.float64))
-    z = (edges - mean) / std
-    lo, hi = z[:-1], z[1:]
-    # upper-tail differences right of the mean: no cancellation far out on either side
-    prob = np.where(lo >= 0, ndtr(-lo) - ndtr(-hi), ndtr(hi) - ndtr(lo))
-    return np.clip(prob, 0.0, None)
-
-
-def exact_cell_probabilities(mixture: GaussianMixture, scale: float, origin: float | ArrayLike = 0.0
-                             ) -> NDArray[np.float64]:
-    """Probabilities of the cubes of side ``scale`` under an isotropic Gaussian mixture.
-
-    The cells are anchored at ``origin`` (a cell corner) and cover every component to
-    ``10`` standard deviations (mass left out below 1e-23). The probability of a cell is
-    ``sum_k w_k prod_a [Phi((b_a - mu_ka)/s_k) - Phi((a_a - mu_ka)/s_k)]``: exact, up to
-    round-off.
-
-    Returns
-    -------
-    ndarray
-        Flat array of cell probabilities (sums to 1 within round-off).
-
-    Raises
-    ------
-    ConfigError
-        A non-positive scale, or a grid of more than ``MAX_EXACT_CELLS`` cells.
-    """
-    if not (scale > 0 and math.isfinite(scale)):
-        raise ConfigError(f"scale must be positive and finite, got {scale!r}")
-    d = mixture.dim
-    org = np.broadcast_to(np.asarray(origin, dtype=np.float64), (d,))
-    reach = _TAIL_SD * float(mixture.stds.max())
-    edges = [_axis_edges(float(mixture.means[:, a].min()) - reach, float(mixture.means[:, a].max()) + reach,
-                         scale, float(org[a])) for a in range(d)]
-    n_cells = math.prod(len(e) - 1 for e in edges)
-    if n_cells > MAX_EXACT_CELLS:
-        raise ConfigError(f"the exact coarse-grained entropy at scale {scale:g} needs {n_cells:.3g} cells "
-                          f"(more than {MAX_EXACT_CELLS:.0e}); use a coarser scale")
-    total = np.zeros([len(e) - 1 for e in edges])
-    for w, mu, s in zip(mixture.weights, mixture.means, mixture.stds, strict=True):
-        cell = np.asarray(w, dtype=np.float64)
-        for a in range(d):
-            cell = np.multiply.outer(cell, _interval_probabilities(edges[a], float(mu[a]), float(s)))
-        total += cell
-    return total.ravel()
-
-
-def exact_coarse_entropy(mixture: GaussianMixture, scale: float, origin: float | ArrayLike = 0.0) -> float:
-    """Exact coarse-grained entropy ``H_Delta = -sum p_i log p_i`` (nats) of a Gaussian mixture.
-
-    See :func:`exact_cell_probabilities`; transport a trajectory's artifact to time t with
-    ``mixture.transported(process, t)``.
-    """
-    p = exact_cell_probabilities(mixture, scale, origin)
-    p = p[p > 0]
-    return float(-np.sum(p * np.log(p)))
-
-
-def exact_structure(mixture: GaussianMixture, scale: float, origin: float | ArrayLike = 0.0) -> float:
-    """Exact structure at scale Delta, ``d log 2 - (H_{Delta/2} - H_Delta)`` (nats)."""
-    fine = exact_coarse_entropy(mixture, 0.5 * scale, origin)
-    return mixture.dim * math.log(2.0) - (fine - exact_coarse_entropy(mixture, scale, origin))
-
-
-# ----------------------------------------------------------------------------- estimates
-def _cells(cells: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """``(cell index of every point, points per cell)`` from integer cell coordinates ``(n, d)``."""
-    cells = cells - cells.min(axis=0)
-    shape = cells.max(axis=0) + 1
-    if float(np.prod(shape.astype(np.float64))) < 2.0**62:
-        key = np.ravel_multi_index(tuple(cells.T), tuple(int(s) for s in shape))
-        _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    else:
-        _, inverse, counts = np.unique(cells, axis=0, return_inverse=True, return_counts=True)
-    return inverse.ravel().astype(np.int64), counts.astype(np.int64)
-
-
-def null_bias(count: ArrayLike, k: int) -> NDArray[np.float64]:
-    """``log k - E[plug-in entropy]`` of ``count`` draws spread uniformly over ``k`` cells (nats).
-
-    The chance structure of a cell holding ``count`` points when its density is in fact
-    uniform: by linearity, ``E[H] = -k E[(N/c) log(N/c)]`` with ``N ~ Binomial(c, 1/k)``,
-    summed exactly for ``c <= 2000`` (``(k - 1) / 2c`` beyond, the Miller-Madow term, off
-    by ``O(1/c^2)``). It is ``log k`` for a single point (one point always lands in one
-    child) and falls like ``(k - 1) / 2c``.
-    """
-    counts = np.asarray(count, dtype=np.int64)
-    unique, inverse = np.unique(counts.ravel(), return_inverse=True)
-    values = np.array([_null_bias_one(int(c), int(k)) for c in unique])
-    return values[inverse].reshape(counts.shape)
-
-
-@functools.lru_cache(maxsize=65536)
-def _null_bias_one(c: int, k: int) -> float:
-    if c <= 0:
-        return 0.0
-    if c > 2000:
-        return (k - 1) / (2.0 * c)
-    from scipy.stats import binom
-
-    m = np.arange(1, c + 1)
-    return math.log(k) + k * float(np.sum(binom.pmf(m, c, 1.0 / k) * (m / c) * np.log(m / c)))
-
-
-def _detail_terms(pts: NDArray[np.float64], scale: float, org: NDArray[np.float64]
-                  ) -> tuple[NDArray[np.float64], NDArray[np.float64], float, float, int, int]:
-    """Per-point terms of the detail entropy and of the structure (see :func:`scale_entropies`).
-
-    Returns ``(detail_terms, structure_terms, second_order, resolved, m_parent, m_child)``:
-    the structure is ``mean(structure_terms)``; ``second_order`` is the ``k`` of its
-    second-order variance ``k / 2n^2``.
-    """
-    d = pts.shape[1]
-    children = 2**d
-    # parents from the children's integer coordinates, so that every child lies in one parent exactly
-    child_cells = np.floor((pts - org) / (0.5 * scale)).astype(np.int64)
-    parent_of, parent_count = _cells(child_cells // 2)
-    child_of, child_count = _cells(child_cells)
-    c_parent, c_child = parent_count[parent_of].astype(np.float64), child_count[child_of].astype(np.float64)
-    terms = -np.log(c_child / c_parent)
-    # each point carries its cell's chance structure: sum over a cell's points = its weight x null_bias
-    s_terms = d * math.log(2.0) - terms - null_bias(parent_count, children)[parent_of]
-    resolved = float(np.mean(parent_count[parent_of] >= RESOLVED_PER_CHILD * children))
-    # free probabilities: 2^d - 1 per cell of two or more points (a single point has no noise left)
-    second_order = float((children - 1) * np.count_nonzero(parent_count > 1))
-    return terms, s_terms, second_order, resolved, len(parent_count), len(child_count)
-
-
-def scale_entropies(points: ArrayLike, scale: float, origin: float | ArrayLike = 0.0
-                    ) -> tuple[float, float, float, float, float, float, float]:
-    """Coarse-grained entropy at ``scale``, the detail entropy below it and the structure, with SEs (nats).
-
-    Returns ``(H, H_se, detail, detail_se, structure, structure_se, resolved)``.
-
-    ``H`` is :func:`binned_entropy` with ``discrete=True`` (Miller-Madow) at ``scale``;
-    ``detail = H_{scale/2} - H_scale`` (both Miller-Madow). ``detail`` is the mean of the
-    per-point terms ``-log(c_child / c_parent)`` (the counts of the point's cell at
-    ``scale / 2`` and at ``scale``) plus ``(m_child - m_parent) / 2n`` (m: occupied cells);
-    the two entropies share the sample, so the SE of the difference is not that of
-    either but the standard deviation of these terms over ``sqrt(n)``.
-
-    The structure ``d log 2 - detail`` is the mean over the cells (weighted by their share
-    of the points) of the plug-in divergence of the children's counts from uniform, minus
-    its expectation when the cell's density is uniform, :func:`null_bias` (as the adjusted
-    mutual information of clusterings subtracts its chance value). That correction is
-    exact for smooth cells whatever their count: a point alone in its cell (which always
-    lands in one child) adds no structure instead of ``d log 2``, and well-filled cells get
-    the Miller-Madow term ``(2^d - 1) / 2c`` with the true number of children, not the
-    occupied ones. What cannot be corrected is structure hidden in sparse cells: the
-    estimate is biased downwards by part of the true structure of cells holding a few
-    points. ``resolved`` is the share of the points in cells with at least
-    ``RESOLVED_PER_CHILD * 2^d`` of them, where this does not matter.
-
-    All SEs add the second-order variance of the plug-in entropy, ``(m - 1) / 2n^2``
-    (``(m_child - m_parent) / 2n^2`` for the detail, ``(2^d - 1) / 2n^2`` per cell of two
-    or more points for the structure: the chi-square fluctuation of 2n times the plug-in
-    divergence). The delta-method term vanishes at
-    an even split of the cells (e.g. a Gaussian centred on a cell corner seen through
-    two cells), where this one is all the noise there is.
-    """
-    pts, _ = as_points(points)
-    n, d = pts.shape
-    org = np.broadcast_to(np.asarray(origin, dtype=np.float64), (d,))
-    coarse = binned_entropy(pts, scale, origin=org, discrete=True)
-    fine = binned_entropy(pts, 0.5 * scale, origin=org, discrete=True)
-    terms, s_terms, s_extra, resolved, m_coarse, m_fine = _detail_terms(pts, scale, org)
-    structure = float(np.mean(s_terms))
-
-    return (coarse.value, math.sqrt(coarse.se**2 + (m_coarse - 1) / (2.0 * n * n)),
-            fine.value - coarse.value, _divergence_se(terms, m_fine - m_coarse, debias=False),
-            structure, _divergence_se(s_terms, s_extra), resolved)
-
-
-def _divergence_se(terms: NDArray[np.float64], k: float, debias: bool = True) -> float:
-    """SE of a plug-in divergence (or conditional entropy) from its per-point terms (nats).
-
-    The spread of the per-point terms holds, besides the spread of the true terms (the
-    delta-method variance), the sampling noise of the counts they are made of, about
-    ``k / n`` for ``k`` free cell probabilities (it would otherwise be counted again by
-    the second-order term); so ``Var = max(var_terms - k / n, 0) / n + k / 2n^2``. Near a
-    zero divergence only the second-order (chi-square) term is left. ``debias=False``
-    keeps the whole spread (for the detail entropy, whose occupied cells are not its free
-    probabilities: a conservative SE).
-    """
-    n = len(terms)
-    if n < 2:
-        return math.nan
-    spread = float(np.var(terms, ddof=1))
-    noise = k / n if debias else 0.0
-    return math.sqrt(max(spread - noise, 0.0) / n + k / (2.0 * n * n))
 
 
 def default_scales(ds: xr.Dataset, n_scales: int = 8) -> list[float]:
@@ -426,7 +217,7 @@ def _structure_covariance(position: xr.DataArray, idx: NDArray[np.int64] | None,
     The same particles are tracked through the frames, so the estimates are correlated;
     the covariance is that of their per-point terms over n (delta method), less the
     counts' sampling noise and plus the second-order variance on the diagonal (see
-    :func:`_divergence_se`).
+    :func:`analysis.coarse._divergence_se`).
     """
     columns, extra = [], []
     for i in frames:
@@ -742,10 +533,5 @@ __all__ = [
     "TOLERANCE",
     "default_scales",
     "emergence",
-    "exact_cell_probabilities",
-    "exact_coarse_entropy",
-    "exact_structure",
     "fit_emergence_exponent",
-    "null_bias",
-    "scale_entropies",
 ]

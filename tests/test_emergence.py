@@ -16,13 +16,9 @@ from stats_helpers import Z, assert_within_se
 
 import dustsim
 from analysis import binned_entropy, entropy_trajectory
-from analysis.emergence import (
-    emergence,
-    exact_cell_probabilities,
-    exact_coarse_entropy,
-    exact_structure,
-    fit_emergence_exponent,
-)
+from analysis.coarse import null_bias, scale_entropies
+from analysis.emergence import emergence, fit_emergence_exponent
+from analysis.exact_cells import exact_cell_probabilities, exact_coarse_entropy, exact_structure
 from dustsim.cli import main
 from dustsim.errors import ConfigError
 from dustsim.mixture import GaussianMixture
@@ -92,8 +88,6 @@ def test_exact_references_refuse_bad_input():
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**31), shift=st.integers(-50, 50), d=st.integers(1, 3))
 def test_estimates_do_not_depend_on_particle_order_or_grid_shifts_by_whole_cells(seed, shift, d):
-    from analysis.emergence import scale_entropies
-
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(400, d)) * rng.uniform(0.2, 2.0)
     scale = 0.5  # shifts by whole cells of both the scale and its half are exact in binary
@@ -172,8 +166,6 @@ def test_cooling_dust_orders_at_large_scales_while_fine_scale_entropy_rises():
 
 
 def test_null_bias_is_the_chance_structure_of_uniform_cells():
-    from analysis.emergence import null_bias
-
     rng = np.random.default_rng(0)
     for c, k in ((2, 4), (3, 4), (10, 2), (40, 8)):
         draws = rng.integers(0, k, size=(20_000, c))
