@@ -99,7 +99,10 @@ def default_scales(ds: xr.Dataset, n_scales: int = 8) -> list[float]:
 def _grid_origin(ds: xr.Dataset, origin: float | ArrayLike | None, d: int) -> NDArray[np.float64]:
     """The cell corner: given, the box corner of a closed box, else 0."""
     if origin is not None:
-        org = np.broadcast_to(np.asarray(origin, dtype=np.float64), (d,)).copy()
+        given = np.asarray(origin, dtype=np.float64)
+        if given.size not in (1, d):
+            raise ConfigError(f"origin must be one number or {d} (one per axis), got {np.atleast_1d(origin).tolist()}")
+        org = np.broadcast_to(given.reshape(-1) if given.size == d else given.reshape(()), (d,)).copy()
         if not np.all(np.isfinite(org)):
             raise ConfigError(f"origin must be finite, got {origin!r}")
         return org

@@ -240,4 +240,5 @@ def test_cli_emergence_and_plot(tmp_path, capsys):
     assert main(["emergence", str(traj), "-o", str(bad), "--tolerance", "-1"]) == 2
     assert main(["emergence", str(traj), "-o", str(bad), "--plot", str(tmp_path / "f.txt")]) == 2
     assert main(["emergence", str(traj), "-o", str(bad), "--scales", "0.1,-1"]) == 2
+    assert main(["emergence", str(traj), "-o", str(bad), "--origin", "1,2,3"]) == 2
     assert not bad.exists()
