@@ -190,6 +190,41 @@ def test_demo_section_shows_both_results(tmp_path):
     assert section.title == "Emergence across scales" and len(section.figures) == 2
 
 
+def test_ordering_time_brackets_the_rise_of_structure():
+    """Synthetic dust gathering from a uniform square into four tight clumps along x_t = (1 - t) u + t c:
+    structure appears (first at the edges of the shrinking square); the ordering time lies inside the rise."""
+    rng = np.random.default_rng(5)
+    n, times = 20_000, np.linspace(0.0, 1.0, 41)
+    u = rng.uniform(-2, 2, (n, 2))
+    centres = np.array([[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]])[rng.integers(0, 4, n)]
+    c = centres + 0.05 * rng.standard_normal((n, 2))
+    pos = (1 - times)[:, None, None] * u[None] + times[:, None, None] * c[None]
+    ds = xr.Dataset({"position": (("time", "particle", "spatial"), pos)}, coords={"time": times})
+    r = emergence(ds, [0.5, 1.0], origin=-2.0)
+    s = r["structure"].values
+    for j in range(2):
+        tau = float(r["ordering_time"][j])
+        assert np.isfinite(tau) and np.isfinite(float(r["ordering_time_se"][j]))
+        k = int(np.flatnonzero(s[:, j] >= 0.01)[0])  # the first frame at the tolerance
+        low = times[np.flatnonzero(s[:k, j] < 0.005)[-1]]  # the last one before it below half of it
+        high = times[k + np.flatnonzero(s[k:, j] > 0.02)[0]]  # the first one after it above twice
+        assert low <= tau <= high
+        assert r["emergence_status"][j] == 2  # structured at the end: no emergence time
+    assert "exact_coarse_entropy" not in r  # no recorded law
+
+
+def test_realizations_are_analysed_one_by_one(brownian_gmm):
+    two = xr.concat([brownian_gmm.isel(time=[0, -1]), brownian_gmm.isel(time=[0, -1])], dim="realization",
+                    combine_attrs="override")
+    r = emergence(two, [0.2, 0.4], max_particles=None)
+    one = emergence(brownian_gmm.isel(time=[0, -1]), [0.2, 0.4], max_particles=None)
+    assert r["coarse_entropy"].dims == ("realization", "time", "scale")
+    for k in range(2):
+        np.testing.assert_array_equal(r["structure"].isel(realization=k).values, one["structure"].values)
+    with pytest.raises(ConfigError, match="one realization"):
+        fit_emergence_exponent(r)
+
+
 # ----------------------------------------------------------------------------- input, CLI, figure
 def test_bad_input_is_refused(brownian_gmm):
     with pytest.raises(ConfigError, match="trajectory"):
