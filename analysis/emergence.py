@@ -69,6 +69,8 @@ from .trajectory import PROVENANCE, _frame, _subsample
 
 #: most frames in the local fit of a crossing time (their covariance needs them read again)
 _MAX_FIT_FRAMES = 40
+#: a crossing counts as noisy when the structure's SE there exceeds tolerance / NOISY_RATIO
+NOISY_RATIO = 4.0
 #: default tolerance of the emergence time (nats)
 TOLERANCE = 0.01
 
@@ -315,8 +317,9 @@ def emergence(
         ``structure`` = d log 2 - detail, with SEs; over ``scale``: ``emergence_time``
         (last time the structure is >= tolerance, fitted over the transition; 0 if never; NaN if still
         structured at the last frame), ``emergence_time_se``, ``emergence_status``
-        (0 crossing, 1 smooth from the start, 2 censored), and ``ordering_time`` (first
-        upward crossing; NaN if none) with ``_se``; with ``exact``: ``exact_coarse_entropy``,
+        (0 crossing, 1 smooth from the start, 2 censored, 3 crossing within the noise:
+        the structure's SE exceeds tolerance / 4 there), and ``ordering_time`` (first
+        upward crossing; NaN if none) with ``_se`` and ``ordering_status``; with ``exact``: ``exact_coarse_entropy``,
         ``exact_structure`` (time, scale) and ``exact_emergence_time`` (scale, root of the
         exact structure inside the bracketing frames).
 
@@ -418,16 +421,16 @@ def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, toleranc
         "long_name": f"fraction of the particles in cells of at least {RESOLVED_PER_CHILD} x 2^d particles",
         "note": "structure hidden in the other (sparse) cells is partly missed: a downward bias"})
 
-    tau, tau_se, status, order, order_se = (np.full(n_sc, np.nan) for _ in range(5))
+    tau, tau_se, status, order, order_se, order_status = (np.full(n_sc, np.nan) for _ in range(6))
     for j, s in enumerate(scales):
-        for falling, value, value_se in ((True, tau, tau_se), (False, order, order_se)):
-            value[j], st, used, grad = _crossing(times, structure[:, j], tolerance, falling)
-            if falling:
-                status[j] = st
+        for falling, value, value_se, flag in ((True, tau, tau_se, status), (False, order, order_se, order_status)):
+            value[j], flag[j], used, grad = _crossing(times, structure[:, j], tolerance, falling)
             if len(used):
                 cov = _structure_covariance(position, idx, used, s, org)
-                value_se[j] = math.sqrt(max(float(grad @ cov @ grad), 0.0)) * 1.0
-            elif st == 1 and falling:
+                value_se[j] = math.sqrt(max(float(grad @ cov @ grad), 0.0))
+                if float(np.mean(structure_se[used, j])) > tolerance / NOISY_RATIO:
+                    flag[j] = 3  # the crossing may be a noise excursion: the tolerance is too close to the noise
+            elif flag[j] == 1 and falling:
                 value_se[j] = 0.0
     time_units = str(ds["time"].attrs.get("units", "1"))
     out["emergence_time"] = ("scale", tau, {
@@ -438,11 +441,16 @@ def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, toleranc
         "units": time_units,
         "long_name": "delta-method SE of the local fit, with the covariance of the frames (same particles)"})
     out["emergence_status"] = ("scale", status.astype(np.int8), {
-        "long_name": "0: crossing found, 1: never structured, 2: censored (structured at the last frame)"})
+        "long_name": "0: crossing found, 1: never structured, 2: censored (structured at the last frame), "
+                     f"3: crossing found but the structure's SE there exceeds tolerance / {NOISY_RATIO:g} "
+                     "(noise may have made it: raise the tolerance or the particle number)"})
     out["ordering_time"] = ("scale", order, {
         "units": time_units, "tolerance_nats": tolerance,
         "long_name": "first time the structure at scale Delta rises to the tolerance (order appears)"})
     out["ordering_time_se"] = ("scale", order_se, {"units": time_units})
+    out["ordering_status"] = ("scale", order_status.astype(np.int8), {
+        "long_name": "0: crossing found, 1: never ordered, 2: structured from the first frame, 3: noisy (as for "
+                     "emergence_status)"})
 
     if do_exact:
         assert law is not None and process is not None

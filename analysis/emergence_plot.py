@@ -96,11 +96,12 @@ def emergence_plot(result: xr.Dataset, *, title: str | None = None, z: float = 1
 
         cmap = mpl.colormaps["cividis"]
         s_vals = np.asarray(res["structure"].values) / factor
+        floor = tol / 30.0 if math.isfinite(tol) else 1e-4  # estimates at or below 0 (noise) sit on the floor
         for j, s in enumerate(scales):
             colour = cmap(j / max(len(scales) - 1, 1))
-            ax_s.plot(times, np.clip(s_vals[:, j], 1e-6, None), color=colour, label=f"Δ = {s:.3g}")
+            ax_s.plot(times, np.clip(s_vals[:, j], floor, None), color=colour, label=f"Δ = {s:.3g}")
             if "exact_structure" in res:
-                ax_s.plot(times, np.clip(np.asarray(res["exact_structure"].values)[:, j] / factor, 1e-6, None),
+                ax_s.plot(times, np.clip(np.asarray(res["exact_structure"].values)[:, j] / factor, floor, None),
                           ":", color="black", lw=0.9)
         if math.isfinite(tol):
             ax_s.axhline(tol, color="#D55E00", ls="--", lw=1.0, label=f"tolerance {tol:g} nats")
@@ -117,9 +118,14 @@ def emergence_plot(result: xr.Dataset, *, title: str | None = None, z: float = 1
         order_se = np.asarray(res["ordering_time_se"].values, dtype=np.float64)
         ordered = np.isfinite(order) & (order > 0)
         if good.any() or ordered.any():
-            if good.any():
-                ax_t.errorbar(scales[good], tau[good], yerr=z * tau_se[good], fmt="o", capsize=2,
-                              label="emergence (smooth after)")
+            noisy = good & (np.asarray(res["emergence_status"].values) == 3)
+            clean = good & ~noisy
+            if clean.any():
+                ax_t.errorbar(scales[clean], tau[clean], yerr=z * tau_se[clean], fmt="o", capsize=2,
+                              color="#0072B2", label="emergence (smooth after)")
+            if noisy.any():
+                ax_t.errorbar(scales[noisy], tau[noisy], yerr=z * tau_se[noisy], fmt="o", mfc="none", capsize=2,
+                              color="#0072B2", label="emergence, within the noise")
             if ordered.any():
                 ax_t.errorbar(scales[ordered], order[ordered], yerr=z * order_se[ordered], fmt="^", capsize=2,
                               color="#D55E00", label="ordering (structured after)")
@@ -138,8 +144,12 @@ def emergence_plot(result: xr.Dataset, *, title: str | None = None, z: float = 1
                 xs = np.geomspace(scales.min(), scales.max(), 50)
                 ax_t.plot(xs, dim / (32.0 * tol) * xs**2 / (2.0 * d_coef), "--", color="#009E73", lw=1.0,
                           label="(d/32ε) Δ²/2D")
+            from matplotlib.ticker import NullFormatter
+
             ax_t.set_xscale("log")
             ax_t.set_yscale("log")
+            for axis in (ax_t.xaxis, ax_t.yaxis):  # short log ranges: label the decades only
+                axis.set_minor_formatter(NullFormatter())
             ax_t.legend(fontsize=7)
         else:
             ax_t.text(0.5, 0.5, "no scale crossed the tolerance\nwithin the run", ha="center", va="center",
