@@ -144,11 +144,13 @@ def emergence_plot(result: xr.Dataset, *, title: str | None = None, z: float = 1
                 xs = np.geomspace(scales.min(), scales.max(), 50)
                 ax_t.plot(xs, dim / (32.0 * tol) * xs**2 / (2.0 * d_coef), "--", color="#009E73", lw=1.0,
                           label="(d/32ε) Δ²/2D")
-            from matplotlib.ticker import NullFormatter
+            from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
             ax_t.set_xscale("log")
             ax_t.set_yscale("log")
-            for axis in (ax_t.xaxis, ax_t.yaxis):  # short log ranges: label the decades only
+            for axis in (ax_t.xaxis, ax_t.yaxis):  # ticks at 1, 2, 5 x 10^k with plain labels
+                axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+                axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
                 axis.set_minor_formatter(NullFormatter())
             ax_t.legend(fontsize=7)
         else:
