@@ -585,9 +585,12 @@ def density_plot(density: xr.Dataset, times: Sequence[float] | None = None, *, n
 
 
 def dataset_kind(ds: xr.Dataset) -> str:
-    """``trajectory``, ``entropy``, ``loss``, ``density``, ``quantum-state`` or ``quantum-entropy``."""
+    """``trajectory``, ``entropy``, ``emergence``, ``loss``, ``density``, ``quantum-state`` or
+    ``quantum-entropy``, from variables and attrs."""
     if ds.attrs.get("kind") in ("quantum-state", "quantum-entropy"):
         return str(ds.attrs["kind"])
+    if ds.attrs.get("kind") == "emergence" or ("coarse_entropy" in ds.data_vars and "scale" in ds.dims):
+        return "emergence"
     if ds.attrs.get("kind") == "density" or "density" in ds.data_vars:
         return "density"
     if "position" in ds.data_vars:
@@ -596,7 +599,7 @@ def dataset_kind(ds: xr.Dataset) -> str:
         return "entropy"
     if "loss" in ds.data_vars and "step" in ds.dims:
         return "loss"
-    raise ValueError("not a dustsim trajectory, entropy, loss or density dataset")
+    raise ValueError("not a dustsim trajectory, entropy, emergence, loss or density dataset")
 
 
 def plot_dataset(ds: xr.Dataset, *, style: str | None = None) -> Any:
@@ -616,4 +619,8 @@ def plot_dataset(ds: xr.Dataset, *, style: str | None = None) -> Any:
         from .quantum_plots import density_matrix_heatmaps, wigner_snapshots
 
         return density_matrix_heatmaps(ds) if style == "heatmap" else wigner_snapshots(ds)
+    if kind == "emergence":
+        from .emergence_plot import emergence_plot
+
+        return emergence_plot(ds)
     return density_plot(ds)

@@ -78,13 +78,14 @@ def _fail(exc: BaseException, code: int, unexpected: bool = False) -> int:
 
 
 def _register() -> None:
-    from . import demo, entropy, fokker_planck, model, plot, quantum, simulate, sweep
+    from . import demo, emergence, entropy, fokker_planck, model, plot, quantum, simulate, sweep
 
     cli.add_command(simulate.simulate_command)
     cli.add_command(fokker_planck.fokker_planck_command)
     for command in model.COMMANDS:
         cli.add_command(command)
     cli.add_command(entropy.entropy_command)
+    cli.add_command(emergence.emergence_command)
     cli.add_command(sweep.sweep_command)
     cli.add_command(plot.plot_command)
     cli.add_command(demo.demo_command)

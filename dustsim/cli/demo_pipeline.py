@@ -307,17 +307,21 @@ def run_demo(
     # its own wall time is recorded in the timings table
     from .demo_quantum import three_levels
 
+    from .demo_emergence import emergence_section, run_emergence_demo
+
     started = time.perf_counter()
     levels_section, level_files, level_numbers = three_levels(
-        out, seed=seeds["analysis"], n_measure=500 if quick else 2000,
-        emergence_figure=None)  # the emergence figure (issue 15, part 4) joins here
+        out, seed=seeds["analysis"], n_measure=500 if quick else 2000)
+    emergent = run_emergence_demo(out, seed=seeds["analysis"], quick=quick)
     result.files.update(level_files)
+    result.files.update(emergent.files)
     result.numbers.update(level_numbers)
+    result.numbers.update({f"emergence_{k}": v for k, v in emergent.numbers.items()})
     stages.timings["three levels of dust"] = time.perf_counter() - started
 
     # 8. report -------------------------------------------------------------------------
     def report() -> Path:
-        return _write_report(result, settings, fwd, figs, nums, stages.timings, quick, [levels_section])
+        return _write_report(result, settings, fwd, figs, nums, stages.timings, quick, [levels_section, emergence_section(emergent)])
 
     stages.run("writing report.html", report)
     result.timings = dict(stages.timings)

@@ -117,7 +117,7 @@ def three_levels(out: Path, *, seed: int = 0, n_measure: int = 2000, emergence_f
         figures.append((bytes(data), emergence_caption))
     emergence_text = (
         "" if emergence_figure is not None else
-        " [Emergence level: the coarse-grained entropy across scales (issue 15, part 4) joins here.]"
+        " Emergent: the next section follows the coarse-grained entropy of classical dust across scales."
     )
     text = (
         "Dust at three levels. Quantum: a particle in a superposition of two places (a cat state) is pure "
