@@ -305,9 +305,8 @@ def run_demo(
 
     # the "three levels of dust" section (issue 15): quantum, measured into classical dust, emergence;
     # its own wall time is recorded in the timings table
-    from .demo_quantum import three_levels
-
     from .demo_emergence import emergence_section, run_emergence_demo
+    from .demo_quantum import three_levels
 
     started = time.perf_counter()
     levels_section, level_files, level_numbers = three_levels(
