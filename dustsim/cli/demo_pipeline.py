@@ -320,7 +320,8 @@ def run_demo(
 
     # 8. report -------------------------------------------------------------------------
     def report() -> Path:
-        return _write_report(result, settings, fwd, figs, nums, stages.timings, quick, [levels_section, emergence_section(emergent)])
+        extra = [levels_section, emergence_section(emergent)]
+        return _write_report(result, settings, fwd, figs, nums, stages.timings, quick, extra)
 
     stages.run("writing report.html", report)
     result.timings = dict(stages.timings)
