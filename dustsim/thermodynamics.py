@@ -238,7 +238,8 @@ def path_integrals(data: GaussianMixture | ArrayLike, process: LinearProcess, t1
         else:
             rng = np.random.default_rng(seed)
             labels, z0 = mixture.base_draws(min(n_samples, 1000), rng)
-            moving = float(_velocity_sq_terms(mixture, process, t0, (labels, z0, rng.standard_normal(z0.shape))).mean()) > 0
+            draws = (labels, z0, rng.standard_normal(z0.shape))
+            moving = float(_velocity_sq_terms(mixture, process, t0, draws).mean()) > 0
         if moving:
             fine[4], fine[5] = math.inf, math.nan
     return PathIntegrals(fine[0], fine[1], fine[2], fine[3], fine[4], fine[5], quad, fine[6], fine[7], fine[8])
