@@ -499,6 +499,8 @@ def _as_warp(process: str, warp: Any) -> tuple[float, ...] | None:
     """Validate a time warp: values ``u(t_j)`` at ``t_j = j / (m - 1)``, from 0 rising to 1."""
     if warp is None:
         return None
+    if isinstance(warp, str):  # "0,0.3,1" from the command line
+        warp = [w for w in warp.replace(" ", "").split(",") if w]
     try:
         values = tuple(float(v) for v in warp)
     except (TypeError, ValueError):
@@ -650,7 +652,7 @@ def make_process(name: str, **params: Any) -> LinearProcess:
         )
     sequences = getattr(cls, "sequence_params", ())
     for key, value in params.items():
-        if key in sequences and isinstance(value, (list, tuple)):
+        if key in sequences and isinstance(value, (list, tuple, str)):
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float, type(None))):
             raise ConfigError(f"process {name!r}: {key} must be a number, got {value!r}")

@@ -306,12 +306,18 @@ def _gaussian_integrals(process: LinearProcess, grid: FloatArray, s0: float, d: 
 
 
 def prior_gap_mixture(mixture: GaussianMixture, process: LinearProcess, t_end: float, *, n_samples: int = 20_000,
-                      seed: int = 0) -> tuple[float, float]:
-    """``KL(p_T || pi)`` (nats) and its SE: Monte Carlo with the exact densities (closed form for a Gaussian)."""
-    if mixture.n_components == 1:
-        return _prior_gap_gaussian(mixture, process, t_end), 0.0
+                      seed: int = 0, prior: tuple[ArrayLike, float] | None = None) -> tuple[float, float]:
+    """``KL(p_T || pi)`` (nats) and its SE: Monte Carlo with the exact densities (closed form for a Gaussian).
+
+    ``prior``: ``(mean, std)`` of an isotropic Gaussian prior other than :func:`reference_prior`
+    (e.g. a trained model's moment-matched prior).
+    """
     law = mixture.transported(process, t_end)
-    centre, std = reference_prior(process, t_end)
+    centre, std = reference_prior(process, t_end) if prior is None else prior
+    centre = np.broadcast_to(np.asarray(centre, dtype=np.float64), (mixture.dim,))
+    std = float(std)
+    if mixture.n_components == 1:
+        return max(_gaussian_kl(law.means[0], float(law.stds[0]) ** 2, centre, std**2), 0.0), 0.0
     x = law.sample(n_samples, seed)
     log_pi = -0.5 * np.sum((x - centre) ** 2, axis=1) / std**2 - 0.5 * mixture.dim * math.log(2.0 * math.pi * std**2)
     terms = law.logpdf(x) - log_pi
