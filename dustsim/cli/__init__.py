@@ -78,7 +78,7 @@ def _fail(exc: BaseException, code: int, unexpected: bool = False) -> int:
 
 
 def _register() -> None:
-    from . import demo, entropy, fokker_planck, model, plot, simulate, sweep
+    from . import demo, entropy, fokker_planck, model, plot, schedules, simulate, sweep
 
     cli.add_command(simulate.simulate_command)
     cli.add_command(fokker_planck.fokker_planck_command)
@@ -88,6 +88,7 @@ def _register() -> None:
     cli.add_command(sweep.sweep_command)
     cli.add_command(plot.plot_command)
     cli.add_command(demo.demo_command)
+    cli.add_command(schedules.schedules_group)
 
 
 _register()
