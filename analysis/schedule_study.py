@@ -199,6 +199,8 @@ def schedule_study(
     rng = np.random.default_rng(seed)
     reference = mix.sample(n, rng)  # the data sample every generated set is compared with
     floor, _ = energy_noise_floor(lambda m, g: mix.sample(m, g), n, n, rng, repeats=3)
+    # the kNN KL estimator's own floor: two independent data samples of the same sizes
+    kl_floor = kl_divergence(reference, mix.sample(n, rng))
     for i, p in enumerate(procs):
         pi = path_integrals(mix, p, n_samples=2000, seed=seed, panels=16)
         per_schedule["action"][i], per_schedule["action_se"][i] = pi.action, pi.action_se
@@ -260,6 +262,7 @@ def schedule_study(
         coords={"schedule": ("schedule", np.array(names, dtype=str)), "nfe": ("nfe", np.array(nfe, dtype=np.int64)),
                 "score": ("score", np.array(kinds, dtype=str))},
         attrs={"title": "dustsim schedule study", "n": n, "seed": seed, "energy_noise_floor": floor,
+               "kl_noise_floor": kl_floor.value, "kl_noise_floor_se": kl_floor.se,
                "data_components": mix.n_components, "data_dim": mix.dim,
                "wall_seconds": time.perf_counter() - started, "units_note": nats["units"]},
     )
@@ -321,5 +324,55 @@ def summary_lines(ds: xr.Dataset) -> list[str]:
     return lines
 
 
-__all__ = ["DEFAULT_NFE", "DEFAULT_SCHEDULES", "default_mixture", "plot_schedule_study", "rank_correlation",
-           "resolve_schedule", "schedule_study", "summary_lines"]
+def demo_section(out_dir: Any, *, quick: bool = False, seed: int = 0) -> Any:
+    """The demo report's section: a reduced study (exact score), its Dataset and figure in ``out_dir``.
+
+    Costs about 10 s (``quick``: about 3 s).
+    """
+    from pathlib import Path
+
+    from dustsim.io import save_dataset
+
+    from .report import Section
+
+    nfe = (5, 20) if quick else (5, 20, 100)
+    ds = schedule_study(n=400 if quick else 1000, nfe=nfe, n_bound=300 if quick else 600, n_boot=500, seed=seed)
+    out = Path(out_dir)
+    save_dataset(ds, out / "schedule_study.nc")
+    fig = plot_schedule_study(ds)
+    sub = ds.sel(score="exact")
+    rows = []
+    for name in sub.schedule.values:
+        row = sub.sel(schedule=name)
+        entry: dict[str, Any] = {"schedule": str(name), "action Sigma": float(row.action)}
+        for k in sub.nfe.values:
+            r = row.sel(nfe=k)
+            entry[f"KL / bound, NFE {int(k)}"] = f"{float(r.kl_data_generated):.3g} / {float(r.bound):.3g}"
+        rows.append(entry)
+    corr = [{"NFE": int(k), "Spearman(Sigma, KL)": float(sub.spearman.sel(nfe=k)),
+             "95% bootstrap": f"[{float(sub.spearman_lo.sel(nfe=k)):.2f}, {float(sub.spearman_hi.sel(nfe=k)):.2f}]",
+             "smallest error": str(sub.best_schedule.sel(nfe=k).values)} for k in sub.nfe.values]
+    text = ("Each noise schedule moves the data to the prior along a path of densities; its kinetic action "
+            "Sigma = int E|nu_t|^2 dt (the entropy production of that path at unit diffusion coefficient) is "
+            "smallest for the Wasserstein geodesic, the fitted 'ot' schedule. Samples generated with the exact "
+            "mixture score at a few numbers of steps (NFE) are compared with the data (kNN KL(p_0 || q_0), "
+            f"estimator floor {ds.attrs['kl_noise_floor']:.3g} nats); the Girsanov bound on that KL is never "
+            f"exceeded ({'holds' if bool(ds.bound_holds.values.all()) else 'VIOLATED'}). The rank correlation "
+            "between Sigma and the error is reported per NFE with a bootstrap interval over schedules.")
+    return Section("Noise schedules: entropy production and the speed-accuracy bound", text,
+                   figures=[(fig, "measured error vs NFE per schedule, and vs the action Sigma")],
+                   tables=[(rows, "action, measured KL and its bound per schedule"),
+                           (corr, "rank correlation of Sigma and the measured error")])
+
+
+__all__ = [
+    "DEFAULT_NFE",
+    "DEFAULT_SCHEDULES",
+    "default_mixture",
+    "demo_section",
+    "plot_schedule_study",
+    "rank_correlation",
+    "resolve_schedule",
+    "schedule_study",
+    "summary_lines",
+]

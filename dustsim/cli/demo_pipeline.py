@@ -140,7 +140,7 @@ def run_demo(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = DemoResult(out, out / "report.html")
-    stages = Stages(8, log)
+    stages = Stages(9, log)
     seeds = {name: int(s.generate_state(1, np.uint32)[0]) for name, s in zip(
         ("text", "gmm", "train_text", "train_gmm", "sample", "restore", "analysis"),
         np.random.SeedSequence(seed).spawn(7), strict=True)}
@@ -303,9 +303,16 @@ def run_demo(
 
     figs = stages.run("figures and animation", figures)
 
+    def schedules() -> Any:
+        from analysis.schedule_study import demo_section
+
+        return demo_section(out, quick=quick, seed=seeds["analysis"])
+
+    extra_sections = [stages.run("schedule study", schedules)]
+
     # 8. report -------------------------------------------------------------------------
     def report() -> Path:
-        return _write_report(result, settings, fwd, figs, nums, stages.timings, quick)
+        return _write_report(result, settings, fwd, figs, nums, stages.timings, quick, extra_sections)
 
     stages.run("writing report.html", report)
     result.timings = dict(stages.timings)
@@ -313,7 +320,8 @@ def run_demo(
 
 
 def _write_report(result: DemoResult, settings: DemoSettings, fwd: dict[str, Any], figs: dict[str, Any],
-                  nums: dict[str, Any], timings: dict[str, float], quick: bool) -> Path:
+                  nums: dict[str, Any], timings: dict[str, float], quick: bool,
+                  extra_sections: list[Any] | None = None) -> Path:
     import dustsim
     from analysis.report import Section, write_report
 
@@ -389,6 +397,7 @@ def _write_report(result: DemoResult, settings: DemoSettings, fwd: dict[str, Any
                 ([{"trajectory": k.removeprefix("h_theorem_"), "KL non-increasing": bool(v)}
                   for k, v in n.items() if k.startswith("h_theorem_")], "H-theorem check")],
         ),
+        *(extra_sections or []),
         Section(
             "Run details",
             f"{'Quick (reduced) run. ' if quick else ''}Stage wall times in seconds; all files are in "
