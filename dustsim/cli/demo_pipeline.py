@@ -140,7 +140,7 @@ def run_demo(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = DemoResult(out, out / "report.html")
-    stages = Stages(9, log)
+    stages = Stages(8, log)
     seeds = {name: int(s.generate_state(1, np.uint32)[0]) for name, s in zip(
         ("text", "gmm", "train_text", "train_gmm", "sample", "restore", "analysis"),
         np.random.SeedSequence(seed).spawn(7), strict=True)}
@@ -303,15 +303,11 @@ def run_demo(
 
     figs = stages.run("figures and animation", figures)
 
-    def schedules() -> Any:
-        from analysis.schedule_study import demo_section
-
-        return demo_section(out, quick=quick, seed=seeds["analysis"])
-
-    extra_sections = [stages.run("schedule study", schedules)]
-
     # 8. report -------------------------------------------------------------------------
     def report() -> Path:
+        from analysis.schedule_study import demo_section  # the schedule study section (about 10 s)
+
+        extra_sections = [demo_section(out, quick=quick, seed=seeds["analysis"])]
         return _write_report(result, settings, fwd, figs, nums, stages.timings, quick, extra_sections)
 
     stages.run("writing report.html", report)
