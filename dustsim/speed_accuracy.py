@@ -58,12 +58,15 @@ END_MARGIN = 1e-3
 
 # ------------------------------------------------------------------------- the prior
 def end_time(process: LinearProcess, t_end: float | None = None) -> float:
-    """The sampler's start time: ``t_end``, else ``t_max`` (less ``END_MARGIN`` where alpha(t_max) = 0), else 1."""
+    """The sampler's start time: ``t_end``, else ``t_max`` (times ``1 - END_MARGIN`` where alpha(t_max) = 0), else 1.
+
+    Starting where ``alpha = 0`` would divide by zero in the denoiser ``(x + sigma^2 s) / alpha``.
+    """
     if t_end is not None:
         process.check_end_time(float(t_end))
         return float(t_end)
     t = float(process.t_max) if process.t_max is not None else 1.0
-    if float(process.alpha(t)) <= 0.0:
+    if float(process.alpha(t)) <= 1e-6:  # alpha = 0 up to rounding (cosine's cos(pi/2) = 6e-17)
         t *= 1.0 - END_MARGIN
     return t
 
