@@ -256,7 +256,8 @@ def test_schedule_study_small_run_and_cli(tmp_path):
     from analysis.schedule_study import rank_correlation, schedule_study
     from dustsim.cli import main
 
-    ds = schedule_study(schedules=["vp", "fm", "ot", "vp-cosine"], nfe=[5, 20], n=400, n_bound=200, n_boot=200)
+    ds = schedule_study(schedules=["vp", "fm", "ot", "vp-cosine"], nfe=[5, 20], n=400, n_bound=200, n_boot=200,
+                        trained=False)
     assert ds.sizes == {"score": 1, "schedule": 4, "nfe": 2}
     assert bool(ds.bound_holds.all())
     assert float(ds.action.sel(schedule="ot")) == float(ds.action.min())  # the fitted schedule is the cheapest
@@ -264,7 +265,7 @@ def test_schedule_study_small_run_and_cli(tmp_path):
     assert rho == pytest.approx(0.8) and lo <= rho <= hi
     out, fig = tmp_path / "study.nc", tmp_path / "study.png"
     code = main(["schedules", "study", "--schedule", "vp", "--schedule", "fm", "--schedule", "ot", "--nfe", "5",
-                 "--n", "300", "-o", str(out), "--figure", str(fig)])
+                 "--n", "300", "--no-trained", "-o", str(out), "--figure", str(fig)])
     assert code == 0 and out.exists() and fig.stat().st_size > 0
     assert main(["schedules", "study", "--nfe", "5,x"]) == 2
     assert main(["schedules", "optimal", "--init", "gmm", "-A", "k=2"]) == 0

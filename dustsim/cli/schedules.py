@@ -50,7 +50,7 @@ def schedules_group() -> None:
     \b
     Examples:
       dustsim schedules study -o study.nc --figure study.png
-      dustsim schedules study --init gmm -A k=3 --nfe 5,20,100 --trained -o study.nc
+      dustsim schedules study --init gmm -A k=3 --nfe 5,20,100 --no-trained -o study.nc
       dustsim schedules optimal --init moons
     """
 
@@ -63,8 +63,8 @@ def schedules_group() -> None:
               help="Numbers of score evaluations, comma-separated.")
 @click.option("--n", type=click.IntRange(100), default=2000, show_default=True,
               help="Generated points per schedule and NFE.")
-@click.option("--trained/--no-trained", default=False, show_default=True,
-              help="Also train a small denoiser per schedule and study it (about 10 s per schedule).")
+@click.option("--trained/--no-trained", default=True, show_default=True,
+              help="Also train a small denoiser per schedule and study it (about 8 s of CPU per schedule).")
 @click.option("--train-steps", type=click.IntRange(1), default=1500, show_default=True)
 @seed_option()
 @click.option("--figure", type=click.Path(dir_okay=False), help="Write the figure (png, pdf, svg).")
