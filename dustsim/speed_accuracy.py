@@ -94,6 +94,15 @@ def _g2(process: LinearProcess, t: FloatArray) -> FloatArray:
     return process.diffusion(t) ** 2
 
 
+def _breakpoints(process: LinearProcess, t0: float, t1: float) -> list[float] | None:
+    """Knots of a re-timed schedule inside ``(t0, t1)`` (its rates have kinks there), for ``quad``."""
+    warp = getattr(process, "warp", None)
+    if warp is None:
+        return None
+    knots = [float(k) for k in np.linspace(0.0, 1.0, len(warp)) if t0 < k < t1]
+    return knots or None
+
+
 def _final_step_constants(process: LinearProcess, t1: float) -> tuple[float, float, float]:
     """Exponential-integrator step from ``t1`` down to 0: mean factor ``alpha_0 / alpha_1``, score
     factor ``alpha_0 int_0^t1 g^2 / alpha dt`` and noise std ``alpha_0 sqrt(lambda_1 - lambda_0)``."""
@@ -102,7 +111,7 @@ def _final_step_constants(process: LinearProcess, t1: float) -> tuple[float, flo
     a0, a1 = float(process.alpha(0.0)), float(process.alpha(t1))
     factor, noise = (float(v) for v in process.transition(0.0, t1))  # B^2 = sigma_1^2 - A^2 sigma_0^2
     val, _ = quad(lambda t: float(_g2(process, np.float64(t)) / process.alpha(t)), 0.0, t1,
-                  limit=200, epsabs=0.0, epsrel=1e-12)
+                  limit=200, epsabs=0.0, epsrel=1e-10, points=_breakpoints(process, 0.0, t1))
     return a0 / a1, a0 * val, noise / factor
 
 
@@ -303,7 +312,7 @@ def _gaussian_integrals(process: LinearProcess, grid: FloatArray, s0: float, d: 
                 err = (at / (st * st)) ** 2 * x0_err
             return 0.5 * float(_g2(process, np.float64(t))) * max(err, 0.0)
 
-        val, _ = quad(integrand, t0, t1, limit=200, epsabs=1e-14, epsrel=1e-10)
+        val, _ = quad(integrand, t0, t1, limit=200, epsabs=1e-14, epsrel=1e-10, points=_breakpoints(process, t0, t1))
         total += val
     return total
 
