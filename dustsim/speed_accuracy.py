@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -205,6 +206,9 @@ class ErrorBound:
     score_term_se: float
     discretisation: float
     discretisation_se: float
+    #: per step k (from t_{k+1} down to t_k): the bound's integral with the given score, and its SE
+    steps: FloatArray | None = None
+    steps_se: FloatArray | None = None
 
 
 def _gaussian_kl(mean_p: FloatArray, var_p: float, mean_q: FloatArray, var_q: float) -> float:
@@ -352,6 +356,7 @@ def error_bound(mixture: GaussianMixture, process: LinearProcess, grid: FloatArr
     parts = np.zeros(2)  # exact score, given score
     part_var = np.zeros(2)
     diff_var = 0.0
+    step_val, step_var = np.zeros(len(grid) - 1), np.zeros(len(grid) - 1)
     for k in range(len(grid) - 1):
         t0, t1 = float(grid[k]), float(grid[k + 1])
         law1 = mixture.transported(process, t1)
@@ -378,14 +383,48 @@ def error_bound(mixture: GaussianMixture, process: LinearProcess, grid: FloatArr
                 parts[j] += weight * terms[j].mean()
                 part_var[j] += (weight * terms[j].std(ddof=1)) ** 2 / n_samples
             diff_var += (weight * (terms[1] - terms[0]).std(ddof=1)) ** 2 / n_samples
+            step_val[k] += weight * terms[1].mean()
+            step_var[k] += (weight * terms[1].std(ddof=1)) ** 2 / n_samples
     gap, gap_se = prior_gap_mixture(mixture, process, float(grid[-1]), n_samples=max(n_samples, 20_000), seed=seed)
     return ErrorBound(gap + float(parts[1]), math.sqrt(part_var[1] + gap_se**2), gap, gap_se,
-                      float(parts[1] - parts[0]), math.sqrt(diff_var), float(parts[0]), math.sqrt(part_var[0]))
+                      float(parts[1] - parts[0]), math.sqrt(diff_var), float(parts[0]), math.sqrt(part_var[0]),
+                      step_val, np.sqrt(step_var))
+
+
+def bound_along_reverse(mixture: GaussianMixture, process: LinearProcess, nfe: int, score: Score | None = None, *,
+                        n_samples: int = 4000, seed: int = 0) -> Any:
+    """The bound accumulated along a reverse run of ``nfe`` steps, as an ``xr.Dataset`` over ``step``.
+
+    Steps in the order the sampler takes them (time decreasing, as in a reverse trajectory):
+    ``t_start`` / ``t_stop`` of each step, ``bound_increment`` (+ ``_se``) its term of the bound, and
+    ``cumulative_bound`` (+ ``_se``): ``KL(p_T || pi)`` plus the increments so far, a bound on
+    ``KL(p_{t_stop} || q_{t_stop})`` (the same argument applied on ``[t_stop, T]``). Nats.
+    """
+    import xarray as xr
+
+    grid = time_grid(process, nfe)
+    b = error_bound(mixture, process, grid, score, n_samples=n_samples, seed=seed)
+    assert b.steps is not None and b.steps_se is not None
+    inc, inc_se = b.steps[::-1], b.steps_se[::-1]
+    cum = b.prior_gap + np.cumsum(inc)
+    cum_se = np.sqrt(b.prior_gap_se**2 + np.cumsum(inc_se**2))
+    nats = {"units": "nats"}
+    return xr.Dataset(
+        {"bound_increment": ("step", inc, nats), "bound_increment_se": ("step", inc_se, nats),
+         "cumulative_bound": ("step", cum, {**nats, "long_name": "bound on KL(p_t || q_t) at the step's end"}),
+         "cumulative_bound_se": ("step", cum_se, nats)},
+        coords={"step": ("step", np.arange(1, nfe + 1)), "t_start": ("step", grid[1:][::-1], {"units": "1"}),
+                "t_stop": ("step", grid[:-1][::-1], {"units": "1"})},
+        attrs={"title": "generation-error bound along a reverse run", "process": process.name, "nfe": nfe,
+               "prior_gap": b.prior_gap, "prior_gap_se": b.prior_gap_se, "bound": b.bound, "bound_se": b.bound_se,
+               "score": "exact" if score is None else "given", "n_samples": n_samples, "seed": seed},
+    )
 
 
 __all__ = [
     "END_MARGIN",
     "ErrorBound",
+    "bound_along_reverse",
     "denoised",
     "end_time",
     "error_bound",

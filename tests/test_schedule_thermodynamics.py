@@ -203,7 +203,20 @@ def test_monte_carlo_bound_agrees_with_closed_form():
     exact = gaussian_error_bound(GAUSS, p, grid, 0.1, [0.05, 0.0])
     mc = error_bound(GAUSS, p, grid, perturbed_score(GAUSS, p, 0.1, [0.05, 0.0]), n_samples=3000,
                      nodes_per_step=8, seed=1)
+    # + 1 %: the 8-node Gauss-Legendre rule per step
     assert_within_se(mc.bound, exact.bound, mc.bound_se + 0.01 * exact.bound, "bound (MC vs closed form)")
+
+
+def test_bound_along_the_reverse_run_adds_up_to_the_closed_form():
+    from dustsim.speed_accuracy import bound_along_reverse
+
+    p = make_process("vp")
+    ds = bound_along_reverse(GAUSS, p, 10, perturbed_score(GAUSS, p, 0.1), n_samples=2000)
+    assert np.all(np.diff(ds.t_stop.values) < 0) and np.all(ds.bound_increment.values >= 0)
+    assert float(ds.cumulative_bound[-1]) == pytest.approx(ds.attrs["bound"], rel=1e-12)
+    exact = gaussian_error_bound(GAUSS, p, time_grid(p, 10), 0.1)
+    se = float(ds.cumulative_bound_se[-1])  # + 2 %: the 4-node Gauss-Legendre rule per step
+    assert_within_se(float(ds.cumulative_bound[-1]), exact.bound, se + 0.02 * exact.bound, "accumulated bound")
 
 
 @pytest.mark.parametrize("name", ["vp", "fm", "ot"])
