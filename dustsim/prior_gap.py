@@ -98,6 +98,12 @@ def hint(process: LinearProcess) -> str:
     return "raise --t-end"
 
 
+def warns_for(process: LinearProcess) -> bool:
+    """Whether a large gap warns: processes with a stationary law and the VE family (not Brownian
+    motion, which has no prior a sampler would start from)."""
+    return bool(process.has_stationary or isinstance(process, VarianceExploding) or process.name == "edm")
+
+
 def describe_attrs(attrs: dict[str, Any]) -> str | None:
     """The one-line report of a dataset's recorded prior gap (None if it has none)."""
     if "prior_gap_kl" not in attrs:
@@ -152,4 +158,4 @@ def prior_gap(process: LinearProcess, t_end: float, *, x0: ArrayLike | None = No
     return PriorGap(float(kl), float(se), method, floor, float(t_end), mean, float(std))
 
 
-__all__ = ["MAX_POINTS", "PriorGap", "describe_attrs", "hint", "noise_floor", "prior_gap"]
+__all__ = ["MAX_POINTS", "PriorGap", "describe_attrs", "hint", "noise_floor", "prior_gap", "warns_for"]

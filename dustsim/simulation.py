@@ -220,12 +220,13 @@ def check_prior(plan: SimulationPlan) -> str | None:
     """A warning message if the process ends before it has forgotten the artifact.
 
     The run's ``KL(p_T || prior)`` (:attr:`SimulationPlan.prior_gap`) must not exceed the data's
-    own sampling noise; the message gives the KL and the option to change.
+    own sampling noise; the message gives the KL and the option to change. Brownian motion, which
+    no diffusion model uses as its forward process, records the gap without a warning.
     """
-    from .prior_gap import hint
+    from .prior_gap import hint, warns_for
 
     gap = plan.prior_gap
-    if gap is None or not gap.exceeds:
+    if gap is None or not gap.exceeds or not warns_for(plan.process):
         return None
     return gap.warning(hint(plan.process))
 

@@ -173,14 +173,14 @@ def _check_prior(process: Any, t_max: float, x0: np.ndarray, config: dict[str, A
                  seed: int) -> Any:
     """``KL(p_T || model prior)`` (:func:`dustsim.prior_gap.prior_gap`); warns when it exceeds the data's noise."""
     from ..mixture import GaussianMixture
-    from ..prior_gap import hint, prior_gap
+    from ..prior_gap import hint, prior_gap, warns_for
     from ..simulation import PriorWarning
 
     mixture = GaussianMixture.from_config(config)
     if mixture is not None and mixture.dim != x0.shape[1]:
         mixture = None
     gap = prior_gap(process, t_max, x0=x0, mixture=mixture, seed=seed, prior=(prior["mean"], prior["std"]))
-    if gap.exceeds:
+    if gap.exceeds and warns_for(process):
         warnings.warn(gap.warning(hint(process) + "; samples started from the Gaussian prior will be biased"),
                       PriorWarning, stacklevel=3)
     return gap
