@@ -52,7 +52,6 @@ MAX_STEPS_PER_CALL = 1024
 #: largest buffer of frames (bytes) filled by one kernel call when frames are recorded
 #: every few steps: several frames per call use every random number a call draws
 MAX_FRAME_BUFFER_BYTES = 1 << 25
-#: the forward process "reaches its prior" when alpha(T) * rms(x0) / sigma(T) is below this
 
 
 class PriorWarning(UserWarning):
