@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -428,6 +429,182 @@ class FlowMatching(LinearProcess):
         return 0.0, 1.0
 
 
+@dataclass(frozen=True)
+class EDM(LinearProcess):
+    """The noise levels of Karras et al. (2022, "EDM"), as a VE-type process on ``t in [0, 1]``.
+
+    Noise level ``n(t) = (sigma_min^(1/rho) + t (sigma_max^(1/rho) - sigma_min^(1/rho)))^rho``:
+    EDM's rho-interpolated step sequence (eq. 5 of the paper, ``rho = 7``), with ``t`` running
+    from the smallest to the largest noise. ``dX = sqrt(d n^2 / dt) dW`` started from
+    ``X_0 = x0``, so ``alpha = 1`` and ``sigma(t) = sqrt(n(t)^2 - sigma_min^2)``. Its prior is
+    ``N(0, sigma_max^2 I)`` (no stationary law). Uniform steps in ``t`` reproduce EDM's
+    sampling grid.
+
+    Parameters
+    ----------
+    sigma_min, sigma_max : float
+        Smallest and largest noise level (length); EDM's defaults 0.002 and 80 are meant for
+        data of standard deviation about 0.5.
+    rho : float
+        Interpolation exponent (7 in EDM; 1 is a linear ramp of the noise level).
+    """
+
+    sigma_min: float = 0.002
+    sigma_max: float = 80.0
+    rho: float = 7.0
+    name: ClassVar[str] = "edm"
+    t_max: ClassVar[float | None] = 1.0
+
+    def __post_init__(self) -> None:
+        _positive("sigma_min", self.name, self.sigma_min)
+        _positive("sigma_max", self.name, self.sigma_max)
+        _positive("rho", self.name, self.rho)
+        if self.sigma_max <= self.sigma_min:
+            raise ConfigError(
+                f"process 'edm': sigma_max ({self.sigma_max}) must exceed sigma_min ({self.sigma_min})"
+            )
+
+    def _root(self, t: ArrayLike) -> FloatArray:
+        lo, hi = self.sigma_min ** (1.0 / self.rho), self.sigma_max ** (1.0 / self.rho)
+        return lo + _t(t) * (hi - lo)
+
+    def noise_level(self, t: ArrayLike) -> FloatArray:
+        """EDM's noise level ``n(t)`` (length)."""
+        return self._root(t) ** self.rho
+
+    def alpha(self, t: ArrayLike) -> FloatArray:
+        return np.ones_like(_t(t))
+
+    def sigma(self, t: ArrayLike) -> FloatArray:
+        return self.transition(0.0, t)[1]
+
+    def drift_coefficient(self, t: ArrayLike) -> FloatArray:
+        return np.zeros_like(_t(t))
+
+    def diffusion(self, t: ArrayLike) -> FloatArray:
+        # d n^2/dt = 2 n dn/dt = 2 rho r^(2 rho - 1) (hi - lo), r = n^(1/rho)
+        lo, hi = self.sigma_min ** (1.0 / self.rho), self.sigma_max ** (1.0 / self.rho)
+        r = self._root(t)
+        return np.sqrt(2.0 * self.rho * (hi - lo) * r ** (2.0 * self.rho - 1.0))
+
+    def transition(self, s: ArrayLike, t: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        s, t = _t(s), _t(t)
+        ns, nt = self.noise_level(s), self.noise_level(t)
+        # n_t - n_s = r_s^rho expm1(rho log(r_t / r_s)): no cancellation for close times
+        diff = ns * np.expm1(self.rho * np.log(self._root(t) / self._root(s)))
+        return np.ones_like(t + s), np.sqrt(np.maximum(diff * (nt + ns), 0.0))
+
+
+def _as_warp(process: str, warp: Any) -> tuple[float, ...] | None:
+    """Validate a time warp: values ``u(t_j)`` at ``t_j = j / (m - 1)``, from 0 rising to 1."""
+    if warp is None:
+        return None
+    if isinstance(warp, str):  # "0,0.3,1" from the command line
+        warp = [w for w in warp.replace(" ", "").split(",") if w]
+    try:
+        values = tuple(float(v) for v in warp)
+    except (TypeError, ValueError):
+        raise ConfigError(f"process {process!r}: warp must be a list of numbers, got {warp!r}") from None
+    arr = np.asarray(values)
+    if len(arr) < 2 or arr[0] != 0.0 or arr[-1] != 1.0 or not np.all(np.diff(arr) > 0):
+        raise ConfigError(
+            f"process {process!r}: warp must rise strictly from 0 to 1 (values of u at equally spaced t), "
+            f"got {list(values)}"
+        )
+    return values
+
+
+@dataclass(frozen=True)
+class OptimalTransport(LinearProcess):
+    """The Wasserstein-2 geodesic from ``N(m, s^2 I)`` data to ``N(0, I)``, optionally re-timed.
+
+    For isotropic Gaussian data of standard deviation ``s`` the optimal-transport map to
+    ``N(0, I)`` is ``T(x) = (x - m) / s``, and the displacement interpolation
+    ``X_u = (1 - u) X_0 + u T(X_0)`` has the marginals of the linear process
+    ``alpha = 1 - u``, ``sigma^2 = u^2 + 2 s u (1 - u)``: the path of least entropy
+    production (kinetic action ``int E|v|^2 dt = W2^2``, at constant speed) between the data
+    and the prior. ``s = 0`` is flow matching's conditional-OT path (point-mass data); ``s = 1``
+    leaves ``N(0, I)`` invariant. The SDE with these marginals has ``f = -u' / (1 - u)`` and
+    ``g^2 = u' (2 s + 2 u / (1 - u))``, diverging at ``u = 1`` like flow matching's.
+
+    For other data, :func:`dustsim.thermodynamics.optimal_schedule` fits ``s`` and a time warp
+    ``u(t)`` that spreads the entropy production evenly over ``t``.
+
+    Parameters
+    ----------
+    s : float
+        Data standard deviation per axis that the geodesic is built for (length; >= 0).
+    warp : list of float, optional
+        ``u`` at equally spaced ``t`` from 0 to 1 (strictly increasing, 0 to 1), joined by a
+        monotone cubic (PCHIP). None: ``u = t``.
+    """
+
+    s: float = 1.0
+    warp: tuple[float, ...] | None = None
+    name: ClassVar[str] = "ot"
+    #: parameters that take a list of numbers
+    sequence_params: ClassVar[tuple[str, ...]] = ("warp",)
+    has_stationary: ClassVar[bool] = True
+    t_max: ClassVar[float | None] = 1.0
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.s, (int, float)) and math.isfinite(self.s) and self.s >= 0):
+            raise ConfigError(f"process 'ot': s must be a non-negative number, got {self.s!r}")
+        object.__setattr__(self, "warp", _as_warp(self.name, self.warp))
+
+    @cached_property
+    def _interp(self) -> Any:
+        from scipy.interpolate import PchipInterpolator
+
+        assert self.warp is not None
+        return PchipInterpolator(np.linspace(0.0, 1.0, len(self.warp)), np.asarray(self.warp))
+
+    def time_warp(self, t: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """``(u(t), du/dt)``: the geodesic parameter at time ``t`` and its rate (1 / time)."""
+        t = _t(t)
+        if self.warp is None:
+            return t.copy(), np.ones_like(t)
+        tc = np.clip(t, 0.0, 1.0)
+        return np.clip(self._interp(tc), 0.0, 1.0), np.maximum(self._interp(tc, 1), 0.0)
+
+    def alpha(self, t: ArrayLike) -> FloatArray:
+        return 1.0 - self.time_warp(t)[0]
+
+    def sigma(self, t: ArrayLike) -> FloatArray:
+        u = self.time_warp(t)[0]
+        return np.sqrt(u * (2.0 * self.s + u * (1.0 - 2.0 * self.s)))
+
+    def drift_coefficient(self, t: ArrayLike) -> FloatArray:
+        u, du = self.time_warp(t)
+        with np.errstate(divide="ignore"):
+            return -du / (1.0 - u)
+
+    def diffusion(self, t: ArrayLike) -> FloatArray:
+        u, du = self.time_warp(t)
+        with np.errstate(divide="ignore"):
+            return np.sqrt(du * (2.0 * self.s + 2.0 * u / (1.0 - u)))
+
+    def transition(self, s: ArrayLike, t: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        us, ut = self.time_warp(s)[0], self.time_warp(t)[0]
+        a = (1.0 - ut) / (1.0 - us)
+        # sigma^2 / alpha^2 = w^2 + 2 s w with w = u / (1 - u), so
+        # B^2 = alpha_t^2 (w_t - w_s)(w_t + w_s + 2 s), w_t - w_s = (u_t - u_s) / ((1 - u_t)(1 - u_s))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ws, wt = us / (1.0 - us), ut / (1.0 - ut)
+            var = (1.0 - ut) ** 2 * (ut - us) / ((1.0 - ut) * (1.0 - us)) * (wt + ws + 2.0 * self.s)
+        var = np.where(ut >= 1.0, self.sigma(t) ** 2, var)
+        return a, np.sqrt(np.maximum(var, 0.0))
+
+    def stationary(self) -> tuple[float, float]:
+        return 0.0, 1.0
+
+    def params(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"s": self.s}
+        if self.warp is not None:
+            out["warp"] = list(self.warp)
+        return out
+
+
 PROCESSES: dict[str, type[LinearProcess]] = {
     cls.name: cls
     for cls in (
@@ -438,6 +615,8 @@ PROCESSES: dict[str, type[LinearProcess]] = {
         SubVariancePreserving,
         CosineVP,
         FlowMatching,
+        EDM,
+        OptimalTransport,
     )
 }
 
@@ -448,7 +627,8 @@ def make_process(name: str, **params: Any) -> LinearProcess:
     Parameters
     ----------
     name : str
-        One of ``brownian``, ``ou``, ``ve``, ``vp``, ``sub-vp``, ``vp-cosine``, ``fm``.
+        One of ``brownian``, ``ou``, ``ve``, ``vp``, ``sub-vp``, ``vp-cosine``, ``fm``, ``edm``,
+        ``ot``.
     **params
         The process parameters (see each class).
 
@@ -470,18 +650,23 @@ def make_process(name: str, **params: Any) -> LinearProcess:
             f"process {name!r} has no parameter {unknown[0]!r}; "
             f"its parameters are: {', '.join(sorted(known)) or 'none'}"
         )
+    sequences = getattr(cls, "sequence_params", ())
     for key, value in params.items():
+        if key in sequences and isinstance(value, (list, tuple, str)):
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float, type(None))):
             raise ConfigError(f"process {name!r}: {key} must be a number, got {value!r}")
-    return cls(**{k: (float(v) if v is not None else None) for k, v in params.items()})
+    return cls(**{k: (v if k in sequences else float(v) if v is not None else None) for k, v in params.items()})
 
 
 __all__ = [
+    "EDM",
     "PROCESSES",
     "Brownian",
     "CosineVP",
     "FlowMatching",
     "LinearProcess",
+    "OptimalTransport",
     "OrnsteinUhlenbeck",
     "SubVariancePreserving",
     "VarianceExploding",

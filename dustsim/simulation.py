@@ -14,6 +14,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,7 @@ from .stepping import affine_coefficients
 
 if TYPE_CHECKING:
     from .physics import PhysicalSystem
+    from .prior_gap import PriorGap
 
 #: Philox stream ids: every random draw of a run has its own stream of the run's seed.
 DYNAMICS_STREAM = 0
@@ -50,8 +52,6 @@ MAX_STEPS_PER_CALL = 1024
 #: largest buffer of frames (bytes) filled by one kernel call when frames are recorded
 #: every few steps: several frames per call use every random number a call draws
 MAX_FRAME_BUFFER_BYTES = 1 << 25
-#: the forward process "reaches its prior" when alpha(T) * rms(x0) / sigma(T) is below this
-PRIOR_TOLERANCE = 0.05
 
 
 class PriorWarning(UserWarning):
@@ -85,6 +85,11 @@ class SimulationPlan:
     times: NDArray[np.float64]
     record_steps: NDArray[np.int64]
     physics: PhysicalSystem | None = None
+
+    @cached_property
+    def prior_gap(self) -> PriorGap | None:
+        """``KL(p_T || prior)`` of the run, computed once (None for physical dust)."""
+        return plan_prior_gap(self)
 
     @property
     def has_image(self) -> bool:
@@ -191,33 +196,38 @@ def _prepare_physics(
     return system
 
 
+def plan_prior_gap(plan: SimulationPlan) -> PriorGap | None:
+    """``KL(p_T || prior)`` of a plan (see :mod:`dustsim.prior_gap`); None for physical dust.
+
+    Exact for ``gmm`` artifacts (their law is recorded), from the empirical law of the initial
+    points otherwise.
+    """
+    from .mixture import GaussianMixture
+    from .prior_gap import prior_gap
+
+    if plan.physics is not None:  # the prior of physical dust is not the process's
+        return None
+    cfg = plan.config
+    mixture = GaussianMixture.from_config({"artifact": cfg.artifact, "init": cfg.init})
+    if mixture is not None and mixture.dim != plan.x0.shape[1]:
+        mixture = None
+    return prior_gap(plan.process, float(plan.times[-1]), x0=plan.x0, mixture=mixture, n_data=len(plan.x0),
+                     seed=int(cfg.seed or 0))
+
+
 def check_prior(plan: SimulationPlan) -> str | None:
     """A warning message if the process ends before it has forgotten the artifact.
 
-    Processes with a stationary law: ``alpha(T) rms|x0 - c| / sigma(T)`` must be below
-    ``PRIOR_TOLERANCE``. VE: the final noise must cover the artifact's diameter
-    (Song & Ermon 2020), ``diameter / sigma(T) <= 1``.
+    The run's ``KL(p_T || prior)`` (:attr:`SimulationPlan.prior_gap`) must not exceed the data's
+    own sampling noise; the message gives the KL and the option to change. Brownian motion, which
+    no diffusion model uses as its forward process, records the gap without a warning.
     """
-    p = plan.process
-    t_end = float(plan.times[-1])
-    if plan.physics is not None:  # the prior of physical dust is not the process's
+    from .prior_gap import hint, warns_for
+
+    gap = plan.prior_gap
+    if gap is None or not gap.exceeds or not warns_for(plan.process):
         return None
-    if p.has_stationary:
-        rms = float(np.sqrt(np.mean(np.sum((plan.x0 - p.centre) ** 2, axis=1))))
-        gap = float(p.alpha(t_end)) * rms / float(p.sigma(t_end))
-        if gap > PRIOR_TOLERANCE:
-            return (
-                f"the process does not reach its prior by t = {t_end:.4g}: alpha(T) rms(x0) / sigma(T) = "
-                f"{gap:.3g} > {PRIOR_TOLERANCE}; increase t_end or the noise"
-            )
-    elif isinstance(p, VarianceExploding):
-        diameter = largest_distance(plan.x0)
-        if diameter > float(p.sigma(t_end)):
-            return (
-                f"the VE noise at t = {t_end:.4g} (sigma = {float(p.sigma(t_end)):.3g}) is smaller than the "
-                f"artifact's diameter ({diameter:.3g}); raise sigma_max or t_end"
-            )
-    return None
+    return gap.warning(hint(plan.process))
 
 
 def _make_advance(plan: SimulationPlan, image: np.ndarray | None = None) -> Callable[[np.ndarray, int, int], None]:
@@ -303,6 +313,9 @@ def _attrs(plan: SimulationPlan, history: str | None) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if plan.physics is not None:
         extra = {"dynamics": "overdamped-langevin", "boundary": plan.physics.boundary.describe()}
+    gap = plan.prior_gap
+    if gap is not None:
+        extra.update(gap.attrs())
     return trajectory_attrs(
         process=plan.physics.describe() if plan.physics is not None else cfg.process,
         direction="forward",

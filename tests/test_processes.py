@@ -111,7 +111,7 @@ def test_invalid_processes_are_rejected(name, params, message):
 
 
 def test_registry_names():
-    assert set(PROCESSES) == {"brownian", "ou", "ve", "vp", "sub-vp", "vp-cosine", "fm"}
+    assert set(PROCESSES) == {"brownian", "ou", "ve", "vp", "sub-vp", "vp-cosine", "fm", "edm", "ot"}
     with pytest.raises(ConfigError, match="defined on t in"):
         make_process("vp-cosine").check_end_time(1.5)
 

@@ -78,7 +78,7 @@ def _fail(exc: BaseException, code: int, unexpected: bool = False) -> int:
 
 
 def _register() -> None:
-    from . import demo, emergence, entropy, fokker_planck, model, plot, quantum, simulate, sweep
+    from . import demo, emergence, entropy, fokker_planck, model, plot, quantum, schedules, simulate, sweep
 
     cli.add_command(simulate.simulate_command)
     cli.add_command(fokker_planck.fokker_planck_command)
@@ -90,6 +90,7 @@ def _register() -> None:
     cli.add_command(plot.plot_command)
     cli.add_command(demo.demo_command)
     cli.add_command(quantum.quantum_command)
+    cli.add_command(schedules.schedules_group)
 
 
 _register()

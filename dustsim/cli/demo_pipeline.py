@@ -320,7 +320,10 @@ def run_demo(
 
     # 8. report -------------------------------------------------------------------------
     def report() -> Path:
-        extra = [levels_section, emergence_section(emergent)]
+        from analysis.schedule_study import demo_section  # the schedule study section (about 10 s)
+
+        extra = [levels_section, emergence_section(emergent),
+                 demo_section(out, quick=quick, seed=seeds["analysis"])]
         return _write_report(result, settings, fwd, figs, nums, stages.timings, quick, extra)
 
     stages.run("writing report.html", report)

@@ -144,6 +144,7 @@ def train_command(trajectory: str, output: str, config_file: str | None, objecti
         f"{meta['network']['width']}x{meta['network']['depth']}) on {meta['dim']}-D data, "
         f"{result.model.step} steps, final loss {last:.4g}, seed {meta['training']['seed']}, {elapsed:.1f} s"
     )
+    _echo_prior_gap(meta.get("prior_gap", {}))
 
 
 # ------------------------------------------------------------------------ sample
@@ -189,6 +190,15 @@ def sample_command(model_path: str, n: int, sampler_name: str | None, steps: int
         f"t = {float(ds.time[0]):g}..{float(ds.time[-1]):g} ({cfg.name}, {cfg.steps} steps), "
         f"seed {ds.attrs['seed']}, {elapsed:.1f} s"
     )
+    _echo_prior_gap(ds.attrs)
+
+
+def _echo_prior_gap(attrs: dict[str, Any]) -> None:
+    from ..prior_gap import describe_attrs
+
+    line = describe_attrs(attrs)
+    if line:
+        click.echo(line)
 
 
 # ----------------------------------------------------------------------- restore

@@ -23,7 +23,8 @@ from ._physics import apply_physics, physics_options
 )
 @click.option("--n", type=int, help="Number of particles.")
 @click.option("--dim", type=int, help="Spatial dimension (default: the artifact's).")
-@click.option("--process", help="brownian, ou, ve, vp, sub-vp, vp-cosine or fm (flow matching).")
+@click.option("--process", help="brownian, ou, ve, vp, sub-vp, vp-cosine, fm (flow matching, X_t = (1 - t) X_0 + t Z), "
+              "edm (Karras noise levels) or ot (W2 geodesic to N(0, I); -P warp=0,...,1 re-times it).")
 @click.option(
     "-P", "--process-param", "process_params", multiple=True, metavar="KEY=VALUE",
     help="Process parameter, e.g. -P D=0.5 (repeatable).",
@@ -117,3 +118,12 @@ def simulate_command(
         f"({int(ds.step[-1])} steps, {ds.attrs['process']}, {ds.attrs['stepper']}, {pos.dtype}), "
         f"seed {ds.attrs['seed']}, {elapsed:.1f} s"
     )
+    _echo_prior_gap(ds.attrs)
+
+
+def _echo_prior_gap(attrs: dict) -> None:
+    from ..prior_gap import describe_attrs
+
+    line = describe_attrs(attrs)
+    if line:
+        click.echo(line)

@@ -216,10 +216,16 @@ def sample(
     attrs = trajectory_attrs(
         process=str(model.meta["process"].get("name", "unknown")), direction="reverse", seed=seed, config=config,
         history=history_line(history or f"sample {cfg.name}"), sampler=cfg.name, model=model.path,
-        denoised=int(denoised),
+        denoised=int(denoised), **_prior_gap_attrs(model, x_init is None),
     )
     return trajectory_dataset(np.stack(rec.frames), time=rec.times, step=rec.steps, attrs=attrs,
                               process=model.process, length_unit=_length_unit(model))
+
+
+def _prior_gap_attrs(model: TrainedModel, from_prior: bool) -> dict[str, Any]:
+    """The training run's ``KL(p_T || prior)`` (:mod:`dustsim.prior_gap`), when the run starts from that prior."""
+    gap = model.meta.get("prior_gap")
+    return dict(gap) if from_prior and isinstance(gap, dict) else {}
 
 
 def _length_unit(model: TrainedModel) -> str:

@@ -144,11 +144,12 @@ def _setup(ds: xr.Dataset, source: str, net_cfg: NetworkConfig, cfg: TrainConfig
             raise ConfigError(f"[training] t_min ({t_min:g}) must be below the end time {t_max:g}")
         data: Any = KernelPairs(x0, process, t_min, t_max, cfg.time_sampling, cfg.p_mean, cfg.p_std)
         sd, mean = sigma_data(x0)
-        _check_prior(process, t_max, x0)
+        prior = gaussian_prior(process, t_max, mean, sd)
+        gap = _check_prior(process, t_max, x0, config, prior, seed)
         net = make_network(net_cfg.kind, data.dim, generator=init_gen, **net_cfg.options())
         module: nn.Module = Denoiser(net, sd, mean)
         meta.update(kind="denoiser", dim=data.dim, t_min=t_min, t_max=t_max, sigma_data=sd,
-                    data_mean=mean.tolist(), prior=gaussian_prior(process, t_max, mean, sd))
+                    data_mean=mean.tolist(), prior=prior, prior_gap=gap.attrs())
     else:
         data = FrameSamples.from_trajectory(ds, cfg.t_min, cfg.max_particles, generator=data_gen)
         mean, std = data.statistics()
@@ -168,20 +169,21 @@ def _setup(ds: xr.Dataset, source: str, net_cfg: NetworkConfig, cfg: TrainConfig
     return {"data": data, "module": module, "meta": meta, "data_gen": data_gen}
 
 
-def _check_prior(process: Any, t_max: float, x0: np.ndarray) -> None:
-    """Warn when the process has not forgotten the artifact by ``t_max`` (the prior would be wrong)."""
-    from ..simulation import PRIOR_TOLERANCE, PriorWarning
+def _check_prior(process: Any, t_max: float, x0: np.ndarray, config: dict[str, Any], prior: dict[str, Any],
+                 seed: int) -> Any:
+    """``KL(p_T || model prior)`` (:func:`dustsim.prior_gap.prior_gap`); warns when it exceeds the data's noise."""
+    from ..mixture import GaussianMixture
+    from ..prior_gap import hint, prior_gap, warns_for
+    from ..simulation import PriorWarning
 
-    if not process.has_stationary:
-        return
-    rms = float(np.sqrt(np.mean(np.sum((x0 - process.centre) ** 2, axis=1))))
-    gap = float(process.alpha(t_max)) * rms / float(process.sigma(t_max))
-    if gap > PRIOR_TOLERANCE:
-        warnings.warn(
-            f"the forward process has not forgotten the artifact by t = {t_max:.4g} (alpha rms(x0) / sigma = "
-            f"{gap:.3g} > {PRIOR_TOLERANCE}); samples started from the Gaussian prior will be biased",
-            PriorWarning, stacklevel=3,
-        )
+    mixture = GaussianMixture.from_config(config)
+    if mixture is not None and mixture.dim != x0.shape[1]:
+        mixture = None
+    gap = prior_gap(process, t_max, x0=x0, mixture=mixture, seed=seed, prior=(prior["mean"], prior["std"]))
+    if gap.exceeds and warns_for(process):
+        warnings.warn(gap.warning(hint(process) + "; samples started from the Gaussian prior will be biased"),
+                      PriorWarning, stacklevel=3)
+    return gap
 
 
 def _log_dataset(rows: dict[str, list[float]], steps: list[int], meta: dict[str, Any], history: str) -> xr.Dataset:
@@ -208,6 +210,7 @@ def _log_dataset(rows: dict[str, list[float]], steps: list[int], meta: dict[str,
     )
     if meta["objective"] == "dsm":
         ds.attrs["weighting"] = meta["training"]["weighting"]
+    ds.attrs.update(meta.get("prior_gap", {}))
     return ds
 
 
