@@ -4,15 +4,14 @@ kNN-type estimators (Kozachenko-Leonenko, KSG, kNN KL) are consistent but biased
 finite n, with a bias that shrinks like a power of n, :math:`b(n) \\approx c\\,n^{-\\gamma}`,
 whose exponent depends on the dimension, the smoothness of the density and its tails.
 The estimate on all n points (:math:`\\hat H_1`), the mean over 2 disjoint halves
-(:math:`\\hat H_2`) and over 4 disjoint quarters (:math:`\\hat H_4`) give two differences
-:math:`D_1 = \\hat H_2 - \\hat H_1 = b(n)(2^\\gamma - 1)` and
-:math:`D_2 = \\hat H_4 - \\hat H_2 = 2^\\gamma D_1`, hence :math:`\\gamma` and
-:math:`b(n) = D_1/(2^\\gamma - 1)` (Richardson extrapolation with an estimated order).
-No library offers this for kNN estimators, hence it is written here.
+(:math:`\\hat H_2`) and over 4 disjoint quarters (:math:`\\hat H_4`) are fitted by least squares to
+:math:`H_\\infty + c\\,(n/m)^{-\\gamma}` with the exponent fixed at its theoretical value
+for d dimensions (:func:`bias_exponent`), and :math:`b(n) = c\\,n^{-\\gamma}` (Richardson
+extrapolation). No library offers this for kNN estimators, hence it is written here.
 
-The uncertainty of the bias adds (in quadrature) the sampling error of :math:`D_1`
-(from the spread of the half and quarter estimates) and a model error of half the
-correction (the power law is only the leading term). It costs about two more runs of the
+The uncertainty of the bias adds (in quadrature) the sampling error of the fit (from
+the spread of the half and quarter estimates), a model error of half the correction (the
+power law is only the leading term) and the lack of fit. It costs about two more runs of the
 estimator (on the halves and quarters).
 """
 
@@ -25,12 +24,17 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-#: exponents of the bias power law the extrapolation may use (noisy fits are clipped)
-GAMMA_RANGE = (0.5, 2.0)
-#: exponent used when the two differences disagree in sign (noise-dominated)
-GAMMA_DEFAULT = 1.0
 #: relative model error of the correction (added in quadrature to its sampling error)
 MODEL_ERROR = 0.5
+
+
+def bias_exponent(dim: int) -> float:
+    """Exponent of the bias power law: ``min(2 / dim, 1)``, the order of the leading bias
+    term of kNN estimators in ``dim`` dimensions for a smooth density (Berrett, Samworth &
+    Yuan 2019; 1/n at most). Fitting it from the three levels is too noisy to be useful
+    (measured in ``scripts/bench/estimators.py``); heavy tails can make the true decay
+    slower still, which the model error only partly covers."""
+    return min(2.0 / max(dim, 1), 1.0)
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ def subsample_bias(
     arrays: Sequence[NDArray[np.float64]],
     full: tuple[float, float],
     *,
+    dim: int,
     seed: int | None = 0,
 ) -> SubsampleBias:
     """Estimated bias of ``full`` from the same estimator on disjoint halves and quarters.
@@ -62,6 +67,8 @@ def subsample_bias(
         Data with the same number n of rows (n >= 8).
     full : (float, float)
         ``(value, se)`` of the estimator on all rows.
+    dim : int
+        Dimension of the space the neighbours are searched in (sets :func:`bias_exponent`).
     seed : int or None
         Seed of the random split.
 
@@ -70,6 +77,13 @@ def subsample_bias(
     SubsampleBias
         ``bias`` (expectation minus truth, estimated), ``bias_se``, the power ``gamma``
         used, and the half and quarter means.
+
+    Notes
+    -----
+    ``bias_se`` adds in quadrature the sampling error of the fitted slope (the three
+    levels treated as independent, with the larger of the analytic and the observed
+    variance of the subsample means), ``MODEL_ERROR`` times the correction, and the
+    largest residual of the three-point fit (lack of fit of the power law).
     """
     n = len(arrays[0])
     perm = np.random.default_rng(seed).permutation(n)
@@ -88,16 +102,16 @@ def subsample_bias(
         spread = float(np.var(vals, ddof=1)) if parts > 1 else 0.0
         variances.append(max(float(np.mean(np.square(ses))), spread) / parts)
     value, se = full
-    d1 = means[0] - value
-    d2 = means[1] - means[0]
-    if d1 * d2 > 0:
-        gamma = float(np.clip(math.log2(d2 / d1), *GAMMA_RANGE))
-    else:
-        gamma = GAMMA_DEFAULT
-    factor = 2.0**gamma - 1.0
-    bias = d1 / factor
-    sampling = math.sqrt(variances[0] + se**2) / factor
-    bias_se = math.hypot(sampling, MODEL_ERROR * bias)
+    gamma = bias_exponent(dim)
+    # least squares of H_m = H_inf + c (n/m)^-gamma through the three levels m = 1, 2, 4
+    xs = np.array([1.0, 2.0**gamma, 4.0**gamma])  # (n/m)^-gamma in units of n^-gamma
+    hs = np.array([value, means[0], means[1]])
+    var = np.array([se**2, variances[0], variances[1]])
+    w = (xs - xs.mean()) / np.sum((xs - xs.mean()) ** 2)
+    bias = float(np.dot(w, hs))  # c n^-gamma: the bias at n
+    sampling = math.sqrt(float(np.dot(w**2, var)))
+    residual = float(np.max(np.abs(hs - (hs.mean() + bias * (xs - xs.mean())))))
+    bias_se = math.sqrt(sampling**2 + (MODEL_ERROR * bias) ** 2 + residual**2)
     return SubsampleBias(bias, bias_se, gamma, means[0], means[1])
 
 

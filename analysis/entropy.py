@@ -210,7 +210,7 @@ def add_bias(
     if not wants_subsample_bias(bias, est.n, k) or not math.isfinite(est.value):
         return with_interval(est, level=ci_level, lower=lower, upper_open=upper_open)
     f = nats_to(est.units)
-    sub = subsample_bias(on_subsample, arrays, (est.value / f, est.se / f), seed=seed)
+    sub = subsample_bias(on_subsample, arrays, (est.value / f, est.se / f), dim=est.dim, seed=seed)
     if not (math.isfinite(sub.bias) and math.isfinite(sub.bias_se)):
         return with_interval(est, level=ci_level, lower=lower, upper_open=upper_open)
     params = {**est.params, "bias_method": "subsample n, n/2, n/4", "bias_gamma": sub.gamma}

@@ -19,6 +19,24 @@ def _standardize(points: NDArray[np.float64]) -> NDArray[np.float64]:
     return points / np.where(std > 0, std, 1.0)
 
 
+def gaussianize(points: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Each axis mapped to standard normal scores through its ranks, ``Phi^-1(rank / (n + 1))``.
+
+    A strictly increasing map of each axis separately, so I(X; Y) is unchanged in the
+    population; it removes heavy tails and skewed marginals, where kNN estimators are
+    most biased (the "copula" form of KSG). Ties (which dequantisation removes first)
+    get distinct ranks in order of appearance.
+    """
+    from scipy.special import ndtri
+
+    n = len(points)
+    ranks = np.argsort(np.argsort(points, axis=0, kind="stable"), axis=0, kind="stable")
+    return np.ascontiguousarray(ndtri((ranks + 1.0) / (n + 1.0)))
+
+
+MARGINALS = ("standardize", "gaussianize")
+
+
 def _ksg_terms(
     px: NDArray[np.float64],
     py: NDArray[np.float64],
@@ -28,6 +46,7 @@ def _ksg_terms(
     jitter: float | str | None,
     seed: int | None,
     backend: Backend,
+    marginals: str = "standardize",
 ) -> tuple[NDArray[np.float64] | None, NDArray[np.float64], int, str]:
     """Per-point terms ``psi(n_x + 1) + psi(n_y + 1)``, the joint distances, ties and a note.
 
@@ -44,7 +63,10 @@ def _ksg_terms(
             notes.append(f"y: {how}")
     # the joint max-norm mixes the axes: put every axis in its own unit scale first, so
     # the estimate does not depend on the length units of x and y
-    px, py = _standardize(px), _standardize(py)
+    if marginals == "gaussianize":
+        px, py = gaussianize(px), gaussianize(py)
+    else:
+        px, py = _standardize(px), _standardize(py)
     joint = np.ascontiguousarray(np.hstack([px, py]))
     eps = kth_neighbour_distance(joint, k, norm="max", backend=backend)
     n_ties = int(np.count_nonzero(eps == 0.0))
@@ -79,6 +101,7 @@ def ksg_mutual_information(
     backend: Backend = "auto",
     bias: str = "auto",
     ci_level: float = 0.95,
+    marginals: str = "standardize",
 ) -> Estimate:
     r"""KSG estimate (algorithm 1) of the mutual information I(X; Y) from paired samples.
 
@@ -120,6 +143,11 @@ def ksg_mutual_information(
         :func:`analysis.entropy.knn_entropy`.
     ci_level : float
         Coverage of ``ci_low, ci_high`` (clipped at 0: MI is never negative).
+    marginals : {"standardize", "gaussianize"}
+        How each axis is scaled before the joint max-norm: divided by its standard
+        deviation, or mapped to normal scores through its ranks (:func:`gaussianize`:
+        invariant under any increasing map of an axis, much less biased for heavy-tailed
+        or skewed marginals; see ``docs/analysis.md`` for the measured difference).
 
     Returns
     -------
@@ -136,7 +164,9 @@ def ksg_mutual_information(
         raise ConfigError(f"x and y must be paired samples of the same size, got {len(px)} and {len(py)}")
     n = len(px)
     k = check_k(k, n)
-    params = {"k": k, "dx": px.shape[1], "dy": py.shape[1]}
+    if marginals not in MARGINALS:
+        raise ConfigError(f"marginals must be one of {', '.join(MARGINALS)}, got {marginals!r}")
+    params = {"k": k, "dx": px.shape[1], "dy": py.shape[1], "marginals": marginals}
     dim = px.shape[1] + py.shape[1]
     cx, cy = constant_axes(px), constant_axes(py)
     if cx.all() or cy.all():
@@ -149,7 +179,7 @@ def ksg_mutual_information(
         notes.append(f"dropped constant axes (x: {np.flatnonzero(cx).tolist()}, y: {np.flatnonzero(cy).tolist()}); "
                      "they carry no information")
         px, py = px[:, ~cx], py[:, ~cy]
-    terms, _, n_ties, note = _ksg_terms(px, py, tx, ty, k, jitter, seed, backend)
+    terms, _, n_ties, note = _ksg_terms(px, py, tx, ty, k, jitter, seed, backend, marginals)
     if note:
         notes.append(note)
     if terms is None:
@@ -167,7 +197,7 @@ def ksg_mutual_information(
 
     def on_subsample(arrays: list[NDArray[np.float64]]) -> tuple[float, float]:
         m = len(arrays[0])
-        t, _, _, _ = _ksg_terms(arrays[0], arrays[1], tx, ty, k, jitter, seed, backend)
+        t, _, _, _ = _ksg_terms(arrays[0], arrays[1], tx, ty, k, jitter, seed, backend, marginals)
         if t is None:
             return math.nan, math.nan
         return float(digamma(k) + digamma(m)) - float(np.mean(t)), float(np.std(t, ddof=1)) / math.sqrt(m)
@@ -177,4 +207,4 @@ def ksg_mutual_information(
     return add_bias(est, on_subsample, [px, py], bias, k, seed, ci_level, lower=0.0)
 
 
-__all__ = ["ksg_ceiling", "ksg_mutual_information"]
+__all__ = ["gaussianize", "ksg_ceiling", "ksg_mutual_information"]

@@ -171,7 +171,7 @@ def test_subsample_bias_recovers_a_known_power_law():
         return 1.0 + 3.0 / m, 1e-6
 
     n = 4000
-    out = subsample_bias(estimate, [np.zeros((n, 1))], (1.0 + 3.0 / n, 1e-6))
+    out = subsample_bias(estimate, [np.zeros((n, 1))], (1.0 + 3.0 / n, 1e-6), dim=1)
     assert out.gamma == pytest.approx(1.0, abs=1e-6) and out.bias == pytest.approx(3.0 / n, rel=1e-6)
 
 
