@@ -55,6 +55,7 @@ def subsample_bias(
     *,
     dim: int,
     seed: int | None = 0,
+    paired: bool = True,
 ) -> SubsampleBias:
     """Estimated bias of ``full`` from the same estimator on disjoint halves and quarters.
 
@@ -71,6 +72,9 @@ def subsample_bias(
         Dimension of the space the neighbours are searched in (sets :func:`bias_exponent`).
     seed : int or None
         Seed of the random split.
+    paired : bool
+        The arrays are paired samples (the same rows are taken from each); False: each
+        array (e.g. the two samples of a KL divergence) is split on its own.
 
     Returns
     -------
@@ -85,15 +89,18 @@ def subsample_bias(
     variance of the subsample means), ``MODEL_ERROR`` times the correction, and the
     largest residual of the three-point fit (lack of fit of the power law).
     """
-    n = len(arrays[0])
-    perm = np.random.default_rng(seed).permutation(n)
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(arrays[0]))
+    perms = [perm if paired else rng.permutation(len(a)) for a in arrays]
     means, variances = [], []
     for parts in (2, 4):
-        size = n // parts
         vals, ses = [], []
         for j in range(parts):
-            rows = perm[j * size:(j + 1) * size]
-            v, s = estimate([a[rows] for a in arrays])
+            subs = []
+            for a, p in zip(arrays, perms, strict=True):
+                size = len(a) // parts
+                subs.append(a[p[j * size:(j + 1) * size]])
+            v, s = estimate(subs)
             vals.append(v)
             ses.append(s)
         means.append(float(np.mean(vals)))

@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 from dustsim.errors import ConfigError
 
 from ._input import as_points, check_k, degeneracy, dequantize, same_dim
-from .entropy import Norm, _degenerate, _finish, knn_terms
+from .entropy import Norm, _degenerate, _finish, add_bias, knn_terms
 from .neighbors import Backend, kth_neighbour_distance
 from .result import Estimate, check_units, with_interval
 
@@ -26,6 +26,8 @@ def kl_divergence(
     jitter: float | str | None = "auto",
     seed: int | None = 0,
     backend: Backend = "auto",
+    bias: str = "auto",
+    ci_level: float = 0.95,
 ) -> Estimate:
     r"""kNN estimate of :math:`D(P\,\|\,Q)` from samples x ~ P (n points) and y ~ Q (m points).
 
@@ -45,12 +47,15 @@ def kl_divergence(
     units : {"nats", "bits"}
     jitter, seed, backend
         As in :func:`analysis.entropy.knn_entropy` (ties in either sample break both).
+    bias, ci_level
+        As in :func:`analysis.entropy.knn_entropy`; the subsamples split x and y each.
 
     Returns
     -------
     Estimate
         ``se``: standard deviation of the per-point terms over ``sqrt(n)`` (ignores the
         sampling noise of y, so it is a lower bound when m is not much larger than n).
+        The interval is clipped at 0. The same points as x and y give exactly 0.
     """
     check_units(units)
     px, dx = as_points(x, "x")
@@ -96,8 +101,17 @@ def kl_divergence(
     terms = d * (np.log(nu) - np.log(rho))
     value = float(np.mean(terms)) + math.log(m / (n - 1.0))
     se = float(np.std(terms, ddof=1)) / math.sqrt(n)
+    est = _finish(value, se, units, "knn-kl", n, d, params, n_ties=n_ties, note=note)
+
+    def on_subsample(arrays: list[NDArray[np.float64]]) -> tuple[float, float]:
+        sx, sy = arrays
+        if len(sy) < k or len(sx) <= k:
+            return math.nan, math.nan
+        sub = kl_divergence(sx, sy, k, norm=norm, jitter=jitter, seed=seed, backend=backend, bias="none")
+        return sub.value, sub.se
+
     # D >= 0: the interval (not the value, which is unbiased around 0 for P = Q) is clipped
-    return with_interval(_finish(value, se, units, "knn-kl", n, d, params, n_ties=n_ties, note=note), lower=0.0)
+    return add_bias(est, on_subsample, [px, py], bias, k, seed, ci_level, lower=0.0, paired=False)
 
 
 def _row_view(points: NDArray[np.float64]) -> NDArray:

@@ -203,6 +203,7 @@ def add_bias(
     *,
     lower: float = -math.inf,
     upper_open: bool = False,
+    paired: bool = True,
 ) -> Estimate:
     """``est`` (in its units) with a subsample bias estimate (if ``bias`` asks for one) and its interval."""
     from .bias import subsample_bias, wants_subsample_bias
@@ -210,7 +211,7 @@ def add_bias(
     if not wants_subsample_bias(bias, est.n, k) or not math.isfinite(est.value):
         return with_interval(est, level=ci_level, lower=lower, upper_open=upper_open)
     f = nats_to(est.units)
-    sub = subsample_bias(on_subsample, arrays, (est.value / f, est.se / f), dim=est.dim, seed=seed)
+    sub = subsample_bias(on_subsample, arrays, (est.value / f, est.se / f), dim=est.dim, seed=seed, paired=paired)
     if not (math.isfinite(sub.bias) and math.isfinite(sub.bias_se)):
         return with_interval(est, level=ci_level, lower=lower, upper_open=upper_open)
     params = {**est.params, "bias_method": "subsample n, n/2, n/4", "bias_gamma": sub.gamma}
