@@ -46,6 +46,7 @@ class SubsampleBias:
     gamma: float
     half: float
     quarter: float
+    corrected_se: float
 
 
 def subsample_bias(
@@ -116,10 +117,16 @@ def subsample_bias(
     var = np.array([se**2, variances[0], variances[1]])
     w = (xs - xs.mean()) / np.sum((xs - xs.mean()) ** 2)
     bias = float(np.dot(w, hs))  # c n^-gamma: the bias at n
-    sampling = math.sqrt(float(np.dot(w**2, var)))
     residual = float(np.max(np.abs(hs - (hs.mean() + bias * (xs - xs.mean())))))
-    bias_se = math.sqrt(sampling**2 + (MODEL_ERROR * bias) ** 2 + residual**2)
-    return SubsampleBias(bias, bias_se, gamma, means[0], means[1])
+    model = (MODEL_ERROR * bias) ** 2 + residual**2
+    bias_se = math.sqrt(float(np.dot(w**2, var)) + model)
+    # the corrected value H_1 - bias weights H_1 by 1 - w_1: its error is not that of H_1
+    # and of the bias added in quadrature (the levels are treated as independent, which
+    # is conservative: H_1 and the subsample means are positively correlated)
+    weights = -w
+    weights[0] += 1.0
+    corrected_se = math.sqrt(float(np.dot(weights**2, var)) + model)
+    return SubsampleBias(bias, bias_se, gamma, means[0], means[1], corrected_se)
 
 
 

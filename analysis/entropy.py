@@ -217,7 +217,7 @@ def add_bias(
     params = {**est.params, "bias_method": "subsample n, n/2, n/4", "bias_gamma": sub.gamma}
     est = replace(est, params=params)
     return with_interval(est, bias=sub.bias * f, bias_se=sub.bias_se * f, level=ci_level, lower=lower,
-                         upper_open=upper_open)
+                         upper_open=upper_open, corrected_se=sub.corrected_se * f)
 
 
 def scott_bin_width(points: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -133,14 +133,14 @@ def with_interval(
     level: float = 0.95,
     lower: float = -math.inf,
     upper_open: bool = False,
+    corrected_se: float = math.nan,
 ) -> Estimate:
     """``est`` with its bias and a confidence interval that includes it.
 
     Without a bias estimate the interval is ``value -/+ z se``. With one it is centred on
-    ``value - bias`` with half-width ``z sqrt(se^2 + bias_se^2)``: the sampling error of
-    the value and the error of the bias estimate added in quadrature (the bias estimate
-    is computed from the same data, so this is conservative where they are positively
-    correlated). ``lower`` clips the interval to the quantity's range (0 for MI and KL);
+    ``value - bias`` with half-width ``z corrected_se``, the standard error of the
+    corrected value (default ``sqrt(se^2 + bias_se^2)``, the two errors added in
+    quadrature). ``lower`` clips the interval to the quantity's range (0 for MI and KL);
     ``upper_open`` makes it one-sided (the value is only a lower bound).
     """
     if est.degenerate or not math.isfinite(est.value):
@@ -150,6 +150,8 @@ def with_interval(
     if math.isfinite(bias):
         centre -= bias
         spread = math.hypot(est.se, bias_se if math.isfinite(bias_se) else abs(bias))
+        if math.isfinite(corrected_se):
+            spread = corrected_se
     low, high = centre - z * spread, centre + z * spread
     if upper_open:
         low, high = min(low, est.value - z * est.se), math.inf

@@ -118,8 +118,8 @@ def _summarise(rows: list[dict], keys: list[str]) -> list[dict]:
         out.append({**dict(zip(keys, key, strict=True)), "runs": len(rs), "bias": float(err.mean()),
                     "bias_se": float(err.std(ddof=1) / math.sqrt(len(rs))) if len(rs) > 1 else math.nan,
                     "abs_error": float(np.abs(err).mean()),
-                    "coverage_ci": float(np.mean([r["covered"] for r in rs])),
-                    "coverage_se_only": float(np.mean([r["covered_se_only"] for r in rs])),
+                    "coverage_ci": float(np.mean([float(r["covered"]) for r in rs])),
+                    "coverage_se_only": float(np.mean([float(r["covered_se_only"]) for r in rs])),
                     "corrected_abs_error": float(np.mean([abs(r["corrected_error"]) for r in rs]))})
     return out
 
@@ -133,29 +133,31 @@ def _row(est, exact: float, **extra) -> dict:
 def exact_entropy_table(sizes: tuple[int, ...], seeds: int, dims: tuple[int, ...]) -> tuple[list[dict], list[dict]]:
     from scipy.stats import differential_entropy
 
-    from analysis import knn_entropy
-    from analysis.weighted_knn import weighted_knn_entropy
+    from analysis import bounded_knn_entropy, knn_entropy, weighted_knn_entropy
 
     rows = []
     for name, d, exact, sample in exact_cases(dims):
         for n in sizes:
             for s in range(seeds):
                 x = sample(np.random.default_rng(1000 + s), n)
-                for est_name, fn in (("knn", knn_entropy), ("weighted-knn", weighted_knn_entropy)):
+                estimators = [("knn", knn_entropy), ("weighted-knn", weighted_knn_entropy)]
+                if name == "uniform-cube":
+                    estimators.append(("bounded-knn", bounded_knn_entropy))
+                for est_name, fn in estimators:
                     rows.append(_row(fn(x, seed=s), exact, law=name, d=d, n=n, seed=s, estimator=est_name))
                 if d == 1:
                     v = float(differential_entropy(x[:, 0]))
                     rows.append({"law": name, "d": d, "n": n, "seed": s, "estimator": "scipy-vasicek", "value": v,
                                  "se": math.nan, "est_bias": math.nan, "error": v - exact, "corrected_error": v - exact,
-                                 "covered": False, "covered_se_only": False})
+                                 "covered": math.nan, "covered_se_only": math.nan})
     return rows, _summarise(rows, ["law", "d", "n", "estimator"])
 
 
-def bmi_table(directory: Path) -> tuple[list[dict], list[dict]]:
+def bmi_table(directory: Path, pattern: str = "*.npz") -> tuple[list[dict], list[dict]]:
     from analysis import ksg_mutual_information
 
     rows = []
-    for path in sorted(directory.glob("*.npz")):
+    for path in sorted(directory.glob(pattern)):
         data = np.load(path)
         x, y, exact = data["x"], data["y"], float(data["mi"])
         name, rest = path.stem.rsplit("-n", 1)
@@ -164,6 +166,9 @@ def bmi_table(directory: Path) -> tuple[list[dict], list[dict]]:
             est = ksg_mutual_information(x, y, seed=seed, marginals=marginals)
             rows.append(_row(est, exact, task=name, dims=f"{x.shape[1]}+{y.shape[1]}", n=n, seed=seed,
                              estimator=estimator, mi=exact))
+            r = rows[-1]
+            print(f"{name} n={n} s={seed} {estimator}: {r['value']:.4f} (true {exact:.4f}) "
+                  f"ci [{est.ci_low:.3f}, {est.ci_high:.3f}] covered={r['covered']}", flush=True)
     summary = _summarise(rows, ["dims", "n", "estimator"])
     return rows, summary
 
@@ -176,6 +181,7 @@ def main() -> None:
     parser.add_argument("--exact", action="store_true", help="entropies with exact values in 1-10 D (part 4)")
     parser.add_argument("--exact-seeds", type=int, default=3)
     parser.add_argument("--bmi", type=Path, help="a directory of BMI task files (part 5)")
+    parser.add_argument("--bmi-glob", default="*.npz", help="which task files, e.g. '*-n5000-*.npz'")
     parser.add_argument("--skip-calibration", action="store_true", help="leave out parts 1-2")
     args = parser.parse_args()
     seeds = 20 if args.quick else args.seeds
@@ -197,7 +203,7 @@ def main() -> None:
                     summary, ["law", "d", "n", "estimator", *columns])
         rows += [{"part": "exact", **r} for r in runs]
     if args.bmi is not None:
-        runs, summary = bmi_table(args.bmi)
+        runs, summary = bmi_table(args.bmi, args.bmi_glob)
         print_table("BMI tasks, KSG (k = 4): error = estimate - true MI [nats]; coverage of the 95 % intervals",
                     summary, ["dims", "n", "estimator", *columns])
         per_task = _summarise(runs, ["task", "n", "estimator"])
