@@ -10,8 +10,8 @@ for d dimensions (:func:`bias_exponent`), and :math:`b(n) = c\\,n^{-\\gamma}` (R
 extrapolation). No library offers this for kNN estimators, hence it is written here.
 
 The uncertainty of the bias adds (in quadrature) the sampling error of the fit (from
-the spread of the half and quarter estimates), a model error of half the correction (the
-power law is only the leading term) and the lack of fit. It costs about two more runs of the
+the spread of the half and quarter estimates), a model error as large as the correction
+(the power law is only the leading term) and the lack of fit. It costs about two more runs of the
 estimator (on the halves and quarters).
 """
 
@@ -24,8 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-#: relative model error of the correction (added in quadrature to its sampling error)
-MODEL_ERROR = 0.5
+#: relative model error of the correction (added in quadrature to its sampling error): the
+#: correction is uncertain by its own size. Measured on the BMI tasks (KSG, n = 5000, 3+3
+#: and 5+5): the error left after the correction was about as large as the correction
+#: (mean |error| 0.111 -> 0.064 and 0.267 -> 0.130 nats), so no smaller factor is justified.
+MODEL_ERROR = 1.0
 
 
 def bias_exponent(dim: int) -> float:
