@@ -101,7 +101,7 @@ def ksg_mutual_information(
     backend: Backend = "auto",
     bias: str = "auto",
     ci_level: float = 0.95,
-    marginals: str = "standardize",
+    marginals: str = "gaussianize",
 ) -> Estimate:
     r"""KSG estimate (algorithm 1) of the mutual information I(X; Y) from paired samples.
 
@@ -110,9 +110,11 @@ def ksg_mutual_information(
     with :math:`\varepsilon_i` the maximum-norm distance from :math:`(x_i, y_i)` to its
     k-th neighbour in the joint space and :math:`n_x(i)`, :math:`n_y(i)` the numbers of
     other points strictly closer than :math:`\varepsilon_i` in each marginal space
-    (Kraskov, Stögbauer & Grassberger 2004). Every axis is first divided by its standard
-    deviation (as scikit-learn does), so the estimate does not depend on the length units;
-    I(X; Y) itself is invariant under invertible maps of x and y separately.
+    (Kraskov, Stögbauer & Grassberger 2004). Every axis is first mapped to normal scores
+    through its ranks (default; :func:`gaussianize`) or divided by its standard deviation
+    (``marginals="standardize"``, as scikit-learn does), so the estimate does not depend
+    on the length units; I(X; Y) itself is invariant under invertible maps of x and y
+    separately.
 
     Special inputs, handled exactly or flagged:
 
@@ -143,11 +145,12 @@ def ksg_mutual_information(
         :func:`analysis.entropy.knn_entropy`.
     ci_level : float
         Coverage of ``ci_low, ci_high`` (clipped at 0: MI is never negative).
-    marginals : {"standardize", "gaussianize"}
-        How each axis is scaled before the joint max-norm: divided by its standard
-        deviation, or mapped to normal scores through its ranks (:func:`gaussianize`:
-        invariant under any increasing map of an axis, much less biased for heavy-tailed
-        or skewed marginals; see ``docs/analysis.md`` for the measured difference).
+    marginals : {"gaussianize", "standardize"}
+        How each axis is scaled before the joint max-norm: mapped to normal scores
+        through its ranks (:func:`gaussianize`: invariant under any increasing map of an
+        axis, much less biased for heavy-tailed or skewed marginals: mean |error| on the
+        BMI 2+2 tasks 0.018 against 0.067 nats at n = 5000, see ``docs/analysis.md``), or
+        divided by its standard deviation (the classic KSG).
 
     Returns
     -------

@@ -162,7 +162,7 @@ def bmi_table(directory: Path, pattern: str = "*.npz") -> tuple[list[dict], list
         x, y, exact = data["x"], data["y"], float(data["mi"])
         name, rest = path.stem.rsplit("-n", 1)
         n, seed = (int(v) for v in rest.split("-s"))
-        for estimator, marginals in (("ksg", "standardize"), ("ksg-gaussianized", "gaussianize")):
+        for estimator, marginals in (("ksg-standardized", "standardize"), ("ksg", "gaussianize")):
             est = ksg_mutual_information(x, y, seed=seed, marginals=marginals)
             rows.append(_row(est, exact, task=name, dims=f"{x.shape[1]}+{y.shape[1]}", n=n, seed=seed,
                              estimator=estimator, mi=exact))
