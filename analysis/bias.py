@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 #: relative model error of the correction (added in quadrature to its sampling error): the
 #: correction is uncertain by its own size. Measured on the BMI tasks (KSG, n = 5000, 3+3
 #: and 5+5): the error left after the correction was about as large as the correction
-#: (mean |error| 0.111 -> 0.064 and 0.267 -> 0.130 nats), so no smaller factor is justified.
+#: (mean absolute error 0.111 -> 0.064 and 0.267 -> 0.130 nats), so no smaller factor is justified.
 MODEL_ERROR = 1.0
 
 
