@@ -79,11 +79,13 @@ def knn_terms(
             )
         points, how = dequantize(points, dtype, jitter, seed)  # type: ignore[arg-type]
         eps = kth_neighbour_distance(points, k, norm=norm, backend=backend, period=period)
-        if np.all(steps > 0):
+        if np.any(steps > 0):
             note = (
                 f"quantised data: {how}; the value is the entropy of the dequantised density "
                 "(the discrete entropy of the grid values plus the log cell volume)"
             )
+            if n_ties:
+                note += f"; {n_ties} of {n} points had at least k = {k} exact duplicates before"
         else:
             note = (
                 f"{n_ties} of {n} points had at least k = {k} exact duplicates; ties broken ({how}). "
