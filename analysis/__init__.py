@@ -5,12 +5,14 @@ Datasets; it never imports dustsim's simulator internals. See ``docs/analysis.md
 
 Estimators (plain functions of ``(n, d)`` arrays returning an :class:`Estimate`, nats by
 default): :func:`knn_entropy`, :func:`binned_entropy`, :func:`gaussian_entropy`,
-:func:`kde_entropy`, :func:`kl_divergence`, :func:`kl_to_density`,
-:func:`ksg_mutual_information`. Trajectories: :func:`entropy_trajectory`. Checks:
+:func:`kde_entropy`, :func:`weighted_knn_entropy`, :func:`bounded_knn_entropy`,
+:func:`kl_divergence`, :func:`kl_to_density`, :func:`ksg_mutual_information`; each carries
+a bias estimate and a confidence interval (:mod:`analysis.bias`). Trajectories: :func:`entropy_trajectory`. Checks:
 :mod:`analysis.thermo`. Model-side entropy: :mod:`analysis.model`. Exact references:
 :class:`GaussianMixture`.
 """
 
+from .bounded import bounded_knn_entropy
 from .divergence import gaussian_logpdf, kl_divergence, kl_to_density
 from .ensemble import ensemble_summary
 from .entropy import binned_entropy, gaussian_entropy, kde_entropy, knn_entropy
@@ -18,11 +20,13 @@ from .gmm import GaussianMixture
 from .information import ksg_mutual_information
 from .result import Estimate
 from .trajectory import entropy_trajectory
+from .weighted_knn import weighted_knn_entropy
 
 __all__ = [
     "Estimate",
     "GaussianMixture",
     "binned_entropy",
+    "bounded_knn_entropy",
     "ensemble_summary",
     "entropy_trajectory",
     "gaussian_entropy",
@@ -32,4 +36,5 @@ __all__ = [
     "kl_to_density",
     "knn_entropy",
     "ksg_mutual_information",
+    "weighted_knn_entropy",
 ]

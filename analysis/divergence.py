@@ -11,9 +11,9 @@ from numpy.typing import ArrayLike, NDArray
 from dustsim.errors import ConfigError
 
 from ._input import as_points, check_k, degeneracy, dequantize, same_dim
-from .entropy import Norm, _degenerate, _finish, knn_terms
+from .entropy import Norm, _degenerate, _finish, add_bias, knn_terms
 from .neighbors import Backend, kth_neighbour_distance
-from .result import Estimate, check_units
+from .result import Estimate, check_units, with_interval
 
 
 def kl_divergence(
@@ -26,6 +26,8 @@ def kl_divergence(
     jitter: float | str | None = "auto",
     seed: int | None = 0,
     backend: Backend = "auto",
+    bias: str = "auto",
+    ci_level: float = 0.95,
 ) -> Estimate:
     r"""kNN estimate of :math:`D(P\,\|\,Q)` from samples x ~ P (n points) and y ~ Q (m points).
 
@@ -45,12 +47,15 @@ def kl_divergence(
     units : {"nats", "bits"}
     jitter, seed, backend
         As in :func:`analysis.entropy.knn_entropy` (ties in either sample break both).
+    bias, ci_level
+        As in :func:`analysis.entropy.knn_entropy`; the subsamples split x and y each.
 
     Returns
     -------
     Estimate
         ``se``: standard deviation of the per-point terms over ``sqrt(n)`` (ignores the
         sampling noise of y, so it is a lower bound when m is not much larger than n).
+        The interval is clipped at 0. The same points as x and y give exactly 0.
     """
     check_units(units)
     px, dx = as_points(x, "x")
@@ -64,6 +69,18 @@ def kl_divergence(
         why = degeneracy(pts, dt)
         if why:
             raise ConfigError(f"{name} has no density ({why}); the KL divergence is not defined by this estimator")
+    shared = shared_rows(px, py)
+    if shared == n and n == m:
+        est = Estimate(0.0, 0.0, units, "knn-kl", n, d, params, 0, False,
+                       "x and y are the same sample (the same points): D = 0 exactly for their empirical laws; "
+                       "the estimator needs independent samples of P and Q")
+        return with_interval(est, lower=0.0)
+    if shared:
+        params["shared_points"] = shared
+        if shared < m and m - shared > k:
+            py = remove_rows(py, px)
+            m = len(py)
+            params["m"] = m
     rho = kth_neighbour_distance(px, k, norm=norm, backend=backend)
     nu = kth_neighbour_distance(py, k, queries=px, norm=norm, backend=backend)
     n_ties = int(np.count_nonzero(rho == 0.0) + np.count_nonzero(nu == 0.0))
@@ -77,10 +94,39 @@ def kl_divergence(
         rho = kth_neighbour_distance(px, k, norm=norm, backend=backend)
         nu = kth_neighbour_distance(py, k, queries=px, norm=norm, backend=backend)
         note = f"{n_ties} zero neighbour distances; ties broken ({how})"
+    if shared:
+        note = "; ".join(filter(None, [note, (
+            f"{shared} points of x also occur in y: the samples are not independent (a point's copy would be its "
+            f"nearest y at distance 0, biasing D down to -infinity); the copies were removed from y (m = {m})")]))
     terms = d * (np.log(nu) - np.log(rho))
     value = float(np.mean(terms)) + math.log(m / (n - 1.0))
     se = float(np.std(terms, ddof=1)) / math.sqrt(n)
-    return _finish(value, se, units, "knn-kl", n, d, params, n_ties=n_ties, note=note)
+    est = _finish(value, se, units, "knn-kl", n, d, params, n_ties=n_ties, note=note)
+
+    def on_subsample(arrays: list[NDArray[np.float64]]) -> tuple[float, float]:
+        sx, sy = arrays
+        if len(sy) < k or len(sx) <= k:
+            return math.nan, math.nan
+        sub = kl_divergence(sx, sy, k, norm=norm, jitter=jitter, seed=seed, backend=backend, bias="none")
+        return sub.value, sub.se
+
+    # D >= 0: the interval (not the value, which is unbiased around 0 for P = Q) is clipped
+    return add_bias(est, on_subsample, [px, py], bias, k, seed, ci_level, lower=0.0, paired=False)
+
+
+def _row_view(points: NDArray[np.float64]) -> NDArray:
+    c = np.ascontiguousarray(points)
+    return c.view(np.dtype((np.void, c.dtype.itemsize * c.shape[1]))).ravel()
+
+
+def shared_rows(x: NDArray[np.float64], y: NDArray[np.float64]) -> int:
+    """Number of rows of x that also occur (exactly) in y."""
+    return int(np.count_nonzero(np.isin(_row_view(x), _row_view(y))))
+
+
+def remove_rows(y: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The rows of y that do not occur in x."""
+    return y[~np.isin(_row_view(y), _row_view(x))]
 
 
 def kl_to_density(

@@ -9,6 +9,7 @@ shifts every differential entropy by ``d * log|a|``.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -17,9 +18,9 @@ from scipy.special import digamma, gammaln
 
 from dustsim.errors import ConfigError
 
-from ._input import as_points, check_k, degeneracy, dequantize
+from ._input import as_points, check_k, degeneracy, dequantize, quantisation_steps
 from .neighbors import Backend, kth_neighbour_distance
-from .result import Estimate, check_units, nats_to
+from .result import Estimate, check_units, nats_to, with_interval
 
 Norm = Literal["euclidean", "max"]
 
@@ -37,7 +38,8 @@ def _finish(
     value: float, se: float, units: str, estimator: str, n: int, d: int, params: dict, **extra: object
 ) -> Estimate:
     f = nats_to(units)
-    return Estimate(float(value) * f, float(se) * f, units, estimator, n, d, params, **extra)  # type: ignore[arg-type]
+    est = Estimate(float(value) * f, float(se) * f, units, estimator, n, d, params, **extra)  # type: ignore[arg-type]
+    return with_interval(est)
 
 
 def _degenerate(message: str, units: str, estimator: str, n: int, d: int, params: dict, n_ties: int = 0) -> Estimate:
@@ -68,18 +70,27 @@ def knn_terms(
     eps = kth_neighbour_distance(points, k, norm=norm, backend=backend, period=period)
     n_ties = int(np.count_nonzero(eps == 0.0))
     note = ""
-    if n_ties:
-        if jitter is None:
+    steps = quantisation_steps(points, dtype) if jitter == "auto" else np.zeros(d)
+    if n_ties or np.any(steps > 0):
+        if n_ties and jitter is None:
             return None, const, n_ties, (
                 f"{n_ties} points have at least k = {k} exact duplicates (zero k-th neighbour distance) and "
                 "jitter=None: the estimate is -inf"
             )
-        points, how = dequantize(points, dtype, jitter, seed)
+        points, how = dequantize(points, dtype, jitter, seed)  # type: ignore[arg-type]
         eps = kth_neighbour_distance(points, k, norm=norm, backend=backend, period=period)
-        note = (
-            f"{n_ties} of {n} points had at least k = {k} exact duplicates; ties broken ({how}). "
-            "Many duplicates mean atoms (entropy -inf): then the value depends on the jitter"
-        )
+        if np.any(steps > 0):
+            note = (
+                f"quantised data: {how}; the value is the entropy of the dequantised density "
+                "(the discrete entropy of the grid values plus the log cell volume)"
+            )
+            if n_ties:
+                note += f"; {n_ties} of {n} points had at least k = {k} exact duplicates before"
+        else:
+            note = (
+                f"{n_ties} of {n} points had at least k = {k} exact duplicates; ties broken ({how}). "
+                "Many duplicates mean atoms (entropy -inf): then the value depends on the jitter"
+            )
         if np.any(eps == 0.0):
             return None, const, n_ties, note + "; duplicates remain after jitter: the estimate is -inf"
     return d * np.log(eps), const, n_ties, note
@@ -95,6 +106,8 @@ def knn_entropy(
     seed: int | None = 0,
     backend: Backend = "auto",
     period: ArrayLike | None = None,
+    bias: str = "auto",
+    ci_level: float = 0.95,
 ) -> Estimate:
     r"""Kozachenko-Leonenko k-nearest-neighbour estimate of the differential entropy.
 
@@ -130,14 +143,24 @@ def knn_entropy(
         Box lengths of a periodic domain (dust in a periodic box): neighbour distances
         are taken on the torus, which removes the boundary bias of straight distances
         near the box's faces. The points may be wrapped or not.
+    bias : {"auto", "subsample", "none"}
+        Estimate the bias by extrapolating over subsamples n/2 and n/4
+        (:func:`analysis.bias.subsample_bias`, about twice the cost again); ``"auto"``
+        does so up to ``analysis.bias.AUTO_MAX_POINTS`` points.
+    ci_level : float
+        Coverage of the confidence interval ``ci_low, ci_high``.
 
     Returns
     -------
     Estimate
         Entropy (nats or bits). ``se`` is the standard deviation of the per-point terms
-        ``d log eps_i`` over ``sqrt(n)`` (the terms are only locally dependent). Data
+        ``d log eps_i`` over ``sqrt(n)`` (the terms are only locally dependent); ``bias``
+        and the interval as in :func:`analysis.result.with_interval`. Data
         with no density (all points equal, or on a lower-dimensional subspace) give
-        ``value = -inf``, ``degenerate = True`` and a note, not an exception.
+        ``value = -inf``, ``degenerate = True`` and a note, not an exception. Data on a
+        grid (rounded values, integers of any dtype) are dequantised first
+        (:func:`analysis._input.dequantize`): the value is then the entropy of the
+        dequantised density, i.e. the discrete entropy plus the log cell volume.
 
     Raises
     ------
@@ -159,7 +182,44 @@ def knn_entropy(
     if terms is None:
         return _degenerate(note, units, "knn", n, d, params, n_ties)
     se = float(np.std(terms, ddof=1)) / math.sqrt(n)
-    return _finish(const + float(np.mean(terms)), se, units, "knn", n, d, params, n_ties=n_ties, note=note)
+    value = const + float(np.mean(terms))
+
+    def on_subsample(arrays: list[NDArray[np.float64]]) -> tuple[float, float]:
+        t, c, _, _ = knn_terms(arrays[0], dtype, k, norm, jitter, seed, backend, box)
+        if t is None:
+            return math.nan, math.nan
+        return c + float(np.mean(t)), float(np.std(t, ddof=1)) / math.sqrt(len(t))
+
+    est = _finish(value, se, units, "knn", n, d, params, n_ties=n_ties, note=note)
+    return add_bias(est, on_subsample, [pts], bias, k, seed, ci_level)
+
+
+def add_bias(
+    est: Estimate,
+    on_subsample: Any,
+    arrays: list[NDArray[np.float64]],
+    bias: str,
+    k: int,
+    seed: int | None,
+    ci_level: float,
+    *,
+    lower: float = -math.inf,
+    upper_open: bool = False,
+    paired: bool = True,
+) -> Estimate:
+    """``est`` (in its units) with a subsample bias estimate (if ``bias`` asks for one) and its interval."""
+    from .bias import subsample_bias, wants_subsample_bias
+
+    if not wants_subsample_bias(bias, est.n, k) or not math.isfinite(est.value):
+        return with_interval(est, level=ci_level, lower=lower, upper_open=upper_open)
+    f = nats_to(est.units)
+    sub = subsample_bias(on_subsample, arrays, (est.value / f, est.se / f), dim=est.dim, seed=seed, paired=paired)
+    if not (math.isfinite(sub.bias) and math.isfinite(sub.bias_se)):
+        return with_interval(est, level=ci_level, lower=lower, upper_open=upper_open)
+    params = {**est.params, "bias_method": "subsample n, n/2, n/4", "bias_gamma": sub.gamma}
+    est = replace(est, params=params)
+    return with_interval(est, bias=sub.bias * f, bias_se=sub.bias_se * f, level=ci_level, lower=lower,
+                         upper_open=upper_open, corrected_se=sub.corrected_se * f)
 
 
 def scott_bin_width(points: NDArray[np.float64]) -> NDArray[np.float64]:

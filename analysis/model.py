@@ -24,7 +24,7 @@ from dustsim.processes import LinearProcess
 
 from ._input import as_points
 from .divergence import gaussian_logpdf, kl_to_density
-from .result import Estimate, check_units, nats_to
+from .result import Estimate, check_units, nats_to, with_interval
 
 FloatArray = NDArray[np.float64]
 SnrDenoiser = Callable[[FloatArray, float], FloatArray]
@@ -60,7 +60,7 @@ def model_entropy(log_likelihood: Callable[[FloatArray], ArrayLike], samples: Ar
         raise ConfigError("log_likelihood returned non-finite values")
     f = nats_to(units)
     se = float(np.std(ll, ddof=1)) / math.sqrt(len(ll))
-    return Estimate(-float(np.mean(ll)) * f, se * f, units, "model-likelihood", len(pts), pts.shape[1])
+    return with_interval(Estimate(-float(np.mean(ll)) * f, se * f, units, "model-likelihood", len(pts), pts.shape[1]))
 
 
 def snr_denoiser(denoiser: Callable[[FloatArray, float], FloatArray], process: LinearProcess,
@@ -176,8 +176,8 @@ def immse_entropy(
     low_tail = snr[0] * (np.einsum("ij,ij->i", pts - mean, pts - mean) - np.einsum("ij,ij->i", pts, pts))
     nll = -gaussian_logpdf(0.0, 1.0)(pts) + 0.5 * (integral + low_tail)
     f = nats_to(units)
-    est = Estimate(float(np.mean(nll)) * f, float(np.std(nll, ddof=1)) / math.sqrt(n) * f, units, "i-mmse", n, d,
-                   {"snr_min": snr_min, "snr_max": snr_max, "n_snr": n_snr})
+    est = with_interval(Estimate(float(np.mean(nll)) * f, float(np.std(nll, ddof=1)) / math.sqrt(n) * f, units,
+                                 "i-mmse", n, d, {"snr_min": snr_min, "snr_max": snr_max, "n_snr": n_snr}))
     curve = xr.Dataset(
         {
             "mmse": ("snr", err.mean(axis=0), {"units": "length^2", "long_name": "E|x0 - x0_hat|^2"}),

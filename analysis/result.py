@@ -1,4 +1,4 @@
-"""The small result object every estimator returns: a value with its standard error."""
+"""The small result object every estimator returns: a value, its standard error, its bias and an interval."""
 
 from __future__ import annotations
 
@@ -58,6 +58,20 @@ class Estimate:
         The data have no density in ``dim`` dimensions (value ``-inf``).
     note : str
         Anything the caller should know about this estimate (empty if nothing).
+    bias : float
+        Estimated bias of ``value`` (its expectation minus the truth, same units), e.g.
+        from subsample extrapolation (:mod:`analysis.bias`); ``nan`` if not estimated.
+        Keyword only, like the fields below.
+    bias_se : float
+        Standard error of ``bias`` (``nan`` if not estimated).
+    ci_low, ci_high : float
+        A ``ci_level`` confidence interval for the true value that includes both the
+        sampling error and the bias (and its uncertainty): centred on ``value - bias``
+        when the bias is estimated, else ``value -/+ z se`` (which ignores the bias). It
+        may be one-sided (``ci_high = inf`` for an estimate at its ceiling) and is clipped
+        to the range of the quantity (>= 0 for MI and KL).
+    ci_level : float
+        Coverage the interval claims (default 0.95).
     """
 
     value: float
@@ -70,6 +84,21 @@ class Estimate:
     n_ties: int = 0
     degenerate: bool = False
     note: str = ""
+    bias: float = field(default=math.nan, kw_only=True)
+    bias_se: float = field(default=math.nan, kw_only=True)
+    ci_low: float = field(default=math.nan, kw_only=True)
+    ci_high: float = field(default=math.nan, kw_only=True)
+    ci_level: float = field(default=0.95, kw_only=True)
+
+    @property
+    def corrected(self) -> float:
+        """``value - bias`` (the bias-corrected estimate; ``value`` if no bias was estimated)."""
+        return self.value if math.isnan(self.bias) else self.value - self.bias
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        """``(ci_low, ci_high)``."""
+        return self.ci_low, self.ci_high
 
     def __iter__(self) -> Iterator[float]:
         yield self.value
@@ -81,4 +110,50 @@ class Estimate:
     def to(self, units: str) -> Estimate:
         """The same estimate in ``units`` (``"nats"`` or ``"bits"``)."""
         factor = nats_to(units) / nats_to(self.units)
-        return replace(self, value=self.value * factor, se=self.se * factor, units=units)
+        return replace(self, value=self.value * factor, se=self.se * factor, units=units, bias=self.bias * factor,
+                       bias_se=self.bias_se * factor, ci_low=self.ci_low * factor, ci_high=self.ci_high * factor)
+
+
+def normal_quantile(level: float) -> float:
+    """Two-sided standard normal quantile: 1.96 for ``level = 0.95``."""
+    from scipy.stats import norm
+
+    if not 0.0 < level < 1.0:
+        from dustsim.errors import ConfigError
+
+        raise ConfigError(f"ci_level must be in (0, 1), got {level!r}")
+    return float(norm.ppf(0.5 + 0.5 * level))
+
+
+def with_interval(
+    est: Estimate,
+    *,
+    bias: float = math.nan,
+    bias_se: float = math.nan,
+    level: float = 0.95,
+    lower: float = -math.inf,
+    upper_open: bool = False,
+    corrected_se: float = math.nan,
+) -> Estimate:
+    """``est`` with its bias and a confidence interval that includes it.
+
+    Without a bias estimate the interval is ``value -/+ z se``. With one it is centred on
+    ``value - bias`` with half-width ``z corrected_se``, the standard error of the
+    corrected value (default ``sqrt(se^2 + bias_se^2)``, the two errors added in
+    quadrature). ``lower`` clips the interval to the quantity's range (0 for MI and KL);
+    ``upper_open`` makes it one-sided (the value is only a lower bound).
+    """
+    if est.degenerate or not math.isfinite(est.value):
+        return replace(est, bias=bias, bias_se=bias_se, ci_low=est.value, ci_high=est.value, ci_level=level)
+    z = normal_quantile(level)
+    centre, spread = est.value, est.se
+    if math.isfinite(bias):
+        centre -= bias
+        spread = math.hypot(est.se, bias_se if math.isfinite(bias_se) else abs(bias))
+        if math.isfinite(corrected_se):
+            spread = corrected_se
+    low, high = centre - z * spread, centre + z * spread
+    if upper_open:
+        low, high = min(low, est.value - z * est.se), math.inf
+    return replace(est, bias=bias, bias_se=bias_se, ci_low=max(low, lower), ci_high=max(high, lower),
+                   ci_level=level)

@@ -414,7 +414,8 @@ def _frame_values(ctx: _FrameContext, raw: Any, i: int) -> NDArray[np.float64]:
         else:
             out[lay["kl"]], out[lay["kl_se"]] = _kl_to_stationary(pts, ctx, knn_terms_i, knn_const, ctx.seed + i)
     if ctx.mi_pos is not None:
-        est = ksg_mutual_information(ctx.x_ref, pts[ctx.mi_pos], ctx.k, seed=ctx.seed + i, backend=ctx.backend)
+        est = ksg_mutual_information(ctx.x_ref, pts[ctx.mi_pos], ctx.k, seed=ctx.seed + i, backend=ctx.backend,
+                                     bias="none", marginals="standardize")
         out[lay["mi"]], out[lay["mi_se"]] = est.value, est.se
     if ctx.mixture is not None and ctx.process is not None:
         est = mixture_entropy(ctx.mixture.transported(ctx.process, float(ctx.times[i])), draws=ctx.draws)

@@ -8,9 +8,18 @@
 3. (with ``--demo DIR``, a ``dustsim demo`` output) I-MMSE entropy of the demo's mixture
    data with the exact denoiser and with the trained model's denoiser, against the exact
    mixture entropy: the learned one exceeds the exact one by the model's cross-entropy gap.
+4. (``--exact``) entropies with exact values in 1-10 D (Gaussian, uniform cube, product
+   Student-t): kNN (k = 4) and the weighted KL ensemble, next to scipy in 1-D: mean error
+   (bias) with its SE, mean |error|, and coverage of the bias-aware interval and of
+   ``value -/+ 1.96 SE``.
+5. (``--bmi DIR``, files written by ``scripts/bench/bmi_tasks.py`` in a venv with
+   benchmark-mi) KSG on the BMI tasks up to 5+5: |error|, bias, coverage.
+6. (``--gaussian-bias SEEDS``) the bias of kNN (k = 4) and the weighted KL ensemble for
+   Gaussians in 5 and 10 D at n = 20 000 over SEEDS seeds (``default_rng(500 + s)``).
 
 Run: ``python scripts/bench/estimators.py`` (``--quick`` for fewer seeds;
-``--demo demo-output`` adds part 3).
+``--demo demo-output`` adds part 3, ``--exact`` part 4, ``--bmi DIR`` part 5;
+``--skip-calibration`` leaves out parts 1-2).
 """
 
 from __future__ import annotations
@@ -80,20 +89,153 @@ def immse_check(demo: Path, n: int) -> list[dict]:
     return rows
 
 
+def student_entropy(nu: float) -> float:
+    """Exact entropy of the standard Student-t law with nu degrees of freedom (nats)."""
+    from scipy.special import betaln, digamma
+
+    return float((nu + 1) / 2 * (digamma((nu + 1) / 2) - digamma(nu / 2)) + 0.5 * math.log(nu) + betaln(nu / 2, 0.5))
+
+
+def exact_cases(dims: tuple[int, ...]) -> list[tuple[str, int, float, object]]:
+    """(name, d, exact entropy, sampler(rng, n)) for laws with exact entropies."""
+    cases = []
+    for d in dims:
+        cases.append(("gaussian", d, 0.5 * d * math.log(2 * math.pi * math.e),
+                      lambda rng, n, d=d: rng.standard_normal((n, d))))
+    for d in (1, 3, 5):
+        if d in dims:
+            cases.append(("uniform-cube", d, 0.0, lambda rng, n, d=d: rng.random((n, d))))
+            cases.append(("student-t3", d, d * student_entropy(3.0), lambda rng, n, d=d: rng.standard_t(3.0, (n, d))))
+    return cases
+
+
+def _summarise(rows: list[dict], keys: list[str]) -> list[dict]:
+    """Mean error (bias) with SE, mean |error| and coverages, grouped by ``keys``."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r[k] for k in keys), []).append(r)
+    out = []
+    for key, rs in groups.items():
+        err = np.array([r["error"] for r in rs])
+        out.append({**dict(zip(keys, key, strict=True)), "runs": len(rs), "bias": float(err.mean()),
+                    "bias_se": float(err.std(ddof=1) / math.sqrt(len(rs))) if len(rs) > 1 else math.nan,
+                    "abs_error": float(np.abs(err).mean()),
+                    "coverage_ci": float(np.mean([float(r["covered"]) for r in rs])),
+                    "coverage_se_only": float(np.mean([float(r["covered_se_only"]) for r in rs])),
+                    "corrected_abs_error": float(np.mean([abs(r["corrected_error"]) for r in rs]))})
+    return out
+
+
+def _row(est, exact: float, **extra) -> dict:
+    return {**extra, "value": est.value, "se": est.se, "est_bias": est.bias, "error": est.value - exact,
+            "corrected_error": est.corrected - exact, "covered": bool(est.ci_low <= exact <= est.ci_high),
+            "covered_se_only": bool(abs(est.value - exact) <= 1.96 * est.se)}
+
+
+def exact_entropy_table(sizes: tuple[int, ...], seeds: int, dims: tuple[int, ...]) -> tuple[list[dict], list[dict]]:
+    from scipy.stats import differential_entropy
+
+    from analysis import bounded_knn_entropy, knn_entropy, weighted_knn_entropy
+
+    rows = []
+    for name, d, exact, sample in exact_cases(dims):
+        for n in sizes:
+            for s in range(seeds):
+                x = sample(np.random.default_rng(1000 + s), n)
+                estimators = [("knn", knn_entropy), ("weighted-knn", weighted_knn_entropy)]
+                if name == "uniform-cube":
+                    estimators.append(("bounded-knn", bounded_knn_entropy))
+                for est_name, fn in estimators:
+                    rows.append(_row(fn(x, seed=s), exact, law=name, d=d, n=n, seed=s, estimator=est_name))
+                if d == 1:
+                    v = float(differential_entropy(x[:, 0]))
+                    rows.append({"law": name, "d": d, "n": n, "seed": s, "estimator": "scipy-vasicek", "value": v,
+                                 "se": math.nan, "est_bias": math.nan, "error": v - exact, "corrected_error": v - exact,
+                                 "covered": math.nan, "covered_se_only": math.nan})
+    return rows, _summarise(rows, ["law", "d", "n", "estimator"])
+
+
+def bmi_table(directory: Path, pattern: str = "*.npz") -> tuple[list[dict], list[dict]]:
+    from analysis import ksg_mutual_information
+
+    rows = []
+    for path in sorted(directory.glob(pattern)):
+        data = np.load(path)
+        x, y, exact = data["x"], data["y"], float(data["mi"])
+        name, rest = path.stem.rsplit("-n", 1)
+        n, seed = (int(v) for v in rest.split("-s"))
+        for estimator, marginals in (("ksg-standardized", "standardize"), ("ksg", "gaussianize")):
+            est = ksg_mutual_information(x, y, seed=seed, marginals=marginals)
+            rows.append(_row(est, exact, task=name, dims=f"{x.shape[1]}+{y.shape[1]}", n=n, seed=seed,
+                             estimator=estimator, mi=exact))
+            r = rows[-1]
+            print(f"{name} n={n} s={seed} {estimator}: {r['value']:.4f} (true {exact:.4f}) "
+                  f"ci [{est.ci_low:.3f}, {est.ci_high:.3f}] covered={r['covered']}", flush=True)
+    summary = _summarise(rows, ["dims", "n", "estimator"])
+    return rows, summary
+
+
+def gaussian_bias(seeds: int, n: int = 20_000, dims: tuple[int, ...] = (5, 10)) -> list[dict]:
+    from analysis import knn_entropy, weighted_knn_entropy
+
+    rows = []
+    for d in dims:
+        exact = 0.5 * d * math.log(2 * math.pi * math.e)
+        errors: dict[str, list[float]] = {"knn": [], "weighted-knn": []}
+        for s in range(seeds):
+            x = np.random.default_rng(500 + s).standard_normal((n, d))
+            errors["knn"].append(knn_entropy(x, bias="none").value - exact)
+            errors["weighted-knn"].append(weighted_knn_entropy(x, bias="none").value - exact)
+        for name, err in errors.items():
+            e = np.array(err)
+            rows.append({"part": "gaussian_bias", "d": d, "n": n, "estimator": name, "seeds": seeds,
+                         "bias": float(e.mean()), "bias_se": float(e.std(ddof=1) / math.sqrt(seeds)),
+                         "sd": float(e.std(ddof=1))})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=300)
     parser.add_argument("--demo", type=Path, help="a dustsim demo output directory (adds the I-MMSE check)")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--exact", action="store_true", help="entropies with exact values in 1-10 D (part 4)")
+    parser.add_argument("--exact-seeds", type=int, default=3)
+    parser.add_argument("--bmi", type=Path, help="a directory of BMI task files (part 5)")
+    parser.add_argument("--bmi-glob", default="*.npz", help="which task files, e.g. '*-n5000-*.npz'")
+    parser.add_argument("--skip-calibration", action="store_true", help="leave out parts 1-2")
+    parser.add_argument("--gaussian-bias", type=int, metavar="SEEDS", help="part 6 with this many seeds")
     args = parser.parse_args()
     seeds = 20 if args.quick else args.seeds
-    se_rows = se_calibration(seeds, 1000 if args.quick else 5000)
-    print_table("kNN standard error: true spread / mean reported SE (Gaussian data)", se_rows,
-                ["d", "n", "seeds", "spread_over_se", "ratio_sd"])
-    bias_rows = face_bias(seeds if args.quick else 200, (500, 2000) if args.quick else (500, 2000, 20_000))
-    print_table("kNN entropy of uniform points in a periodic square, minus the exact value [nats]", bias_rows,
-                ["n", "seeds", "straight_bias", "straight_bias_se", "periodic_bias", "periodic_bias_se"])
-    rows = se_rows + bias_rows
+    rows: list[dict] = []
+    if not args.skip_calibration:
+        se_rows = se_calibration(seeds, 1000 if args.quick else 5000)
+        print_table("kNN standard error: true spread / mean reported SE (Gaussian data)", se_rows,
+                    ["d", "n", "seeds", "spread_over_se", "ratio_sd"])
+        bias_rows = face_bias(seeds if args.quick else 200, (500, 2000) if args.quick else (500, 2000, 20_000))
+        print_table("kNN entropy of uniform points in a periodic square, minus the exact value [nats]", bias_rows,
+                    ["n", "seeds", "straight_bias", "straight_bias_se", "periodic_bias", "periodic_bias_se"])
+        rows += se_rows + bias_rows
+    columns = ["runs", "bias", "bias_se", "abs_error", "corrected_abs_error", "coverage_ci", "coverage_se_only"]
+    if args.exact:
+        dims = (1, 2, 3, 5) if args.quick else (1, 2, 3, 5, 7, 10)
+        sizes = (5000,) if args.quick else (5000, 20_000)
+        runs, summary = exact_entropy_table(sizes, args.exact_seeds, dims)
+        print_table("entropy with exact values: error = estimate - exact [nats]; coverage of the 95 % intervals",
+                    summary, ["law", "d", "n", "estimator", *columns])
+        rows += [{"part": "exact", **r} for r in runs]
+    if args.gaussian_bias:
+        bias_rows = gaussian_bias(args.gaussian_bias)
+        print_table("bias of the entropy of Gaussians at n = 20 000 [nats]", bias_rows,
+                    ["d", "n", "estimator", "seeds", "bias", "bias_se", "sd"])
+        rows += bias_rows
+    if args.bmi is not None:
+        runs, summary = bmi_table(args.bmi, args.bmi_glob)
+        print_table("BMI tasks, KSG (k = 4): error = estimate - true MI [nats]; coverage of the 95 % intervals",
+                    summary, ["dims", "n", "estimator", *columns])
+        per_task = _summarise(runs, ["task", "n", "estimator"])
+        print_table("BMI tasks per task", per_task, ["task", "n", "estimator", *columns])
+        rows += [{"part": "bmi", **r} for r in runs]
     if args.demo is not None:
         immse_rows = immse_check(args.demo, 4000)
         print_table("I-MMSE entropy of the demo's mixture data [nats]", immse_rows,
