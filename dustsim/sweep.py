@@ -348,10 +348,11 @@ def run_sweep(
     if partial.exists() and (not marker.exists() or marker.read_text() != spec_toml):
         raise ConfigError(f"{partial} belongs to a different sweep; remove it or use another output")
     if not partial.exists():
+        check_members(members, out)  # every input checked before the first file is created
+        template = _template(spec, members, history)
         books.mkdir(exist_ok=True)
         for stale in books.glob("*.json"):
             stale.unlink()
-        template = _template(spec, members, history)
         template.to_zarr(partial, mode="w", compute=False, consolidated=True, zarr_format=ZARR_FORMAT)
         marker.write_text(spec_toml)
     done = completed_members(partial)
@@ -384,6 +385,28 @@ def run_sweep(
     _finish(partial, members)
     replace_path(partial, out)
     return open_trajectory(out)
+
+
+def check_members(members: list[SweepMember], output: Path) -> None:
+    """Resolve the first replica of every parameter set (ConfigError naming the set if one is bad).
+
+    Runs before the store is created, so a bad value anywhere in the grid leaves nothing
+    behind; resolving draws each set's artifact once (cheap next to its simulation).
+    """
+    from .preflight import check_disk
+    from .simulation import frame_bytes, prepare
+
+    per_member = 0
+    for member in members:
+        if member.replica:
+            continue
+        try:
+            plan = prepare(member.config)
+        except ConfigError as exc:
+            raise ConfigError(f"sweep member {member.index} ({_describe(member)}): {exc}") from None
+        per_member = max(per_member, frame_bytes(plan))
+    check_disk(per_member * len(members), output, f"{len(members)} members",
+               "sweep fewer values or replicas, or record fewer frames (record_every)")
 
 
 def _describe(member: SweepMember) -> str:

@@ -38,7 +38,10 @@ def cli(traceback: bool) -> None:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ARG001
-    click.echo(f"warning: {message}", err=True)
+    from ..artifacts import InputNote
+
+    kind = "note" if isinstance(category, type) and issubclass(category, InputNote) else "warning"
+    click.echo(f"{kind}: {message}", err=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -169,12 +169,13 @@ def sample_command(model_path: str, n: int, sampler_name: str | None, steps: int
       dustsim sample model.pt --n 10000 --sampler heun --steps 100 -o gen.zarr
       dustsim sample model.pt --n 5000 --sampler pc --snr 0.1 --steps 1000 --seed 3 -o gen.nc
     """
-    from ..io import save_dataset
+    from ..io import check_writable, save_dataset
     from ..model.checkpoint import load_model
     from ..model.config import load_tables
     from ..model.generate import sample
 
     _ensure_suffix(output)
+    check_writable(output)
     cfg = _sampler_config(load_tables(config_file), name=sampler_name, steps=steps, t_min=t_min, spacing=spacing,
                           record_every=record_every, denoise=denoise, snr=snr, seed=seed, device=device)
     if raw_weights:
@@ -219,15 +220,20 @@ def restore_command(model_path: str, trajectory: str, from_time: float, sampler_
       dustsim restore model.pt dust.nc --from-time 0.3 -o restored.nc
       dustsim restore model.pt dust.nc --from-time 0.3 --hold-axis x -o cond.nc
     """
+    import math
+
     import numpy as np
 
     from ..errors import ConfigError
-    from ..io import open_trajectory, save_dataset
+    from ..io import check_writable, open_trajectory, save_dataset
     from ..model.checkpoint import load_model
     from ..model.config import load_tables
     from ..model.restore import hold_mask, restore
 
     _ensure_suffix(output)
+    check_writable(output)
+    if not math.isfinite(from_time):
+        raise ConfigError(f"--from-time must be a finite time, got {from_time!r}")
     cfg = _sampler_config(load_tables(config_file), name=sampler_name, steps=steps, t_min=t_min, spacing=spacing,
                           record_every=record_every, denoise=denoise, snr=snr, seed=seed, device=device)
     ds = _select_realization(open_trajectory(trajectory), realization, trajectory)
@@ -280,17 +286,22 @@ def likelihood_command(model_path: str, points: str, frame_time: float, t_min: f
       dustsim likelihood model.pt held_out.npy
       dustsim likelihood model.pt dust.nc --time 0 --max-points 2000 --bits -o ll.nc
     """
+    import math
+
     import numpy as np
 
     from ..artifacts import load_points
     from ..errors import ConfigError
-    from ..io import open_trajectory, save_dataset
+    from ..io import check_writable, open_trajectory, save_dataset
     from ..model.checkpoint import load_model
     from ..model.config import load_tables
     from ..model.evaluate import model_log_likelihood
 
     if output is not None:
         _ensure_suffix(output)
+        check_writable(output)
+    if not math.isfinite(frame_time):
+        raise ConfigError(f"--time must be a finite time, got {frame_time!r}")
     tables = load_tables(config_file)
     device = device or tables.get("sampler", {}).get("device", "auto")
     if Path(points).suffix.lower() in (".nc", ".nc4", ".netcdf", ".zarr"):

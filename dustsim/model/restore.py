@@ -86,6 +86,8 @@ def _frames(ds: xr.Dataset, from_time: float) -> tuple[np.ndarray, np.ndarray, f
         raise InputFileError("restoration needs a single trajectory (select one realization first)")
     if ds.attrs.get("direction") != "forward":
         raise InputFileError(f"restoration needs a forward trajectory, got direction = {ds.attrs.get('direction')!r}")
+    if not np.isfinite(from_time):
+        raise ConfigError(f"from_time must be a finite time, got {from_time!r}")
     times = np.asarray(ds["time"].values, dtype=np.float64)
     if not np.any(times == 0.0):
         raise InputFileError("the trajectory has no frame at t = 0: nothing to compare the restoration with")
