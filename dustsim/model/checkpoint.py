@@ -87,13 +87,13 @@ def read_checkpoint(path: str | Path, map_location: torch.device | str = "cpu") 
         raise InputFileError(f"{path} is a directory, not a model checkpoint")
     kind = file_kind(path)
     if kind != "a zip archive":
-        raise InputFileError(f"{path} is not a dustsim model checkpoint: it is {kind}, not a PyTorch file "
+        raise InputFileError(f"{path} is not a readable dustsim model checkpoint: it is {kind}, not a PyTorch file "
                              "(give the .pt written by dustsim train)")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise InputFileError(f"{path} is a damaged or truncated PyTorch file (not a readable dustsim model "
-                             "checkpoint); write it again with dustsim train") from None
+        raise InputFileError(f"{path} is not a readable dustsim model checkpoint: a damaged or truncated PyTorch "
+                             "file; write it again with dustsim train") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise InputFileError(f"{path} is not a dustsim model checkpoint")
     if int(state.get("format_version", 0)) > FORMAT_VERSION:
