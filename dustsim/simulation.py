@@ -185,6 +185,33 @@ def check_grid_size(config: SimulationConfig, steps: int) -> None:
         check_memory(4 * 8.0 * config.n * dim, f"n = {config.n} particles in {dim}-D", "use a smaller --n")
 
 
+def frame_count(steps: int, record_every: int) -> int:
+    """Number of recorded frames: every ``record_every`` steps from 0, plus the last step."""
+    return steps // record_every + 1 + (1 if steps % record_every else 0)
+
+
+def check_config_size(config: SimulationConfig, output: Path | None) -> None:
+    """The size checks that need no artifact: grid, particles and (a lower bound of) the frames.
+
+    Run before :func:`prepare`, so that an impossible run is refused before its time
+    grid or artifact is allocated. The dimension is taken as 1 where the config leaves
+    it to the artifact (a lower bound: nothing that fits is refused).
+    """
+    config.validate()
+    steps, _ = config.time_grid()
+    check_grid_size(config, steps)
+    if config.n is None:
+        return
+    itemsize = np.dtype(config.dtype).itemsize
+    nbytes = frame_count(steps, config.record_every) * config.n * (config.dim or 1) * itemsize
+    what = f"{frame_count(steps, config.record_every)} frames of {config.n} particles"
+    advice = "record fewer frames (--record-every), or use fewer particles (--n)"
+    if output is None:
+        check_memory(nbytes, what, advice + ", or stream to an output file")
+    else:
+        check_disk(nbytes, output, what, advice)
+
+
 def frame_bytes(plan: SimulationPlan) -> int:
     """Bytes of every recorded frame of a plan (positions, plus image counts in a periodic box)."""
     cfg = plan.config
@@ -446,6 +473,7 @@ def simulate(
             stored = SimulationConfig.from_toml(done.attrs["config"], source=f"{out} (stored config)")
             _check_resume_compatible(stored, cfg, overrides, finished=True)
             return done
+    check_config_size(cfg, out)
     plan = prepare(cfg)
     check_frames_size(plan, out)
     message = check_prior(plan)
