@@ -11,7 +11,9 @@ Points: ``frame`` (after a recorded frame of a streamed simulation is stored),
 ``write:complete`` (an output written through :func:`dustsim.io.atomic_output` is
 complete under its temporary name), ``write:renamed`` (it is in place; what follows,
 such as removing a partial store, not yet done), ``finish:renamed`` (a Zarr partial
-store renamed to the output, its progress record not yet removed).
+store renamed to the output, its progress record not yet removed; a sweep store renamed),
+``sweep:member`` (the driver has recorded a sweep member as complete), ``sweep:finish``
+(a sweep's members' configs are recorded, the store not yet renamed).
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ import xarray as xr
 
 from .config import SimulationConfig, _toml_safe, parse_toml
 from .errors import ConfigError, DustsimError
+from .faults import fault_point
 from .io import ZARR_FORMAT, check_writable, open_trajectory, partial_path, replace_path
 from .schema import history_line, position_attrs, spatial_labels, trajectory_attrs
 
@@ -376,6 +377,7 @@ def run_sweep(
                             f"sweep member {member.index} ({_describe(member)}) failed: {type(exc).__name__}: {exc}"
                         ) from exc
                     bar.update(1)
+                    fault_point("sweep:member")
                     if on_member is not None:
                         on_member(record)
         finally:
@@ -383,7 +385,9 @@ def run_sweep(
             if cluster is not None:
                 cluster.close()
     _finish(partial, members)
+    fault_point("sweep:finish")
     replace_path(partial, out)
+    fault_point("finish:renamed")
     return open_trajectory(out)
 
 

@@ -243,6 +243,9 @@ def restore_command(model_path: str, trajectory: str, from_time: float, sampler_
         if "label" not in ds.coords:
             raise ConfigError(f"--hold-label: {trajectory} has no particle labels")
         particles = np.isin(ds["label"].values, hold_labels)
+        absent = sorted(set(hold_labels) - set(np.unique(ds["label"].values).tolist()))
+        if absent:
+            raise ConfigError(f"--hold-label {absent[0]}: no particle of {trajectory} has that label")
     mask = hold_mask(n, d, axes=hold_axes, particles=particles) if (hold_axes or hold_labels) else None
     started = time.perf_counter()
     model = load_model(model_path, cfg.device, use_ema=cfg.use_ema)
