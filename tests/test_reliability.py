@@ -232,3 +232,28 @@ def test_image_dark_shape_on_light_background(tmp_path, capsys):
     scale = 2.0 / 90
     inside = (np.abs(x0[:, 0] - (20 - 45) * scale) < 11 * scale) & (np.abs(x0[:, 1] - (30 - 30) * scale) < 11 * scale)
     assert inside.mean() > 0.97
+
+
+# -------------------------------------------------------------------- dry runs
+def test_dry_runs_write_nothing(tmp_path, reference, capsys):
+    traj = tmp_path / "t.nc"
+    dustsim.save_dataset(reference["nc"], traj)
+    spec = tmp_path / "spec.toml"
+    spec.write_text('init = "gmm"\nn = 200\nsteps = 20\n[sweep]\nreplicas = 2\n[sweep.grid]\n'
+                    '"process.beta_max" = [10.0, 20.0]\n')
+    before = listing(tmp_path)
+    cases = [
+        (("simulate", *SIM[1:], "-o", tmp_path / "s.nc", "--dry-run"), "frames of 500 particles"),
+        (("entropy", traj, "-o", tmp_path / "e.nc", "--dry-run"), "5 frames"),
+        (("sweep", spec, "-o", tmp_path / "w.zarr", "--dry-run"), "2 parameter set(s) x 2 replica(s) = 4"),
+        (("demo", "--quick", "--device", "cpu", "-o", tmp_path / "demo", "--dry-run"), "plan of dustsim demo"),
+    ]
+    for args, fragment in cases:
+        code, out, err = run(*args, capsys=capsys)
+        assert code == 0, err
+        assert fragment in out, out
+    assert listing(tmp_path) == before
+    # a dry run checks what the run would check
+    spec.write_text(spec.read_text().replace("20.0]", '"x"]'))
+    code, _, err = run("sweep", spec, "-o", tmp_path / "w.zarr", "--dry-run", capsys=capsys)
+    one_line_error(code, err, 2, "'x'")

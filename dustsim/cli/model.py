@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from ._common import command_line, output_option, seed_option
+from ._common import command_line, dry_run_option, output_option, print_plan, seed_option
 
 DEVICE_HELP = "auto (CUDA when present), cpu, cuda, cuda:N."
 
@@ -64,6 +64,21 @@ def _ensure_suffix(output: str) -> None:
         raise ConfigError(f"cannot tell the format of {output!r} from its suffix; use .nc or .zarr")
 
 
+def _reverse_plan(model: Any, cfg: Any, n: int, t_start: float | None, output: str) -> dict[str, Any]:
+    """What a reverse run will do and write (the sampler grid resolved, as the run resolves it)."""
+    from ..model.generate import reverse_times
+    from ..preflight import check_disk, format_bytes
+
+    ts, spacing = reverse_times(model, cfg, t_start=t_start)
+    every = cfg.record_every if cfg.record_every else cfg.steps
+    frames = cfg.steps // max(1, every) + 2 + (1 if cfg.denoise else 0)  # at most
+    nbytes = frames * n * model.dim * 4 + 3 * n * model.dim * 8
+    check_disk(nbytes, output, f"{frames} frames of {n} particles", "record fewer frames (--record-every)")
+    return {"sampler": f"{cfg.name}, {cfg.steps} steps, {spacing} spacing, t = {ts[0]:g} -> {ts[-1]:g}",
+            "device": str(model.device), "seed": cfg.seed if cfg.seed is not None else "fresh",
+            "output": f"{output}: at most {frames} frames, about {format_bytes(nbytes)}"}
+
+
 def realization_option() -> Any:
     return click.option("--realization", type=click.IntRange(0), default=None, metavar="R",
                         help="Use realization R of an ensemble or sweep store (its index along 'realization').")
@@ -103,11 +118,12 @@ def _select_realization(ds: Any, realization: int | None, path: str) -> Any:
 @click.option("--resume", is_flag=True, help="Continue an interrupted training of the same output.")
 @realization_option()
 @progress_option()
+@dry_run_option()
 def train_command(trajectory: str, output: str, config_file: str | None, objective: str | None,
                   network_kind: str | None, width: int | None, depth: int | None, steps: int | None,
                   batch_size: int | None, lr: float | None, weighting: str | None, checkpoint_every: int | None,
                   threads: int | None, seed: int | None, device: str | None, resume: bool,
-                  realization: int | None, progress: bool | None) -> None:
+                  realization: int | None, progress: bool | None, dry_run: bool) -> None:
     """Train a score model that reverses the forward TRAJECTORY.
 
     \b
@@ -132,6 +148,9 @@ def train_command(trajectory: str, output: str, config_file: str | None, objecti
         from ..io import open_trajectory
 
         data = _select_realization(open_trajectory(trajectory), realization, trajectory)
+    if dry_run:
+        _train_plan(data, trajectory, output, net, cfg)
+        return
     started = time.perf_counter()
     result = train(data, output, network=net, training=cfg, resume=resume, progress=progress,
                    history=command_line())
@@ -146,6 +165,27 @@ def train_command(trajectory: str, output: str, config_file: str | None, objecti
     )
 
 
+def _train_plan(data: Any, trajectory: str, output: str, net: Any, cfg: Any) -> None:
+    """Print what ``dustsim train`` will do (configs validated, data opened, outputs checked)."""
+    from ..io import check_writable, open_trajectory
+    from ..model.device import select_device
+
+    net.validate()
+    cfg.validate()
+    device = select_device(cfg.device)
+    check_writable(output)
+    ds = open_trajectory(data) if isinstance(data, str) else data
+    stem = Path(output).with_suffix("")
+    print_plan("train", {
+        "data": f"{trajectory}: {ds.sizes['time']} frames of {ds.sizes['particle']} particles in "
+                f"{ds.sizes['spatial']}-D ({ds.attrs.get('process', '?')})",
+        "network": ", ".join(f"{k} = {v}" for k, v in net.to_dict().items()),
+        "training": ", ".join(f"{k} = {v}" for k, v in cfg.to_dict().items()),
+        "device": str(device),
+        "outputs": f"{output} (checkpoint; {output}.partial while running), {stem}.loss.nc (loss log)",
+    })
+
+
 # ------------------------------------------------------------------------ sample
 @click.command("sample")
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
@@ -156,11 +196,12 @@ def train_command(trajectory: str, output: str, config_file: str | None, objecti
 @device_option()
 @click.option("--raw-weights", is_flag=True, help="Use the raw weights instead of their EMA.")
 @progress_option()
+@dry_run_option()
 @output_option(help_text="Reverse trajectory: .nc (netCDF) or .zarr (Zarr).")
 def sample_command(model_path: str, n: int, sampler_name: str | None, steps: int | None, t_min: float | None,
                    spacing: str | None, record_every: int | None, denoise: bool | None, snr: float | None,
                    config_file: str | None, seed: int | None, device: str | None, raw_weights: bool,
-                   progress: bool | None, output: str) -> None:
+                   progress: bool | None, dry_run: bool, output: str) -> None:
     """Generate particles with MODEL; write the reverse trajectory (same schema as the forward one).
 
     \b
@@ -182,6 +223,10 @@ def sample_command(model_path: str, n: int, sampler_name: str | None, steps: int
         cfg = cfg.replace(use_ema=False)
     started = time.perf_counter()
     model = load_model(model_path, cfg.device, use_ema=cfg.use_ema)
+    plan = _reverse_plan(model, cfg, n, None, output)
+    if dry_run:
+        print_plan("sample", {"model": f"{model_path} ({model.dim}-D, {model.kind})", **plan})
+        return
     ds = sample(model, n, cfg, progress=progress, history=command_line())
     save_dataset(ds, output)
     elapsed = time.perf_counter() - started
@@ -207,12 +252,13 @@ def sample_command(model_path: str, n: int, sampler_name: str | None, steps: int
 @device_option()
 @realization_option()
 @progress_option()
+@dry_run_option()
 @output_option(help_text="Restoration trajectory: .nc (netCDF) or .zarr (Zarr).")
 def restore_command(model_path: str, trajectory: str, from_time: float, sampler_name: str | None,
                     steps: int | None, t_min: float | None, spacing: str | None, record_every: int | None,
                     denoise: bool | None, snr: float | None, hold_axes: tuple[str, ...], hold_labels: tuple[int, ...],
                     config_file: str | None, seed: int | None, device: str | None, realization: int | None,
-                    progress: bool | None, output: str) -> None:
+                    progress: bool | None, dry_run: bool, output: str) -> None:
     """Restore the frame of TRAJECTORY at --from-time back to t = 0 with MODEL (SDEdit, inpainting).
 
     \b
@@ -249,6 +295,16 @@ def restore_command(model_path: str, trajectory: str, from_time: float, sampler_
     mask = hold_mask(n, d, axes=hold_axes, particles=particles) if (hold_axes or hold_labels) else None
     started = time.perf_counter()
     model = load_model(model_path, cfg.device, use_ema=cfg.use_ema)
+    if dry_run:
+        from ..model.restore import _frames
+
+        _, _, t_frame, _ = _frames(ds, float(from_time))
+        model.check_dim(d, "the trajectory")
+        plan = _reverse_plan(model, cfg, n, t_frame, output)
+        print_plan("restore", {"model": f"{model_path} ({model.dim}-D, {model.kind})",
+                               "trajectory": f"{trajectory}: frame t = {t_frame:g} of {n} particles",
+                               "held entries": int(mask.sum()) if mask is not None else 0, **plan})
+        return
     out = restore(model, ds, from_time, cfg, hold=mask, progress=progress, history=command_line())
     save_dataset(out, output)
     elapsed = time.perf_counter() - started

@@ -1,0 +1,56 @@
+"""Reliability of the score-model commands: pre-flight checks and dry runs (issue 16)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dustsim.cli import main
+
+
+def run(*args, capsys):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def traj_path(tmp_path_factory, gmm_trajectory):
+    import dustsim
+
+    path = tmp_path_factory.mktemp("traj") / "gmm.nc"
+    dustsim.save_dataset(gmm_trajectory, path)
+    return path
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_restore_rejects_a_non_finite_time(tmp_path, tiny_model_path, traj_path, capsys, value):
+    code, _, err = run("restore", tiny_model_path, traj_path, "--from-time", value, "-o", tmp_path / "r.nc",
+                       capsys=capsys)
+    assert code == 2 and f"--from-time must be a finite time, got {value}" in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_model_command_dry_runs_write_nothing(tmp_path, tiny_model_path, traj_path, capsys):
+    cases = [
+        (("sample", tiny_model_path, "--n", 100, "--device", "cpu", "-o", tmp_path / "g.nc", "--dry-run"),
+         "euler-maruyama, 500 steps"),
+        (("restore", tiny_model_path, traj_path, "--from-time", 0.3, "--device", "cpu", "-o", tmp_path / "r.nc",
+          "--dry-run"), "frame t = 0.3 of 3000 particles"),
+        (("train", traj_path, "-o", tmp_path / "m.pt", "--device", "cpu", "--dry-run"), "21 frames of 3000"),
+    ]
+    for args, fragment in cases:
+        code, out, err = run(*args, capsys=capsys)
+        assert code == 0, err
+        assert fragment in out, out
+    assert list(tmp_path.iterdir()) == []
+    code, _, err = run("restore", tiny_model_path, traj_path, "--from-time", 0.33, "-o", tmp_path / "r.nc",
+                       "--dry-run", capsys=capsys)
+    assert code == 2 and "no frame at t = 0.33" in err
+
+
+def test_non_checkpoint_models_are_named(tmp_path, traj_path, capsys):
+    junk = tmp_path / "junk.pt"
+    junk.write_text("hello\n")
+    for model, kind in ((junk, "it is text"), (traj_path, "HDF5 / netCDF-4 file")):
+        code, _, err = run("sample", model, "--n", 5, "-o", tmp_path / "o.nc", capsys=capsys)
+        assert code == 2 and kind in err and len(err.strip().splitlines()) == 1, err
