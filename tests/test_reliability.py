@@ -257,3 +257,24 @@ def test_dry_runs_write_nothing(tmp_path, reference, capsys):
     spec.write_text(spec.read_text().replace("20.0]", '"x"]'))
     code, _, err = run("sweep", spec, "-o", tmp_path / "w.zarr", "--dry-run", capsys=capsys)
     one_line_error(code, err, 2, "'x'")
+
+
+# ------------------------------------------------------------------------ plots
+def test_plots_say_what_they_cut_and_share_one_colour_scale(reference):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from analysis import plotting
+
+    ds = dustsim.simulate(init="gmm", n=2000, process="vp", steps=200, record_every=5, seed=1)
+    times = plotting.pick_times(ds, 6)
+    # equal steps of information: most panels where the shape still shows, not on noise
+    assert times[0] == 0 and times[-1] == 1 and np.median(times) < 0.3
+    fig = plotting.density_heatmaps(ds)
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    assert len({id(im.norm) for im in images}) == 1
+    top = max(float(np.nanmax(im.get_array())) for im in images)
+    assert images[0].norm.vmax >= top  # the sharp t = 0 frame is inside the colour bar
+    strip = plotting.filmstrip(ds, n_frames=3)
+    notes = [t.get_text() for ax in strip.axes for t in ax.texts]
+    assert any("outside" in note for note in notes)  # the 0.1 % quantile window cuts a few: it says so
