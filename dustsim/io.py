@@ -13,6 +13,7 @@ store when the run finishes.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -112,20 +113,13 @@ def stale_temporaries(path: str | Path) -> list[Path]:
         return []
     out = []
     for kind in ("tmp", "old"):
-        for candidate in parent.glob(f".{glob_escape(path.name)}.{kind}-*"):
+        for candidate in parent.glob(f".{glob.escape(path.name)}.{kind}-*"):
             tag = candidate.name[len(path.name) + len(kind) + 3:]
             pid, dash, _ = tag.partition("-")
             if dash and pid.isdigit() and _pid_alive(int(pid)):
                 continue
             out.append(candidate)
     return out
-
-
-def glob_escape(name: str) -> str:
-    """``name`` with glob metacharacters escaped."""
-    import glob
-
-    return glob.escape(name)
 
 
 def clean_stale_temporaries(path: str | Path) -> list[Path]:

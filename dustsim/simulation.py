@@ -202,14 +202,9 @@ def check_config_size(config: SimulationConfig, output: Path | None) -> None:
     check_grid_size(config, steps)
     if config.n is None:
         return
-    itemsize = np.dtype(config.dtype).itemsize
-    nbytes = frame_count(steps, config.record_every) * config.n * (config.dim or 1) * itemsize
-    what = f"{frame_count(steps, config.record_every)} frames of {config.n} particles"
-    advice = "record fewer frames (--record-every), or use fewer particles (--n)"
-    if output is None:
-        check_memory(nbytes, what, advice + ", or stream to an output file")
-    else:
-        check_disk(nbytes, output, what, advice)
+    frames = frame_count(steps, config.record_every)
+    nbytes = frames * config.n * (config.dim or 1) * np.dtype(config.dtype).itemsize
+    _check_frames(nbytes, f"{frames} frames of {config.n} particles", output)
 
 
 def frame_bytes(plan: SimulationPlan) -> int:
@@ -223,8 +218,10 @@ def frame_bytes(plan: SimulationPlan) -> int:
 def check_frames_size(plan: SimulationPlan, output: Path | None) -> None:
     """ConfigError if the recorded frames cannot fit in memory (no output) or on disk (output)."""
     cfg = plan.config
-    nbytes = frame_bytes(plan)
-    what = f"{len(plan.record_steps)} frames of {cfg.n} particles in {cfg.dim}-D"
+    _check_frames(frame_bytes(plan), f"{len(plan.record_steps)} frames of {cfg.n} particles in {cfg.dim}-D", output)
+
+
+def _check_frames(nbytes: float, what: str, output: Path | None) -> None:
     advice = "record fewer frames (--record-every), or use fewer particles (--n)"
     if output is None:
         check_memory(nbytes, what, advice + ", or stream to an output file")
