@@ -562,6 +562,39 @@ def _short(values: NDArray[np.float64]) -> str:
     return "[" + ", ".join(f"{v:.4g}" for v in values[:4]) + (", ..." if len(values) > 4 else "") + "]"
 
 
+def to_recorded_units(data: NDArray[np.float64], columns: list[str] | None,
+                      table: dict[str, Any]) -> tuple[NDArray[np.float64], float, str]:
+    """Apply a points artifact's recorded projection and standardisation to new points of the same file format.
+
+    ``table`` is the resolved ``[artifact]`` table of the run a model was trained on.
+    Returns the points in the units the dust (and the model) lives in, the log of the
+    transformation's Jacobian determinant (nats, per point: ``log p_file(x) = log
+    p_model(x') + log_jacobian``) and a description (empty when nothing was applied).
+    """
+    if table.get("kind") != "points":
+        return data, 0.0, ""
+    x, log_jacobian, done = np.asarray(data, dtype=np.float64), 0.0, []
+    if table.get("projection") == "equirectangular":
+        axes = _lonlat_axes(columns) or (0, 1)
+        lat0 = float(table["reference_latitude"])
+        x = np.stack([x[:, axes[0]] * math.cos(math.radians(lat0)), x[:, axes[1]]], axis=1)
+        log_jacobian += math.log(math.cos(math.radians(lat0)))
+        done.append(f"projected (lat0 = {lat0:.4g} deg)")
+    if "centre" in table and "spread" in table:
+        centre, spread = np.asarray(table["centre"], dtype=float), np.asarray(table["spread"], dtype=float)
+        if centre.shape != (x.shape[1],):
+            raise InputFileError(f"the points have {x.shape[1]} columns but the model's data had {centre.size}")
+        x = (x - centre) / spread
+        log_jacobian -= float(np.log(spread).sum())
+        done.append(f"standardised (centre {_short(centre)}, spread {_short(spread)})")
+    scale = float(table.get("scale", 1.0))
+    if scale != 1.0:
+        x = x * scale
+        log_jacobian += x.shape[1] * math.log(scale)
+        done.append(f"scaled by {scale:g}")
+    return x, log_jacobian, ", ".join(done)
+
+
 def _points(n: int | None, dim: int, rng: np.random.Generator, o: dict[str, Any]) -> Artifact:
     path = Path(str(o.pop("path"))).expanduser()
     data, columns = read_points(path)

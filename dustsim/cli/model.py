@@ -369,7 +369,7 @@ def likelihood_command(model_path: str, points: str, frame_time: float, t_min: f
 
     import numpy as np
 
-    from ..artifacts import load_points
+    from ..artifacts import read_points, to_recorded_units
     from ..errors import ConfigError
     from ..io import check_writable, open_trajectory, save_dataset
     from ..model.checkpoint import load_model
@@ -390,13 +390,32 @@ def likelihood_command(model_path: str, points: str, frame_time: float, t_min: f
         if abs(times[k] - frame_time) > 1e-6 * max(1.0, abs(frame_time)):
             raise ConfigError(f"{points} has no frame at t = {frame_time:g}")
         x = np.asarray(ds["position"].isel(time=k).values, dtype=np.float64)
+        columns: Any = _TRAJECTORY
     else:
-        x = load_points(points)
+        x, columns = read_points(points)
     if max_points is not None:
         x = x[:max_points]
     started = time.perf_counter()
     model = load_model(model_path, device)
+    log_jacobian = 0.0
+    if columns is not _TRAJECTORY:  # a points file in its own units: the training run's transformation
+        import tomllib
+
+        table = tomllib.loads(model.meta.get("source", {}).get("config", "") or "").get("artifact", {})
+        x, log_jacobian, done = to_recorded_units(x, columns, table)
+        if done:
+            click.echo(f"note: {points} {done} as the model's training data were; log-likelihoods are per point "
+                       f"in the file's units (Jacobian {log_jacobian:+.4g} nats)", err=True)
     res = model_log_likelihood(model, x, t_min=t_min, divergence=divergence, seed=seed)
+    if log_jacobian:
+        from ..model.likelihood import bits_per_dim
+
+        res["log_likelihood"] = res["log_likelihood"] + log_jacobian
+        res["log_likelihood"].attrs.update({"long_name": "log p(x) at t_min, in the points file's units",
+                                            "units": "nats"})
+        res.attrs["mean_log_likelihood"] = float(res["log_likelihood"].mean())
+        res.attrs["bits_per_dim"] = float(bits_per_dim(res["log_likelihood"].mean(), x.shape[1]))
+        res.attrs["log_jacobian"] = log_jacobian
     elapsed = time.perf_counter() - started
     a = res.attrs
     line = (f"mean log-likelihood {a['mean_log_likelihood']:.5g} ± {a['standard_error']:.2g} nats per point "
@@ -410,5 +429,7 @@ def likelihood_command(model_path: str, points: str, frame_time: float, t_min: f
         save_dataset(res, output)
         click.echo(f"wrote {output}")
 
+
+_TRAJECTORY = object()  # marks points read from a trajectory (already in the dust's units)
 
 COMMANDS = (train_command, sample_command, restore_command, likelihood_command)

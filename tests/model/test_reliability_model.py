@@ -54,3 +54,33 @@ def test_non_checkpoint_models_are_named(tmp_path, traj_path, capsys):
     for model, kind in ((junk, "it is text"), (traj_path, "HDF5 / netCDF-4 file")):
         code, _, err = run("sample", model, "--n", 5, "-o", tmp_path / "o.nc", capsys=capsys)
         assert code == 2 and kind in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_likelihood_of_a_points_file_uses_the_training_transformation(tmp_path, capsys):
+    """A model trained on standardised points evaluates a held-out file in the file's units:
+    log p_file(x) = log p_model((x - centre) / spread) - sum log spread."""
+    import numpy as np
+    import xarray as xr
+
+    import dustsim
+    from dustsim.model import NetworkConfig, TrainConfig, load_model, model_log_likelihood, train
+
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.normal(0, 1e-3, 1200), rng.normal(5e3, 2e3, 1200)])
+    np.save(tmp_path / "train.npy", x[:1000])
+    np.save(tmp_path / "test.npy", x[1000:])
+    traj = dustsim.simulate(init=f"points:{tmp_path / 'train.npy'}", process="vp", steps=50, record_every=5, seed=1)
+    table = dustsim.SimulationConfig.from_toml(traj.attrs["config"]).artifact
+    assert table["standardize"] == "axes"
+    train(traj, tmp_path / "m.pt", network=NetworkConfig(width=16, depth=1),
+          training=TrainConfig(steps=50, batch_size=128, warmup=5, seed=0, device="cpu", checkpoint_every=0,
+                               threads=1))
+    code, _, err = run("likelihood", tmp_path / "m.pt", tmp_path / "test.npy", "--seed", 3, "--device", "cpu",
+                       "-o", tmp_path / "ll.nc", capsys=capsys)
+    assert code == 0, err
+    assert "note:" in err and "standardised" in err
+    got = xr.open_dataset(tmp_path / "ll.nc")["log_likelihood"].values
+    centre, spread = np.asarray(table["centre"]), np.asarray(table["spread"])
+    model = load_model(tmp_path / "m.pt", "cpu")
+    direct = model_log_likelihood(model, (x[1000:] - centre) / spread, seed=3)["log_likelihood"].values
+    np.testing.assert_allclose(got, direct - np.log(spread).sum(), rtol=0, atol=1e-6)
