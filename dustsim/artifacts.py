@@ -504,7 +504,7 @@ def _project(data: NDArray[np.float64], columns: list[str] | None, o: dict[str, 
                              "beyond +-360 / +-90 degrees; pass -A projection=none")
     lat0 = float(o.pop("reference_latitude", float(np.mean(lat))))
     out = np.stack([lon * math.cos(math.radians(lat0)), lat], axis=1)
-    if projection == "auto":
+    if projection == "auto" and columns is not None:
         _note(f"points: columns {columns[axes[0]]!r}, {columns[axes[1]]!r} read as longitude/latitude in degrees and "
               f"projected onto a plane (x = lon cos({lat0:.4g} deg), y = lat); pass -A projection=none to keep them")
     return out, {"projection": "equirectangular", "reference_latitude": lat0}

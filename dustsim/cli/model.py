@@ -414,7 +414,7 @@ def likelihood_command(model_path: str, points: str, frame_time: float, t_min: f
         res["log_likelihood"].attrs.update({"long_name": "log p(x) at t_min, in the points file's units",
                                             "units": "nats"})
         res.attrs["mean_log_likelihood"] = float(res["log_likelihood"].mean())
-        res.attrs["bits_per_dim"] = float(bits_per_dim(res["log_likelihood"].mean(), x.shape[1]))
+        res.attrs["bits_per_dim"] = float(bits_per_dim(float(res["log_likelihood"].mean()), x.shape[1]))
         res.attrs["log_jacobian"] = log_jacobian
     elapsed = time.perf_counter() - started
     a = res.attrs
