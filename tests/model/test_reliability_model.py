@@ -84,3 +84,53 @@ def test_likelihood_of_a_points_file_uses_the_training_transformation(tmp_path, 
     model = load_model(tmp_path / "m.pt", "cpu")
     direct = model_log_likelihood(model, (x[1000:] - centre) / spread, seed=3)["log_likelihood"].values
     np.testing.assert_allclose(got, direct - np.log(spread).sum(), rtol=0, atol=1e-6)
+
+
+def _run_process(*args, fault=None):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import dustsim
+
+    env = {**os.environ, "PYTHONPATH": str(Path(dustsim.__file__).resolve().parents[1]), "NUMBA_NUM_THREADS": "1",
+           "OMP_NUM_THREADS": "1"}
+    env.pop("DUSTSIM_FAULT", None)
+    if fault:
+        env["DUSTSIM_FAULT"] = fault
+    return subprocess.run([sys.executable, "-m", "dustsim", *map(str, args)], capture_output=True, text=True, env=env)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("command", "fault"), [("train", "write:complete@2"), ("entropy", "write:complete@4"),
+                                                ("sample", "write:complete")])
+def test_model_commands_killed_then_rerun_are_bitwise_identical(tmp_path, tiny_model_path, traj_path, command,
+                                                                fault):
+    import numpy as np
+    import torch
+
+    import dustsim
+
+    args = {
+        "train": (["train", traj_path, "--steps", 60, "--width", 16, "--depth", 1, "--batch-size", 128,
+                   "--checkpoint-every", 20, "--seed", 0, "--threads", 1, "--device", "cpu"], "m.pt", ["--resume"]),
+        "entropy": (["entropy", traj_path, "--max-particles", 400], "e.nc", ["--resume"]),
+        "sample": (["sample", tiny_model_path, "--n", 100, "--steps", 10, "--seed", 1, "--device", "cpu"], "g.nc", []),
+    }[command]
+    base, name, again = args
+    ref_dir, run_dir = tmp_path / "ref", tmp_path / "run"
+    ref_dir.mkdir()
+    run_dir.mkdir()
+    assert _run_process(*base, "-o", ref_dir / name).returncode == 0
+    assert _run_process(*base, "-o", run_dir / name, fault=fault).returncode == 137
+    rerun = _run_process(*base, "-o", run_dir / name, *again)
+    assert rerun.returncode == 0, rerun.stderr
+    assert sorted(p.name for p in run_dir.iterdir()) == sorted(p.name for p in ref_dir.iterdir())
+    if name.endswith(".pt"):
+        a, b = (torch.load(d / name, weights_only=True)["model"] for d in (ref_dir, run_dir))
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    else:
+        var = "entropy" if command == "entropy" else "position"
+        a, b = (dustsim.open_dataset(d / name)[var].values for d in (ref_dir, run_dir))
+        np.testing.assert_array_equal(a, b)
