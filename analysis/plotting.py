@@ -80,9 +80,17 @@ def pick_times(ds: xr.Dataset, n_frames: int, spacing: str = "auto") -> np.ndarr
 
     ``spacing="sigma"`` spreads them evenly in the noise level ``sigma(time)`` (the
     interesting early frames of a VP run are then not skipped); ``"time"`` evenly in time;
-    ``"auto"`` uses sigma when the dataset has it.
+    ``"information"`` evenly in how much the frames still know about the data: the mutual
+    information ``I(X_0; X_t)`` of the Gaussian channel with the data's per-axis variance,
+    ``(1/2) sum_axes log(1 + alpha^2 var_a / sigma^2)`` (exact for Gaussian data, an upper
+    bound otherwise): the frames fall where the picture changes, not on near-identical
+    blobs of noise; ``"auto"`` uses it for linear processes (``alpha``, ``sigma`` per
+    frame), else sigma when the dataset has it.
     """
     n_time = ds.sizes["time"]
+    linear = all(name in ds.coords and ds[name].dims == ("time",) for name in ("alpha", "sigma"))
+    if spacing == "information" or (spacing == "auto" and linear and "position" in ds):
+        return _information_times(ds, n_frames)
     use_sigma = spacing == "sigma" or (spacing == "auto" and "sigma" in ds.coords and ds["sigma"].dims == ("time",))
     if use_sigma:
         sigma = np.asarray(ds["sigma"].values, dtype=float)
@@ -92,6 +100,30 @@ def pick_times(ds: xr.Dataset, n_frames: int, spacing: str = "auto") -> np.ndarr
     else:
         idx = np.unique(np.linspace(0, n_time - 1, n_frames).round().astype(int))
     return ds["time"].values[np.sort(idx)]
+
+
+def _information_times(ds: xr.Dataset, n_frames: int) -> np.ndarray:
+    """Frames at equal steps of the Gaussian-channel information (see :func:`pick_times`)."""
+    times = np.asarray(ds["time"].values, dtype=float)
+    alpha = np.asarray(ds["alpha"].values, dtype=float)
+    sigma = np.asarray(ds["sigma"].values, dtype=float)
+    clean = int(np.argmin(sigma))  # the data frame: t = 0 forward, the end of a reverse run
+    x0 = ds["position"].isel(time=clean)
+    if "realization" in x0.dims:
+        x0 = x0.isel(realization=0)
+    var = np.asarray(x0.values, dtype=float).var(axis=0) / max(alpha[clean], 1e-12) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        snr = alpha[:, None] ** 2 * var[None, :] / sigma[:, None] ** 2
+        info = 0.5 * np.log1p(snr).sum(axis=1)
+    finite = np.isfinite(info)
+    if finite.sum() < 2:
+        return times[np.unique(np.linspace(0, len(times) - 1, n_frames).round().astype(int))]
+    top = float(info[finite].max())  # the least noisy frame with sigma > 0
+    info = np.where(finite, info, top + (top - float(info[finite].min())) / max(1, n_frames - 1))
+    targets = np.linspace(info.min(), info.max(), n_frames)
+    idx = np.unique([int(np.argmin(np.abs(info - v))) for v in targets])
+    idx = np.unique(np.concatenate([[0, len(times) - 1], idx]))
+    return times[np.sort(idx)]
 
 
 def _frame_points(ds: xr.Dataset, time: float, max_points: int, rng: np.random.Generator) -> tuple[np.ndarray, Any]:
@@ -123,6 +155,17 @@ def _window(clouds: Sequence[np.ndarray]) -> tuple[float, float]:
     lo = min(float(np.quantile(c[:, :2], 0.001)) for c in clouds)
     hi = max(float(np.quantile(c[:, :2], 0.999)) for c in clouds)
     pad = 0.05 * (hi - lo) or 1.0
+    return lo - pad, hi + pad
+
+
+def _zoomed(points: np.ndarray, window: tuple[float, float]) -> tuple[float, float]:
+    """A tighter window for a panel whose cloud fills less than half the common one (the data
+    at the end of a generation); the common window otherwise."""
+    lo = float(np.quantile(points[:, :2], 0.001))
+    hi = float(np.quantile(points[:, :2], 0.999))
+    if hi - lo >= 0.5 * (window[1] - window[0]):
+        return window
+    pad = 0.08 * (hi - lo) or 1.0
     return lo - pad, hi + pad
 
 
@@ -161,12 +204,22 @@ def filmstrip(
         dim = ds.sizes["spatial"]
         window = _window([p for p, _ in panels])
         bins = np.linspace(*window, 121)  # 1-D: the same bins in every panel
-        for ax, t, (points, labels) in zip(axes, times, panels, strict=True):
+        last = len(times) - 1
+        for i, (ax, t, (points, labels)) in enumerate(zip(axes, times, panels, strict=True)):
             _scatter(ax, points, labels, point_size, bins)
-            ax.set_xlim(*window)
+            own = window
+            if i == last and dim > 1 and len(times) > 1:
+                own = _zoomed(points, window)
+                if own != window:
+                    ax.text(0.03, 0.03, "zoomed", transform=ax.transAxes, fontsize=7, color="0.35")
+            ax.set_xlim(*own)
             if dim > 1:
-                ax.set_ylim(*window)
+                ax.set_ylim(*own)
                 ax.set_aspect("equal", adjustable="box")
+            outside = int(np.sum(np.any((points[:, :2] < own[0]) | (points[:, :2] > own[1]), axis=1)))
+            if outside:
+                ax.text(0.97, 0.03, f"{outside} of {len(points)} outside", transform=ax.transAxes, ha="right",
+                        fontsize=7, color="0.35")
             extra = ""
             if "sigma" in ds.coords and ds["sigma"].dims == ("time",):
                 extra = f", σ = {float(ds['sigma'].sel(time=t, method='nearest')):.2f}"
@@ -223,9 +276,16 @@ def density_heatmaps(
     with dustsim_style():
         fig, axes = _new_axes(ncols=len(times), size=(2.6, 2.6))
         axes = np.atleast_2d(axes)[0]
-        for ax, t, pts in zip(axes, times, frames, strict=True):
-            hist, _, _ = np.histogram2d(pts[:, 0], pts[:, 1], bins=(edges, edges), density=True)
-            im = ax.imshow(hist.T, origin="lower", extent=(-extent, extent, -extent, extent), cmap=DENSITY_CMAP)
+        hists = [np.histogram2d(pts[:, 0], pts[:, 1], bins=(edges, edges), density=True)[0] for pts in frames]
+        # one logarithmic scale for every panel, up to the densest bin of any frame: the colour
+        # bar is true for each panel and the sharp t = 0 frame does not saturate it
+        from matplotlib.colors import LogNorm
+
+        top = max(float(h.max()) for h in hists) or 1.0
+        norm = LogNorm(vmin=top * 1e-3, vmax=top, clip=True)
+        for ax, t, hist in zip(axes, times, hists, strict=True):
+            im = ax.imshow(np.where(hist > 0, hist, np.nan).T, origin="lower",
+                           extent=(-extent, extent, -extent, extent), cmap=DENSITY_CMAP, norm=norm)
             ax.set_title(f"t = {float(t):.2f}")
             ax.set_xlabel(length_label(ds, str(ds["spatial"].values[0])))
             ax.grid(False)
@@ -394,6 +454,19 @@ def _mean_and_se(sel: xr.DataArray, se: xr.DataArray | None) -> tuple[xr.DataArr
     return sel.mean("realization"), sel.std("realization", ddof=1) / np.sqrt(sel.sizes["realization"])
 
 
+def mi_ceiling(n: int, k: int, units: str = "nats") -> float:
+    """The largest mutual information a kNN (KSG) estimate on ``n`` particles with rank ``k`` can show.
+
+    ``psi(n) - psi(k)``: where the estimate of ``I(X_0; X_t)`` saturates as ``t -> 0``
+    (the true value is infinite for continuous data), so that part of the curve says
+    nothing about the data.
+    """
+    from scipy.special import digamma
+
+    value = float(digamma(n) - digamma(k))
+    return value / np.log(2.0) if units == "bits" else value
+
+
 def _series_plot(ax: Any, datasets: dict[str, xr.Dataset], var: str, z: float, estimators: Sequence[str] | None,
                  exact: bool) -> int:
     """Plot ``var`` (and its ``_se`` band) of every dataset; returns the number of lines drawn.
@@ -426,6 +499,12 @@ def _series_plot(ax: Any, datasets: dict[str, xr.Dataset], var: str, z: float, e
                 ax.plot(t[order], y, linestyle=style, color=colour, label=", ".join(parts))
                 _band(ax, t[order], y, None if se is None else np.asarray(se.values, dtype=float)[order], colour, z)
                 lines += 1
+            if var == "mutual_information" and "n_particles_used" in whole.attrs and "k" in whole.attrs:
+                ceiling = mi_ceiling(int(whole.attrs["n_particles_used"]), int(whole.attrs["k"]),
+                                     str(whole.attrs.get("units", "nats")))
+                ax.axhline(ceiling, color="0.4", linewidth=0.8, linestyle=(0, (4, 2)))
+                ax.annotate(f"estimator ceiling ψ(n) − ψ(k) = {ceiling:.2f}", (t[order][-1], ceiling),
+                            xytext=(0, 3), textcoords="offset points", ha="right", fontsize=7, color="0.35")
             if exact and var == "entropy" and "exact_entropy" in ds and len(groups) == 1:
                 ex = ds["exact_entropy"]
                 if "realization" in ex.dims:

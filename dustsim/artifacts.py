@@ -12,7 +12,8 @@ An artifact is named by a *spec* string:
 ``text:WORD``
     The glyphs of WORD (rendered with matplotlib's TextPath), filled with dust.
 ``image:PATH``
-    A picture whose pixel intensity is the density (``invert=true`` for dark ink).
+    A picture whose pixel intensity is the density; ``invert`` (default ``"auto"``: dark
+    ink when the border is light) makes darkness the density.
 ``points:PATH``
     A user's point cloud, N x d, from ``.npy``, ``.csv`` or ``.txt``.
 
@@ -287,24 +288,28 @@ def _image(n: int, dim: int, rng: np.random.Generator, o: dict[str, Any]) -> Art
     import matplotlib.image as mpimg
 
     path = Path(str(o.pop("path"))).expanduser()
-    invert = _opt(o, "image", "invert", False, bool)
+    invert_option = o.pop("invert", "auto")
+    if invert_option != "auto" and not isinstance(invert_option, bool):
+        raise ConfigError(f"artifact 'image': invert must be true, false or \"auto\", got {invert_option!r}")
     if not path.is_file():
         raise InputFileError(f"image file not found: {path}")
     try:
-        img = np.asarray(mpimg.imread(path), dtype=np.float64)
+        raw = np.asarray(mpimg.imread(path))
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad input file
-        raise InputFileError(f"cannot read image {path}: {exc}") from None
-    if img.ndim == 3:
-        alpha = img[..., 3] if img.shape[2] == 4 else 1.0
-        gray = img[..., :3].mean(axis=2) if img.shape[2] >= 3 else img[..., 0]
-        if img.max() > 1.0:
-            gray = gray / 255.0
-        intensity = (1.0 - gray if invert else gray) * alpha
+        raise InputFileError(f"cannot read image {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+    # integer pixels (JPEG, 8/16-bit PNG read by Pillow) to [0, 1]; float PNGs already are
+    top = float(np.iinfo(raw.dtype).max) if np.issubdtype(raw.dtype, np.integer) else 1.0
+    img = raw.astype(np.float64) / top
+    if img.ndim == 3 and img.shape[2] in (1, 2, 3, 4):
+        channels = img.shape[2]
+        alpha = img[..., -1] if channels in (2, 4) else np.ones(img.shape[:2])
+        gray = img[..., :3].mean(axis=2) if channels >= 3 else img[..., 0]
     elif img.ndim == 2:
-        gray = img / 255.0 if img.max() > 1.0 else img
-        intensity = 1.0 - gray if invert else gray
+        gray, alpha = img, np.ones(img.shape)
     else:
         raise InputFileError(f"image {path} has unsupported shape {img.shape}")
+    invert = _image_invert(gray, alpha, path) if invert_option == "auto" else bool(invert_option)
+    intensity = (1.0 - gray if invert else gray) * alpha
     weights = np.clip(intensity, 0.0, None).ravel()
     if not np.isfinite(weights).all() or weights.sum() <= 0:
         raise InputFileError(f"image {path} has no positive intensity (try invert=true)")
@@ -315,15 +320,49 @@ def _image(n: int, dim: int, rng: np.random.Generator, o: dict[str, Any]) -> Art
     y = (h - row - 1) + rng.random(n)  # image rows run downwards
     scale = 2.0 / max(h, w)
     pos = np.stack([(x - w / 2) * scale, (y - h / 2) * scale], axis=1)
-    return Artifact(pos, None, {"path": str(path), "invert": invert, "sha256": _sha256(path)})
+    return Artifact(pos, None, {"path": str(path), "invert": invert, "sha256": _sha256(path, o)})
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+#: ``invert = "auto"``: the background is light when the border's mean brightness exceeds this
+LIGHT_BACKGROUND = 0.55
+
+
+def _image_invert(gray: NDArray[np.float64], alpha: NDArray[np.float64], path: Path) -> bool:
+    """Whether the density is the *dark* pixels: a dark shape on a light (or transparent) background.
+
+    The background is read off the image's border (one pixel wide): light border, or a
+    transparent border around dark opaque content, means dark ink. Says what it assumed.
+    """
+    def border(a: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+
+    if border(alpha).mean() < 0.5:  # transparent background: the opaque content is the shape
+        opaque = alpha > 0.5
+        dark = bool(opaque.any() and gray[opaque].mean() < 0.5)
+        what = "transparent background around dark content" if dark else "transparent background"
+    else:
+        dark = bool(border(gray).mean() > LIGHT_BACKGROUND)
+        what = "light background: dark pixels are the shape" if dark else "dark background: bright pixels are the shape"
+    if dark:
+        _note(f"image: {path.name} has a {what}; density = darkness (invert = true); pass -A invert=false for "
+              "brightness")
+    return dark
+
+
+def _sha256(path: Path, o: dict[str, Any] | None = None) -> str:
+    """The file's SHA-256; a recorded one (option ``sha256`` of a resolved config) must match it."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    recorded = (o or {}).pop("sha256", None)
+    if recorded is not None and recorded != digest:
+        raise InputFileError(f"{path} has changed since the run that recorded it (SHA-256 differs)")
+    return digest
 
 
 def load_points(path: str | Path) -> NDArray[np.float64]:
     """Read an N x d point cloud from ``.npy``, ``.csv`` or ``.txt`` (whitespace).
+
+    Text files may start with a header line of column names and contain ``#``
+    comments; see :func:`read_points`.
 
     Raises
     ------
@@ -331,23 +370,33 @@ def load_points(path: str | Path) -> NDArray[np.float64]:
         Missing or unreadable file, not a 2-D array, fewer than one point, or
         non-finite values.
     """
+    return read_points(path)[0]
+
+
+def read_points(path: str | Path) -> tuple[NDArray[np.float64], list[str] | None]:
+    """Read a point cloud and its column names (from a header line; None without one).
+
+    Errors name the file's line and column (counted from 1, as an editor shows them).
+    """
     path = Path(path).expanduser()
     if not path.is_file():
         raise InputFileError(f"points file not found: {path}")
     suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
+    columns = None
+    if suffix == ".npy":
+        try:
             data = np.load(path, allow_pickle=False)
-        elif suffix in (".csv", ".txt", ".dat", ".xyz"):
-            delimiter = "," if suffix == ".csv" else None
-            data = _loadtxt_with_optional_header(path, delimiter)
-        else:
-            raise InputFileError(f"points file {path}: unknown format {suffix!r} (use .npy, .csv or .txt)")
-    except InputFileError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any parser failure is a bad input file
-        raise InputFileError(f"cannot read points file {path}: {exc}") from None
-    data = np.asarray(data)
+        except Exception as exc:  # noqa: BLE001 - any parser failure is a bad input file
+            raise InputFileError(f"cannot read points file {path}: {str(exc).splitlines()[0]}") from None
+        data = np.asarray(data)
+        if data.dtype.names:
+            columns = list(data.dtype.names)
+            data = np.stack([data[name] for name in columns], axis=-1)
+        lines = None
+    elif suffix in (".csv", ".txt", ".dat", ".xyz", ".tsv"):
+        data, columns, lines = _read_text_points(path, "," if suffix == ".csv" else "\t" if suffix == ".tsv" else None)
+    else:
+        raise InputFileError(f"points file {path}: unknown format {suffix!r} (use .npy, .csv or .txt)")
     if data.ndim == 1 and suffix != ".npy":
         data = data[:, None]
     if data.ndim != 2 or data.shape[0] < 1 or data.shape[1] < 1:
@@ -357,29 +406,219 @@ def load_points(path: str | Path) -> NDArray[np.float64]:
     data = data.astype(np.float64)
     bad = ~np.isfinite(data)
     if bad.any():
-        row = int(np.argwhere(bad)[0, 0])
-        raise InputFileError(f"points file {path}: non-finite value (NaN or inf) in row {row}")
-    return data
+        row, col = (int(v) for v in np.argwhere(bad)[0])
+        where = f"line {lines[row]}, column {col + 1}" if lines is not None else f"row {row}, column {col}"
+        raise InputFileError(f"points file {path}: non-finite value (NaN or inf) at {where}")
+    return data, columns
 
 
-def _loadtxt_with_optional_header(path: Path, delimiter: str | None) -> NDArray[np.float64]:
+def _read_text_points(path: Path, delimiter: str | None) -> tuple[NDArray[np.float64], list[str] | None, list[int]]:
+    """Parse a text table (written by hand: plain Python parsing gives every error its line and column)."""
     try:
-        return np.loadtxt(path, delimiter=delimiter, ndmin=2)
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
+    except OSError as exc:
+        raise InputFileError(f"cannot read points file {path}: {exc.strerror or exc}") from None
+    rows: list[list[float]] = []
+    lines: list[int] = []
+    columns: list[str] | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        sep = delimiter if delimiter is not None else ("," if "," in line else None)
+        fields = [f.strip().strip('"').strip("'") for f in (line.split(sep) if sep else line.split())]
+        try:
+            values = [float(f) for f in fields]
+        except ValueError:
+            if columns is None and not rows:
+                columns = fields
+                continue
+            col = next(j for j, f in enumerate(fields) if not _is_number(f))
+            raise InputFileError(f"cannot read points file {path}: line {number}, column {col + 1}: "
+                                 f"{fields[col]!r} is not a number") from None
+        width = len(columns) if columns is not None and not rows else len(rows[0]) if rows else len(values)
+        if len(values) != width:
+            first = "the header" if columns is not None and not rows else f"line {lines[0]}"
+            raise InputFileError(f"cannot read points file {path}: line {number} has {len(values)} values, but "
+                                 f"{first} has {width} columns (a missing or extra value?)")
+        rows.append(values)
+        lines.append(number)
+    if not rows:
+        raise InputFileError(f"points file {path}: no data rows")
+    return np.asarray(rows, dtype=np.float64), columns, lines
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
     except ValueError:
-        return np.loadtxt(path, delimiter=delimiter, ndmin=2, skiprows=1)
+        return False
+    return True
+
+
+class InputNote(UserWarning):
+    """What dustsim did to a user's input (standardisation, projection, duplicates): shown as a note."""
+
+
+#: column names read as longitude / latitude in degrees
+_LONGITUDE = ("lon", "lng", "long", "longitude", "x_lon")
+_LATITUDE = ("lat", "latitude", "y_lat")
+#: ``standardize = "auto"`` rescales the axes separately when their spreads differ by more than this factor
+AXIS_RATIO_LIMIT = 10.0
+#: ... and the whole cloud (one factor) when its rms distance from the origin is outside this range
+RMS_RANGE = (0.2, 5.0)
+STANDARDIZE_MODES = ("auto", "axes", "isotropic", "none")
+
+
+def _note(message: str) -> None:
+    import warnings
+
+    warnings.warn(message, InputNote, stacklevel=4)
+
+
+def _lonlat_axes(columns: list[str] | None) -> tuple[int, int] | None:
+    if not columns or len(columns) != 2:
+        return None
+    names = [c.strip().lower() for c in columns]
+    lon = [i for i, c in enumerate(names) if c in _LONGITUDE]
+    lat = [i for i, c in enumerate(names) if c in _LATITUDE]
+    return (lon[0], lat[0]) if lon and lat else None
+
+
+def _project(data: NDArray[np.float64], columns: list[str] | None, o: dict[str, Any], path: Path) -> tuple[
+        NDArray[np.float64], dict[str, Any]]:
+    """Longitude/latitude columns (degrees) onto a plane: x = lon cos(lat0), y = lat (equirectangular)."""
+    projection = str(o.pop("projection", "auto"))
+    if projection not in ("auto", "none", "equirectangular"):
+        raise ConfigError(f"artifact 'points': projection must be auto, none or equirectangular, got {projection!r}")
+    axes = _lonlat_axes(columns)
+    if projection == "none" or (projection == "auto" and axes is None):
+        return data, {"projection": "none"} if projection == "none" else {}
+    if axes is None:
+        if data.shape[1] != 2:
+            raise ConfigError("artifact 'points': projection = equirectangular needs two columns (longitude, latitude)")
+        axes = (0, 1)
+    lon, lat = data[:, axes[0]], data[:, axes[1]]
+    if np.abs(lat).max() > 90 or np.abs(lon).max() > 360:
+        raise InputFileError(f"points file {path}: columns {columns} are named as longitude/latitude but hold values "
+                             "beyond +-360 / +-90 degrees; pass -A projection=none")
+    lat0 = float(o.pop("reference_latitude", float(np.mean(lat))))
+    out = np.stack([lon * math.cos(math.radians(lat0)), lat], axis=1)
+    if projection == "auto" and columns is not None:
+        _note(f"points: columns {columns[axes[0]]!r}, {columns[axes[1]]!r} read as longitude/latitude in degrees and "
+              f"projected onto a plane (x = lon cos({lat0:.4g} deg), y = lat); pass -A projection=none to keep them")
+    return out, {"projection": "equirectangular", "reference_latitude": lat0}
+
+
+def _standardize(data: NDArray[np.float64], o: dict[str, Any], same_units: bool = False) -> tuple[
+        NDArray[np.float64], dict[str, Any]]:
+    """Centre and rescale a user's cloud (``standardize``: auto, axes, isotropic or none).
+
+    ``same_units``: the axes share one unit (projected longitude/latitude), so ``auto``
+    never rescales them separately (that would distort the map).
+    """
+    mode = o.pop("standardize", "auto")
+    if mode is False:
+        mode = "none"
+    if mode not in STANDARDIZE_MODES:
+        raise ConfigError(f"artifact 'points': standardize must be one of {', '.join(STANDARDIZE_MODES)}, "
+                          f"got {mode!r}")
+    centre, spread = o.pop("centre", None), o.pop("spread", None)
+    d = data.shape[1]
+    if centre is not None or spread is not None:  # a resolved (recorded) transformation: apply it as it is
+        centre = np.broadcast_to(np.asarray(centre if centre is not None else 0.0, dtype=np.float64), (d,))
+        spread = np.broadcast_to(np.asarray(spread if spread is not None else 1.0, dtype=np.float64), (d,))
+        if not (np.isfinite(centre).all() and np.isfinite(spread).all() and (spread > 0).all()):
+            raise ConfigError("artifact 'points': centre must be finite and spread positive")
+        return (data - centre) / spread, {"standardize": mode, "centre": centre.tolist(), "spread": spread.tolist()}
+    std = data.std(axis=0) if len(data) > 1 else np.zeros(d)
+    spread_axes = np.where(std > 0, std, 1.0)
+    chosen, reason = mode, ""
+    if mode == "auto":
+        positive = std[std > 0]
+        ratio = float(positive.max() / positive.min()) if positive.size else 1.0
+        rms_origin = float(np.sqrt(np.mean(np.sum(data**2, axis=1))))
+        rms_mean = float(np.sqrt(np.mean(np.sum((data - data.mean(axis=0)) ** 2, axis=1))))
+        if d > 1 and ratio > AXIS_RATIO_LIMIT and not same_units:
+            chosen, reason = "axes", f"the axes' spreads differ by a factor {ratio:.3g}"
+        elif rms_origin > RMS_RANGE[1] or 0 < rms_mean < RMS_RANGE[0]:
+            chosen, reason = "isotropic", (f"its rms distance from the origin is {rms_origin:.3g} and its rms spread "
+                                           f"{rms_mean:.3g} (noise processes expect about 1)")
+        else:
+            return data, {"standardize": "none"}
+    if chosen == "none":
+        return data, {"standardize": "none"}
+    centre = data.mean(axis=0)
+    spread = spread_axes if chosen == "axes" else np.full(d, float(spread_axes.max()))
+    if mode == "auto":
+        how = "each axis to mean 0, std 1" if chosen == "axes" else "one factor to mean 0, largest axis std 1"
+        _note(f"points: standardised ({how}) because {reason}: x' = (x - centre) / spread with centre "
+              f"{_short(centre)}, spread {_short(spread)} (recorded in the config); pass -A standardize=none to keep "
+              "the file's units")
+    return (data - centre) / spread, {"standardize": chosen, "centre": centre.tolist(), "spread": spread.tolist()}
+
+
+def _short(values: NDArray[np.float64]) -> str:
+    return "[" + ", ".join(f"{v:.4g}" for v in values[:4]) + (", ..." if len(values) > 4 else "") + "]"
+
+
+def to_recorded_units(data: NDArray[np.float64], columns: list[str] | None,
+                      table: dict[str, Any]) -> tuple[NDArray[np.float64], float, str]:
+    """Apply a points artifact's recorded projection and standardisation to new points of the same file format.
+
+    ``table`` is the resolved ``[artifact]`` table of the run a model was trained on.
+    Returns the points in the units the dust (and the model) lives in, the log of the
+    transformation's Jacobian determinant (nats, per point: ``log p_file(x) = log
+    p_model(x') + log_jacobian``) and a description (empty when nothing was applied).
+    """
+    if table.get("kind") != "points":
+        return data, 0.0, ""
+    x, log_jacobian, done = np.asarray(data, dtype=np.float64), 0.0, []
+    if table.get("projection") == "equirectangular":
+        axes = _lonlat_axes(columns) or (0, 1)
+        lat0 = float(table["reference_latitude"])
+        x = np.stack([x[:, axes[0]] * math.cos(math.radians(lat0)), x[:, axes[1]]], axis=1)
+        log_jacobian += math.log(math.cos(math.radians(lat0)))
+        done.append(f"projected (lat0 = {lat0:.4g} deg)")
+    if "centre" in table and "spread" in table:
+        centre, spread = np.asarray(table["centre"], dtype=float), np.asarray(table["spread"], dtype=float)
+        if centre.shape != (x.shape[1],):
+            raise InputFileError(f"the points have {x.shape[1]} columns but the model's data had {centre.size}")
+        x = (x - centre) / spread
+        log_jacobian -= float(np.log(spread).sum())
+        done.append(f"standardised (centre {_short(centre)}, spread {_short(spread)})")
+    scale = float(table.get("scale", 1.0))
+    if scale != 1.0:
+        x = x * scale
+        log_jacobian += x.shape[1] * math.log(scale)
+        done.append(f"scaled by {scale:g}")
+    return x, log_jacobian, ", ".join(done)
 
 
 def _points(n: int | None, dim: int, rng: np.random.Generator, o: dict[str, Any]) -> Artifact:
     path = Path(str(o.pop("path"))).expanduser()
-    data = load_points(path)
+    data, columns = read_points(path)
+    digest = _sha256(path, o)
+    o.pop("resampled", None)  # recorded outcomes of a resolved config, recomputed here
+    o.pop("columns", None)
+    data, projected = _project(data, columns, o, path)
     if data.shape[1] != dim:
         raise InputFileError(f"points file {path} has {data.shape[1]} columns but dim is {dim}")
+    distinct = len(np.unique(data, axis=0))
+    if distinct < len(data):
+        _note(f"points: {path.name} has {len(data) - distinct} duplicate points ({distinct} distinct of {len(data)}); "
+              "they are kept (nearest-neighbour entropy estimates at t = 0 see zero distances)")
+    data, standardized = _standardize(data, o, same_units=projected.get("projection") == "equirectangular")
     replace = n is not None and n > len(data)
     if n is None or n == len(data):
         pos = data
     else:
         pos = data[rng.choice(len(data), size=n, replace=replace)]
-    return Artifact(pos.copy(), None, {"path": str(path), "sha256": _sha256(path), "resampled": replace})
+    params: dict[str, Any] = {"path": str(path), "sha256": digest, "resampled": replace, **projected,
+                              **standardized}
+    if columns is not None:
+        params["columns"] = columns
+    return Artifact(pos.copy(), None, params)
 
 
 ARTIFACTS: dict[str, Callable[..., Artifact]] = {
@@ -404,7 +643,11 @@ def artifact_dim(spec: str, options: dict[str, Any] | None = None) -> int:
     kind, parsed = parse_spec(spec)
     opts = {**parsed, **(options or {})}
     if kind == "points":
-        return int(load_points(opts["path"]).shape[1])
+        data, columns = read_points(opts["path"])
+        projection = opts.get("projection", "auto")
+        if projection == "equirectangular" or (projection == "auto" and _lonlat_axes(columns)):
+            return 2
+        return int(data.shape[1])
     if kind == "gmm" and "means" in opts:
         return int(np.asarray(opts["means"]).shape[1])
     return 2

@@ -13,6 +13,7 @@ store when the run finishes.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -25,6 +26,7 @@ import numpy as np
 import xarray as xr
 
 from .errors import ConfigError, InputFileError, OutputError
+from .faults import fault_point
 from .schema import validate_trajectory
 
 FORMATS = {".nc": "netcdf", ".nc4": "netcdf", ".netcdf": "netcdf", ".zarr": "zarr"}
@@ -51,6 +53,9 @@ def check_writable(path: str | Path) -> Path:
     path = Path(path).expanduser()
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
+        above = next((p for p in [parent, *parent.parents] if p.exists()), None)
+        if above is not None and not above.is_dir():
+            raise OutputError(f"cannot write {path}: {above} is a file, not a directory")
         raise OutputError(f"cannot write {path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write {path}: directory {parent} is not writable")
@@ -67,10 +72,15 @@ def _remove(path: Path) -> None:
             path.unlink()
 
 
+def remove_path(path: str | Path) -> None:
+    """Remove a file or a directory tree; nothing if it does not exist."""
+    _remove(Path(path))
+
+
 def replace_path(src: Path, dst: Path) -> None:
     """Move ``src`` onto ``dst``, replacing a file or directory that is there."""
     if dst.is_dir() and not dst.is_symlink():
-        trash = dst.with_name(f".{dst.name}.old-{uuid.uuid4().hex[:8]}")
+        trash = temporary_name(dst, "old")
         os.replace(dst, trash)
         os.replace(src, dst)
         _remove(trash)
@@ -78,18 +88,69 @@ def replace_path(src: Path, dst: Path) -> None:
         os.replace(src, dst)
 
 
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but belongs to someone else
+        return True
+    return True
+
+
+def stale_temporaries(path: str | Path) -> list[Path]:
+    """Temporaries of ``path`` left by an interrupted writer (``.NAME.tmp-*``, ``.NAME.old-*``).
+
+    A temporary records the id of the process writing it (``.NAME.tmp-PID-XXXXXXXX``);
+    it is stale when that process no longer runs. Temporaries without a process id
+    (written by older versions) are always stale.
+    """
+    path = Path(path).expanduser()
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        return []
+    out = []
+    for kind in ("tmp", "old"):
+        for candidate in parent.glob(f".{glob.escape(path.name)}.{kind}-*"):
+            tag = candidate.name[len(path.name) + len(kind) + 3:]
+            pid, dash, _ = tag.partition("-")
+            if dash and pid.isdigit() and _pid_alive(int(pid)):
+                continue
+            out.append(candidate)
+    return out
+
+
+def clean_stale_temporaries(path: str | Path) -> list[Path]:
+    """Remove the stale temporaries of ``path`` (see :func:`stale_temporaries`); returns them."""
+    stale = stale_temporaries(path)
+    for item in stale:
+        _remove(item)
+    return stale
+
+
+def temporary_name(path: Path, kind: str = "tmp") -> Path:
+    """A fresh hidden sibling of ``path`` owned by this process: ``.NAME.KIND-PID-XXXXXXXX``."""
+    return path.with_name(f".{path.name}.{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it to ``path`` on success.
 
     On an exception (including KeyboardInterrupt) the temporary is removed and
-    ``path`` is left as it was.
+    ``path`` is left as it was. Temporaries of ``path`` left by an interrupted run
+    (killed before it could clean up) are removed first.
     """
     path = check_writable(path)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    clean_stale_temporaries(path)
+    tmp = temporary_name(path)
     try:
         yield tmp
+        fault_point("write:complete")
         replace_path(tmp, path)
+        fault_point("write:renamed")
     except BaseException:
         _remove(tmp)
         raise
@@ -133,7 +194,27 @@ def open_dataset(path: str | Path, *, chunks: Any = None) -> xr.Dataset:
             return xr.open_zarr(path, chunks={} if chunks is None else chunks)
         return xr.open_dataset(path, engine=NETCDF_ENGINE, chunks=chunks)
     except (OSError, ValueError, KeyError) as exc:
-        raise InputFileError(f"cannot open {path}: {exc}") from None
+        raise InputFileError(f"cannot open {path}: {_open_failure(path, fmt, exc)}") from None
+
+
+def _open_failure(path: Path, fmt: str, exc: BaseException) -> str:
+    """Why a dataset could not be opened, in words a user can act on."""
+    if fmt == "zarr":
+        if not path.is_dir():
+            return "a .zarr output is a directory, and this is a file"
+        if not any((path / name).exists() for name in (".zgroup", "zarr.json", ".zmetadata")):
+            return "the directory is not a Zarr store (no .zgroup / zarr.json)"
+        return f"the Zarr store is damaged or incomplete ({exc})"
+    if path.is_dir():
+        return "it is a directory, not a netCDF file"
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if not head:
+        return "the file is empty"
+    if head.startswith(b"\x89HDF") or head.startswith(b"CDF"):
+        return (f"the netCDF file is corrupt or truncated ({path.stat().st_size} bytes; an interrupted copy or "
+                "download?)")
+    return "not a netCDF file (its first bytes are not a netCDF / HDF5 signature)"
 
 
 def open_trajectory(path: str | Path, *, chunks: Any = None) -> xr.Dataset:
@@ -204,6 +285,7 @@ class FrameStore:
             self._extra[name][index] = value
         self._position[index] = frame
         self.write_progress({**progress, "frames_written": index + 1})
+        fault_point("frame")
 
     def read_frame(self, index: int) -> np.ndarray:
         """Read back frame ``index``."""
@@ -229,16 +311,36 @@ class FrameStore:
 
     # --------------------------------------------------------------- finishing
     def finish(self, output: Path) -> None:
-        """Turn the complete store into ``output`` (rename for Zarr, convert for netCDF)."""
-        _remove(self.path / PROGRESS_FILE)
+        """Turn the complete store into ``output`` (rename for Zarr, convert for netCDF).
+
+        Restartable at any moment: the progress record stays in the store until
+        ``output`` is in place, so a run killed while finishing is finished (not re-run)
+        by ``--resume``; for Zarr the record is removed from the renamed output last
+        (:func:`finish_output` removes one left behind).
+        """
+        clean_stale_temporaries(output)
         if output_format(output) == "zarr":
             replace_path(self.path, output)
+            fault_point("finish:renamed")
+            _remove(output / PROGRESS_FILE)
             return
         ds = xr.open_zarr(self.path, chunks={})
-        with atomic_output(output) as tmp:
-            _write(ds, tmp, "netcdf")
-        ds.close()
+        try:
+            with atomic_output(output) as tmp:
+                _write(ds, tmp, "netcdf")
+        finally:
+            ds.close()
         _remove(self.path)
+
+
+def finish_output(output: Path) -> None:
+    """Complete the finishing of an ``output`` interrupted after it was put in place.
+
+    Removes a progress record left in a Zarr output and stale temporaries next to it.
+    """
+    if output.is_dir():
+        _remove(output / PROGRESS_FILE)
+    clean_stale_temporaries(output)
 
 
 def partial_path(output: str | Path) -> Path:

@@ -232,6 +232,32 @@ class GaussianMixture:
             out[lo : lo + _ROWS] = r @ resid_mean + (r @ gain)[:, None] * xb
         return out
 
+    def posterior_sample(self, x: ArrayLike, alpha: float, sigma: float, centre: float = 0.0,
+                         seed: int | np.random.Generator | None = 0) -> FloatArray:
+        r"""One exact draw from :math:`p(X_0 \mid X_t = x)` per row of ``x``.
+
+        For ``X_t = c + alpha (X_0 - c) + sigma Z`` the posterior is again a mixture: the
+        component ``k`` with probability ``P(k | x)`` (the responsibilities of the noisy
+        mixture), then ``N(mu_k + g_k (x - c - alpha (mu_k - c)), s_k^2 sigma^2 /
+        (alpha^2 s_k^2 + sigma^2) I)`` with ``g_k = alpha s_k^2 / (alpha^2 s_k^2 + sigma^2)``.
+        """
+        pts = self._check(x)
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        if sigma == 0:
+            return centre + (pts - centre) / alpha
+        var_t = alpha**2 * self.stds**2 + sigma**2
+        noisy = GaussianMixture(centre + alpha * (self.means - centre), np.sqrt(var_t), self.weights)
+        gain = alpha * self.stds**2 / var_t
+        post_std = self.stds * sigma / np.sqrt(var_t)
+        out = np.empty_like(pts)
+        for lo in range(0, len(pts), _ROWS):
+            xb = pts[lo : lo + _ROWS]
+            r = noisy.responsibilities(xb)  # (n, K)
+            k = (r.cumsum(axis=1) < rng.random((len(xb), 1))).sum(axis=1).clip(0, self.n_components - 1)
+            mean = self.means[k] + gain[k, None] * (xb - centre - alpha * (self.means[k] - centre))
+            out[lo : lo + _ROWS] = mean + post_std[k, None] * rng.standard_normal(xb.shape)
+        return out
+
     def score_function(self, process: LinearProcess) -> Callable[[FloatArray, float], FloatArray]:
         """``score(x, t) = grad log p_t(x)`` of this mixture transported by ``process``."""
 

@@ -24,9 +24,11 @@ from numpy.typing import NDArray
 
 from .artifacts import make_artifact
 from .config import SimulationConfig
-from .errors import ConfigError, InputFileError
-from .io import FrameStore, check_writable, open_trajectory, output_format, partial_path
+from .errors import ConfigError, DustsimError, InputFileError
+from .io import FrameStore, check_writable, finish_output, open_trajectory, output_format, partial_path
+from .io import remove_path as _remove_path
 from .kernels import affine, rng
+from .preflight import check_disk, check_memory
 from .processes import LinearProcess, VarianceExploding, make_process
 from .schema import (
     box_coords,
@@ -143,6 +145,7 @@ def prepare(config: SimulationConfig) -> SimulationPlan:
     config.validate()
     seed = config.seed if config.seed is not None else fresh_seed()
     steps, t_end = config.time_grid()
+    check_grid_size(config, steps)
     artifact = make_artifact(config.init, config.n, config.dim, seed=artifact_rng(seed), options=config.artifact)
     params = dict(config.process_params)
     if config.process == VarianceExploding.name and params.get("sigma_max") is None:
@@ -172,6 +175,63 @@ def prepare(config: SimulationConfig) -> SimulationPlan:
     if record[-1] != steps:
         record = np.append(record, steps)
     return SimulationPlan(resolved, process, artifact.positions, artifact.labels, times, record, physics)
+
+
+def check_grid_size(config: SimulationConfig, steps: int) -> None:
+    """ConfigError naming the option if the time grid or the particles cannot fit in memory.
+
+    Runs before anything is allocated: the grid (``steps + 1`` times and the recorded
+    steps) and a few copies of the state (``n x dim`` float64).
+    """
+    grid_bytes = 8.0 * (steps + 1) + 8.0 * (steps // config.record_every + 2)
+    check_memory(grid_bytes, f"steps = {steps} (its time grid)", "use fewer --steps (or a larger --dt)")
+    if config.n is not None:
+        dim = config.dim or 1
+        check_memory(4 * 8.0 * config.n * dim, f"n = {config.n} particles in {dim}-D", "use a smaller --n")
+
+
+def frame_count(steps: int, record_every: int) -> int:
+    """Number of recorded frames: every ``record_every`` steps from 0, plus the last step."""
+    return steps // record_every + 1 + (1 if steps % record_every else 0)
+
+
+def check_config_size(config: SimulationConfig, output: Path | None) -> None:
+    """The size checks that need no artifact: grid, particles and (a lower bound of) the frames.
+
+    Run before :func:`prepare`, so that an impossible run is refused before its time
+    grid or artifact is allocated. The dimension is taken as 1 where the config leaves
+    it to the artifact (a lower bound: nothing that fits is refused).
+    """
+    config.validate()
+    steps, _ = config.time_grid()
+    check_grid_size(config, steps)
+    if config.n is None:
+        return
+    frames = frame_count(steps, config.record_every)
+    nbytes = frames * config.n * (config.dim or 1) * np.dtype(config.dtype).itemsize
+    _check_frames(nbytes, f"{frames} frames of {config.n} particles", output)
+
+
+def frame_bytes(plan: SimulationPlan) -> int:
+    """Bytes of every recorded frame of a plan (positions, plus image counts in a periodic box)."""
+    cfg = plan.config
+    assert cfg.n is not None and cfg.dim is not None
+    per = plan.dtype.itemsize + (4 if plan.has_image else 0)
+    return len(plan.record_steps) * cfg.n * cfg.dim * per
+
+
+def check_frames_size(plan: SimulationPlan, output: Path | None) -> None:
+    """ConfigError if the recorded frames cannot fit in memory (no output) or on disk (output)."""
+    cfg = plan.config
+    _check_frames(frame_bytes(plan), f"{len(plan.record_steps)} frames of {cfg.n} particles in {cfg.dim}-D", output)
+
+
+def _check_frames(nbytes: float, what: str, output: Path | None) -> None:
+    advice = "record fewer frames (--record-every), or use fewer particles (--n)"
+    if output is None:
+        check_memory(nbytes, what, advice + ", or stream to an output file")
+    else:
+        check_disk(nbytes, output, what, advice)
 
 
 def _prepare_physics(
@@ -414,11 +474,18 @@ def simulate(
         if out is None:
             raise ConfigError("resume needs an output file")
         store = FrameStore(partial_path(out))
-        if store.read_progress() is not None:
+        record = store.read_progress()
+        if record is not None and not _finished_before(store, record, out):
             return _resume(cfg, store, out, progress, history, overrides)
         if out.exists():
-            return open_trajectory(out)
+            finish_output(out)
+            done = open_trajectory(out)
+            stored = SimulationConfig.from_toml(done.attrs["config"], source=f"{out} (stored config)")
+            _check_resume_compatible(stored, cfg, overrides, finished=True)
+            return done
+    check_config_size(cfg, out)
     plan = prepare(cfg)
+    check_frames_size(plan, out)
     message = check_prior(plan)
     if message:
         warnings.warn(message, PriorWarning, stacklevel=2)
@@ -555,8 +622,30 @@ def _resume(
     return _run_streaming(plan, store, out, frames_written, progress)
 
 
-def _check_resume_compatible(stored: SimulationConfig, given: SimulationConfig, overrides: dict[str, Any]) -> None:
-    """Every field the caller set explicitly must match the interrupted run."""
+def _finished_before(store: FrameStore, record: dict[str, Any], out: Path) -> bool:
+    """Whether a complete partial store was already turned into ``out`` (killed before removing it).
+
+    The output is the store's when it records the same resolved config: runs are
+    deterministic given their config, so it holds the same frames. The store is then
+    removed.
+    """
+    if not out.exists():
+        return False
+    try:
+        done = open_trajectory(out)
+        same = done.attrs.get("config") == record.get("config")
+        done.close()
+    except DustsimError:
+        return False
+    if same:
+        _remove_path(store.path)
+    return same
+
+
+def _check_resume_compatible(stored: SimulationConfig, given: SimulationConfig, overrides: dict[str, Any],
+                             finished: bool = False) -> None:
+    """Every field the caller set explicitly must match the interrupted (or finished) run."""
+    run = "finished" if finished else "interrupted"
     explicit = {k: v for k, v in overrides.items() if v is not None}
     default = SimulationConfig()
     tables: dict[str, Any] = {}
@@ -571,14 +660,14 @@ def _check_resume_compatible(stored: SimulationConfig, given: SimulationConfig, 
             continue
         if value is not None and value != getattr(stored, name) and not _close(value, getattr(stored, name)):
             raise ConfigError(
-                f"cannot resume: {name} = {value!r} differs from the interrupted run's {getattr(stored, name)!r}"
+                f"cannot resume: {name} = {value!r} differs from the {run} run's {getattr(stored, name)!r}"
             )
     if tables:  # stored tables are resolved (defaults, per-axis lists): compare resolved with resolved
         resolved = prepare(stored.replace(**tables)).config
         for name in tables:
             if getattr(resolved, name) != getattr(stored, name):
                 raise ConfigError(
-                    f"cannot resume: {name} = {tables[name]!r} differs from the interrupted run's "
+                    f"cannot resume: {name} = {tables[name]!r} differs from the {run} run's "
                     f"{getattr(stored, name)!r}"
                 )
 

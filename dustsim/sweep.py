@@ -50,7 +50,16 @@ import xarray as xr
 
 from .config import SimulationConfig, _toml_safe, parse_toml
 from .errors import ConfigError, DustsimError
-from .io import ZARR_FORMAT, check_writable, open_trajectory, partial_path, replace_path
+from .faults import fault_point
+from .io import (
+    ZARR_FORMAT,
+    check_writable,
+    clean_stale_temporaries,
+    open_trajectory,
+    partial_path,
+    remove_path,
+    replace_path,
+)
 from .schema import history_line, position_attrs, spatial_labels, trajectory_attrs
 
 #: fields that change the shape or time grid of a member, so cannot vary within one store
@@ -260,10 +269,7 @@ def _template(spec: SweepSpec, members: list[SweepMember], history: str | None) 
     if probe.labels is not None:
         lazy["label"] = (("realization", "particle"), da.empty((n_real, cfg.n), dtype=np.int32, chunks=(1, cfg.n)),
                          {"long_name": "particle label"})
-    sweep_table = {"replicas": spec.replicas, "seed": spec.seed, "members": _toml_safe(spec.parameter_sets)}
-    import tomli_w
-
-    base_toml = tomli_w.dumps({**spec.base.to_dict(), "sweep": sweep_table})
+    base_toml = _spec_config(spec)
     attrs = trajectory_attrs(process=cfg.process, direction="forward", seed=spec.seed, config=base_toml,
                              history=history_line(history or "sweep"), stepper=cfg.stepper, artifact=cfg.init,
                              title="dustsim sweep", swept=", ".join(spec.swept_keys))
@@ -345,13 +351,18 @@ def run_sweep(
     spec_toml = json.dumps({"parameter_sets": _toml_safe(spec.parameter_sets), "replicas": spec.replicas,
                             "seed": spec.seed, "base": spec.base.to_toml()}, sort_keys=True)
     marker = books / "spec.json"
+    if not partial.exists() and out.exists() and _is_store_of(out, spec):
+        remove_path(books)  # finished before: killed after the rename, or simply run again
+        clean_stale_temporaries(out)
+        return open_trajectory(out)
     if partial.exists() and (not marker.exists() or marker.read_text() != spec_toml):
         raise ConfigError(f"{partial} belongs to a different sweep; remove it or use another output")
     if not partial.exists():
+        check_members(members, out)  # every input checked before the first file is created
+        template = _template(spec, members, history)
         books.mkdir(exist_ok=True)
         for stale in books.glob("*.json"):
             stale.unlink()
-        template = _template(spec, members, history)
         template.to_zarr(partial, mode="w", compute=False, consolidated=True, zarr_format=ZARR_FORMAT)
         marker.write_text(spec_toml)
     done = completed_members(partial)
@@ -375,6 +386,7 @@ def run_sweep(
                             f"sweep member {member.index} ({_describe(member)}) failed: {type(exc).__name__}: {exc}"
                         ) from exc
                     bar.update(1)
+                    fault_point("sweep:member")
                     if on_member is not None:
                         on_member(record)
         finally:
@@ -382,8 +394,52 @@ def run_sweep(
             if cluster is not None:
                 cluster.close()
     _finish(partial, members)
+    fault_point("sweep:finish")
     replace_path(partial, out)
+    fault_point("finish:renamed")
+    remove_path(books)
     return open_trajectory(out)
+
+
+def check_members(members: list[SweepMember], output: Path) -> None:
+    """Resolve the first replica of every parameter set (ConfigError naming the set if one is bad).
+
+    Runs before the store is created, so a bad value anywhere in the grid leaves nothing
+    behind; resolving draws each set's artifact once (cheap next to its simulation).
+    """
+    from .preflight import check_disk
+    from .simulation import frame_bytes, prepare
+
+    per_member = 0
+    for member in members:
+        if member.replica:
+            continue
+        try:
+            plan = prepare(member.config)
+        except ConfigError as exc:
+            raise ConfigError(f"sweep member {member.index} ({_describe(member)}): {exc}") from None
+        per_member = max(per_member, frame_bytes(plan))
+    check_disk(per_member * len(members), output, f"{len(members)} members",
+               "sweep fewer values or replicas, or record fewer frames (record_every)")
+
+
+def _spec_config(spec: SweepSpec) -> str:
+    """The ``config`` attribute of a sweep store: the base config and its [sweep] table."""
+    import tomli_w
+
+    sweep_table = {"replicas": spec.replicas, "seed": spec.seed, "members": _toml_safe(spec.parameter_sets)}
+    return tomli_w.dumps({**spec.base.to_dict(), "sweep": sweep_table})
+
+
+def _is_store_of(path: Path, spec: SweepSpec) -> bool:
+    """Whether ``path`` is the finished store of this very sweep (same base config, sets, replicas, seed)."""
+    try:
+        ds = open_trajectory(path)
+    except DustsimError:
+        return False
+    same = ds.attrs.get("config") == _spec_config(spec) and "member_config" in ds.coords
+    ds.close()
+    return same
 
 
 def _describe(member: SweepMember) -> str:
@@ -392,9 +448,7 @@ def _describe(member: SweepMember) -> str:
 
 
 def _finish(partial: Path, members: list[SweepMember]) -> None:
-    """Record every member's resolved config, then drop the bookkeeping."""
-    import shutil
-
+    """Record every member's resolved config (the bookkeeping is dropped once the store is renamed)."""
     import zarr
 
     done = completed_members(partial)
@@ -408,4 +462,3 @@ def _finish(partial: Path, members: list[SweepMember]) -> None:
         attrs=attrs,
     )
     configs.to_zarr(partial, mode="a", zarr_format=ZARR_FORMAT, consolidated=True)
-    shutil.rmtree(bookkeeping_dir(partial), ignore_errors=True)

@@ -38,7 +38,10 @@ def cli(traceback: bool) -> None:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ARG001
-    click.echo(f"warning: {message}", err=True)
+    from ..artifacts import InputNote
+
+    kind = "note" if isinstance(category, type) and issubclass(category, InputNote) else "warning"
+    click.echo(f"{kind}: {message}", err=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         cli.main(args=args, prog_name="dustsim", standalone_mode=False)
         return 0
     except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.UsageError as exc:  # one line, like every other error, with where to look
+        where = exc.ctx.command_path if exc.ctx is not None else "dustsim"
+        click.echo(f"error: {exc.format_message()} (see '{where} --help')", err=True)
         return int(exc.exit_code)
     except click.ClickException as exc:
         exc.show()

@@ -36,3 +36,15 @@ def seed_option() -> Any:
     return click.option(
         "--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Seed of every random draw (default: fresh)."
     )
+
+
+def dry_run_option() -> Any:
+    return click.option("--dry-run", is_flag=True,
+                        help="Check every input and option, print the resolved plan (sizes, outputs) and exit.")
+
+
+def print_plan(command: str, items: dict[str, Any]) -> None:
+    """Print a resolved plan of ``dustsim COMMAND --dry-run``: one ``key: value`` line per item."""
+    click.echo(f"plan of dustsim {command} (dry run: nothing written)")
+    for key, value in items.items():
+        click.echo(f"  {key}: {value}")

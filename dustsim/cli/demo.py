@@ -7,7 +7,7 @@ import time
 
 import click
 
-from ._common import seed_option
+from ._common import dry_run_option, print_plan, seed_option
 
 
 @click.command("demo")
@@ -17,7 +17,9 @@ from ._common import seed_option
 @seed_option()
 @click.option("--device", default="auto", show_default=True, help="Torch device: auto, cpu, cuda, cuda:N.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: on a terminal).")
-def demo_command(out_dir: str, quick: bool, seed: int | None, device: str, progress: bool | None) -> None:
+@dry_run_option()
+def demo_command(out_dir: str, quick: bool, seed: int | None, device: str, progress: bool | None,
+                 dry_run: bool) -> None:
     """Run the whole dustsim story and write a self-contained report.
 
     A text artifact ("DUST") and a Gaussian mixture dissolve into noise under VP; a score
@@ -33,6 +35,9 @@ def demo_command(out_dir: str, quick: bool, seed: int | None, device: str, progr
     """
     from .demo_pipeline import run_demo
 
+    if dry_run:
+        _demo_plan(out_dir, quick, device)
+        return
     started = time.perf_counter()
     result = run_demo(out_dir, quick=quick, seed=0 if seed is None else seed, device=device,
                       progress=sys.stderr.isatty() if progress is None else progress,
@@ -46,3 +51,25 @@ def demo_command(out_dir: str, quick: bool, seed: int | None, device: str, progr
     click.echo(f"  KL(p0 || N(0,I)): exact {n['kl_exact']:.3f}, kNN {n['kl_knn']:.3f}, entropy production "
                f"{n['kl_entropy_production']:.3f}, I-MMSE {n['kl_i-mmse']:.3f} nats")
     click.echo(f"  total {time.perf_counter() - started:.0f} s")
+
+
+def _demo_plan(out_dir: str, quick: bool, device: str) -> None:
+    """Print the demo's settings and stages (device and output directory checked)."""
+    import dataclasses
+    from pathlib import Path
+
+    from ..io import check_writable
+    from ..model.device import select_device
+    from .demo_pipeline import ARTIFACTS, DemoSettings
+
+    resolved = select_device(device)
+    if not Path(out_dir).is_dir():
+        check_writable(out_dir)
+    settings = DemoSettings.make(quick)
+    print_plan("demo", {
+        "artifacts": ", ".join(a["init"] for a in ARTIFACTS.values()),
+        "settings": ", ".join(f"{f.name} = {getattr(settings, f.name)}" for f in dataclasses.fields(settings)),
+        "device": str(resolved),
+        "output": f"{out_dir}/ (datasets, figures, report.html); "
+                  f"{'about a minute' if quick else 'about 3-5 minutes on 2 CPU cores'}",
+    })

@@ -124,6 +124,7 @@ def run_demo(
     import dustsim
     from analysis import entropy_trajectory, plotting, thermo
     from analysis.model import kl_routes, snr_denoiser
+    from dustsim.io import check_writable
     from dustsim.model import (
         energy_distance,
         energy_noise_floor,
@@ -135,9 +136,13 @@ def run_demo(
         sample,
         train,
     )
+    from dustsim.model.device import select_device
 
     settings = DemoSettings.make(quick)
     out = Path(out_dir)
+    select_device(device)  # every option checked before the first stage writes anything
+    if not out.is_dir():
+        check_writable(out)
     out.mkdir(parents=True, exist_ok=True)
     result = DemoResult(out, out / "report.html")
     stages = Stages(8, log)

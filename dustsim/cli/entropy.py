@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ._common import command_line, output_option
+from ._common import command_line, dry_run_option, output_option, print_plan
 
 
 @click.command("entropy")
@@ -33,6 +33,7 @@ from ._common import command_line, output_option
               help="Analyse frames as tasks on a local dask cluster of this many workers.")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run: frames finished in OUTPUT.partial/ are not recomputed.")
+@dry_run_option()
 def entropy_command(
     trajectory: str,
     output: str,
@@ -48,6 +49,7 @@ def entropy_command(
     scheduler: str | None,
     workers: int | None,
     resume: bool,
+    dry_run: bool,
 ) -> None:
     """Entropy, KL to equilibrium and mutual information of every frame of TRAJECTORY.
 
@@ -76,15 +78,27 @@ def entropy_command(
     if resume and not partial.exists() and Path(output).exists():
         click.echo(f"{output} is already complete")
         return
-    if not resume and partial.exists():
-        shutil.rmtree(partial)  # a fresh run: forget the frames of an earlier one
     try:
         scale_list = [float(s) for s in scales.split(",")] if scales else None
     except ValueError:
         raise ConfigError(f"--scales must be comma-separated numbers, got {scales!r}") from None
     names = tuple(e.strip() for e in estimators.split(",") if e.strip())
-    started = time.perf_counter()
     ds = open_trajectory(trajectory)
+    if dry_run:
+        n = ds.sizes["particle"]
+        used = min(n, max_particles) if max_particles else n
+        realizations = ds.sizes.get("realization", 1)
+        print_plan("entropy", {
+            "trajectory": f"{trajectory}: {ds.sizes['time']} frames x {realizations} realization(s) of {n} particles "
+                          f"in {ds.sizes['spatial']}-D",
+            "estimators": f"{', '.join(names)} (k = {k}), {used} particles per frame, units {units}"
+                          + (", mutual information (KSG)" if mi else ""),
+            "output": f"{output} ({'resuming ' + str(partial) if resume and partial.exists() else 'fresh run'})",
+        })
+        return
+    if not resume and partial.exists():
+        shutil.rmtree(partial)  # a fresh run: forget the frames of an earlier one
+    started = time.perf_counter()
     client = cluster = None
     if scheduler or workers:
         from ..sweep import dask_client

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from ._common import command_line, output_option, seed_option
+from ._common import command_line, dry_run_option, output_option, print_plan, seed_option
 
 DEVICE_HELP = "auto (CUDA when present), cpu, cuda, cuda:N."
 
@@ -64,6 +64,21 @@ def _ensure_suffix(output: str) -> None:
         raise ConfigError(f"cannot tell the format of {output!r} from its suffix; use .nc or .zarr")
 
 
+def _reverse_plan(model: Any, cfg: Any, n: int, t_start: float | None, output: str) -> dict[str, Any]:
+    """What a reverse run will do and write (the sampler grid resolved, as the run resolves it)."""
+    from ..model.generate import reverse_times
+    from ..preflight import check_disk, format_bytes
+
+    ts, spacing = reverse_times(model, cfg, t_start=t_start)
+    every = cfg.record_every if cfg.record_every else cfg.steps
+    frames = cfg.steps // max(1, every) + 2 + (1 if cfg.denoise else 0)  # at most
+    nbytes = frames * n * model.dim * 4 + 3 * n * model.dim * 8
+    check_disk(nbytes, output, f"{frames} frames of {n} particles", "record fewer frames (--record-every)")
+    return {"sampler": f"{cfg.name}, {cfg.steps} steps, {spacing} spacing, t = {ts[0]:g} -> {ts[-1]:g}",
+            "device": str(model.device), "seed": cfg.seed if cfg.seed is not None else "fresh",
+            "output": f"{output}: at most {frames} frames, about {format_bytes(nbytes)}"}
+
+
 def realization_option() -> Any:
     return click.option("--realization", type=click.IntRange(0), default=None, metavar="R",
                         help="Use realization R of an ensemble or sweep store (its index along 'realization').")
@@ -103,11 +118,12 @@ def _select_realization(ds: Any, realization: int | None, path: str) -> Any:
 @click.option("--resume", is_flag=True, help="Continue an interrupted training of the same output.")
 @realization_option()
 @progress_option()
+@dry_run_option()
 def train_command(trajectory: str, output: str, config_file: str | None, objective: str | None,
                   network_kind: str | None, width: int | None, depth: int | None, steps: int | None,
                   batch_size: int | None, lr: float | None, weighting: str | None, checkpoint_every: int | None,
                   threads: int | None, seed: int | None, device: str | None, resume: bool,
-                  realization: int | None, progress: bool | None) -> None:
+                  realization: int | None, progress: bool | None, dry_run: bool) -> None:
     """Train a score model that reverses the forward TRAJECTORY.
 
     \b
@@ -132,6 +148,9 @@ def train_command(trajectory: str, output: str, config_file: str | None, objecti
         from ..io import open_trajectory
 
         data = _select_realization(open_trajectory(trajectory), realization, trajectory)
+    if dry_run:
+        _train_plan(data, trajectory, output, net, cfg)
+        return
     started = time.perf_counter()
     result = train(data, output, network=net, training=cfg, resume=resume, progress=progress,
                    history=command_line())
@@ -147,6 +166,27 @@ def train_command(trajectory: str, output: str, config_file: str | None, objecti
     _echo_prior_gap(meta.get("prior_gap", {}))
 
 
+def _train_plan(data: Any, trajectory: str, output: str, net: Any, cfg: Any) -> None:
+    """Print what ``dustsim train`` will do (configs validated, data opened, outputs checked)."""
+    from ..io import check_writable, open_trajectory
+    from ..model.device import select_device
+
+    net.validate()
+    cfg.validate()
+    device = select_device(cfg.device)
+    check_writable(output)
+    ds = open_trajectory(data) if isinstance(data, str) else data
+    stem = Path(output).with_suffix("")
+    print_plan("train", {
+        "data": f"{trajectory}: {ds.sizes['time']} frames of {ds.sizes['particle']} particles in "
+                f"{ds.sizes['spatial']}-D ({ds.attrs.get('process', '?')})",
+        "network": ", ".join(f"{k} = {v}" for k, v in net.to_dict().items()),
+        "training": ", ".join(f"{k} = {v}" for k, v in cfg.to_dict().items()),
+        "device": str(device),
+        "outputs": f"{output} (checkpoint; {output}.partial while running), {stem}.loss.nc (loss log)",
+    })
+
+
 # ------------------------------------------------------------------------ sample
 @click.command("sample")
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
@@ -157,11 +197,12 @@ def train_command(trajectory: str, output: str, config_file: str | None, objecti
 @device_option()
 @click.option("--raw-weights", is_flag=True, help="Use the raw weights instead of their EMA.")
 @progress_option()
+@dry_run_option()
 @output_option(help_text="Reverse trajectory: .nc (netCDF) or .zarr (Zarr).")
 def sample_command(model_path: str, n: int, sampler_name: str | None, steps: int | None, t_min: float | None,
                    spacing: str | None, record_every: int | None, denoise: bool | None, snr: float | None,
                    config_file: str | None, seed: int | None, device: str | None, raw_weights: bool,
-                   progress: bool | None, output: str) -> None:
+                   progress: bool | None, dry_run: bool, output: str) -> None:
     """Generate particles with MODEL; write the reverse trajectory (same schema as the forward one).
 
     \b
@@ -170,18 +211,23 @@ def sample_command(model_path: str, n: int, sampler_name: str | None, steps: int
       dustsim sample model.pt --n 10000 --sampler heun --steps 100 -o gen.zarr
       dustsim sample model.pt --n 5000 --sampler pc --snr 0.1 --steps 1000 --seed 3 -o gen.nc
     """
-    from ..io import save_dataset
+    from ..io import check_writable, save_dataset
     from ..model.checkpoint import load_model
     from ..model.config import load_tables
     from ..model.generate import sample
 
     _ensure_suffix(output)
+    check_writable(output)
     cfg = _sampler_config(load_tables(config_file), name=sampler_name, steps=steps, t_min=t_min, spacing=spacing,
                           record_every=record_every, denoise=denoise, snr=snr, seed=seed, device=device)
     if raw_weights:
         cfg = cfg.replace(use_ema=False)
     started = time.perf_counter()
     model = load_model(model_path, cfg.device, use_ema=cfg.use_ema)
+    plan = _reverse_plan(model, cfg, n, None, output)
+    if dry_run:
+        print_plan("sample", {"model": f"{model_path} ({model.dim}-D, {model.kind})", **plan})
+        return
     ds = sample(model, n, cfg, progress=progress, history=command_line())
     save_dataset(ds, output)
     elapsed = time.perf_counter() - started
@@ -216,12 +262,13 @@ def _echo_prior_gap(attrs: dict[str, Any]) -> None:
 @device_option()
 @realization_option()
 @progress_option()
+@dry_run_option()
 @output_option(help_text="Restoration trajectory: .nc (netCDF) or .zarr (Zarr).")
 def restore_command(model_path: str, trajectory: str, from_time: float, sampler_name: str | None,
                     steps: int | None, t_min: float | None, spacing: str | None, record_every: int | None,
                     denoise: bool | None, snr: float | None, hold_axes: tuple[str, ...], hold_labels: tuple[int, ...],
                     config_file: str | None, seed: int | None, device: str | None, realization: int | None,
-                    progress: bool | None, output: str) -> None:
+                    progress: bool | None, dry_run: bool, output: str) -> None:
     """Restore the frame of TRAJECTORY at --from-time back to t = 0 with MODEL (SDEdit, inpainting).
 
     \b
@@ -229,15 +276,20 @@ def restore_command(model_path: str, trajectory: str, from_time: float, sampler_
       dustsim restore model.pt dust.nc --from-time 0.3 -o restored.nc
       dustsim restore model.pt dust.nc --from-time 0.3 --hold-axis x -o cond.nc
     """
+    import math
+
     import numpy as np
 
     from ..errors import ConfigError
-    from ..io import open_trajectory, save_dataset
+    from ..io import check_writable, open_trajectory, save_dataset
     from ..model.checkpoint import load_model
     from ..model.config import load_tables
     from ..model.restore import hold_mask, restore
 
     _ensure_suffix(output)
+    check_writable(output)
+    if not math.isfinite(from_time):
+        raise ConfigError(f"--from-time must be a finite time, got {from_time!r}")
     cfg = _sampler_config(load_tables(config_file), name=sampler_name, steps=steps, t_min=t_min, spacing=spacing,
                           record_every=record_every, denoise=denoise, snr=snr, seed=seed, device=device)
     ds = _select_realization(open_trajectory(trajectory), realization, trajectory)
@@ -247,19 +299,52 @@ def restore_command(model_path: str, trajectory: str, from_time: float, sampler_
         if "label" not in ds.coords:
             raise ConfigError(f"--hold-label: {trajectory} has no particle labels")
         particles = np.isin(ds["label"].values, hold_labels)
+        absent = sorted(set(hold_labels) - set(np.unique(ds["label"].values).tolist()))
+        if absent:
+            raise ConfigError(f"--hold-label {absent[0]}: no particle of {trajectory} has that label")
     mask = hold_mask(n, d, axes=hold_axes, particles=particles) if (hold_axes or hold_labels) else None
     started = time.perf_counter()
     model = load_model(model_path, cfg.device, use_ema=cfg.use_ema)
+    if dry_run:
+        from ..model.restore import _frames
+
+        _, _, t_frame, _ = _frames(ds, float(from_time))
+        model.check_dim(d, "the trajectory")
+        plan = _reverse_plan(model, cfg, n, t_frame, output)
+        print_plan("restore", {"model": f"{model_path} ({model.dim}-D, {model.kind})",
+                               "trajectory": f"{trajectory}: frame t = {t_frame:g} of {n} particles",
+                               "held entries": int(mask.sum()) if mask is not None else 0, **plan})
+        return
     out = restore(model, ds, from_time, cfg, hold=mask, progress=progress, history=command_line())
     save_dataset(out, output)
     elapsed = time.perf_counter() - started
+    click.echo(restore_summary(out, output, elapsed))
+
+
+def restore_summary(out: Any, output: str, elapsed: float) -> str:
+    """The lines ``dustsim restore`` prints: each number next to the reference it is read against.
+
+    Per particle, a restoration is a posterior *draw*: it cannot beat the posterior mean
+    (the least mean error of any estimate), and an exact draw has sqrt(2) times its rms
+    error. As a distribution it should match the originals as closely as an independent
+    sample does (the energy-distance floor).
+    """
     a = out.attrs
-    click.echo(
-        f"wrote {output}: {n} particles restored from t = {a['from_time']:g}; mean displacement from the "
-        f"originals {a['mean_displacement_noised']:.4g} (noised) -> {a['mean_displacement_restored']:.4g} "
-        f"(restored); energy distance {a['energy_distance_noised']:.3g} -> {a['energy_distance_restored']:.3g}; "
-        f"seed {a['seed']}, {elapsed:.1f} s"
-    )
+    lines = [f"wrote {output}: {out.sizes['particle']} particles restored from t = {a['from_time']:g}, "
+             f"seed {a['seed']}, {elapsed:.1f} s"]
+    per = [f"noised {a['mean_displacement_noised']:.4g}", f"restored {a['mean_displacement_restored']:.4g}"]
+    refs = []
+    if "mean_displacement_exact_posterior_draw" in a:
+        refs.append(f"exact posterior draw {a['mean_displacement_exact_posterior_draw']:.4g}")
+        refs.append(f"exact posterior mean {a['mean_displacement_exact_posterior_mean']:.4g}")
+    if "mean_displacement_posterior_mean" in a:
+        refs.append(f"model's posterior mean (Tweedie) {a['mean_displacement_posterior_mean']:.4g}")
+    lines.append("  per particle, mean distance to the original: " + ", ".join(per)
+                 + (" (references: " + "; ".join(refs) + ")" if refs else ""))
+    lines.append(f"  as a distribution, energy distance to the originals: noised {a['energy_distance_noised']:.3g}, "
+                 f"restored {a['energy_distance_restored']:.3g} (independent-sample floor "
+                 f"{a['energy_distance_floor']:.3g} +- {a['energy_distance_floor_sd']:.2g})")
+    return "\n".join(lines)
 
 
 # -------------------------------------------------------------------- likelihood
@@ -290,17 +375,22 @@ def likelihood_command(model_path: str, points: str, frame_time: float, t_min: f
       dustsim likelihood model.pt held_out.npy
       dustsim likelihood model.pt dust.nc --time 0 --max-points 2000 --bits -o ll.nc
     """
+    import math
+
     import numpy as np
 
-    from ..artifacts import load_points
+    from ..artifacts import read_points, to_recorded_units
     from ..errors import ConfigError
-    from ..io import open_trajectory, save_dataset
+    from ..io import check_writable, open_trajectory, save_dataset
     from ..model.checkpoint import load_model
     from ..model.config import load_tables
     from ..model.evaluate import model_log_likelihood
 
     if output is not None:
         _ensure_suffix(output)
+        check_writable(output)
+    if not math.isfinite(frame_time):
+        raise ConfigError(f"--time must be a finite time, got {frame_time!r}")
     tables = load_tables(config_file)
     device = device or tables.get("sampler", {}).get("device", "auto")
     if Path(points).suffix.lower() in (".nc", ".nc4", ".netcdf", ".zarr"):
@@ -310,13 +400,32 @@ def likelihood_command(model_path: str, points: str, frame_time: float, t_min: f
         if abs(times[k] - frame_time) > 1e-6 * max(1.0, abs(frame_time)):
             raise ConfigError(f"{points} has no frame at t = {frame_time:g}")
         x = np.asarray(ds["position"].isel(time=k).values, dtype=np.float64)
+        columns: Any = _TRAJECTORY
     else:
-        x = load_points(points)
+        x, columns = read_points(points)
     if max_points is not None:
         x = x[:max_points]
     started = time.perf_counter()
     model = load_model(model_path, device)
+    log_jacobian = 0.0
+    if columns is not _TRAJECTORY:  # a points file in its own units: the training run's transformation
+        import tomllib
+
+        table = tomllib.loads(model.meta.get("source", {}).get("config", "") or "").get("artifact", {})
+        x, log_jacobian, done = to_recorded_units(x, columns, table)
+        if done:
+            click.echo(f"note: {points} {done} as the model's training data were; log-likelihoods are per point "
+                       f"in the file's units (Jacobian {log_jacobian:+.4g} nats)", err=True)
     res = model_log_likelihood(model, x, t_min=t_min, divergence=divergence, seed=seed)
+    if log_jacobian:
+        from ..model.likelihood import bits_per_dim
+
+        res["log_likelihood"] = res["log_likelihood"] + log_jacobian
+        res["log_likelihood"].attrs.update({"long_name": "log p(x) at t_min, in the points file's units",
+                                            "units": "nats"})
+        res.attrs["mean_log_likelihood"] = float(res["log_likelihood"].mean())
+        res.attrs["bits_per_dim"] = float(bits_per_dim(float(res["log_likelihood"].mean()), x.shape[1]))
+        res.attrs["log_jacobian"] = log_jacobian
     elapsed = time.perf_counter() - started
     a = res.attrs
     line = (f"mean log-likelihood {a['mean_log_likelihood']:.5g} ± {a['standard_error']:.2g} nats per point "
@@ -330,5 +439,7 @@ def likelihood_command(model_path: str, points: str, frame_time: float, t_min: f
         save_dataset(res, output)
         click.echo(f"wrote {output}")
 
+
+_TRAJECTORY = object()  # marks points read from a trajectory (already in the dust's units)
 
 COMMANDS = (train_command, sample_command, restore_command, likelihood_command)

@@ -96,7 +96,18 @@ def simulate_command(
         cfg = cfg.replace(artifact={**cfg.artifact, **parse_pairs(artifact_options, "--artifact-option")})
     cfg = apply_physics(cfg, physics)
     if dry_run:
-        click.echo(prepare(cfg).config.to_toml(), nl=False)
+        from ..io import check_writable
+        from ..preflight import format_bytes
+        from ..simulation import check_config_size, check_frames_size, frame_bytes
+
+        out = check_writable(output) if output is not None else None
+        check_config_size(cfg, out)
+        plan = prepare(cfg)
+        check_frames_size(plan, out)
+        click.echo(plan.config.to_toml(), nl=False)
+        where = f"written to {output}" if output is not None else "in memory (no --output)"
+        click.echo(f"# plan (dry run, nothing written): {len(plan.record_steps)} frames of {plan.config.n} particles, "
+                   f"{format_bytes(frame_bytes(plan))} {where}")
         return
     if output is None:
         raise click.UsageError("Missing option '-o' / '--output'.")

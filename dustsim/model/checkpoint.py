@@ -53,6 +53,25 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
     return Path(path)
 
 
+#: leading bytes of file formats a user may give by mistake
+_MAGIC = ((b"PK\x03\x04", "a zip archive"), (b"\x89HDF\r\n\x1a\n", "an HDF5 / netCDF-4 file"),
+          (b"CDF\x01", "a netCDF (classic) file"), (b"CDF\x02", "a netCDF (64-bit) file"),
+          (b"\x93NUMPY", "a numpy .npy file"), (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+          (b"\x80", "a legacy pickle (not a zip-format PyTorch file)"))
+
+
+def file_kind(path: Path) -> str:
+    """What a file looks like from its first bytes (for messages), e.g. ``"a zip archive"``."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if not head:
+        return "empty"
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    return "text" if all(32 <= b < 127 or b in (9, 10, 13) for b in head) else "of an unknown format"
+
+
 def read_checkpoint(path: str | Path, map_location: torch.device | str = "cpu") -> dict[str, Any]:
     """Read and check a checkpoint.
 
@@ -66,12 +85,15 @@ def read_checkpoint(path: str | Path, map_location: torch.device | str = "cpu") 
         raise InputFileError(f"no such model file: {path}")
     if path.is_dir():
         raise InputFileError(f"{path} is a directory, not a model checkpoint")
+    kind = file_kind(path)
+    if kind != "a zip archive":
+        raise InputFileError(f"{path} is not a readable dustsim model checkpoint: it is {kind}, not a PyTorch file "
+                             "(give the .pt written by dustsim train)")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputFileError(f"{path} is not a readable dustsim model checkpoint (corrupt or another format: "
-                             f"{reason[:120]})") from None
+    except Exception:  # noqa: BLE001 - any unpickling failure means a bad file
+        raise InputFileError(f"{path} is not a readable dustsim model checkpoint: a damaged or truncated PyTorch "
+                             "file; write it again with dustsim train") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise InputFileError(f"{path} is not a dustsim model checkpoint")
     if int(state.get("format_version", 0)) > FORMAT_VERSION:
