@@ -141,3 +141,18 @@ def test_multidimensional_data_is_refused_with_a_clear_error():
         complete_estimation(two_d, make_process("vp"))
     with pytest.raises(ConfigError, match="positive"):
         incomplete_estimation(BIMODAL, make_process("vp"), 0)
+
+
+def test_schedule_study_records_the_paper_bound_and_it_holds():
+    from analysis.schedule_study import resolve_schedule, schedule_study
+
+    ds = schedule_study(BIMODAL, schedules=["vp", "fm", "ve", "ot"], nfe=[5], n=300, n_bound=100, n_boot=100,
+                        trained=False)
+    assert {"pearson_d0", "pearson_d0_se", "w1_change_bound"} <= set(ds.data_vars)
+    assert ds.w1_change_bound.attrs["units"] == "length"
+    for name in ds.schedule.values:
+        p = resolve_schedule(str(name), BIMODAL)
+        r = complete_estimation(BIMODAL, p, **FAST)  # exact-score probability flow from the prior
+        d0, se = float(ds.pearson_d0.sel(schedule=name)), float(ds.pearson_d0_se.sel(schedule=name))
+        assert abs(d0 - r.d0) <= 4.5 * se + 1e-3 * r.d0
+        assert abs(r.delta_w1) <= float(ds.w1_change_bound.sel(schedule=name))
