@@ -356,6 +356,8 @@ def incomplete_estimation(data: GaussianMixture, process: LinearProcess, nfe: in
         v_grid = _velocity(law1, process, t1, x, s_hat(x[:, None], t1)[:, 0])
         v_q = _velocity(law1, process, t1, xq, s_hat(xq[:, None], t1)[:, 0])
         for node, wgt in zip(gl_x, gl_w, strict=True):
+            if not monotone:
+                break
             t = t0 + 0.5 * (node + 1.0) * (t1 - t0)
             mapped = x + (t - t1) * v_grid  # M(x): where grid points at t1 are at time t
             if np.any(np.diff(mapped) <= 0):
@@ -366,10 +368,8 @@ def incomplete_estimation(data: GaussianMixture, process: LinearProcess, nfe: in
             dnu = _velocity(law_t, process, t, x) - v_tilde
             lam += 0.5 * (t1 - t0) * wgt * float(np.trapezoid(dnu**2 * _pdf(law_t, x), x))
             d_max = max(d_max, _chi2_from_quantiles(xq + (t - t1) * v_q, law_t))
-        if not monotone:
-            break
-        xq = xq + (t0 - t1) * v_q
-        d_end = _chi2_from_quantiles(xq, data.transported(process, t0))
+        xq = xq + (t0 - t1) * v_q  # the sampler runs on even where the relation does not apply
+        d_end = _chi2_from_quantiles(np.sort(xq), data.transported(process, t0))
         d_max = max(d_max, d_end)
     w1_gen = float(np.mean(np.abs(np.sort(xq) - np.interp(u, _cdf(data, x), x))))
     if action is None:
