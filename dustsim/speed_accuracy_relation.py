@@ -13,7 +13,7 @@ prior a sampler draws from) instead of the forward end law ``p_tau``. Write
   ``p`` the generated law);
 - ``v_loss(t)^2 = (d/dt W1(p_t, p~_t))^2 / D0``, the squared speed at which that distance changes.
 
-**Complete estimation** (the reverse velocity is exactly ``nu_t``; paper Eqs. 77, 80, 81):
+**Complete estimation** (the reverse velocity is exactly ``nu_t``; paper Eqs. 77, 80, 81)::
 
     eta = dW1^2 / (tau D0)  <=  int_0^tau v_loss(t)^2 dt  <=  Sigma,     and v_loss(t)^2 <= E|nu_t|^2 at each t.
 
@@ -23,7 +23,7 @@ speed ``v_2(t)^2`` of the density path in W2 space (Eqs. 79, 82, 83), so the rig
 ``D0`` is conserved along the exact transport; ``dW1`` is not.
 
 **Incomplete estimation** (reverse velocity ``nu~_t = nu_t - dnu_t``, e.g. an inexact score or a
-discretised solver; Eq. 100 / Appendix F, Eq. F5):
+discretised solver; Eq. 100 / Appendix F, Eq. F5)::
 
     |dW1| <= sqrt(tau D_max Sigma) + sqrt(1 + D_max) sqrt(tau Lambda),     Lambda = int_0^tau E_{p_t} |dnu_t|^2 dt,
 
@@ -288,7 +288,7 @@ class IncompleteEstimation:
 
     @property
     def holds(self) -> bool:
-        """``|delta_w1| <= bound`` (NaN bound: False)."""
+        """Whether ``abs(delta_w1) <= bound`` (NaN bound: False)."""
         return bool(abs(self.delta_w1) <= self.bound)
 
 
