@@ -352,6 +352,13 @@ def summary_lines(ds: xr.Dataset) -> list[str]:
                          f"{float(r.spearman_same_prior_hi):+.2f}]; best {r.best_schedule.values!s}")
         lines.append(f"  kNN KL estimator floor (two data samples): {ds.attrs['kl_noise_floor']:.3g} "
                      f"+- {ds.attrs['kl_noise_floor_se']:.2g} nats")
+    if "w1_change_bound" in ds:
+        lines.append("Ikeda et al.'s speed-accuracy bound |W1(q,p) - W1(p_T,pi)| <= sqrt(T D0 Sigma) "
+                     "(exact-score probability flow; D0 = chi^2(pi || p_T)):")
+        for name in ds.schedule.values:
+            row = ds.sel(schedule=name)
+            lines.append(f"  {name:10s} D0 {float(row.pearson_d0):.3g} +- {float(row.pearson_d0_se):.2g}, "
+                         f"bound {float(row.w1_change_bound):.3g}")
     return lines
 
 
