@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dustsim.errors import ConfigError
 from dustsim.mixture import GaussianMixture
@@ -68,6 +70,20 @@ def test_complete_estimation_chain_holds_for_every_schedule(process):
         assert r.holds, (r.response, r.loss_action, r.action, r.local_ok)
         assert r.action >= r.geodesic_action * (1 - 1e-3)
         assert r.response > 0  # the relation is not trivially 0 <= ...
+
+
+@settings(max_examples=12, deadline=None)
+@given(m1=st.floats(-2.0, 0.0), m2=st.floats(0.5, 2.0), s1=st.floats(0.15, 0.6), s2=st.floats(0.15, 0.6),
+       w=st.floats(0.2, 0.8), shift=st.floats(-0.5, 0.5), scale=st.floats(0.8, 1.3),
+       name=st.sampled_from(["vp", "vp-cosine", "fm", "ve"]))
+def test_complete_estimation_chain_holds_for_any_bimodal_data_and_start_error(m1, m2, s1, s2, w, shift, scale, name):
+    data = GaussianMixture(np.array([[m1], [m2]]), np.array([s1, s2]), np.array([w, 1 - w]))
+    process = make_process(name, sigma_max=6.0) if name == "ve" else make_process(name)
+    tau = end_time(process)
+    start = start_law(process, tau, shift=shift * start_law(process, tau).stds[0], scale=scale)
+    r = complete_estimation(data, process, start, **FAST)
+    assert r.holds, (r.response, r.loss_action, r.action, r.local_ok)
+    assert r.action >= r.geodesic_action * (1 - 1e-3)
 
 
 def test_action_equals_the_independent_monte_carlo_route():
