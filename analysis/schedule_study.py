@@ -34,7 +34,8 @@ from numpy.typing import NDArray
 from dustsim.errors import ConfigError
 from dustsim.mixture import GaussianMixture
 from dustsim.processes import LinearProcess, make_process
-from dustsim.speed_accuracy import error_bound, prior_sample, reverse_sample, time_grid
+from dustsim.speed_accuracy import end_time, error_bound, prior_sample, reverse_sample, time_grid
+from dustsim.speed_accuracy_relation import pearson_to_prior
 from dustsim.thermodynamics import optimal_schedule, path_integrals
 
 from .divergence import kl_divergence, kl_to_density
@@ -172,7 +173,10 @@ def schedule_study(
     xarray.Dataset
         Over ``schedule`` (and ``nfe``, ``score``: ``exact`` / ``trained``): ``action``,
         ``action_se``, ``thermodynamic_length``, ``entropy_production`` (SDE's own; inf where
-        g = 0 at t = 0), ``bound`` (+ ``_se``), ``bound_prior_gap``, ``bound_discretisation``,
+        g = 0 at t = 0), ``pearson_d0`` (+ ``_se``; ``chi^2(pi || p_T)``) and ``w1_change_bound``
+        (``sqrt(T D0 Sigma)``, Ikeda et al.'s bound on the change of W1 for the exact-score
+        probability-flow ODE, NFE-independent: see :mod:`dustsim.speed_accuracy_relation`),
+        ``bound`` (+ ``_se``), ``bound_prior_gap``, ``bound_discretisation``,
         ``bound_score``, ``kl_data_generated`` (+ ``_se``), ``kl_generated_data`` (+ ``_se``),
         ``sliced_w2``, ``energy_over_floor``; over ``score, nfe``: ``spearman``,
         ``spearman_lo``, ``spearman_hi`` (Sigma vs ``kl_data_generated``), the same over the
@@ -197,7 +201,7 @@ def schedule_study(
         "kl_data_generated_se", "kl_generated_data", "kl_generated_data_se", "sliced_w2", "energy_over_floor")}
     per_schedule = {k: np.full(len(procs), np.nan) for k in (
         "action", "action_se", "thermodynamic_length", "thermodynamic_length_se", "entropy_production",
-        "entropy_production_se")}
+        "entropy_production_se", "pearson_d0", "pearson_d0_se", "w1_change_bound")}
     rng = np.random.default_rng(seed)
     reference = mix.sample(n, rng)  # the data sample every generated set is compared with
     floor, _ = energy_noise_floor(lambda m, g: mix.sample(m, g), n, n, rng, repeats=3)
@@ -210,6 +214,13 @@ def schedule_study(
         per_schedule["thermodynamic_length_se"][i] = pi.length_se
         per_schedule["entropy_production"][i] = pi.entropy_production
         per_schedule["entropy_production_se"][i] = pi.entropy_production_se
+        # Ikeda et al.'s speed-accuracy relation (Eq. 77) for the exact-score probability flow from
+        # the prior: |W1(q, p) - W1(p_T, pi)| <= sqrt(T D0 Sigma), D0 = chi^2(pi || p_T); Sigma over
+        # [0, t_max] is at least Sigma over [0, T], so the bound stays valid
+        tau = end_time(p)
+        d0, d0_se = pearson_to_prior(mix, p, tau, n_samples=20_000, seed=seed)
+        per_schedule["pearson_d0"][i], per_schedule["pearson_d0_se"][i] = d0, d0_se
+        per_schedule["w1_change_bound"][i] = math.sqrt(tau * d0 * pi.action)
         for a, kind in enumerate(kinds):
             if kind == "exact":
                 score: Score | None = None
@@ -255,7 +266,8 @@ def schedule_study(
     ds = xr.Dataset(
         {
             **{k: ("schedule", v, {"units": "length^2 / time" if k.startswith("action") else
-                                   "length" if k.startswith("thermo") else "nats"})
+                                   "length" if k.startswith(("thermo", "w1_")) else
+                                   "1" if k.startswith("pearson") else "nats"})
                for k, v in per_schedule.items()},
             **{k: (dims2, v, {"units": "length" if k == "sliced_w2" else "1" if k == "energy_over_floor" else "nats"})
                for k, v in per_nfe.items()},
@@ -340,6 +352,13 @@ def summary_lines(ds: xr.Dataset) -> list[str]:
                          f"{float(r.spearman_same_prior_hi):+.2f}]; best {r.best_schedule.values!s}")
         lines.append(f"  kNN KL estimator floor (two data samples): {ds.attrs['kl_noise_floor']:.3g} "
                      f"+- {ds.attrs['kl_noise_floor_se']:.2g} nats")
+    if "w1_change_bound" in ds:
+        lines.append("Ikeda et al.'s speed-accuracy bound |W1(q,p) - W1(p_T,pi)| <= sqrt(T D0 Sigma) "
+                     "(exact-score probability flow; D0 = chi^2(pi || p_T)):")
+        for name in ds.schedule.values:
+            row = ds.sel(schedule=name)
+            lines.append(f"  {name:10s} D0 {float(row.pearson_d0):.3g} +- {float(row.pearson_d0_se):.2g}, "
+                         f"bound {float(row.w1_change_bound):.3g}")
     return lines
 
 
