@@ -50,6 +50,19 @@ def initial_positions(ds: xr.Dataset) -> np.ndarray:
     return x0
 
 
+def split_particles(n: int, fraction: float, generator: torch.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Random split of ``n`` particle indices into (training, validation), sorted.
+
+    The validation part has ``max(2, round(fraction n))`` particles; at least two stay for
+    training (ConfigError otherwise).
+    """
+    n_val = max(2, round(fraction * n))
+    if n - n_val < 2:
+        raise ConfigError(f"cannot hold out {fraction:g} of {n} particles for validation and keep 2 for training")
+    order = torch.randperm(n, generator=generator).numpy()
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
 @dataclass
 class KernelPairs:
     """Exact-kernel training pairs for a linear process.
@@ -89,6 +102,15 @@ class KernelPairs:
     @property
     def dim(self) -> int:
         return int(self.x0.shape[1])
+
+    @property
+    def n_particles(self) -> int:
+        return int(self.x0.shape[0])
+
+    def subset(self, index: np.ndarray) -> KernelPairs:
+        """The same pairs on the particles ``index`` only."""
+        return KernelPairs(self.x0[index], self.process, self.t_min, self.t_max, self.time_sampling,
+                           self.p_mean, self.p_std)
 
     def draw_times(self, n: int, generator: torch.Generator) -> np.ndarray:
         """``n`` training times (float64)."""
@@ -183,6 +205,14 @@ class FrameSamples:
     @property
     def dim(self) -> int:
         return int(self.frames.shape[2])
+
+    @property
+    def n_particles(self) -> int:
+        return int(self.frames.shape[1])
+
+    def subset(self, index: np.ndarray) -> FrameSamples:
+        """The same frames with the particles ``index`` only."""
+        return FrameSamples(self.frames[:, index], self.times)
 
     def statistics(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-frame mean ``(K, d)`` and standard deviation per axis averaged over axes ``(K,)``."""
