@@ -154,10 +154,12 @@ class TrainConfig(_Table):
     validate_every : int
         Steps between validation losses (of the EMA weights).
     patience : int
-        Convergence rule: stop when the smoothed validation loss has not improved by a
-        relative ``min_improvement`` within the last ``patience`` steps (0: never).
+        Convergence rule: stop when the smoothed validation loss has not improved within
+        the last ``patience`` steps by ``min_improvement`` of the gain since the start
+        (:func:`dustsim.model.stopping.converged`; 0: never).
     min_improvement : float
-        Relative improvement of the smoothed validation loss that counts as progress.
+        Improvement that counts as progress, as a fraction of the validation loss gained
+        since the start.
     smoothing : int
         Validation losses averaged (running mean) before the rule compares them.
     lr, weight_decay, warmup, grad_clip : float / int
@@ -196,7 +198,7 @@ class TrainConfig(_Table):
     validation_points: int = 8192
     validate_every: int = 100
     patience: int = 1000
-    min_improvement: float = 2e-3
+    min_improvement: float = 0.01
     smoothing: int = 5
     lr: float = 2e-3
     weight_decay: float = 0.0

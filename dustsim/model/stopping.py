@@ -3,14 +3,20 @@
 Training stops at the first of
 
 - ``converged``: the smoothed validation loss (running mean of the last ``smoothing``
-  validation losses) has not improved by a relative ``min_improvement`` within the last
-  ``patience`` steps (:func:`converged`);
+  validation losses) has not improved within the last ``patience`` steps by more than a
+  fraction ``min_improvement`` of what training has gained so far (:func:`converged`);
 - ``max_time``: the wall-clock cap ``max_time`` (seconds) is reached;
 - ``steps``: the step cap is reached (default :func:`default_steps`).
 
 The validation loss is computed on a fixed set of draws (held-out particles, times and
 noises chosen once from the seed), so it is a deterministic function of the weights and
 the rule gives the same decision on every rerun and after a resume.
+
+Why relative to the gain and not to the loss itself: a denoising loss is mostly its
+irreducible part (the noise the best denoiser cannot remove), so the loss of an untrained,
+EDM-preconditioned model (the optimal Gaussian denoiser) is already within a few per cent
+of the converged one. "0.2 % better" is noise early on and a large step late; "1 % of the
+improvement since the start" means the same at every stage and for every loss scale.
 """
 
 from __future__ import annotations
@@ -65,15 +71,18 @@ def converged(steps: Sequence[int], losses: Sequence[float], *, patience: int, m
     patience : int
         Window in steps (0: never converged).
     min_improvement : float
-        Relative improvement that counts as progress: the best smoothed loss within the
-        last ``patience`` steps must be below ``best_before - min_improvement |best_before|``,
-        ``best_before`` the best smoothed loss of the evaluations at least ``patience``
-        steps older than the latest (absolute value: SSM losses may be negative).
+        Improvement that counts as progress, as a fraction of the gain so far: the best
+        smoothed loss within the last ``patience`` steps must be below
+        ``best_before - min_improvement (reference - best_before)``, ``best_before`` the
+        best smoothed loss of the evaluations at least ``patience`` steps older than the
+        latest and ``reference`` the first validation loss counted (at ``origin``: the
+        untrained model, or the model a resumed run extends). A run that has gained
+        nothing converges when a whole window brings nothing either.
     smoothing : int
         Window of the running mean, in evaluations.
     origin : int
-        Only evaluations after this step count (a resumed run that extends a finished
-        model starts a new window there).
+        Only evaluations at or after this step count (a resumed run that extends a
+        finished model starts a new window there).
 
     Returns
     -------
@@ -83,15 +92,17 @@ def converged(steps: Sequence[int], losses: Sequence[float], *, patience: int, m
     if patience <= 0:
         return False
     s = np.asarray(steps, dtype=np.int64)
-    keep = s > origin
+    keep = s >= origin
     s = s[keep]
     if s.size < 2:
         return False
-    values = smoothed(np.asarray(losses, dtype=np.float64)[keep], smoothing)
+    raw = np.asarray(losses, dtype=np.float64)[keep]
+    values = smoothed(raw, smoothing)
     latest = s[-1]
     before = s <= latest - patience
     if not np.any(before) or not np.all(np.isfinite(values)):
         return False
     best_before = float(values[before].min())
     recent = float(values[~before].min())
-    return recent > best_before - min_improvement * abs(best_before)
+    gain = max(float(raw[0]) - best_before, 0.0)
+    return recent >= best_before - min_improvement * gain

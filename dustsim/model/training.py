@@ -53,6 +53,10 @@ from .validation import make_validation_set
 
 LOG_COLUMNS = ("loss", "lr", "grad_norm", "wall_time")
 VALIDATION_COLUMNS = ("validation_step", "validation_loss", "validation_se")
+#: An early stop (convergence, or ``COOLDOWN_AT`` of ``max_time``) first anneals the learning rate
+#: to ``lr / 100`` over this fraction of the steps trained so far (the schedule would have done it).
+COOLDOWN_FRACTION = 0.25
+COOLDOWN_AT = 0.8
 
 
 class TrainingDiverged(DustsimError, FloatingPointError):
@@ -80,15 +84,25 @@ def loss_log_path(output: str | Path) -> Path:
     return output.with_name(output.stem + ".loss.nc")
 
 
-def learning_rate(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up to ``lr`` over ``warmup`` steps, then constant or cosine decay to ``lr / 100``."""
+def learning_rate(step: int, cfg: TrainConfig, cooldown: tuple[int, int] | None = None) -> float:
+    """Linear warm-up to ``lr`` over ``warmup`` steps, then constant or cosine decay to ``lr / 100``.
+
+    ``cooldown = (start, length)``: from step ``start`` on, the rate decays (half cosine)
+    from its value at ``start`` to ``lr / 100`` over ``length`` steps — the annealing that
+    an early stop (convergence, ``max_time``) would otherwise skip.
+    """
+    floor = cfg.lr / 100
+    if cooldown is not None and step >= cooldown[0]:
+        start, length = cooldown
+        top = learning_rate(start, cfg)
+        progress = min((step - start) / max(length, 1), 1.0)
+        return floor + 0.5 * (top - floor) * (1 + math.cos(math.pi * progress))
     if cfg.warmup and step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
     if cfg.lr_schedule == "constant":
         return cfg.lr
-    span = max(cfg.steps - cfg.warmup, 1)
+    span = max(cfg.steps - cfg.warmup, 1)  # type: ignore[operator]
     progress = min(max(step - cfg.warmup, 0) / span, 1.0)
-    floor = cfg.lr / 100
     return floor + 0.5 * (cfg.lr - floor) * (1 + math.cos(math.pi * progress))
 
 
@@ -245,9 +259,16 @@ def _validation_coords(validation: dict[str, list[float]], training: dict[str, A
     }
 
 
+def _cooldown(step: int, origin: int, steps_cap: int, cfg: TrainConfig) -> tuple[int, int]:
+    """The annealing that ends an early stop: ``COOLDOWN_FRACTION`` of the steps trained, within the cap."""
+    length = max(int(round(COOLDOWN_FRACTION * (step - origin))), min(cfg.validate_every, 100), 1)
+    return step, max(min(length, steps_cap - step), 0)
+
+
 def _stop_rule(cfg: TrainConfig) -> str:
-    return (f"stop at the first of: no relative improvement >= {cfg.min_improvement:g} of the validation loss "
-            f"(running mean of {cfg.smoothing}) within {cfg.patience} steps; {cfg.steps} steps"
+    return (f"stop at the first of: the validation loss (running mean of {cfg.smoothing}) improved by less than "
+            f"{cfg.min_improvement:g} of its gain since the start within {cfg.patience} steps, then "
+            f"{COOLDOWN_FRACTION:g} more steps of learning-rate cooldown; {cfg.steps} steps"
             + (f"; {cfg.max_time:g} s" if cfg.max_time is not None else ""))
 
 
@@ -396,6 +417,8 @@ def _train(
     log_steps: list[int] = []
     val: dict[str, list[float]] = {k: [] for k in VALIDATION_COLUMNS}
     start, elapsed0, origin = 0, 0.0, 0
+    cooldown: tuple[int, int] | None = None  # (first step, length) of the annealing before an early stop
+    pending: str | None = None  # why the cooldown started: the stop reason once it ends
     history_text = history_line(history or "train")
     if state is not None:
         _check_resume(state["meta"], meta)
@@ -412,7 +435,10 @@ def _train(
         rows = {k: [float(v) for v in log.get(k, [])] for k in LOG_COLUMNS}
         elapsed0 = rows["wall_time"][-1] if rows["wall_time"] else 0.0
         val = {k: [float(v) for v in log.get(k, [])] for k in VALIDATION_COLUMNS}
-        origin = start if state.get("extending") else int(state.get("stopping", {}).get("origin", 0))
+        stopping = {} if state.get("extending") else state.get("stopping", {})
+        origin = start if state.get("extending") else int(stopping.get("origin", 0))
+        cooldown = tuple(stopping["cooldown"]) if stopping.get("cooldown") else None  # type: ignore[assignment]
+        pending = stopping.get("pending")
         history_text = state["meta"].get("history", "") + "\n" + history_line(history or "train --resume")
     meta["history"] = history_text
     meta["training"] = cfg.to_dict()
@@ -424,7 +450,7 @@ def _train(
             "rng": {"data": data_gen.get_state(), "projection": proj_gen.get_state().cpu()},
             "log": {"step": list(log_steps), **{k: list(v) for k, v in rows.items()},
                     **{k: list(v) for k, v in val.items()}},
-            "stopping": {"origin": origin},
+            "stopping": {"origin": origin, "cooldown": list(cooldown) if cooldown else None, "pending": pending},
         }
 
     steps_cap = int(cfg.steps)  # type: ignore[arg-type]
@@ -443,9 +469,11 @@ def _train(
         val["validation_loss"].append(loss)
         val["validation_se"].append(se)
 
+    if not val["validation_step"]:
+        validate(start)  # the reference of the convergence rule: the untrained model
     try:
         for step in range(start, steps_cap):
-            lr = learning_rate(step, cfg)
+            lr = learning_rate(step, cfg, cooldown)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch = data_source.draw(cfg.batch_size, data_gen, device)
@@ -465,14 +493,20 @@ def _train(
             acc_loss, acc_norm, acc_n = acc_loss + value, acc_norm + float(norm), acc_n + 1
             done = step + 1
             stop = None
-            if done % cfg.validate_every == 0 or done == steps_cap:
+            if cooldown is not None and done >= cooldown[0] + cooldown[1]:
+                stop = pending
+            if done % cfg.validate_every == 0 or done == steps_cap or stop is not None:
                 validate(done)
-                if converged(val["validation_step"], val["validation_loss"], patience=cfg.patience,
-                             min_improvement=cfg.min_improvement, smoothing=cfg.smoothing, origin=origin):
-                    stop = "converged"
+                if cooldown is None and converged(
+                        val["validation_step"], val["validation_loss"], patience=cfg.patience,
+                        min_improvement=cfg.min_improvement, smoothing=cfg.smoothing, origin=origin):
+                    cooldown, pending = _cooldown(done, origin, steps_cap, cfg), "converged"
             if cfg.max_time is not None and stop is None:
-                over = time.perf_counter() - started - paused >= cfg.max_time
-                if dist.broadcast(int(over)):  # every process stops at the same step
+                elapsed = time.perf_counter() - started - paused
+                over = dist.broadcast(int(elapsed >= cfg.max_time) + 2 * int(elapsed >= COOLDOWN_AT * cfg.max_time))
+                if over & 2 and cooldown is None:  # every process decides at the same step
+                    cooldown, pending = _cooldown(done, start, steps_cap, cfg), "max_time"
+                if over & 1:
                     stop = "max_time"
                     if val["validation_step"][-1:] != [done]:
                         validate(done)

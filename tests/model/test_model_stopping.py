@@ -12,7 +12,7 @@ from dustsim.errors import ConfigError
 from dustsim.model import NetworkConfig, TrainConfig, read_checkpoint, train
 from dustsim.model import training as training_module
 from dustsim.model.stopping import converged, default_steps, smoothed
-from dustsim.model.training import loss_log_path, partial_checkpoint
+from dustsim.model.training import learning_rate, loss_log_path, partial_checkpoint
 
 TINY_NET = NetworkConfig(width=16, depth=1)
 
@@ -32,13 +32,26 @@ def test_convergence_rule():
     assert converged(steps, flat, patience=500, min_improvement=1e-3, smoothing=3)
     assert not converged(steps, flat, patience=0, min_improvement=1e-3, smoothing=3)  # 0: never
     assert not converged(steps[:4], flat[:4], patience=500, min_improvement=1e-3, smoothing=3)  # too short
-    # a negative loss (SSM) that still improves by more than 1e-3 of its size is not converged
-    negative = -2 - 0.01 * np.arange(20)
-    assert not converged(steps, negative, patience=500, min_improvement=1e-3, smoothing=3)
-    assert converged(steps, negative, patience=500, min_improvement=0.05, smoothing=3)
-    # a restart window: only evaluations after the origin count
+    # the gain is what counts, not the loss's size or sign: a constant offset or a shift below zero
+    # (SSM losses) changes nothing
+    for offset in (0.0, 1e3, -1e3):
+        assert converged(steps, falling + offset, patience=500, min_improvement=0.2, smoothing=3)
+        assert not converged(steps, falling + offset, patience=500, min_improvement=0.01, smoothing=3)
+    # linear progress (a constant gain per window) never converges under a small threshold
+    assert not converged(steps, -0.01 * np.arange(20), patience=500, min_improvement=0.05, smoothing=3)
+    # a restart window: only evaluations from the origin on count
     assert not converged(steps, flat, patience=500, min_improvement=1e-3, smoothing=3, origin=1700)
+    assert converged(steps, flat, patience=500, min_improvement=1e-3, smoothing=3, origin=1500)
     np.testing.assert_allclose(smoothed([1.0, 3.0, 5.0, 7.0], 2), [1.0, 2.0, 4.0, 6.0])
+
+
+def test_cooldown_schedule():
+    c = TrainConfig(lr=1e-2, warmup=10, steps=1000)
+    top = learning_rate(300, c)
+    assert learning_rate(300, c, (300, 100)) == pytest.approx(top)  # continuous where it starts
+    assert learning_rate(350, c, (300, 100)) == pytest.approx(1e-4 + 0.5 * (top - 1e-4))
+    assert learning_rate(400, c, (300, 100)) == pytest.approx(1e-4) == learning_rate(900, c, (300, 100))
+    assert learning_rate(299, c, (300, 100)) == learning_rate(299, c)
 
 
 def test_default_steps_rule():
@@ -58,6 +71,8 @@ def test_stops_when_converged_deterministically(tmp_path, gmm_trajectory):
     assert int(log.validation_step.values[-1]) == a.model.step == int(log.step.values[-1])
     assert np.all(np.isfinite(log.validation_loss.values)) and np.all(log.validation_se.values > 0)
     assert read_checkpoint(out)["meta"]["stop"]["reason"] == "converged"
+    # the stop came after a cooldown: the learning rate was annealed to lr / 100
+    assert log.lr.values[-1] < 0.05 * a.model.meta["training"]["lr"] < log.lr.values.max()
     held = a.model.meta["validation"]
     assert held["held_out_particles"] == 300 and held["training_particles"] == 2700
     # deterministic: the same seed stops at the same step with the same validation curve
@@ -71,7 +86,7 @@ def test_caps_stop_training(gmm_trajectory):
     assert res.model.meta["stop"]["reason"] == "max_time" and res.model.step == 1
     res = train(gmm_trajectory, network=TINY_NET, training=cfg(steps=25, patience=0))
     assert res.model.meta["stop"]["reason"] == "steps" and res.model.step == 25
-    assert list(res.log.validation_step.values) == [10, 20, 25]
+    assert list(res.log.validation_step.values) == [0, 10, 20, 25]  # 0: the untrained reference
 
 
 def test_resume_through_convergence_is_bit_exact(tmp_path, monkeypatch, gmm_trajectory):
