@@ -261,7 +261,7 @@ def _validation_coords(validation: dict[str, list[float]], training: dict[str, A
 
 def _cooldown(step: int, origin: int, steps_cap: int, cfg: TrainConfig) -> tuple[int, int]:
     """The annealing that ends an early stop: ``COOLDOWN_FRACTION`` of the steps trained, within the cap."""
-    length = max(int(round(COOLDOWN_FRACTION * (step - origin))), min(cfg.validate_every, 100), 1)
+    length = max(round(COOLDOWN_FRACTION * (step - origin)), min(cfg.validate_every, 100), 1)
     return step, max(min(length, steps_cap - step), 0)
 
 

@@ -11,11 +11,11 @@ import math
 
 import numpy as np
 import pytest
+from stats_helpers import Z
 
 import dustsim
 from dustsim.cli import main
 from dustsim.model import GaussianMixture, NetworkConfig, TrainConfig, model_log_likelihood, train
-from stats_helpers import Z
 
 ARTIFACT = {"k": 2, "radius": 0.6, "std": 0.25}
 
