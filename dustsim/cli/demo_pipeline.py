@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from .demo_support import support_numbers, support_table
+
 
 @dataclass(frozen=True)
 class DemoSettings:
@@ -258,6 +260,9 @@ def run_demo(
             "restoration_energy_noised": float(rest.attrs["energy_distance_noised"]),
             "restoration_energy_restored": float(rest.attrs["energy_distance_restored"]),
             **{f"h_theorem_{k}": v for k, v in checks.items()},
+            **support_numbers(fwd["text"]["position"].isel(time=0).values.astype(np.float64),
+                              rev["text"]["position"].isel(time=-1).values.astype(np.float64),
+                              ARTIFACTS["text"]["init"], ARTIFACTS["text"]["artifact"], seeds["analysis"]),
         }
         result.numbers.update(numbers)
         return numbers
@@ -354,7 +359,7 @@ def _write_report(result: DemoResult, settings: DemoSettings, fwd: dict[str, Any
                  "value": f"{n['gmm_log_likelihood_model']:.4f} ± {n['gmm_log_likelihood_se']:.4f}"},
                 {"quantity": "exact mixture log-density (nats)", "value": n["gmm_log_likelihood_exact"]},
                 {"quantity": "log-likelihood gap (nats)", "value": n["gmm_log_likelihood_gap"]},
-            ], "quality of the Gaussian-mixture model")],
+            ], "quality of the Gaussian-mixture model"), support_table(n)],
         ),
         Section(
             "Restoring a half-buried artifact",

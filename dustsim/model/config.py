@@ -94,13 +94,17 @@ def _choice(table: str, name: str, value: Any, choices: tuple[str, ...]) -> None
 
 @dataclass
 class NetworkConfig(_Table):
-    """The network: ``kind`` (``mlp`` or ``resmlp``), ``width``, ``depth``, ``embedding_dim``, ``activation``."""
+    """The network: ``kind`` (``mlp`` or ``resmlp``), ``width``, ``depth``, ``embedding_dim``, ``activation``,
+    ``fourier_features`` (frequencies per coordinate of the input's Fourier features, 0: none) and
+    ``fourier_max_frequency`` (the largest, in 1 / units of the preconditioned input)."""
 
     kind: str = "resmlp"
     width: int = 128
     depth: int = 3
     embedding_dim: int = 64
     activation: str = "silu"
+    fourier_features: int = 0
+    fourier_max_frequency: float = 64.0
     _table = "network"
 
     def validate(self) -> None:
@@ -113,6 +117,8 @@ class NetworkConfig(_Table):
         _check("network", "embedding_dim", self.embedding_dim, int, 2)
         if self.embedding_dim % 2:
             raise ConfigError(f"[network] embedding_dim must be even, got {self.embedding_dim}")
+        _check("network", "fourier_features", self.fourier_features, int, 0)
+        _check("network", "fourier_max_frequency", self.fourier_max_frequency, float, 0, strict=True)
 
     def options(self) -> dict[str, Any]:
         """Keyword arguments of :func:`dustsim.model.networks.make_network` (without ``kind``)."""
