@@ -193,7 +193,7 @@ class TrainConfig(_Table):
 
     objective: str = "auto"
     weighting: str = "edm"
-    time_sampling: str = "log-level"
+    time_sampling: str = "edm"
     p_mean: float = -1.2
     p_std: float = 1.2
     t_min: float | None = None

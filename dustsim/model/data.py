@@ -79,6 +79,11 @@ class KernelPairs:
         ``log(sigma / alpha) ~ N(p_mean, p_std^2)`` (clipped to the range).
     p_mean, p_std : float
         Parameters of the ``edm`` law.
+    level_scale : float
+        The ``edm`` law is that of ``log(sigma / alpha / level_scale)``: training passes
+        ``sd / 0.5`` (``sd`` the data's standard deviation; EDM's defaults are for
+        ``sd = 0.5``), so the noise levels scale with the data and the law is
+        unit-invariant.
     """
 
     x0: np.ndarray
@@ -88,6 +93,7 @@ class KernelPairs:
     time_sampling: str = "log-level"
     p_mean: float = -1.2
     p_std: float = 1.2
+    level_scale: float = 1.0
     table: NoiseTable = field(init=False)
     _x0: torch.Tensor = field(init=False, repr=False)
 
@@ -110,7 +116,7 @@ class KernelPairs:
     def subset(self, index: np.ndarray) -> KernelPairs:
         """The same pairs on the particles ``index`` only."""
         return KernelPairs(self.x0[index], self.process, self.t_min, self.t_max, self.time_sampling,
-                           self.p_mean, self.p_std)
+                           self.p_mean, self.p_std, self.level_scale)
 
     def draw_times(self, n: int, generator: torch.Generator) -> np.ndarray:
         """``n`` training times (float64)."""
@@ -124,8 +130,9 @@ class KernelPairs:
             from scipy.special import ndtr, ndtri
 
             # inverse-CDF draw of the normal truncated to the range: no rejection loop
-            a, b = ndtr((lo - self.p_mean) / self.p_std), ndtr((hi - self.p_mean) / self.p_std)
-            return self.table.time(self.p_mean + self.p_std * ndtri(a + (b - a) * u))
+            mean = self.p_mean + math.log(self.level_scale)
+            a, b = ndtr((lo - mean) / self.p_std), ndtr((hi - mean) / self.p_std)
+            return self.table.time(mean + self.p_std * ndtri(a + (b - a) * u))
         raise ConfigError(f"unknown time sampling {self.time_sampling!r}")
 
     def draw(self, batch_size: int, generator: torch.Generator,

@@ -56,6 +56,7 @@ VALIDATION_COLUMNS = ("validation_step", "validation_loss", "validation_se")
 #: An early stop (convergence, or ``COOLDOWN_AT`` of ``max_time``) first anneals the learning rate
 #: to ``lr / 100`` over this fraction of the steps trained so far (the schedule would have done it).
 COOLDOWN_FRACTION = 0.25
+EDM_SIGMA_DATA = 0.5  # the data scale EDM's p_mean refers to (Karras et al. 2022)
 COOLDOWN_AT = 0.8
 
 
@@ -161,10 +162,11 @@ def _setup(ds: xr.Dataset, source: str, net_cfg: NetworkConfig, cfg: TrainConfig
         if not t_min < t_max:
             raise ConfigError(f"[training] t_min ({t_min:g}) must be below the end time {t_max:g}")
         train_idx, held_idx = split_particles(len(x0), cfg.validation_fraction, split_gen)
-        pairs = KernelPairs(x0, process, t_min, t_max, cfg.time_sampling, cfg.p_mean, cfg.p_std)
+        sd, mean = sigma_data(x0[train_idx])
+        pairs = KernelPairs(x0, process, t_min, t_max, cfg.time_sampling, cfg.p_mean, cfg.p_std,
+                            level_scale=sd / EDM_SIGMA_DATA)
         data: Any = pairs.subset(train_idx)
         held_out: Any = pairs.subset(held_idx)
-        sd, mean = sigma_data(x0[train_idx])
         _check_prior(process, t_max, x0)
         net = make_network(net_cfg.kind, data.dim, generator=init_gen, **net_cfg.options())
         module: nn.Module = Denoiser(net, sd, mean)

@@ -30,7 +30,6 @@ import sys
 import time
 
 import numpy as np
-
 from common import print_table, save_results, set_threads
 
 LL_TARGET = 0.03
