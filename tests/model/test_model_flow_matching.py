@@ -2,7 +2,7 @@
 PF-ODE likelihood close to the truth; FM dust runs through ``dustsim train`` / ``entropy``.
 
 The full-size check (the 8-Gaussian default mixture, within 0.03 nats) is in
-``scripts/bench/flow_matching.py``; this one is sized for the suite.
+``scripts/bench/fm_likelihood.py``; this one is sized for the suite.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Flow matching vs VP on the same artifact: default training, exact PF-ODE likelihood, sample sharpness.
 
-    python scripts/bench/flow_matching.py            # full: 50 000 particles, default training (minutes)
-    python scripts/bench/flow_matching.py --quick    # smoke run
+    python scripts/bench/fm_likelihood.py            # full: 50 000 particles, default training (minutes)
+    python scripts/bench/fm_likelihood.py --quick    # smoke run
 
 For each process (``fm``: X_t = (1 - t) X_0 + t Z, and ``vp``) the default 8-Gaussian mixture
 (std 0.08) dust is simulated, a model is trained with dustsim's defaults (it stops by itself),
@@ -96,7 +96,7 @@ def main() -> int:
     print_table("default training; PF-ODE likelihood (nats); Heun-100 samples", rows,
                 ["process", "particles", "stop", "steps", "train_s", "LL_gap", "LL_gap_se", "LL_plus_H",
                  "LL_plus_H_se", "ED_over_floor", "SW1_over_floor", "gen_logp_minus_data", "gen_logp_se"])
-    path = save_results("flow_matching", rows, quick=args.quick, threads=args.threads)
+    path = save_results("fm_likelihood", rows, quick=args.quick, threads=args.threads)
     print(f"\nwrote {path}")
     if args.quick:
         return 0
