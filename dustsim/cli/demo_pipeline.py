@@ -34,7 +34,7 @@ class DemoSettings:
     steps: int = 1000
     record_every: int = 20
     train_steps_gmm: int = 1500
-    train_steps_text: int = 2500
+    train_steps_text: int = 3000  # a cap: the text model stops by itself (convergence + cooldown, ~2750)
     batch_size: int = 2048
     n_generate: int = 5000
     sample_steps: int = 100  # Heun (PF-ODE): sharper than 300 Euler-Maruyama steps, 2/3 of the evaluations
@@ -171,7 +171,7 @@ def run_demo(
                         "device": device, "checkpoint_every": 0, "log_every": max(1, steps // 50)}
             network = {"kind": "resmlp", "width": 128, "depth": 3}
             if name == "text":  # thin strokes: Fourier position features keep the glyphs sharp (docs/model.md)
-                network.update(fourier_features=12, fourier_max_frequency=64.0)
+                network.update(fourier_features=16, fourier_max_frequency=128.0)
             train(fwd[name], path, network=network, training=training, progress=progress, history="demo: train")
             models[name] = load_model(path, device=device)
             result.files[f"model_{name}"] = path

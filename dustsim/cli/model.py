@@ -92,6 +92,8 @@ def _select_realization(ds: Any, realization: int | None, path: str) -> Any:
 @click.option("--network", "network_kind", type=click.Choice(["mlp", "resmlp"]), help="Network [resmlp].")
 @click.option("--width", type=click.IntRange(1), help="Hidden width [128].")
 @click.option("--depth", type=click.IntRange(1), help="Hidden layers / residual blocks [3].")
+@click.option("--fourier-features", type=click.IntRange(0),
+              help="Fourier features of the positions per axis, for sharp edges (text, images) [0: none].")
 @click.option("--steps", type=click.IntRange(1),
               help="Cap on the optimiser steps [auto: 4000 for 1e5 2-D particles, scaled by (N/1e5)^(1/4) sqrt(d/2)].")
 @click.option("--max-time", type=float, metavar="SECONDS", help="Cap on the training wall-clock time [none].")
@@ -109,7 +111,8 @@ def _select_realization(ds: Any, realization: int | None, path: str) -> Any:
 @realization_option()
 @progress_option()
 def train_command(trajectory: str, output: str, config_file: str | None, objective: str | None,
-                  network_kind: str | None, width: int | None, depth: int | None, steps: int | None,
+                  network_kind: str | None, width: int | None, depth: int | None, fourier_features: int | None,
+                  steps: int | None,
                   max_time: float | None, validation_fraction: float | None, patience: int | None,
                   batch_size: int | None, lr: float | None, weighting: str | None, checkpoint_every: int | None,
                   threads: int | None, seed: int | None, device: str | None, resume: bool,
@@ -134,7 +137,7 @@ def train_command(trajectory: str, output: str, config_file: str | None, objecti
 
     tables = load_tables(config_file)
     net = NetworkConfig.from_dict(tables.get("network"), source=config_file or "config")
-    net = net.replace(kind=network_kind, width=width, depth=depth)
+    net = net.replace(kind=network_kind, width=width, depth=depth, fourier_features=fourier_features)
     cfg = TrainConfig.from_dict(tables.get("training"), source=config_file or "config")
     cfg = cfg.replace(objective=objective, steps=steps, max_time=max_time, validation_fraction=validation_fraction,
                       patience=patience, batch_size=batch_size, lr=lr, weighting=weighting,
