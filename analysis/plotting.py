@@ -566,8 +566,8 @@ def loss_plot(log: xr.Dataset, *, ax: Any = None, title: str | None = None) -> A
             if reason is not None:
                 where = float(log.attrs.get("stop_step", vstep[-1]))
                 ax.axvline(where, color="0.3", lw=0.8, ls="--")
-                ax.annotate(f"stopped: {reason}\nstep {where:.0f}", (where, 1.0), xycoords=("data", "axes fraction"),
-                            xytext=(-4, -4), textcoords="offset points", ha="right", va="top", fontsize=8)
+                ax.annotate(f"stopped: {reason}\nstep {where:.0f}", (where, 0.0), xycoords=("data", "axes fraction"),
+                            xytext=(-4, 4), textcoords="offset points", ha="right", va="bottom", fontsize=8)
         else:
             ax.set_yscale("log" if np.all(loss > 0) else "linear")
         ax.set_xlabel("optimiser step")
@@ -577,8 +577,8 @@ def loss_plot(log: xr.Dataset, *, ax: Any = None, title: str | None = None) -> A
             twin.plot(step, np.asarray(log["lr"].values), color=PALETTE[1], linestyle="--", label="learning rate")
             twin.set_ylabel("learning rate [1]")
             twin.grid(False)
-            lines = ax.get_lines() + twin.get_lines()
-            ax.legend(lines, [ln.get_label() for ln in lines], loc="upper right", frameon=False)
+            lines = [ln for ln in ax.get_lines() + twin.get_lines() if not ln.get_label().startswith("_")]
+            ax.legend(lines, [ln.get_label() for ln in lines], loc="upper right", frameon=False, fontsize=8)
         ax.set_title(title or "score-model training")
     return fig
 
