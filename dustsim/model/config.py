@@ -36,7 +36,7 @@ from ..errors import ConfigError
 
 OBJECTIVES = ("auto", "dsm", "ssm")
 WEIGHTINGS = ("edm", "sigma2", "likelihood")
-TIME_SAMPLINGS = ("log-level", "uniform", "edm")
+TIME_SAMPLINGS = ("log-level", "uniform", "edm", "mixed")
 LR_SCHEDULES = ("cosine", "constant")
 
 
@@ -138,9 +138,10 @@ class TrainConfig(_Table):
     weighting : {"edm", "sigma2", "likelihood"}
         DSM loss weighting (EDM's ``lambda(s) = (s^2 + sd^2) / (s sd)^2`` on the denoiser
         error, ``sigma^2`` or the likelihood weighting ``g^2`` on the score error).
-    time_sampling : {"log-level", "uniform", "edm"}
-        How DSM draws times: uniform in ``log(sigma / alpha)``, uniform in ``t``, or EDM's
-        log-normal noise levels (``p_mean``, ``p_std``), clipped to ``[t_min, t_end]``.
+    time_sampling : {"mixed", "log-level", "uniform", "edm"}
+        How DSM draws times: uniform in ``log(sigma / alpha)``, uniform in ``t``, EDM's
+        log-normal noise levels (``p_mean``, ``p_std``, scaled by the data's sd / 0.5),
+        truncated to ``[t_min, t_end]``, or (default) ``mixed``: half of the draws each.
     t_min : float or None
         Smallest training time (default ``1e-5 t_end`` for DSM; SSM: the first recorded
         frame after 0).
@@ -193,7 +194,7 @@ class TrainConfig(_Table):
 
     objective: str = "auto"
     weighting: str = "edm"
-    time_sampling: str = "edm"
+    time_sampling: str = "mixed"
     p_mean: float = -1.2
     p_std: float = 1.2
     t_min: float | None = None

@@ -74,9 +74,10 @@ class KernelPairs:
     process : LinearProcess
     t_min, t_max : float
         Range of training times.
-    time_sampling : {"log-level", "uniform", "edm"}
-        Law of ``t``: uniform in ``log(sigma / alpha)``, uniform in ``t``, or EDM's
-        ``log(sigma / alpha) ~ N(p_mean, p_std^2)`` (clipped to the range).
+    time_sampling : {"log-level", "uniform", "edm", "mixed"}
+        Law of ``t``: uniform in ``log(sigma / alpha)``, uniform in ``t``, EDM's
+        ``log(sigma / alpha / level_scale) ~ N(p_mean, p_std^2)`` (truncated to the range),
+        or ``mixed``: each draw from the ``edm`` or the ``log-level`` law with probability 1/2.
     p_mean, p_std : float
         Parameters of the ``edm`` law.
     level_scale : float
@@ -126,13 +127,17 @@ class KernelPairs:
         lo, hi = self.table.range
         if self.time_sampling == "log-level":
             return self.table.time(lo + (hi - lo) * u)
-        if self.time_sampling == "edm":
+        if self.time_sampling in ("edm", "mixed"):
             from scipy.special import ndtr, ndtri
 
             # inverse-CDF draw of the normal truncated to the range: no rejection loop
             mean = self.p_mean + math.log(self.level_scale)
             a, b = ndtr((lo - mean) / self.p_std), ndtr((hi - mean) / self.p_std)
-            return self.table.time(mean + self.p_std * ndtri(a + (b - a) * u))
+            level = mean + self.p_std * ndtri(a + (b - a) * u)
+            if self.time_sampling == "mixed":  # half of the draws uniform in log-level: every level is trained
+                uniform = torch.rand(n, generator=generator, dtype=torch.float64).numpy() < 0.5
+                level = np.where(uniform, lo + (hi - lo) * u, level)
+            return self.table.time(level)
         raise ConfigError(f"unknown time sampling {self.time_sampling!r}")
 
     def draw(self, batch_size: int, generator: torch.Generator,
