@@ -615,12 +615,40 @@ def sohl_dickstein_plot(bounds: xr.Dataset, *, ax: Any = None, z: float = 1.96) 
 
 
 def loss_plot(log: xr.Dataset, *, ax: Any = None, title: str | None = None) -> Any:
-    """Training loss against optimiser step (log scale), with the learning rate on a twin axis."""
+    """Training loss against optimiser step, with the learning rate on a twin axis.
+
+    When the log has a validation curve (``validation_loss`` over ``validation_step``) it
+    is drawn with its noise band (± 2 standard errors of the fixed-draw loss) and the
+    running mean the convergence rule reads, the y range is zoomed on it, and a vertical
+    line marks where training stopped and why (``stop_reason``).
+    """
     with dustsim_style():
         fig, ax = _new_axes(ax, size=(5.0, 3.4))
         step = np.asarray(log["step"].values)
-        ax.plot(step, np.asarray(log["loss"].values), color=PALETTE[0], label="training loss")
-        ax.set_yscale("log" if np.all(np.asarray(log["loss"].values) > 0) else "linear")
+        loss = np.asarray(log["loss"].values)
+        ax.plot(step, loss, color=PALETTE[0], alpha=0.6, lw=0.8, label="training loss")
+        if "validation_loss" in log.variables and log.sizes.get("validation_step", 0):
+            vstep = np.asarray(log["validation_step"].values)
+            vloss = np.asarray(log["validation_loss"].values)
+            band = 2 * np.asarray(log["validation_se"].values)
+            ax.fill_between(vstep, vloss - band, vloss + band, color=PALETTE[2], alpha=0.25, lw=0,
+                            label="validation ± 2 SE")
+            ax.plot(vstep, vloss, color=PALETTE[2], lw=1.2, label="validation loss (EMA, fixed draws)")
+            if "validation_smoothed" in log.variables:
+                ax.plot(vstep, np.asarray(log["validation_smoothed"].values), color="k", lw=0.8, ls=":",
+                        label="smoothed (stopping rule)")
+            tail = vloss[len(vloss) // 5:] if len(vloss) > 4 else vloss
+            lo, hi = float(np.min(tail - band[-len(tail):])), float(np.max(tail + band[-len(tail):]))
+            pad = 0.5 * (hi - lo) + 1e-12
+            ax.set_ylim(lo - pad, hi + 3 * pad)
+            reason = log.attrs.get("stop_reason")
+            if reason is not None:
+                where = float(log.attrs.get("stop_step", vstep[-1]))
+                ax.axvline(where, color="0.3", lw=0.8, ls="--")
+                ax.annotate(f"stopped: {reason}\nstep {where:.0f}", (where, 0.0), xycoords=("data", "axes fraction"),
+                            xytext=(-4, 4), textcoords="offset points", ha="right", va="bottom", fontsize=8)
+        else:
+            ax.set_yscale("log" if np.all(loss > 0) else "linear")
         ax.set_xlabel("optimiser step")
         ax.set_ylabel(f"loss [{log['loss'].attrs.get('units', '1')}] ({log.attrs.get('objective', '')})")
         if "lr" in log:
@@ -628,8 +656,8 @@ def loss_plot(log: xr.Dataset, *, ax: Any = None, title: str | None = None) -> A
             twin.plot(step, np.asarray(log["lr"].values), color=PALETTE[1], linestyle="--", label="learning rate")
             twin.set_ylabel("learning rate [1]")
             twin.grid(False)
-            lines = ax.get_lines() + twin.get_lines()
-            ax.legend(lines, [ln.get_label() for ln in lines], loc="upper right", frameon=False)
+            lines = [ln for ln in ax.get_lines() + twin.get_lines() if not ln.get_label().startswith("_")]
+            ax.legend(lines, [ln.get_label() for ln in lines], loc="upper right", frameon=False, fontsize=8)
         ax.set_title(title or "score-model training")
     return fig
 

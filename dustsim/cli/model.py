@@ -107,7 +107,14 @@ def _select_realization(ds: Any, realization: int | None, path: str) -> Any:
 @click.option("--network", "network_kind", type=click.Choice(["mlp", "resmlp"]), help="Network [resmlp].")
 @click.option("--width", type=click.IntRange(1), help="Hidden width [128].")
 @click.option("--depth", type=click.IntRange(1), help="Hidden layers / residual blocks [3].")
-@click.option("--steps", type=click.IntRange(1), help="Optimiser steps [20000].")
+@click.option("--fourier-features", type=click.IntRange(0),
+              help="Fourier features of the positions per axis, for sharp edges (text, images) [0: none].")
+@click.option("--steps", type=click.IntRange(1),
+              help="Cap on the optimiser steps [auto: 4000 for 1e5 2-D particles, scaled by (N/1e5)^(1/4) sqrt(d/2)].")
+@click.option("--max-time", type=float, metavar="SECONDS", help="Cap on the training wall-clock time [none].")
+@click.option("--validation-fraction", type=float, help="Fraction of particles held out for validation [0.1].")
+@click.option("--patience", type=click.IntRange(0),
+              help="Stop when the validation loss has not improved for this many steps (0: never) [1000].")
 @click.option("--batch-size", type=click.IntRange(1), help="Particles per batch [2048].")
 @click.option("--lr", type=float, help="Peak learning rate [2e-3].")
 @click.option("--weighting", type=click.Choice(["edm", "sigma2", "likelihood"]), help="DSM weighting [edm].")
@@ -120,15 +127,22 @@ def _select_realization(ds: Any, realization: int | None, path: str) -> Any:
 @progress_option()
 @dry_run_option()
 def train_command(trajectory: str, output: str, config_file: str | None, objective: str | None,
-                  network_kind: str | None, width: int | None, depth: int | None, steps: int | None,
+                  network_kind: str | None, width: int | None, depth: int | None, fourier_features: int | None,
+                  steps: int | None,
+                  max_time: float | None, validation_fraction: float | None, patience: int | None,
                   batch_size: int | None, lr: float | None, weighting: str | None, checkpoint_every: int | None,
                   threads: int | None, seed: int | None, device: str | None, resume: bool,
                   realization: int | None, progress: bool | None, dry_run: bool) -> None:
     """Train a score model that reverses the forward TRAJECTORY.
 
+    Training stops by itself when the held-out validation loss stops improving
+    (--patience), or at the --steps or --max-time cap; the reason is recorded in the
+    model and its loss log.
+
     \b
     Examples:
       dustsim train dust.nc -o model.pt
+      dustsim train dust.nc -o model.pt --max-time 60
       dustsim train dust.nc -o model.pt --steps 5000 --width 64 --seed 1
       dustsim train dust.nc -o model.pt --objective ssm      # kernel-free: recorded frames
       dustsim train dust.nc -o model.pt --resume             # after an interruption
@@ -139,9 +153,10 @@ def train_command(trajectory: str, output: str, config_file: str | None, objecti
 
     tables = load_tables(config_file)
     net = NetworkConfig.from_dict(tables.get("network"), source=config_file or "config")
-    net = net.replace(kind=network_kind, width=width, depth=depth)
+    net = net.replace(kind=network_kind, width=width, depth=depth, fourier_features=fourier_features)
     cfg = TrainConfig.from_dict(tables.get("training"), source=config_file or "config")
-    cfg = cfg.replace(objective=objective, steps=steps, batch_size=batch_size, lr=lr, weighting=weighting,
+    cfg = cfg.replace(objective=objective, steps=steps, max_time=max_time, validation_fraction=validation_fraction,
+                      patience=patience, batch_size=batch_size, lr=lr, weighting=weighting,
                       checkpoint_every=checkpoint_every, threads=threads, seed=seed, device=device)
     data: Any = trajectory
     if realization is not None:
@@ -163,6 +178,12 @@ def train_command(trajectory: str, output: str, config_file: str | None, objecti
         f"{meta['network']['width']}x{meta['network']['depth']}) on {meta['dim']}-D data, "
         f"{result.model.step} steps, final loss {last:.4g}, seed {meta['training']['seed']}, {elapsed:.1f} s"
     )
+    stop = meta.get("stop", {})
+    if stop:
+        why = {"converged": "the validation loss stopped improving", "max_time": "--max-time reached",
+               "steps": "the step cap was reached"}.get(stop["reason"], stop["reason"])
+        click.echo(f"stopped at step {stop['step']}: {why} (validation loss {stop['validation_loss']:.5g} "
+                   f"± {stop['validation_se']:.2g})")
     _echo_prior_gap(meta.get("prior_gap", {}))
 
 

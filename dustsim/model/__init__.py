@@ -14,6 +14,7 @@ Sampling
 Likelihood, restoration, metrics
     :func:`log_likelihood`, :func:`model_log_likelihood`, :func:`restore`,
     :func:`energy_distance`, :func:`sliced_wasserstein`, :func:`score_error`,
+    :func:`support_precision`, :func:`coverage`,
     :class:`GaussianMixture`.
 """
 
@@ -27,7 +28,16 @@ from .evaluate import decode, encode, model_log_likelihood, numpy_denoiser, nump
 from .generate import sample
 from .likelihood import bits_per_dim, log_likelihood
 from .losses import dsm_loss, ssm_vr_loss
-from .metrics import displacement_error, energy_distance, energy_noise_floor, score_error, sliced_wasserstein
+from .metrics import (
+    SupportPrecision,
+    coverage,
+    displacement_error,
+    energy_distance,
+    energy_noise_floor,
+    score_error,
+    sliced_wasserstein,
+    support_precision,
+)
 from .mixture import GaussianMixture, mixture_score, torch_score
 from .networks import MLP, FourierEmbedding, ResidualMLP, make_network
 from .preconditioning import Denoiser, ScoreNet, denoiser_score
@@ -58,10 +68,12 @@ __all__ = [
     "ResidualMLP",
     "SamplerConfig",
     "ScoreNet",
+    "SupportPrecision",
     "TrainConfig",
     "TrainResult",
     "TrainedModel",
     "bits_per_dim",
+    "coverage",
     "decode",
     "denoiser_score",
     "displacement_error",
@@ -97,6 +109,7 @@ __all__ = [
     "select_device",
     "sliced_wasserstein",
     "ssm_vr_loss",
+    "support_precision",
     "time_grid",
     "torch_score",
     "train",

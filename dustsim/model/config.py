@@ -9,7 +9,8 @@ the tables::
     depth = 3
 
     [training]             # TrainConfig
-    steps = 20000
+    steps = 8000           # a cap: training stops earlier when converged
+    max_time = 120         # seconds (optional cap)
     batch_size = 2048
     lr = 2e-3
     seed = 1
@@ -35,7 +36,7 @@ from ..errors import ConfigError
 
 OBJECTIVES = ("auto", "dsm", "ssm")
 WEIGHTINGS = ("edm", "sigma2", "likelihood")
-TIME_SAMPLINGS = ("log-level", "uniform", "edm")
+TIME_SAMPLINGS = ("log-level", "uniform", "edm", "mixed")
 LR_SCHEDULES = ("cosine", "constant")
 
 
@@ -93,13 +94,17 @@ def _choice(table: str, name: str, value: Any, choices: tuple[str, ...]) -> None
 
 @dataclass
 class NetworkConfig(_Table):
-    """The network: ``kind`` (``mlp`` or ``resmlp``), ``width``, ``depth``, ``embedding_dim``, ``activation``."""
+    """The network: ``kind`` (``mlp`` or ``resmlp``), ``width``, ``depth``, ``embedding_dim``, ``activation``,
+    ``fourier_features`` (frequencies per coordinate of the input's Fourier features, 0: none) and
+    ``fourier_max_frequency`` (the largest, in 1 / units of the preconditioned input)."""
 
     kind: str = "resmlp"
     width: int = 128
     depth: int = 3
     embedding_dim: int = 64
     activation: str = "silu"
+    fourier_features: int = 0
+    fourier_max_frequency: float = 64.0
     _table = "network"
 
     def validate(self) -> None:
@@ -112,6 +117,8 @@ class NetworkConfig(_Table):
         _check("network", "embedding_dim", self.embedding_dim, int, 2)
         if self.embedding_dim % 2:
             raise ConfigError(f"[network] embedding_dim must be even, got {self.embedding_dim}")
+        _check("network", "fourier_features", self.fourier_features, int, 0)
+        _check("network", "fourier_max_frequency", self.fourier_max_frequency, float, 0, strict=True)
 
     def options(self) -> dict[str, Any]:
         """Keyword arguments of :func:`dustsim.model.networks.make_network` (without ``kind``)."""
@@ -131,14 +138,37 @@ class TrainConfig(_Table):
     weighting : {"edm", "sigma2", "likelihood"}
         DSM loss weighting (EDM's ``lambda(s) = (s^2 + sd^2) / (s sd)^2`` on the denoiser
         error, ``sigma^2`` or the likelihood weighting ``g^2`` on the score error).
-    time_sampling : {"log-level", "uniform", "edm"}
-        How DSM draws times: uniform in ``log(sigma / alpha)``, uniform in ``t``, or EDM's
-        log-normal noise levels (``p_mean``, ``p_std``), clipped to ``[t_min, t_end]``.
+    time_sampling : {"mixed", "log-level", "uniform", "edm"}
+        How DSM draws times: uniform in ``log(sigma / alpha)``, uniform in ``t``, EDM's
+        log-normal noise levels (``p_mean``, ``p_std``, scaled by the data's sd / 0.5),
+        truncated to ``[t_min, t_end]``, or (default) ``mixed``: half of the draws each.
     t_min : float or None
         Smallest training time (default ``1e-5 t_end`` for DSM; SSM: the first recorded
         frame after 0).
-    steps, batch_size : int
-        Optimiser steps and particles per batch.
+    steps : int or None
+        Cap on the optimiser steps (None: :func:`dustsim.model.stopping.default_steps` of
+        the data size and dimension). Training usually stops earlier, by the convergence rule.
+    max_time : float or None
+        Cap on the training wall-clock time in seconds (None: no cap). A run stopped by it
+        depends on the machine's speed; the step cap and the convergence rule do not.
+    batch_size : int
+        Particles per batch.
+    validation_fraction : float
+        Fraction of the particles held out for validation, in (0, 1).
+    validation_points : int
+        Fixed draws (particle, time, noise) of the validation loss: drawn once from the
+        seed, so the validation loss is deterministic and comparable across steps.
+    validate_every : int
+        Steps between validation losses (of the EMA weights).
+    patience : int
+        Convergence rule: stop when the smoothed validation loss has not improved within
+        the last ``patience`` steps by ``min_improvement`` of the gain since the start
+        (:func:`dustsim.model.stopping.converged`; 0: never).
+    min_improvement : float
+        Improvement that counts as progress, as a fraction of the validation loss gained
+        since the start.
+    smoothing : int
+        Validation losses averaged (running mean) before the rule compares them.
     lr, weight_decay, warmup, grad_clip : float / int
         AdamW learning rate and weight decay, linear warm-up steps, gradient-norm clip.
     lr_schedule : {"cosine", "constant"}
@@ -164,12 +194,19 @@ class TrainConfig(_Table):
 
     objective: str = "auto"
     weighting: str = "edm"
-    time_sampling: str = "log-level"
+    time_sampling: str = "mixed"
     p_mean: float = -1.2
     p_std: float = 1.2
     t_min: float | None = None
-    steps: int = 20000
+    steps: int | None = None
+    max_time: float | None = None
     batch_size: int = 2048
+    validation_fraction: float = 0.1
+    validation_points: int = 8192
+    validate_every: int = 100
+    patience: int = 1000
+    min_improvement: float = 0.01
+    smoothing: int = 5
     lr: float = 2e-3
     weight_decay: float = 0.0
     warmup: int = 500
@@ -195,8 +232,18 @@ class TrainConfig(_Table):
         _check(t, "p_mean", self.p_mean, float)
         _check(t, "p_std", self.p_std, float, 0, strict=True)
         _check(t, "t_min", self.t_min, float, 0, strict=True, optional=True)
-        _check(t, "steps", self.steps, int, 1)
+        _check(t, "steps", self.steps, int, 1, optional=True)
+        _check(t, "max_time", self.max_time, float, 0, strict=True, optional=True)
         _check(t, "batch_size", self.batch_size, int, 1)
+        if not (isinstance(self.validation_fraction, (int, float)) and not isinstance(self.validation_fraction, bool)
+                and 0 < self.validation_fraction < 1):
+            raise ConfigError(f"[training] validation_fraction must be a number in (0, 1), "
+                              f"got {self.validation_fraction!r}")
+        _check(t, "validation_points", self.validation_points, int, 1)
+        _check(t, "validate_every", self.validate_every, int, 1)
+        _check(t, "patience", self.patience, int, 0)
+        _check(t, "min_improvement", self.min_improvement, float, 0)
+        _check(t, "smoothing", self.smoothing, int, 1)
         _check(t, "lr", self.lr, float, 0, strict=True)
         _check(t, "weight_decay", self.weight_decay, float, 0)
         _check(t, "warmup", self.warmup, int, 0)

@@ -50,6 +50,19 @@ def initial_positions(ds: xr.Dataset) -> np.ndarray:
     return x0
 
 
+def split_particles(n: int, fraction: float, generator: torch.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Random split of ``n`` particle indices into (training, validation), sorted.
+
+    The validation part has ``max(2, round(fraction n))`` particles; at least two stay for
+    training (ConfigError otherwise).
+    """
+    n_val = max(2, round(fraction * n))
+    if n - n_val < 2:
+        raise ConfigError(f"cannot hold out {fraction:g} of {n} particles for validation and keep 2 for training")
+    order = torch.randperm(n, generator=generator).numpy()
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
 @dataclass
 class KernelPairs:
     """Exact-kernel training pairs for a linear process.
@@ -61,11 +74,17 @@ class KernelPairs:
     process : LinearProcess
     t_min, t_max : float
         Range of training times.
-    time_sampling : {"log-level", "uniform", "edm"}
-        Law of ``t``: uniform in ``log(sigma / alpha)``, uniform in ``t``, or EDM's
-        ``log(sigma / alpha) ~ N(p_mean, p_std^2)`` (clipped to the range).
+    time_sampling : {"log-level", "uniform", "edm", "mixed"}
+        Law of ``t``: uniform in ``log(sigma / alpha)``, uniform in ``t``, EDM's
+        ``log(sigma / alpha / level_scale) ~ N(p_mean, p_std^2)`` (truncated to the range),
+        or ``mixed``: each draw from the ``edm`` or the ``log-level`` law with probability 1/2.
     p_mean, p_std : float
         Parameters of the ``edm`` law.
+    level_scale : float
+        The ``edm`` law is that of ``log(sigma / alpha / level_scale)``: training passes
+        ``sd / 0.5`` (``sd`` the data's standard deviation; EDM's defaults are for
+        ``sd = 0.5``), so the noise levels scale with the data and the law is
+        unit-invariant.
     """
 
     x0: np.ndarray
@@ -75,6 +94,7 @@ class KernelPairs:
     time_sampling: str = "log-level"
     p_mean: float = -1.2
     p_std: float = 1.2
+    level_scale: float = 1.0
     table: NoiseTable = field(init=False)
     _x0: torch.Tensor = field(init=False, repr=False)
 
@@ -90,6 +110,15 @@ class KernelPairs:
     def dim(self) -> int:
         return int(self.x0.shape[1])
 
+    @property
+    def n_particles(self) -> int:
+        return int(self.x0.shape[0])
+
+    def subset(self, index: np.ndarray) -> KernelPairs:
+        """The same pairs on the particles ``index`` only."""
+        return KernelPairs(self.x0[index], self.process, self.t_min, self.t_max, self.time_sampling,
+                           self.p_mean, self.p_std, self.level_scale)
+
     def draw_times(self, n: int, generator: torch.Generator) -> np.ndarray:
         """``n`` training times (float64)."""
         u = torch.rand(n, generator=generator, dtype=torch.float64).numpy()
@@ -98,12 +127,17 @@ class KernelPairs:
         lo, hi = self.table.range
         if self.time_sampling == "log-level":
             return self.table.time(lo + (hi - lo) * u)
-        if self.time_sampling == "edm":
+        if self.time_sampling in ("edm", "mixed"):
             from scipy.special import ndtr, ndtri
 
             # inverse-CDF draw of the normal truncated to the range: no rejection loop
-            a, b = ndtr((lo - self.p_mean) / self.p_std), ndtr((hi - self.p_mean) / self.p_std)
-            return self.table.time(self.p_mean + self.p_std * ndtri(a + (b - a) * u))
+            mean = self.p_mean + math.log(self.level_scale)
+            a, b = ndtr((lo - mean) / self.p_std), ndtr((hi - mean) / self.p_std)
+            level = mean + self.p_std * ndtri(a + (b - a) * u)
+            if self.time_sampling == "mixed":  # half of the draws uniform in log-level: every level is trained
+                uniform = torch.rand(n, generator=generator, dtype=torch.float64).numpy() < 0.5
+                level = np.where(uniform, lo + (hi - lo) * u, level)
+            return self.table.time(level)
         raise ConfigError(f"unknown time sampling {self.time_sampling!r}")
 
     def draw(self, batch_size: int, generator: torch.Generator,
@@ -183,6 +217,14 @@ class FrameSamples:
     @property
     def dim(self) -> int:
         return int(self.frames.shape[2])
+
+    @property
+    def n_particles(self) -> int:
+        return int(self.frames.shape[1])
+
+    def subset(self, index: np.ndarray) -> FrameSamples:
+        """The same frames with the particles ``index`` only."""
+        return FrameSamples(self.frames[:, index], self.times)
 
     def statistics(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-frame mean ``(K, d)`` and standard deviation per axis averaged over axes ``(K,)``."""

@@ -16,7 +16,8 @@ import torch
 from ..errors import ConfigError
 
 #: stream ids: one per kind of random draw derived from a run's seed
-STREAMS = {"init": 0, "data": 1, "sampler": 2, "prior": 3, "probe": 4, "projection": 5, "restore": 6}
+STREAMS = {"init": 0, "data": 1, "sampler": 2, "prior": 3, "probe": 4, "projection": 5, "restore": 6,
+           "validation": 7, "validation-draws": 8}
 
 
 def select_device(name: str | torch.device | None = "auto") -> torch.device:

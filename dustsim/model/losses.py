@@ -32,7 +32,7 @@ from .preconditioning import Denoiser, ScoreNet
 
 
 def dsm_loss(denoiser: Denoiser, batch: dict[str, torch.Tensor], weighting: str = "edm",
-             centre: float = 0.0, forward: nn.Module | None = None) -> torch.Tensor:
+             centre: float = 0.0, forward: nn.Module | None = None, reduce: bool = True) -> torch.Tensor:
     """Weighted denoising score-matching loss on a batch of :class:`~dustsim.model.data.KernelPairs`.
 
     Parameters
@@ -45,11 +45,13 @@ def dsm_loss(denoiser: Denoiser, batch: dict[str, torch.Tensor], weighting: str 
         Centre ``c`` of the process.
     forward : module, optional
         What to call for the forward pass (e.g. the DDP wrapper of ``denoiser``).
+    reduce : bool
+        Return the batch mean (default) or the per-particle terms ``(B,)``.
 
     Returns
     -------
     Tensor
-        Scalar loss (dimensionless for ``edm`` and ``sigma2``).
+        Scalar loss (dimensionless for ``edm`` and ``sigma2``), or its terms.
     """
     a, s = batch["alpha"], batch["sigma"]
     level = s / a
@@ -64,12 +66,13 @@ def dsm_loss(denoiser: Denoiser, batch: dict[str, torch.Tensor], weighting: str 
         w = (batch["g"] * a) ** 2 / s**4
     else:
         raise ConfigError(f"unknown DSM weighting {weighting!r}; use edm, sigma2 or likelihood")
-    return (w * err).mean()
+    terms = w * err
+    return terms.mean() if reduce else terms
 
 
 def ssm_vr_loss(model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None,
                 n_projections: int = 1, projections: torch.Tensor | None = None,
-                forward: nn.Module | None = None) -> torch.Tensor:
+                forward: nn.Module | None = None, reduce: bool = True) -> torch.Tensor:
     """Sliced score matching with variance reduction, weighted by the frame variance.
 
     Parameters
@@ -85,6 +88,8 @@ def ssm_vr_loss(model: nn.Module, batch: dict[str, torch.Tensor], generator: tor
         Pre-drawn projections ``(n_projections, B, d)`` (instead of drawing them).
     forward : module, optional
         What to call for the forward pass (e.g. the DDP wrapper of ``model``).
+    reduce : bool
+        Return the batch mean (default) or the per-particle terms ``(B,)``.
     """
     x = batch["x"].detach().requires_grad_(True)
     t = batch["t"]
@@ -102,4 +107,5 @@ def ssm_vr_loss(model: nn.Module, batch: dict[str, torch.Tensor], generator: tor
             x.shape, generator=generator, device=x.device, dtype=x.dtype)
         (grad_v,) = torch.autograd.grad((score * v).sum(), x, create_graph=True)
         total = total + (grad_v * v).sum(dim=-1) / n_projections
-    return (weight * total).mean()
+    terms = weight * total
+    return terms.mean() if reduce else terms

@@ -9,6 +9,10 @@ replace them inside :class:`dustsim.model.preconditioning.Denoiser` or
 
 - :class:`FourierEmbedding`: sines and cosines of ``c_noise`` at fixed geometric
   frequencies (deterministic: no random projection to seed).
+- :class:`PositionFeatures`: ``x`` and, optionally, sines and cosines of every coordinate at
+  fixed geometric frequencies (Fourier features, Tancik et al. 2020): they let a small MLP
+  draw sharp edges (thin glyph strokes, rings, image contours) that it would otherwise
+  smooth over (its spectral bias).
 - :class:`MLP`: ``[x, embedding] -> width -> ... -> d``.
 - :class:`ResidualMLP`: pre-activation residual blocks; the embedding is added in every
   block; the last layer starts at zero, so an untrained network outputs 0.
@@ -53,6 +57,37 @@ class FourierEmbedding(nn.Module):
         return torch.cat([torch.sin(arg), torch.cos(arg)], dim=-1)
 
 
+class PositionFeatures(nn.Module):
+    """``[x, sin(w_k x_j), cos(w_k x_j)]`` for ``k < frequencies``, ``w_k`` geometric in ``[1, max_frequency]``.
+
+    Parameters
+    ----------
+    dim : int
+        Number of coordinates.
+    frequencies : int
+        Frequencies per coordinate (0: the identity).
+    max_frequency : float
+        Largest angular frequency (1 / units of the network input, which the
+        preconditioning scales to about unit variance).
+    """
+
+    def __init__(self, dim: int, frequencies: int = 0, max_frequency: float = 64.0) -> None:
+        super().__init__()
+        if frequencies < 0 or max_frequency <= 0:
+            raise ConfigError(f"need frequencies >= 0 and max_frequency > 0, got {frequencies}, {max_frequency}")
+        freqs = torch.logspace(0.0, math.log10(max_frequency), frequencies, dtype=torch.float64) if frequencies else \
+            torch.zeros(0, dtype=torch.float64)
+        # not in the state dict: fixed by the config, and checkpoints from before this layer load unchanged
+        self.register_buffer("frequencies", freqs.to(torch.float32), persistent=False)
+        self.size = dim * (1 + 2 * frequencies)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not len(self.frequencies):
+            return x
+        arg = (x[..., :, None] * self.frequencies.to(x.dtype)).flatten(-2)
+        return torch.cat([x, torch.sin(arg), torch.cos(arg)], dim=-1)
+
+
 def _activation(name: str) -> nn.Module:
     try:
         return ACTIVATIONS[name]()
@@ -73,14 +108,17 @@ class MLP(nn.Module):
         Size of the Fourier embedding of ``c_noise``.
     activation : str
         ``silu``, ``gelu``, ``relu`` or ``tanh``.
+    fourier_features, fourier_max_frequency : int, float
+        Fourier features of the input positions (:class:`PositionFeatures`; 0: none).
     """
 
     def __init__(self, dim: int, width: int = 128, depth: int = 3, embedding_dim: int = 64,
-                 activation: str = "silu") -> None:
+                 activation: str = "silu", fourier_features: int = 0, fourier_max_frequency: float = 64.0) -> None:
         super().__init__()
         self.embedding = FourierEmbedding(embedding_dim)
+        self.features = PositionFeatures(dim, fourier_features, fourier_max_frequency)
         layers: list[nn.Module] = []
-        size = dim + embedding_dim
+        size = self.features.size + embedding_dim
         for _ in range(depth):
             layers += [nn.Linear(size, width), _activation(activation)]
             size = width
@@ -89,7 +127,7 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
         emb = self.embedding(c_noise).to(x.dtype)
-        return self.net(torch.cat([x, emb.expand(x.shape[0], -1)], dim=-1))
+        return self.net(torch.cat([self.features(x), emb.expand(x.shape[0], -1)], dim=-1))
 
 
 class ResidualBlock(nn.Module):
@@ -121,21 +159,24 @@ class ResidualMLP(nn.Module):
         Size of the Fourier embedding of ``c_noise``.
     activation : str
         ``silu``, ``gelu``, ``relu`` or ``tanh``.
+    fourier_features, fourier_max_frequency : int, float
+        Fourier features of the input positions (:class:`PositionFeatures`; 0: none).
     """
 
     def __init__(self, dim: int, width: int = 128, depth: int = 3, embedding_dim: int = 64,
-                 activation: str = "silu") -> None:
+                 activation: str = "silu", fourier_features: int = 0, fourier_max_frequency: float = 64.0) -> None:
         super().__init__()
         self.embedding = FourierEmbedding(embedding_dim)
         self.embed = nn.Sequential(nn.Linear(embedding_dim, width), _activation(activation), nn.Linear(width, width))
-        self.inp = nn.Linear(dim, width)
+        self.features = PositionFeatures(dim, fourier_features, fourier_max_frequency)
+        self.inp = nn.Linear(self.features.size, width)
         self.blocks = nn.ModuleList(ResidualBlock(width, width, activation) for _ in range(depth))
         self.act = _activation(activation)
         self.out = nn.Linear(width, dim)
 
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
         emb = self.embed(self.embedding(c_noise).to(x.dtype))  # (n, width) or (1, width): broadcasts
-        h = self.inp(x) + emb
+        h = self.inp(self.features(x)) + emb
         for block in self.blocks:
             h = block(h, emb)
         return self.out(self.act(h))
@@ -161,9 +202,10 @@ def make_network(kind: str, dim: int, generator: torch.Generator | None = None, 
         cls = NETWORKS[kind]
     except KeyError:
         raise ConfigError(f"unknown network {kind!r}; choose one of: {', '.join(NETWORKS)}") from None
-    for key in ("width", "depth", "embedding_dim"):
+    for key in ("width", "depth", "embedding_dim", "fourier_features"):
         value = options.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or value < (0 if key == "fourier_features" else 1)):
             raise ConfigError(f"network {key} must be a positive integer, got {value!r}")
     net = cls(dim, **options)
     if generator is not None:

@@ -41,15 +41,23 @@ from ..io import check_writable, open_trajectory, save_dataset
 from ..schema import history_line, trajectory_config, trajectory_config_text, trajectory_process
 from .checkpoint import TrainedModel, gaussian_prior, kde_prior, read_checkpoint, save_checkpoint
 from .config import NetworkConfig, TrainConfig
-from .data import FrameSamples, KernelPairs, initial_positions, sigma_data
+from .data import FrameSamples, KernelPairs, initial_positions, sigma_data, split_particles
 from .device import fresh_seed, make_generator
 from .distributed import DistributedContext, init_distributed
 from .losses import dsm_loss, ssm_vr_loss
 from .networks import make_network
 from .preconditioning import Denoiser, ScoreNet
 from .sde import equilibrium_score, sde_from_trajectory
+from .stopping import converged, default_steps, smoothed
+from .validation import make_validation_set
 
 LOG_COLUMNS = ("loss", "lr", "grad_norm", "wall_time")
+VALIDATION_COLUMNS = ("validation_step", "validation_loss", "validation_se")
+#: An early stop (convergence, or ``COOLDOWN_AT`` of ``max_time``) first anneals the learning rate
+#: to ``lr / 100`` over this fraction of the steps trained so far (the schedule would have done it).
+COOLDOWN_FRACTION = 0.25
+EDM_SIGMA_DATA = 0.5  # the data scale EDM's p_mean refers to (Karras et al. 2022)
+COOLDOWN_AT = 0.8
 
 
 class TrainingDiverged(DustsimError, FloatingPointError):
@@ -77,15 +85,25 @@ def loss_log_path(output: str | Path) -> Path:
     return output.with_name(output.stem + ".loss.nc")
 
 
-def learning_rate(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up to ``lr`` over ``warmup`` steps, then constant or cosine decay to ``lr / 100``."""
+def learning_rate(step: int, cfg: TrainConfig, cooldown: tuple[int, int] | None = None) -> float:
+    """Linear warm-up to ``lr`` over ``warmup`` steps, then constant or cosine decay to ``lr / 100``.
+
+    ``cooldown = (start, length)``: from step ``start`` on, the rate decays (half cosine)
+    from its value at ``start`` to ``lr / 100`` over ``length`` steps — the annealing that
+    an early stop (convergence, ``max_time``) would otherwise skip.
+    """
+    floor = cfg.lr / 100
+    if cooldown is not None and step >= cooldown[0]:
+        start, length = cooldown
+        top = learning_rate(start, cfg)
+        progress = min((step - start) / max(length, 1), 1.0)
+        return floor + 0.5 * (top - floor) * (1 + math.cos(math.pi * progress))
     if cfg.warmup and step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
     if cfg.lr_schedule == "constant":
         return cfg.lr
-    span = max(cfg.steps - cfg.warmup, 1)
+    span = max(cfg.steps - cfg.warmup, 1)  # type: ignore[operator]
     progress = min(max(step - cfg.warmup, 0) / span, 1.0)
-    floor = cfg.lr / 100
     return floor + 0.5 * (cfg.lr - floor) * (1 + math.cos(math.pi * progress))
 
 
@@ -125,6 +143,7 @@ def _setup(ds: xr.Dataset, source: str, net_cfg: NetworkConfig, cfg: TrainConfig
     seed = int(cfg.seed)  # type: ignore[arg-type]
     init_gen = make_generator(seed, "init")
     data_gen = make_generator(seed, "data")
+    split_gen = make_generator(seed, "validation")
     meta: dict[str, Any] = {
         "objective": objective,
         "network": net_cfg.to_dict(),
@@ -142,8 +161,12 @@ def _setup(ds: xr.Dataset, source: str, net_cfg: NetworkConfig, cfg: TrainConfig
         t_min = cfg.t_min if cfg.t_min is not None else 1e-5 * t_max
         if not t_min < t_max:
             raise ConfigError(f"[training] t_min ({t_min:g}) must be below the end time {t_max:g}")
-        data: Any = KernelPairs(x0, process, t_min, t_max, cfg.time_sampling, cfg.p_mean, cfg.p_std)
-        sd, mean = sigma_data(x0)
+        train_idx, held_idx = split_particles(len(x0), cfg.validation_fraction, split_gen)
+        sd, mean = sigma_data(x0[train_idx])
+        pairs = KernelPairs(x0, process, t_min, t_max, cfg.time_sampling, cfg.p_mean, cfg.p_std,
+                            level_scale=sd / EDM_SIGMA_DATA)
+        data: Any = pairs.subset(train_idx)
+        held_out: Any = pairs.subset(held_idx)
         prior = gaussian_prior(process, t_max, mean, sd)
         gap = _check_prior(process, t_max, x0, config, prior, seed)
         net = make_network(net_cfg.kind, data.dim, generator=init_gen, **net_cfg.options())
@@ -151,7 +174,9 @@ def _setup(ds: xr.Dataset, source: str, net_cfg: NetworkConfig, cfg: TrainConfig
         meta.update(kind="denoiser", dim=data.dim, t_min=t_min, t_max=t_max, sigma_data=sd,
                     data_mean=mean.tolist(), prior=prior, prior_gap=gap.attrs())
     else:
-        data = FrameSamples.from_trajectory(ds, cfg.t_min, cfg.max_particles, generator=data_gen)
+        frames = FrameSamples.from_trajectory(ds, cfg.t_min, cfg.max_particles, generator=data_gen)
+        train_idx, held_idx = split_particles(frames.n_particles, cfg.validation_fraction, split_gen)
+        data, held_out = frames.subset(train_idx), frames.subset(held_idx)
         mean, std = data.statistics()
         net = make_network(net_cfg.kind, data.dim, generator=init_gen, **net_cfg.options())
         baseline = None
@@ -166,7 +191,9 @@ def _setup(ds: xr.Dataset, source: str, net_cfg: NetworkConfig, cfg: TrainConfig
                     t_min=float(data.times[0]), t_max=float(data.times[-1]),
                     frame_times=data.times.tolist(), frame_mean=mean.tolist(), frame_std=std.tolist(),
                     prior=kde_prior(data.frames[-1]))
-    return {"data": data, "module": module, "meta": meta, "data_gen": data_gen}
+    meta["validation"] = {"fraction": cfg.validation_fraction, "training_particles": data.n_particles,
+                          "held_out_particles": held_out.n_particles, "points": cfg.validation_points}
+    return {"data": data, "held_out": held_out, "module": module, "meta": meta, "data_gen": data_gen}
 
 
 def _check_prior(process: Any, t_max: float, x0: np.ndarray, config: dict[str, Any], prior: dict[str, Any],
@@ -186,7 +213,8 @@ def _check_prior(process: Any, t_max: float, x0: np.ndarray, config: dict[str, A
     return gap
 
 
-def _log_dataset(rows: dict[str, list[float]], steps: list[int], meta: dict[str, Any], history: str) -> xr.Dataset:
+def _log_dataset(rows: dict[str, list[float]], steps: list[int], meta: dict[str, Any], history: str,
+                 validation: dict[str, list[float]] | None = None) -> xr.Dataset:
     import tomli_w
 
     units = {"loss": "1", "lr": "1", "grad_norm": "1", "wall_time": "1"}
@@ -211,15 +239,51 @@ def _log_dataset(rows: dict[str, list[float]], steps: list[int], meta: dict[str,
     if meta["objective"] == "dsm":
         ds.attrs["weighting"] = meta["training"]["weighting"]
     ds.attrs.update(meta.get("prior_gap", {}))
+    if validation is not None:
+        ds = ds.assign_coords(_validation_coords(validation, meta["training"]))
+    stop = meta.get("stop")
+    if stop:
+        ds.attrs.update(stop_reason=stop["reason"], stop_step=int(stop["step"]), stop_rule=stop["rule"])
     return ds
+
+
+def _validation_coords(validation: dict[str, list[float]], training: dict[str, Any]) -> dict[str, Any]:
+    """The validation curve, on its own dimension ``validation_step`` (auxiliary coordinates of the log)."""
+    dim = "validation_step"
+    loss = np.asarray(validation["validation_loss"], dtype=np.float64)
+    return {
+        dim: (dim, np.asarray(validation["validation_step"], dtype=np.int64),
+              {"long_name": "optimiser step of a validation loss"}),
+        "validation_loss": (dim, loss, {"long_name": "loss of the EMA weights on the fixed held-out draws",
+                                        "units": "1"}),
+        "validation_se": (dim, np.asarray(validation["validation_se"], dtype=np.float64),
+                          {"long_name": "standard error of validation_loss over the fixed draws", "units": "1"}),
+        "validation_smoothed": (dim, smoothed(loss, int(training.get("smoothing", 1))),
+                                {"long_name": "running mean of validation_loss read by the convergence rule",
+                                 "units": "1"}),
+    }
+
+
+def _cooldown(step: int, origin: int, steps_cap: int, cfg: TrainConfig) -> tuple[int, int]:
+    """The annealing that ends an early stop: ``COOLDOWN_FRACTION`` of the steps trained, within the cap."""
+    length = max(round(COOLDOWN_FRACTION * (step - origin)), min(cfg.validate_every, 100), 1)
+    return step, max(min(length, steps_cap - step), 0)
+
+
+def _stop_rule(cfg: TrainConfig) -> str:
+    return (f"stop at the first of: the validation loss (running mean of {cfg.smoothing}) improved by less than "
+            f"{cfg.min_improvement:g} of its gain since the start within {cfg.patience} steps, then "
+            f"{COOLDOWN_FRACTION:g} more steps of learning-rate cooldown; {cfg.steps} steps"
+            + (f"; {cfg.max_time:g} s" if cfg.max_time is not None else ""))
 
 
 def _check_resume(meta: dict[str, Any], fresh: dict[str, Any]) -> None:
     if meta["source"]["config"] != fresh["source"]["config"] or meta["dim"] != fresh["dim"]:
         raise ConfigError("cannot resume: the checkpoint was trained on another trajectory")
-    if meta["network"] != fresh["network"]:
+    if NetworkConfig.from_dict({"fourier_features": 0, **meta["network"]}) != NetworkConfig.from_dict(fresh["network"]):
         raise ConfigError("cannot resume: the network settings differ from the checkpoint's")
-    free = {"steps", "checkpoint_every", "log_every", "device", "threads"}
+    free = {"steps", "checkpoint_every", "log_every", "device", "threads", "max_time", "patience",
+            "min_improvement", "smoothing", "validate_every"}
     old = {k: v for k, v in meta["training"].items() if k not in free}
     new = {k: v for k, v in fresh["training"].items() if k not in free}
     for key in sorted(set(old) | set(new)):
@@ -311,6 +375,7 @@ def train(
         for candidate in (partial_checkpoint(out), out):
             if candidate.exists():
                 state = read_checkpoint(candidate)
+                state["extending"] = candidate == out  # a finished model: the convergence window restarts
                 break
     dist, device = init_distributed(cfg.device)
     if state is not None:
@@ -343,13 +408,22 @@ def _train(
     module: nn.Module = setup["module"].to(device)
     meta: dict[str, Any] = setup["meta"]
     data_source, data_gen = setup["data"], setup["data_gen"]
+    if cfg.steps is None:
+        cfg = cfg.replace(steps=default_steps(data_source.n_particles, data_source.dim))
+    centre = float(trajectory_process(ds).centre) if meta["kind"] == "denoiser" else 0.0  # type: ignore[union-attr]
+    validation_set = make_validation_set(meta["kind"], setup["held_out"], cfg.validation_points,
+                                         make_generator(int(cfg.seed), "validation-draws"),  # type: ignore[arg-type]
+                                         device, cfg.weighting, centre, cfg.n_projections)
     ema = copy.deepcopy(module).requires_grad_(False)
     forward = dist.wrap(module, device)
     optimizer = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     proj_gen = make_generator(int(cfg.seed), "projection", device)  # type: ignore[arg-type]
     rows: dict[str, list[float]] = {k: [] for k in LOG_COLUMNS}
     log_steps: list[int] = []
-    start, elapsed0 = 0, 0.0
+    val: dict[str, list[float]] = {k: [] for k in VALIDATION_COLUMNS}
+    start, elapsed0, origin = 0, 0.0, 0
+    cooldown: tuple[int, int] | None = None  # (first step, length) of the annealing before an early stop
+    pending: str | None = None  # why the cooldown started: the stop reason once it ends
     history_text = history_line(history or "train")
     if state is not None:
         _check_resume(state["meta"], meta)
@@ -365,6 +439,11 @@ def _train(
         log_steps = [int(s) for s in log.get("step", [])]
         rows = {k: [float(v) for v in log.get(k, [])] for k in LOG_COLUMNS}
         elapsed0 = rows["wall_time"][-1] if rows["wall_time"] else 0.0
+        val = {k: [float(v) for v in log.get(k, [])] for k in VALIDATION_COLUMNS}
+        stopping = {} if state.get("extending") else state.get("stopping", {})
+        origin = start if state.get("extending") else int(stopping.get("origin", 0))
+        cooldown = tuple(stopping["cooldown"]) if stopping.get("cooldown") else None  # type: ignore[assignment]
+        pending = stopping.get("pending")
         history_text = state["meta"].get("history", "") + "\n" + history_line(history or "train --resume")
     meta["history"] = history_text
     meta["training"] = cfg.to_dict()
@@ -374,18 +453,32 @@ def _train(
             "step": step, "meta": meta, "model": module.state_dict(), "ema": ema.state_dict(),
             "optimizer": optimizer.state_dict(),
             "rng": {"data": data_gen.get_state(), "projection": proj_gen.get_state().cpu()},
-            "log": {"step": list(log_steps), **{k: list(v) for k, v in rows.items()}},
+            "log": {"step": list(log_steps), **{k: list(v) for k, v in rows.items()},
+                    **{k: list(v) for k, v in val.items()}},
+            "stopping": {"origin": origin, "cooldown": list(cooldown) if cooldown else None, "pending": pending},
         }
 
-    bar = _progress_bar(start, cfg.steps, progress if dist.is_main else False)
+    steps_cap = int(cfg.steps)  # type: ignore[arg-type]
+    bar = _progress_bar(start, steps_cap, progress if dist.is_main else False)
     module.train()
     started = time.perf_counter()
     paused = 0.0  # seconds spent in callbacks
     acc_loss, acc_norm, acc_n = 0.0, 0.0, 0
-    centre = float(trajectory_process(ds).centre) if meta["kind"] == "denoiser" else 0.0  # type: ignore[union-attr]
+    stop_reason = "steps"
+    done = start
+
+    def validate(step: int) -> None:
+        ema.eval()
+        loss, se = validation_set.loss(ema)
+        val["validation_step"].append(step)
+        val["validation_loss"].append(loss)
+        val["validation_se"].append(se)
+
+    if not val["validation_step"]:
+        validate(start)  # the reference of the convergence rule: the untrained model
     try:
-        for step in range(start, cfg.steps):
-            lr = learning_rate(step, cfg)
+        for step in range(start, steps_cap):
+            lr = learning_rate(step, cfg, cooldown)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch = data_source.draw(cfg.batch_size, data_gen, device)
@@ -404,17 +497,39 @@ def _train(
             ema_update(ema, module, cfg.ema_decay, step)
             acc_loss, acc_norm, acc_n = acc_loss + value, acc_norm + float(norm), acc_n + 1
             done = step + 1
-            if done % cfg.log_every == 0 or done == cfg.steps:
+            stop = None
+            if cooldown is not None and done >= cooldown[0] + cooldown[1]:
+                stop = pending
+            if done % cfg.validate_every == 0 or done == steps_cap or stop is not None:
+                validate(done)
+                if cooldown is None and converged(
+                        val["validation_step"], val["validation_loss"], patience=cfg.patience,
+                        min_improvement=cfg.min_improvement, smoothing=cfg.smoothing, origin=origin):
+                    cooldown, pending = _cooldown(done, origin, steps_cap, cfg), "converged"
+            if cfg.max_time is not None and stop is None:
+                elapsed = time.perf_counter() - started - paused
+                over = dist.broadcast(int(elapsed >= cfg.max_time) + 2 * int(elapsed >= COOLDOWN_AT * cfg.max_time))
+                if over & 2 and cooldown is None:  # every process decides at the same step
+                    cooldown, pending = _cooldown(done, start, steps_cap, cfg), "max_time"
+                if over & 1:
+                    stop = "max_time"
+                    if val["validation_step"][-1:] != [done]:
+                        validate(done)
+            if done % cfg.log_every == 0 or done == steps_cap or (stop is not None and acc_n):
                 log_steps.append(done)
                 rows["loss"].append(acc_loss / acc_n)
                 rows["lr"].append(lr)
                 rows["grad_norm"].append(acc_norm / acc_n)
                 rows["wall_time"].append(elapsed0 + time.perf_counter() - started - paused)
-                bar.set_postfix(loss=f"{acc_loss / acc_n:.4g}", refresh=False)
+                bar.set_postfix(_postfix(rows["loss"][-1], val, cfg.max_time, time.perf_counter() - started - paused),
+                                refresh=False)
                 acc_loss, acc_norm, acc_n = 0.0, 0.0, 0
             bar.update(1)
+            if stop is not None:
+                stop_reason = stop
+                break
             if (out is not None and dist.is_main and cfg.checkpoint_every and done % cfg.checkpoint_every == 0
-                    and done < cfg.steps):
+                    and done < steps_cap):
                 save_checkpoint(snapshot(done), partial_checkpoint(out))
             if callback is not None and dist.is_main and callback_every and done % callback_every == 0:
                 pause = time.perf_counter()
@@ -423,8 +538,14 @@ def _train(
                 paused += time.perf_counter() - pause
     finally:
         bar.close()
-    final_step = max(cfg.steps, start)
-    log_ds = _log_dataset(rows, log_steps, meta, history_text)
+    final_step = max(done, start)
+    if done == start and state is not None:  # nothing to do: the model already had these steps
+        stop_reason = state["meta"].get("stop", {}).get("reason", "steps")
+    if not val["validation_step"] or val["validation_step"][-1] != final_step:
+        validate(final_step)
+    meta["stop"] = {"reason": stop_reason, "step": final_step, "rule": _stop_rule(cfg),
+                    "validation_loss": val["validation_loss"][-1], "validation_se": val["validation_se"][-1]}
+    log_ds = _log_dataset(rows, log_steps, meta, history_text, val)
     if out is not None and dist.is_main:
         save_checkpoint(snapshot(final_step), out)
         save_dataset(log_ds, loss_log_path(out))
@@ -437,6 +558,16 @@ def _train(
         p.requires_grad_(False)
     model = TrainedModel(ema, meta, final_step, str(out) if out is not None else "")
     return TrainResult(model, log_ds, out)
+
+
+def _postfix(loss: float, val: dict[str, list[float]], max_time: float | None, elapsed: float) -> dict[str, str]:
+    """Progress-bar fields: training loss, last validation loss, and the time left under ``max_time``."""
+    fields = {"loss": f"{loss:.4g}"}
+    if val["validation_loss"]:
+        fields["val"] = f"{val['validation_loss'][-1]:.4g}"
+    if max_time is not None:
+        fields["time_left"] = f"{max(max_time - elapsed, 0.0):.0f}s"
+    return fields
 
 
 def _progress_bar(initial: int, total: int, enabled: bool | None) -> Any:
