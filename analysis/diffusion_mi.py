@@ -3,21 +3,30 @@ r"""Mutual information from a conditional diffusion denoiser (I-MMSE; MINDE, Fra
 For the Gaussian channel :math:`z_\gamma = \sqrt\gamma\,x + \varepsilon` the I-MMSE relation
 (Guo, Shamai & Verdú 2005), applied once with and once without the side information y, gives
 
-.. math:: I(X; Y) = \tfrac12\int_0^\infty [\mathrm{mmse}(X\mid z_\gamma) - \mathrm{mmse}(X\mid z_\gamma, Y)]\,d\gamma
-          = \tfrac12\int_{-\infty}^{\infty} E\,|\hat\varepsilon(z_\gamma, \lambda, y) - \hat\varepsilon(z_\gamma, \lambda)|^2\,d\lambda
+.. math::
 
-in the log-SNR :math:`\lambda = \log\gamma`, with :math:`\hat\varepsilon = E[\varepsilon\mid\cdot]` the
-noise predictions (the second form is the orthogonality of the conditional-mean errors:
-:math:`E|\varepsilon - \hat\varepsilon_m|^2 = E|\varepsilon - \hat\varepsilon_c|^2 + E|\hat\varepsilon_c - \hat\varepsilon_m|^2`;
+   I(X; Y) = \tfrac12\int_0^\infty [\mathrm{mmse}(X\mid z_\gamma) - \mathrm{mmse}(X\mid z_\gamma, Y)]\,d\gamma
+           = \tfrac12\int_{-\infty}^{\infty} E\,|\hat\varepsilon_c - \hat\varepsilon_m|^2\,d\lambda
+
+in the log-SNR :math:`\lambda = \log\gamma`, with :math:`\hat\varepsilon_c = E[\varepsilon\mid z_\gamma, y]` and
+:math:`\hat\varepsilon_m = E[\varepsilon\mid z_\gamma]` the noise predictions (the second form is the
+orthogonality of conditional-mean errors, :math:`E|\varepsilon - \hat\varepsilon_m|^2 =
+E|\varepsilon - \hat\varepsilon_c|^2 + E|\hat\varepsilon_c - \hat\varepsilon_m|^2`;
 it is non-negative term by term and has a far smaller variance than the difference of two
 losses: the "difference" estimator of MINDE-C).
 
-**One network, condition dropped at random.** A single noise predictor gets ``[z, m y, m]``
-with a mask ``m`` that is 0 for a random half of every training batch, so it learns the
-conditional (m = 1) and the marginal (m = 0) denoiser at once (classifier-free guidance
-style, as MINDE). Two separate networks would each carry their own approximation error,
-which does not cancel in the difference; with one network the shared features (and the
-shared errors) largely do, and the cost is one training run instead of two.
+**One model: a marginal denoiser plus a conditional correction.** One module holds two
+small residual trunks trained jointly on every batch: the marginal noise predictor
+:math:`\hat\varepsilon_m(z, \lambda)` and a correction :math:`w(\gamma)\,c(z, \lambda, y)` with
+:math:`\hat\varepsilon_c = \hat\varepsilon_m + w c` and :math:`w = \sqrt\gamma/(1+\gamma)`, the exact
+asymptotics of :math:`\hat\varepsilon_c - \hat\varepsilon_m` at both ends of the SNR range. The MI
+integrand is then the correction alone, so it is bounded where the model has seen little
+data. This replaces MINDE's "condition dropped at random" single network: in that form the
+difference of two outputs of one network also carries the network's error at *every* input,
+and on 5+5-dimensional BMI tasks with 2 500 training points it over-estimated the MI
+several-fold on held-out points (measured: 6-7 nats for a true 1.02); two fully separate
+networks have the same problem. The correction is fitted to the residual of the (detached)
+marginal prediction, so the marginal network is trained by the marginal loss only.
 
 **Estimator.** The data are split in two halves; a network is trained on each half and
 evaluated on the other (cross-fitting), so that every point gets a held-out estimate. The
@@ -25,7 +34,7 @@ evaluated on the other (cross-fitting), so that every point gets a held-out esti
 the integrand decays like :math:`e^{\lambda}` and :math:`e^{-\lambda}` on the two sides, faster
 than the proposal, so the weights stay bounded. The network is hand written here (on
 dustsim's Fourier embedding and residual blocks) because no library offers a conditional
-MI denoiser; the training loop is ten lines of plain Adam.
+MI denoiser; the training loop is ten lines of plain AdamW.
 """
 
 from __future__ import annotations
@@ -291,10 +300,11 @@ def diffusion_mutual_information(
     misfit_se = float(misfit_terms.std(ddof=1)) / math.sqrt(n)
     f = nats_to(units)
     params = {"steps": int(steps), "batch_size": int(batch_size), "width": int(width), "depth": int(depth),
-              "lr": lr, "weight_decay": weight_decay, "n_draws": int(n_draws), "log_snr_loc": log_snr_loc, "log_snr_scale": log_snr_scale,
-              "marginals": marginals, "fold_estimates": tuple(v * f for v in fold_values),
-              "train_estimate": float(np.mean(train_values)) * f,
-              "held_out_loss_gain": float(gain.mean()) * f, "misfit": misfit * f, "seconds": time.perf_counter() - started}
+              "lr": lr, "weight_decay": weight_decay, "n_draws": int(n_draws), "log_snr_loc": log_snr_loc,
+              "log_snr_scale": log_snr_scale, "marginals": marginals,
+              "fold_estimates": tuple(v * f for v in fold_values), "train_estimate": float(np.mean(train_values)) * f,
+              "held_out_loss_gain": float(gain.mean()) * f, "misfit": misfit * f,
+              "seconds": time.perf_counter() - started}
     est = Estimate(value * f, se * f, units, "diffusion", n, px.shape[1] + py.shape[1], params, note=note)
     return with_interval(est, bias=0.0, bias_se=math.hypot(max(misfit, 0.0), misfit_se) * f, lower=0.0)
 

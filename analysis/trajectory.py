@@ -200,7 +200,8 @@ def entropy_trajectory(
         bad = unknown[0] if unknown else "(none)"
         raise ConfigError(f"unknown estimator {bad!r}; choose from {', '.join(ESTIMATORS)}")
     if mi_estimator not in MI_ESTIMATORS:
-        raise ConfigError(f"unknown mutual-information estimator {mi_estimator!r}; choose from {', '.join(MI_ESTIMATORS)}")
+        raise ConfigError(f"unknown mutual-information estimator {mi_estimator!r}; "
+                          f"choose from {', '.join(MI_ESTIMATORS)}")
     if compute not in ("auto", "serial", "dask"):
         raise ConfigError(f"compute must be 'auto', 'serial' or 'dask', got {compute!r}")
     options = {"estimators": tuple(estimators), "k": k, "max_particles": max_particles, "units": units, "kl": kl,

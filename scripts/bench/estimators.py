@@ -204,7 +204,8 @@ def diffusion_table(directory: Path, pattern: str, steps: int, threshold: float 
             data = np.load(path)
             exact = float(data["mi"])
             est = ksg_mutual_information(data["x"], data["y"], seed=0)
-            ksg_rows.append(_row(est, exact, task=name, n=n, file=path.name, estimator="ksg", mi=exact, seconds=math.nan))
+            ksg_rows.append(_row(est, exact, task=name, n=n, file=path.name, estimator="ksg", mi=exact,
+                                 seconds=math.nan))
         ksg_error = float(np.mean([abs(r["error"]) for r in ksg_rows]))
         if ksg_error <= threshold:
             continue
@@ -212,8 +213,8 @@ def diffusion_table(directory: Path, pattern: str, steps: int, threshold: float 
         for path in paths:
             data = np.load(path)
             x, y, exact = data["x"], data["y"], float(data["mi"])
-            key = hashlib.sha1(gaussianize(np.asarray(x, float)).tobytes() + gaussianize(np.asarray(y, float)).tobytes())
-            key = key.hexdigest()
+            scores = gaussianize(np.asarray(x, float)).tobytes() + gaussianize(np.asarray(y, float)).tobytes()
+            key = hashlib.sha1(scores).hexdigest()
             if key not in cache:
                 started = time.perf_counter()
                 cache[key] = (diffusion_mutual_information(x, y, steps=steps, seed=0), time.perf_counter() - started)
