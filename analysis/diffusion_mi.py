@@ -114,16 +114,16 @@ def _network(dx: int, dy: int, width: int, depth: int, generator: Any) -> Any:
         def __init__(self) -> None:
             super().__init__()
             self.marginal = Trunk(dx, dx)
-            self.correction = Trunk(dx + dy, dx)
+            self.correction = Trunk(dx + dy + 1, dx)
 
         def forward(self, z: torch.Tensor, log_snr: torch.Tensor,
-                    y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            """``(eps_m, w * correction)``."""
+                    cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            """``(eps_m, w * correction(z, lambda, cond))``, ``cond = [m y, m]``."""
             frac = torch.sigmoid(log_snr)[:, None]  # snr / (1 + snr)
             zin = z * torch.sqrt(1.0 - frac)
             eps_m = z * (1.0 - frac) + torch.sqrt(frac) * self.marginal(zin, log_snr)
             w = torch.sqrt(frac * (1.0 - frac))
-            return eps_m, w * self.correction(torch.cat([zin, y], dim=-1), log_snr)
+            return eps_m, w * self.correction(torch.cat([zin, cond], dim=-1), log_snr)
 
     net = ConditionalNoisePredictor()
     init_parameters(net, generator)
@@ -160,8 +160,11 @@ def _train(x: FloatArray, y: FloatArray, *, steps: int, batch_size: int, width: 
         lam = loc + scale * torch.log(u / (1 - u))
         eps = torch.randn(x0.shape, generator=gen)
         z = torch.exp(0.5 * lam)[:, None] * x0 + eps
-        eps_m, delta = net(z, lam, y0)
-        # the correction fits the residual of the (detached) marginal prediction
+        m = (torch.rand(b, 1, generator=gen) < 0.5).to(torch.float32)
+        eps_m, delta = net(z, lam, torch.cat([y0 * m, m], dim=-1))
+        # the correction fits the residual of the (detached) marginal prediction, with the
+        # condition dropped (m = 0) for half the batch: its m = 0 output learns the marginal
+        # net's own error, which then cancels in the difference of the two outputs
         loss = ((eps_m - eps) ** 2).sum(-1).mean() + ((eps_m.detach() + delta - eps) ** 2).sum(-1).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -187,9 +190,12 @@ def _per_point(net: Any, x: FloatArray, y: FloatArray, *, n_draws: int, loc: flo
     with torch.no_grad():
         zt = torch.as_tensor(z.reshape(flat, -1), dtype=torch.float32)
         lt = torch.as_tensor(lam.reshape(flat), dtype=torch.float32)
-        eps_m, diff = net(zt, lt, torch.as_tensor(yy.reshape(flat, -1), dtype=torch.float32))
-        diff = diff.double().numpy().reshape(n, n_draws, -1)
-        resid = eps - eps_m.double().numpy().reshape(n, n_draws, -1)
+        cond = torch.as_tensor(yy.reshape(flat, -1), dtype=torch.float32)
+        ones = torch.ones(flat, 1)
+        eps_m, d1 = net(zt, lt, torch.cat([cond, ones], dim=-1))
+        _, d0 = net(zt, lt, torch.zeros(flat, cond.shape[1] + 1))
+        diff = (d1 - d0).double().numpy().reshape(n, n_draws, -1)
+        resid = eps - (eps_m + d0).double().numpy().reshape(n, n_draws, -1)
     sq = np.einsum("ijk,ijk->ij", diff, diff)
     gain = 2.0 * np.einsum("ijk,ijk->ij", resid, diff) - sq  # |r|^2 - |r - diff|^2
     return 0.5 * np.mean(sq / q, axis=1), 0.5 * np.mean(gain / q, axis=1)
