@@ -15,18 +15,18 @@ E|\varepsilon - \hat\varepsilon_c|^2 + E|\hat\varepsilon_c - \hat\varepsilon_m|^
 it is non-negative term by term and has a far smaller variance than the difference of two
 losses: the "difference" estimator of MINDE-C).
 
-**One model: a marginal denoiser plus a conditional correction.** One module holds two
-small residual trunks trained jointly on every batch: the marginal noise predictor
-:math:`\hat\varepsilon_m(z, \lambda)` and a correction :math:`w(\gamma)\,c(z, \lambda, y)` with
-:math:`\hat\varepsilon_c = \hat\varepsilon_m + w c` and :math:`w = \sqrt\gamma/(1+\gamma)`, the exact
-asymptotics of :math:`\hat\varepsilon_c - \hat\varepsilon_m` at both ends of the SNR range. The MI
-integrand is then the correction alone, so it is bounded where the model has seen little
-data. This replaces MINDE's "condition dropped at random" single network: in that form the
-difference of two outputs of one network also carries the network's error at *every* input,
-and on 5+5-dimensional BMI tasks with 2 500 training points it over-estimated the MI
-several-fold on held-out points (measured: 6-7 nats for a true 1.02); two fully separate
-networks have the same problem. The correction is fitted to the residual of the (detached)
-marginal prediction, so the marginal network is trained by the marginal loss only.
+**One model: a marginal denoiser plus a conditional correction, condition dropped at
+random.** One module holds two small residual trunks trained jointly on every batch: the
+marginal noise predictor :math:`\hat\varepsilon_m(z, \lambda)` and a correction
+:math:`w(\gamma)\,c(z, \lambda, m y, m)` with :math:`w = \sqrt\gamma/(1+\gamma)`, the exact
+asymptotics of :math:`\hat\varepsilon_c - \hat\varepsilon_m` at both ends of the SNR range. The
+correction is fitted to the residual of the (detached) marginal prediction, with the
+condition dropped (m = 0) for a random half of every batch (as in MINDE): its m = 0 output
+learns the marginal net's own error, which cancels in the integrand
+:math:`|w (c(\cdot, y, 1) - c(\cdot, 0, 0))|^2`. Measured on BMI tasks at n = 5000: MINDE's
+plain single network (no damping) over-estimated a 5+5 MI of 1.02 at 6-7 nats; the damped
+correction without condition dropping absorbed the marginal's error (Student 3+3: 0.50 for
+a true 0.29); with both, 0.28.
 
 **Estimator.** The data are split in two halves; a network is trained on each half and
 evaluated on the other (cross-fitting), so that every point gets a held-out estimate. The
