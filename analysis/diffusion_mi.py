@@ -26,7 +26,8 @@ learns the marginal net's own error, which cancels in the integrand
 :math:`|w (c(\cdot, y, 1) - c(\cdot, 0, 0))|^2`. Measured on BMI tasks at n = 5000: MINDE's
 plain single network (no damping) over-estimated a 5+5 MI of 1.02 at 6-7 nats; the damped
 correction without condition dropping absorbed the marginal's error (Student 3+3: 0.50 for
-a true 0.29); with both, 0.28.
+a true 0.29); with both, 0.28 in one run and 0.40 in the benchmark run of the same file
+(a spread between runs not yet explained; see docs/analysis.md).
 
 **Estimator.** The data are split in two halves; a network is trained on each half and
 evaluated on the other (cross-fitting), so that every point gets a held-out estimate. The
