@@ -6,13 +6,15 @@ Datasets; it never imports dustsim's simulator internals. See ``docs/analysis.md
 Estimators (plain functions of ``(n, d)`` arrays returning an :class:`Estimate`, nats by
 default): :func:`knn_entropy`, :func:`binned_entropy`, :func:`gaussian_entropy`,
 :func:`kde_entropy`, :func:`weighted_knn_entropy`, :func:`bounded_knn_entropy`,
-:func:`kl_divergence`, :func:`kl_to_density`, :func:`ksg_mutual_information`; each carries
+:func:`kl_divergence`, :func:`kl_to_density`, :func:`ksg_mutual_information`,
+:func:`diffusion_mutual_information` (a trained conditional denoiser); each carries
 a bias estimate and a confidence interval (:mod:`analysis.bias`). Trajectories: :func:`entropy_trajectory`. Checks:
 :mod:`analysis.thermo`. Model-side entropy: :mod:`analysis.model`. Exact references:
 :class:`GaussianMixture`.
 """
 
 from .bounded import bounded_knn_entropy
+from .diffusion_mi import diffusion_mutual_information
 from .divergence import gaussian_logpdf, kl_divergence, kl_to_density
 from .ensemble import ensemble_summary
 from .entropy import binned_entropy, gaussian_entropy, kde_entropy, knn_entropy
@@ -27,6 +29,7 @@ __all__ = [
     "GaussianMixture",
     "binned_entropy",
     "bounded_knn_entropy",
+    "diffusion_mutual_information",
     "ensemble_summary",
     "entropy_trajectory",
     "gaussian_entropy",

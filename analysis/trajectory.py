@@ -32,6 +32,8 @@ from .neighbors import Backend
 from .result import check_units, nats_to
 
 ESTIMATORS = ("knn", "knn-max", "binned", "gaussian", "kde")
+#: estimators of I(X_0; X_t): KSG, or the conditional-denoiser MINDE estimator (:mod:`analysis.diffusion_mi`)
+MI_ESTIMATORS = ("ksg", "diffusion")
 #: global attributes copied from the source trajectory (provenance)
 PROVENANCE = ("source", "dustsim_version", "schema_version", "process", "direction", "seed", "config", "stepper",
               "artifact")
@@ -99,6 +101,7 @@ def entropy_trajectory(
     scales: Sequence[float] | None = None,
     bin_width: float | None = None,
     backend: Backend = "auto",
+    mi_estimator: str = "ksg",
     progress: bool = False,
     history: str | None = None,
     compute: str = "auto",
@@ -145,6 +148,12 @@ def entropy_trajectory(
         Bin width of the ``binned`` estimator (default: Scott's rule per frame).
     backend : {"auto", "grid", "kdtree"}
         Neighbour search.
+    mi_estimator : {"ksg", "diffusion"}
+        Estimator of ``mutual_information``: KSG (fast), or ``diffusion``, a conditional
+        denoiser trained per frame (:func:`analysis.diffusion_mi.diffusion_mutual_information`;
+        far less biased in 3+ dimensions for heavy-tailed or curved laws, but about a
+        minute per frame at 10 000 pairs). Frames identical to X_0 use KSG (its
+        saturated value) with either.
     progress : bool
         Show a progress bar over frames.
     history : str, optional
@@ -190,11 +199,16 @@ def entropy_trajectory(
     if unknown or not estimators:
         bad = unknown[0] if unknown else "(none)"
         raise ConfigError(f"unknown estimator {bad!r}; choose from {', '.join(ESTIMATORS)}")
+    if mi_estimator not in MI_ESTIMATORS:
+        raise ConfigError(f"unknown mutual-information estimator {mi_estimator!r}; "
+                          f"choose from {', '.join(MI_ESTIMATORS)}")
     if compute not in ("auto", "serial", "dask"):
         raise ConfigError(f"compute must be 'auto', 'serial' or 'dask', got {compute!r}")
     options = {"estimators": tuple(estimators), "k": k, "max_particles": max_particles, "units": units, "kl": kl,
                "mutual_information": mutual_information, "mi_max_particles": mi_max_particles, "exact": exact,
                "exact_samples": exact_samples, "scales": scales, "bin_width": bin_width, "backend": backend}
+    if mi_estimator != "ksg":  # only when set, so checkpoints of earlier KSG runs stay valid
+        options["mi_estimator"] = mi_estimator
     if "realization" in ds["position"].dims:
         parts = [ds.isel(realization=r) for r in range(ds.sizes["realization"])]
         seeds = [seed + r for r in range(len(parts))]
@@ -303,6 +317,7 @@ class _FrameContext:
     times: NDArray[np.float64]
     draws: Any
     scales: tuple[float, ...]
+    mi_estimator: str = "ksg"
 
     @property
     def layout(self) -> dict[str, slice]:
@@ -353,6 +368,7 @@ def _plan_realization(
     scales: Sequence[float] | None,
     bin_width: float | None,
     backend: Backend,
+    mi_estimator: str = "ksg",
 ) -> _RealizationPlan:
     position = ds["position"]
     n_frames, n_particles, d = (position.sizes[s] for s in ("time", "particle", "spatial"))
@@ -389,6 +405,7 @@ def _plan_realization(
         estimators=estimators, k=k, dtype=position.dtype, seed=seed, bin_width=bin_width, backend=backend,
         stationary=stationary, uniform_log_volume=uniform_log_volume, period=period, x_ref=x_ref, mi_pos=mi_pos,
         mixture=mixture if do_exact else None, process=process, times=times, draws=draws, scales=scale_list,
+        mi_estimator=mi_estimator,
     )
     return _RealizationPlan(ds, position, idx, context, units, n_used)
 
@@ -414,8 +431,14 @@ def _frame_values(ctx: _FrameContext, raw: Any, i: int) -> NDArray[np.float64]:
         else:
             out[lay["kl"]], out[lay["kl_se"]] = _kl_to_stationary(pts, ctx, knn_terms_i, knn_const, ctx.seed + i)
     if ctx.mi_pos is not None:
-        est = ksg_mutual_information(ctx.x_ref, pts[ctx.mi_pos], ctx.k, seed=ctx.seed + i, backend=ctx.backend,
-                                     bias="none", marginals="standardize")
+        y = pts[ctx.mi_pos]
+        if ctx.mi_estimator == "diffusion" and not np.array_equal(ctx.x_ref, y):
+            from .diffusion_mi import diffusion_mutual_information
+
+            est = diffusion_mutual_information(ctx.x_ref, y, seed=ctx.seed + i)
+        else:
+            est = ksg_mutual_information(ctx.x_ref, y, ctx.k, seed=ctx.seed + i, backend=ctx.backend,
+                                         bias="none", marginals="standardize")
         out[lay["mi"]], out[lay["mi_se"]] = est.value, est.se
     if ctx.mixture is not None and ctx.process is not None:
         est = mixture_entropy(ctx.mixture.transported(ctx.process, float(ctx.times[i])), draws=ctx.draws)
@@ -485,7 +508,9 @@ def _assemble(plan: _RealizationPlan, values: NDArray[np.float64], history: str 
     if mi_pos is not None:
         out["mutual_information"] = ("time", mi_v * f, {
             "units": unit_name,
-            "long_name": "I(X_0; X_t), KSG estimate, X_0 = frame at the smallest time",
+            "long_name": f"I(X_0; X_t), {'KSG' if ctx.mi_estimator == 'ksg' else 'diffusion (MINDE)'} estimate, "
+                         "X_0 = frame at the smallest time",
+            "estimator": ctx.mi_estimator,
             "k": k,
             "n_pairs": len(mi_pos),
             "note": "saturates near psi(n) - psi(k) where X_t = X_0",

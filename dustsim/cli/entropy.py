@@ -24,6 +24,9 @@ from ._common import command_line, dry_run_option, output_option, print_plan
 @click.option("--units", type=click.Choice(["nats", "bits"]), default="nats", show_default=True)
 @click.option("--scales", default=None, help="Comma-separated coarse-graining bin widths (length units).")
 @click.option("--mi/--no-mi", default=True, show_default=True, help="Mutual information I(X_0; X_t) (KSG).")
+@click.option("--mi-estimator", type=click.Choice(["ksg", "diffusion"]), default="ksg", show_default=True,
+              help="Estimator of I(X_0; X_t): KSG, or a conditional denoiser trained per frame (slow, less "
+                   "biased in 3+ dimensions).")
 @click.option("--exact/--no-exact", default=None,
               help="Exact entropy of a Gaussian-mixture artifact (default: if possible).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
@@ -44,6 +47,7 @@ def entropy_command(
     units: str,
     scales: str | None,
     mi: bool,
+    mi_estimator: str,
     exact: bool | None,
     progress: bool | None,
     scheduler: str | None,
@@ -63,6 +67,7 @@ def entropy_command(
       dustsim entropy dust.zarr -o dust-entropy.nc
       dustsim entropy run.nc -o h.nc --estimator knn,binned --scales 0.05,0.1 --units bits
       dustsim entropy sweep.zarr -o sweep-entropy.nc --workers 2
+      dustsim entropy run.nc -o h.nc --mi-estimator diffusion   # I(X_0; X_t) from a denoiser
       dustsim entropy sweep.zarr -o sweep-entropy.nc --workers 2 --resume   # after an interruption
     """
     import sys
@@ -107,7 +112,7 @@ def entropy_command(
     try:
         result = entropy_trajectory(
             ds, estimators=names, k=k, max_particles=max_particles or None, seed=seed, units=units,
-            scales=scale_list, mutual_information=mi, exact=exact,
+            scales=scale_list, mutual_information=mi, mi_estimator=mi_estimator, exact=exact,
             progress=sys.stderr.isatty() if progress is None else progress, history=command_line(),
             compute="dask" if client is not None else "serial", checkpoint=partial,
         )
