@@ -6,8 +6,8 @@ fitted entropy-production-optimal ``ot``), at each number of function evaluation
 
 - the kinetic action ``Sigma = int E|nu|^2 dt`` (entropy production of the density path at unit
   diffusion coefficient), the thermodynamic length and the SDE's own entropy production
-  (:mod:`dustsim.thermodynamics`);
-- the Girsanov bound on ``KL(p_0 || q_0)`` (:mod:`dustsim.speed_accuracy`) and its parts;
+  (:mod:`dustsim.schedule_theory.thermodynamics`);
+- the Girsanov bound on ``KL(p_0 || q_0)`` (:mod:`dustsim.schedule_theory.speed_accuracy`) and its parts;
 - the measured error of ``n`` generated points: ``KL(p_0 || q_0)`` (kNN, the bounded quantity),
   ``KL(q_0 || p_0)`` (kNN entropy of the samples and the exact data density), sliced W2 and the
   energy distance over its noise floor (two independent data samples of the same sizes);
@@ -34,9 +34,9 @@ from numpy.typing import NDArray
 from dustsim.errors import ConfigError
 from dustsim.mixture import GaussianMixture
 from dustsim.processes import LinearProcess, make_process
-from dustsim.speed_accuracy import end_time, error_bound, prior_sample, reverse_sample, time_grid
-from dustsim.speed_accuracy_relation import pearson_to_prior
-from dustsim.thermodynamics import optimal_schedule, path_integrals
+from dustsim.schedule_theory.speed_accuracy import end_time, error_bound, prior_sample, reverse_sample, time_grid
+from dustsim.schedule_theory.speed_accuracy_relation import pearson_to_prior
+from dustsim.schedule_theory.thermodynamics import optimal_schedule, path_integrals
 
 from .divergence import kl_divergence, kl_to_density
 
@@ -55,7 +55,8 @@ def default_mixture() -> GaussianMixture:
 
 def resolve_schedule(spec: str | LinearProcess, mixture: GaussianMixture, *, seed: int = 0) -> LinearProcess:
     """A schedule from a name (``ve``: ``sigma_max`` from the data's diameter as in simulate;
-    ``ot``: fitted to the data by :func:`dustsim.thermodynamics.optimal_schedule`) or ``name:k=v,...``."""
+    ``ot``: fitted to the data by
+    :func:`dustsim.schedule_theory.thermodynamics.optimal_schedule`) or ``name:k=v,...``."""
     if isinstance(spec, LinearProcess):
         return spec
     name, _, rest = spec.partition(":")
@@ -175,7 +176,7 @@ def schedule_study(
         ``action_se``, ``thermodynamic_length``, ``entropy_production`` (SDE's own; inf where
         g = 0 at t = 0), ``pearson_d0`` (+ ``_se``; ``chi^2(pi || p_T)``) and ``w1_change_bound``
         (``sqrt(T D0 Sigma)``, Ikeda et al.'s bound on the change of W1 for the exact-score
-        probability-flow ODE, NFE-independent: see :mod:`dustsim.speed_accuracy_relation`),
+        probability-flow ODE, NFE-independent: see :mod:`dustsim.schedule_theory.speed_accuracy_relation`),
         ``bound`` (+ ``_se``), ``bound_prior_gap``, ``bound_discretisation``,
         ``bound_score``, ``kl_data_generated`` (+ ``_se``), ``kl_generated_data`` (+ ``_se``),
         ``sliced_w2``, ``energy_over_floor``; over ``score, nfe``: ``spearman``,

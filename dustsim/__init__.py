@@ -27,7 +27,7 @@ _LAZY = {
     "validate_trajectory": ("dustsim.schema", "validate_trajectory"),
     "counter_normals": ("dustsim.kernels.rng", "counter_normals"),
     "GaussianMixture": ("dustsim.mixture", "GaussianMixture"),
-    "fokker_planck": ("dustsim.fokker_planck_solver", "fokker_planck"),
+    "fokker_planck": ("dustsim.physics.fokker_planck", "fokker_planck"),
 }
 
 __all__ = [
@@ -50,10 +50,10 @@ __all__ = [
 if TYPE_CHECKING:
     from .artifacts import make_artifact
     from .config import SimulationConfig
-    from .fokker_planck_solver import fokker_planck
     from .io import open_dataset, open_trajectory, save_dataset
     from .kernels.rng import counter_normals
     from .mixture import GaussianMixture
+    from .physics.fokker_planck import fokker_planck
     from .processes import make_process
     from .schema import trajectory_dataset, validate_trajectory
     from .simulation import prepare, simulate

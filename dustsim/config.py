@@ -107,13 +107,13 @@ class SimulationConfig:
     length_unit : str
         Unit of positions written to the dataset (``"1"``: reduced units).
     potential : list of dict
-        External potentials (``[[potential]]`` tables; :mod:`dustsim.potentials`).
+        External potentials (``[[potential]]`` tables; :mod:`dustsim.physics.potentials`).
     boundary : dict
-        ``[boundary]`` table: ``kind``, ``box``, ``origin`` (:mod:`dustsim.boundaries`).
+        ``[boundary]`` table: ``kind``, ``box``, ``origin`` (:mod:`dustsim.physics.boundaries`).
     interaction : dict
-        ``[interaction]`` table: pair potential (:mod:`dustsim.interactions`).
+        ``[interaction]`` table: pair potential (:mod:`dustsim.physics.interactions`).
     schedule : dict
-        ``[schedule]`` table: time dependence of D or kT (:mod:`dustsim.schedules`).
+        ``[schedule]`` table: time dependence of D or kT (:mod:`dustsim.physics.schedules`).
     kT : float or None
         Temperature (energy units; default 1 for physical dust).
     label_diffusion : list of float or None

@@ -527,7 +527,7 @@ class OptimalTransport(LinearProcess):
     leaves ``N(0, I)`` invariant. The SDE with these marginals has ``f = -u' / (1 - u)`` and
     ``g^2 = u' (2 s + 2 u / (1 - u))``, diverging at ``u = 1`` like flow matching's.
 
-    For other data, :func:`dustsim.thermodynamics.optimal_schedule` fits ``s`` and a time warp
+    For other data, :func:`dustsim.schedule_theory.thermodynamics.optimal_schedule` fits ``s`` and a time warp
     ``u(t)`` that spreads the entropy production evenly over ``t``.
 
     Parameters

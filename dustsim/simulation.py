@@ -42,8 +42,8 @@ from .schema import (
 from .stepping import affine_coefficients
 
 if TYPE_CHECKING:
-    from .physics import PhysicalSystem
-    from .prior_gap import PriorGap
+    from .physics.system import PhysicalSystem
+    from .schedule_theory.prior_gap import PriorGap
 
 #: Philox stream ids: every random draw of a run has its own stream of the run's seed.
 DYNAMICS_STREAM = 0
@@ -242,7 +242,7 @@ def _prepare_physics(
     t_end: float,
 ) -> PhysicalSystem | None:
     """The physical system of a config, or None for a linear process alone."""
-    from .physics import build_system, check_initial, has_physics
+    from .physics.system import build_system, check_initial, has_physics
 
     if not has_physics(config):
         return None
@@ -257,13 +257,13 @@ def _prepare_physics(
 
 
 def plan_prior_gap(plan: SimulationPlan) -> PriorGap | None:
-    """``KL(p_T || prior)`` of a plan (see :mod:`dustsim.prior_gap`); None for physical dust.
+    """``KL(p_T || prior)`` of a plan (see :mod:`dustsim.schedule_theory.prior_gap`); None for physical dust.
 
     Exact for ``gmm`` artifacts (their law is recorded), from the empirical law of the initial
     points otherwise.
     """
     from .mixture import GaussianMixture
-    from .prior_gap import prior_gap
+    from .schedule_theory.prior_gap import prior_gap
 
     if plan.physics is not None:  # the prior of physical dust is not the process's
         return None
@@ -282,7 +282,7 @@ def check_prior(plan: SimulationPlan) -> str | None:
     own sampling noise; the message gives the KL and the option to change. Brownian motion, which
     no diffusion model uses as its forward process, records the gap without a warning.
     """
-    from .prior_gap import hint, warns_for
+    from .schedule_theory.prior_gap import hint, warns_for
 
     gap = plan.prior_gap
     if gap is None or not gap.exceeds or not warns_for(plan.process):
@@ -293,14 +293,14 @@ def check_prior(plan: SimulationPlan) -> str | None:
 def _make_advance(plan: SimulationPlan, image: np.ndarray | None = None) -> Callable[[np.ndarray, int, int], None]:
     """The function that advances the state (shape (d, n)) from step s0 to step s1.
 
-    For physical dust it is a :class:`~dustsim.physics.LangevinAdvance`, which also
+    For physical dust it is a :class:`~dustsim.physics.system.LangevinAdvance`, which also
     carries the periodic image counts (``advance.image``, shape (d, n), starting from
     ``image``).
     """
     cfg = plan.config
     assert cfg.seed is not None and cfg.dim is not None
     if plan.physics is not None:
-        from .physics import LangevinAdvance
+        from .physics.system import LangevinAdvance
 
         assert cfg.n is not None
         return LangevinAdvance(plan.physics, plan.times, cfg.seed, plan.dtype, plan.labels, cfg.n, image)

@@ -14,8 +14,8 @@ import numpy as np
 
 from analysis.schedule_study import resolve_schedule
 from dustsim.mixture import GaussianMixture
-from dustsim.speed_accuracy import end_time, perturbed_score
-from dustsim.speed_accuracy_relation import complete_estimation, incomplete_estimation, start_law
+from dustsim.schedule_theory.speed_accuracy import end_time, perturbed_score
+from dustsim.schedule_theory.speed_accuracy_relation import complete_estimation, incomplete_estimation, start_law
 
 
 def main() -> None:

@@ -10,8 +10,8 @@ from scipy.stats import norm
 
 import dustsim
 from dustsim.errors import ConfigError
-from dustsim.fokker_planck_solver import fokker_planck, validate_density
 from dustsim.io import open_dataset, save_dataset
+from dustsim.physics.fokker_planck import fokker_planck, validate_density
 from dustsim.processes import make_process
 
 

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from stats_helpers import Z
 
 import dustsim
-from dustsim.boundaries import make_boundary
 from dustsim.errors import StepSizeError
-from dustsim.interactions import make_interaction, pair_forces, radial_distribution
 from dustsim.io import FrameStore, partial_path
+from dustsim.physics.boundaries import make_boundary
+from dustsim.physics.interactions import make_interaction, pair_forces, radial_distribution
 
 SPECS = [
     {"name": "harmonic", "epsilon": 10.0, "sigma": 1.0},

@@ -15,9 +15,9 @@ from scipy import integrate, stats
 from stats_helpers import assert_within_se
 
 import dustsim
-from dustsim.boundaries import make_boundary
-from dustsim.fokker_planck_solver import fokker_planck
-from dustsim.potentials import make_potentials, total_energy, total_force
+from dustsim.physics.boundaries import make_boundary
+from dustsim.physics.fokker_planck import fokker_planck
+from dustsim.physics.potentials import make_potentials, total_energy, total_force
 from dustsim.processes import make_process
 from dustsim.schema import trajectory_process, unwrapped_position
 from dustsim.stepping import affine_coefficients

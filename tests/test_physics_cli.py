@@ -7,8 +7,8 @@ import pytest
 
 import dustsim
 from dustsim.cli import main
-from dustsim.fokker_planck_solver import validate_density
 from dustsim.io import open_dataset
+from dustsim.physics.fokker_planck import validate_density
 from dustsim.schema import trajectory_config, trajectory_process, unwrapped_position
 
 

@@ -14,7 +14,7 @@ from stats_helpers import Z, assert_within_se
 
 from dustsim.mixture import GaussianMixture
 from dustsim.processes import EDM, OptimalTransport, make_process
-from dustsim.speed_accuracy import (
+from dustsim.schedule_theory.speed_accuracy import (
     error_bound,
     gaussian_error_bound,
     gaussian_generated_law,
@@ -24,7 +24,7 @@ from dustsim.speed_accuracy import (
     reverse_sample,
     time_grid,
 )
-from dustsim.thermodynamics import (
+from dustsim.schedule_theory.thermodynamics import (
     entropy_production_dataset,
     entropy_production_from_entropies,
     optimal_schedule,
@@ -208,7 +208,7 @@ def test_monte_carlo_bound_agrees_with_closed_form():
 
 
 def test_bound_along_the_reverse_run_adds_up_to_the_closed_form():
-    from dustsim.speed_accuracy import bound_along_reverse
+    from dustsim.schedule_theory.speed_accuracy import bound_along_reverse
 
     p = make_process("vp")
     ds = bound_along_reverse(GAUSS, p, 10, perturbed_score(GAUSS, p, 0.1), n_samples=2000)
@@ -250,7 +250,7 @@ def test_short_vp_run_warns_and_records_the_prior_gap():
 
 
 def test_prior_gap_is_exact_for_gaussian_data_and_empirical_otherwise():
-    from dustsim.prior_gap import prior_gap
+    from dustsim.schedule_theory.prior_gap import prior_gap
 
     p = make_process("vp", beta_max=2.0)
     law = GAUSS.transported(p, 1.0)

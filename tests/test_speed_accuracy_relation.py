@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from dustsim.errors import ConfigError
 from dustsim.mixture import GaussianMixture
 from dustsim.processes import OptimalTransport, make_process
-from dustsim.speed_accuracy import end_time, perturbed_score
-from dustsim.speed_accuracy_relation import (
+from dustsim.schedule_theory.speed_accuracy import end_time, perturbed_score
+from dustsim.schedule_theory.speed_accuracy_relation import (
     _chi2_from_quantiles,
     complete_estimation,
     incomplete_estimation,
@@ -22,7 +22,7 @@ from dustsim.speed_accuracy_relation import (
     pearson_to_prior,
     start_law,
 )
-from dustsim.thermodynamics import path_integrals
+from dustsim.schedule_theory.thermodynamics import path_integrals
 
 BIMODAL = GaussianMixture(np.array([[-1.0], [1.5]]), np.array([0.3, 0.2]), np.array([0.4, 0.6]))
 FAST = {"n_times": 160, "n_space": 3001}
@@ -87,7 +87,7 @@ def test_complete_estimation_chain_holds_for_any_bimodal_data_and_start_error(m1
 
 
 def test_action_equals_the_independent_monte_carlo_route():
-    # Sigma by quadrature on the grid vs dustsim.thermodynamics' Monte Carlo over denoiser paths
+    # Sigma by quadrature on the grid vs dustsim.schedule_theory.thermodynamics' Monte Carlo over denoiser paths
     for process in [make_process("vp"), make_process("fm"), make_process("ve", sigma_max=6.0)]:
         r = complete_estimation(BIMODAL, process, **FAST)
         pi = path_integrals(BIMODAL, process, r.tau, n_samples=4000, seed=3)

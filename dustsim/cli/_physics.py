@@ -58,12 +58,12 @@ def physics_options(interactions: bool = True) -> Callable[[Callable[..., Any]],
 
 def apply_physics(cfg: SimulationConfig, physics: dict[str, Any]) -> SimulationConfig:
     """Merge the physics options into a config (an option replaces the config's value)."""
-    from ..boundaries import parse_box
     from ..config import parse_config_value
     from ..errors import ConfigError
-    from ..interactions import parse_spec as parse_interaction
-    from ..potentials import parse_spec as parse_potential
-    from ..schedules import parse_spec as parse_schedule
+    from ..physics.boundaries import parse_box
+    from ..physics.interactions import parse_spec as parse_interaction
+    from ..physics.potentials import parse_spec as parse_potential
+    from ..physics.schedules import parse_spec as parse_schedule
 
     changes: dict[str, Any] = {}
     if physics.get("potential"):

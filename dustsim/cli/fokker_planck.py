@@ -79,8 +79,8 @@ def fokker_planck_command(
       dustsim fokker-planck --config run.toml --cells 150,150 -o run_fp.zarr
     """
     from ..config import SimulationConfig
-    from ..fokker_planck_solver import fokker_planck
     from ..io import save_dataset
+    from ..physics.fokker_planck import fokker_planck
 
     cfg = SimulationConfig.load(config_file) if config_file else SimulationConfig()
     if process is not None and process != cfg.process:

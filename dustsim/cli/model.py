@@ -261,7 +261,7 @@ def sample_command(model_path: str, n: int, sampler_name: str | None, steps: int
 
 
 def _echo_prior_gap(attrs: dict[str, Any]) -> None:
-    from ..prior_gap import describe_attrs
+    from ..schedule_theory.prior_gap import describe_attrs
 
     line = describe_attrs(attrs)
     if line:

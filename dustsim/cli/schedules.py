@@ -14,7 +14,7 @@ def _data(init: str | None, artifact_options: tuple[str, ...], n_points: int, di
     """The study's data law: the default mixture, a gmm artifact's exact law, or a KDE of other points."""
     from ..artifacts import make_artifact
     from ..mixture import GaussianMixture
-    from ..thermodynamics import as_mixture
+    from ..schedule_theory.thermodynamics import as_mixture
 
     if init is None:
         if artifact_options:
@@ -115,7 +115,7 @@ def optimal_command(init: str | None, artifact_options: tuple[str, ...], dim: in
     """Fit the entropy-production-optimal schedule to the data; print its [process] table and action."""
     import tomli_w
 
-    from ..thermodynamics import optimal_schedule, path_integrals
+    from ..schedule_theory.thermodynamics import optimal_schedule, path_integrals
 
     seed = 0 if seed is None else seed
     mix, label = _data(init, artifact_options, n_points, dim, seed)

@@ -133,7 +133,7 @@ def simulate_command(
 
 
 def _echo_prior_gap(attrs: dict) -> None:
-    from ..prior_gap import describe_attrs
+    from ..schedule_theory.prior_gap import describe_attrs
 
     line = describe_attrs(attrs)
     if line:

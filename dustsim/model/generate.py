@@ -223,7 +223,10 @@ def sample(
 
 
 def _prior_gap_attrs(model: TrainedModel, from_prior: bool) -> dict[str, Any]:
-    """The training run's ``KL(p_T || prior)`` (:mod:`dustsim.prior_gap`), when the run starts from that prior."""
+    """The training run's ``KL(p_T || prior)`` (:mod:`dustsim.schedule_theory.prior_gap`).
+
+    Empty unless the run starts from that prior.
+    """
     gap = model.meta.get("prior_gap")
     return dict(gap) if from_prior and isinstance(gap, dict) else {}
 

@@ -98,7 +98,7 @@ def equilibrium_score(sde: ForwardSDE) -> Callable[[torch.Tensor, Any], torch.Te
 
 
 class _Keys:
-    """Attribute view of a config dict (for :func:`dustsim.physics.has_physics`)."""
+    """Attribute view of a config dict (for :func:`dustsim.physics.system.has_physics`)."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self._config = config
@@ -140,7 +140,7 @@ def sde_from_config(config: dict[str, Any]) -> ForwardSDE:
     name = table["name"]
     if name in _SDE_FACTORIES:
         return _SDE_FACTORIES[name](dict(table))
-    from ..physics import has_physics
+    from ..physics.system import has_physics
 
     if has_physics(_Keys(config)):
         return physical_sde(config)
@@ -177,7 +177,7 @@ def _times(t: Any) -> Any:
 def torch_external_force(potential: Any, x: torch.Tensor) -> torch.Tensor:
     """The force ``-grad U`` of a built-in external potential, in torch (differentiable).
 
-    The same formulas as the simulator's kernel (:mod:`dustsim.potentials`).
+    The same formulas as the simulator's kernel (:mod:`dustsim.physics.potentials`).
     """
     def axis(key: str) -> torch.Tensor:
         return torch.as_tensor(np.asarray(potential.params[key], dtype=np.float64), dtype=x.dtype, device=x.device)
@@ -198,7 +198,7 @@ def torch_external_force(potential: Any, x: torch.Tensor) -> torch.Tensor:
 
 
 def physical_sde(config: dict[str, Any]) -> ForwardSDE:
-    """The forward SDE of a physical run (:mod:`dustsim.physics`): base process plus forces.
+    """The forward SDE of a physical run (:mod:`dustsim.physics.system`): base process plus forces.
 
     ``dX = [f(t)(X - c) + mu(t) F(X)] dt + sqrt(2 D(t)) dW`` with the external force
     ``F = -grad U`` of the built-in potentials (in torch, so the equilibrium baseline of a
@@ -209,7 +209,7 @@ def physical_sde(config: dict[str, Any]) -> ForwardSDE:
     external landscape.
     """
     from ..config import SimulationConfig
-    from ..physics import build_system
+    from ..physics.system import build_system
     from ..processes import make_process
 
     cfg = SimulationConfig.from_dict(config, source="trajectory config")

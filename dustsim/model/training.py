@@ -198,9 +198,12 @@ def _setup(ds: xr.Dataset, source: str, net_cfg: NetworkConfig, cfg: TrainConfig
 
 def _check_prior(process: Any, t_max: float, x0: np.ndarray, config: dict[str, Any], prior: dict[str, Any],
                  seed: int) -> Any:
-    """``KL(p_T || model prior)`` (:func:`dustsim.prior_gap.prior_gap`); warns when it exceeds the data's noise."""
+    """``KL(p_T || model prior)`` (:func:`dustsim.schedule_theory.prior_gap.prior_gap`).
+
+    Warns when it exceeds the data's noise.
+    """
     from ..mixture import GaussianMixture
-    from ..prior_gap import hint, prior_gap, warns_for
+    from ..schedule_theory.prior_gap import hint, prior_gap, warns_for
     from ..simulation import PriorWarning
 
     mixture = GaussianMixture.from_config(config)

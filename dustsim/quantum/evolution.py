@@ -10,7 +10,7 @@ exact for a free particle (``V = 0``) at any ``dt``, and second-order accurate o
 same factors on both sides, ``rho <- U rho U^H``, and position dephasing
 ``d rho(x, x') / dt = -Lambda (x - x')^2 rho`` enters as its exact factor
 ``exp(-Lambda (x - x')^2 dt)``, split in two halves around the kinetic step (it commutes
-with ``V``). The potentials are dustsim's own (:mod:`dustsim.potentials`), evaluated by
+with ``V``). The potentials are dustsim's own (:mod:`dustsim.physics.potentials`), evaluated by
 their energy function.
 
 The step size is checked before the run by step doubling: one step of ``dt`` against two
@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ConfigError
-from ..potentials import Potential, make_potentials, parse_spec, total_energy
+from ..physics.potentials import Potential, make_potentials, parse_spec, total_energy
 from .grid import LEAK_TOLERANCE, QuantumGrid, check_resolved, check_resolved_density_matrix, momentum_density
 from .states import check_density_matrix, normalise
 

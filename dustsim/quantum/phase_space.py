@@ -32,7 +32,7 @@ What is approximated: the Caldeira-Leggett equation itself is the high-temperatu
 Lindblad form, so at low temperature or very short times it can make ``rho`` slightly
 non-positive. With ``gamma -> infinity`` at fixed ``D = kT / (m gamma)`` the position
 density follows the Smoluchowski equation ``dp/dt = d/dx (V' p / (m gamma) + D dp/dx)``,
-the overdamped dust of :mod:`dustsim.physics` with mobility ``1 / (m gamma)``; the
+the overdamped dust of :mod:`dustsim.physics.system` with mobility ``1 / (m gamma)``; the
 corrections are ``O(1 / (gamma t))`` (initial velocity relaxation: a position variance
 short by ``2D/gamma``) and ``O(omega^2 / gamma^2)`` for curvature ``omega^2 = V''/m``.
 """
@@ -47,7 +47,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ConfigError
-from ..potentials import total_energy
+from ..physics.potentials import total_energy
 from .evolution import DEFAULT_TOLERANCE, resolve_potentials, time_grid
 from .grid import QuantumGrid
 

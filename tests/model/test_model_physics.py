@@ -11,7 +11,7 @@ import dustsim
 from dustsim.errors import ConfigError
 from dustsim.model import load_model, sample, train
 from dustsim.model.sde import physical_sde, sde_from_trajectory
-from dustsim.potentials import make_potentials, total_force
+from dustsim.physics.potentials import make_potentials, total_force
 from dustsim.schema import trajectory_config, trajectory_process
 
 DOUBLE_WELL = {

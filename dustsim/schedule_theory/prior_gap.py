@@ -1,7 +1,7 @@
 """How far the end of a forward run is from the prior a sampler starts from: ``KL(p_T || pi)``.
 
 One check for every run (simulate, sweep, train, sample). ``pi`` is the reference prior of
-:func:`dustsim.speed_accuracy.reference_prior` (the stationary law, or ``N(c, sigma(T)^2 I)`` for
+:func:`dustsim.schedule_theory.speed_accuracy.reference_prior` (the stationary law, or ``N(c, sigma(T)^2 I)`` for
 processes without one). ``p_T`` is the law of ``X_T = c + alpha(T) (X_0 - c) + sigma(T) Z``:
 
 - ``gmm`` artifacts: ``X_0`` has a known mixture law and ``p_T`` is a mixture; KL by Monte Carlo
@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .mixture import GaussianMixture
-from .processes import LinearProcess, VarianceExploding
+from ..mixture import GaussianMixture
+from ..processes import LinearProcess, VarianceExploding
 from .speed_accuracy import prior_gap_mixture, reference_prior
 
 #: mixture components used for data without a known law

@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ..errors import ConfigError
+from ..kernels import cells as kc
+from ..kernels import forces as kf
 from .boundaries import Boundary, free
-from .errors import ConfigError
-from .kernels import cells as kc
-from .kernels import forces as kf
 
 INTERACTIONS = ("harmonic", "wca", "lj", "morse")
 _KIND = {"harmonic": kf.PAIR_HARMONIC, "wca": kf.PAIR_LJ, "lj": kf.PAIR_LJ, "morse": kf.PAIR_MORSE}
@@ -169,7 +169,7 @@ def make_interaction(table: dict[str, Any] | None) -> Interaction | None:
 
 def parse_spec(spec: str) -> dict[str, Any]:
     """``"wca:sigma=1,epsilon=2"`` -> ``{"name": "wca", "sigma": 1, "epsilon": 2}``."""
-    from .artifacts import _parse_value, _split_options
+    from ..artifacts import _parse_value, _split_options
 
     name, _, rest = str(spec).strip().partition(":")
     table: dict[str, Any] = {"name": name.strip().lower()}

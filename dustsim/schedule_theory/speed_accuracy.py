@@ -47,9 +47,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .errors import ConfigError
-from .mixture import GaussianMixture
-from .processes import LinearProcess
+from ..errors import ConfigError
+from ..mixture import GaussianMixture
+from ..processes import LinearProcess
 
 FloatArray = NDArray[np.float64]
 Score = Callable[[FloatArray, float], FloatArray]

@@ -39,9 +39,9 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
-from .errors import ConfigError
-from .mixture import GaussianMixture
-from .processes import LinearProcess, OptimalTransport
+from ..errors import ConfigError
+from ..mixture import GaussianMixture
+from ..processes import LinearProcess, OptimalTransport
 
 FloatArray = NDArray[np.float64]
 #: number of Gauss-Legendre nodes per panel of the time integrals

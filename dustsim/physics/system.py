@@ -7,14 +7,14 @@ A particle ``i`` of type ``l`` obeys (Ito, per axis ``a``)::
 where ``f(t) (X - c)`` and ``g(t) = sqrt(2 D(t))`` are the drift and noise of the *base
 process* (``[process]``: Brownian motion with ``D``, or any linear process of
 :mod:`dustsim.processes`), ``F = -grad U`` is the force of the external potentials
-(:mod:`dustsim.potentials`) and of the pair interactions (:mod:`dustsim.interactions`),
+(:mod:`dustsim.physics.potentials`) and of the pair interactions (:mod:`dustsim.physics.interactions`),
 and, by the Einstein relation, ``mu = D / kT``. Type ``l`` (the particle's ``label``)
 multiplies ``D`` and ``mu`` by ``label_diffusion[l]``; a schedule
-(:mod:`dustsim.schedules`) multiplies ``D`` (and ``mu``) or the temperature over time.
-Positions live in the space of a :class:`~dustsim.boundaries.Boundary`.
+(:mod:`dustsim.physics.schedules`) multiplies ``D`` (and ``mu``) or the temperature over time.
+Positions live in the space of a :class:`~dustsim.physics.boundaries.Boundary`.
 
 The stationary law of non-interacting particles in a potential at constant ``kT`` is
-Boltzmann's, ``p ~ exp(-U / kT)``; :mod:`dustsim.fokker_planck_solver` solves for the density at
+Boltzmann's, ``p ~ exp(-U / kT)``; :mod:`dustsim.physics.fokker_planck` solves for the density at
 any time.
 
 This module resolves the physics of a config into a :class:`PhysicalSystem`, computes
@@ -31,12 +31,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..errors import ConfigError, StepSizeError
+from ..kernels import euler as ke
+from ..kernels import forces as kf
+from ..kernels import rng
+from ..processes import LinearProcess
 from .boundaries import Boundary, make_boundary
-from .errors import ConfigError, StepSizeError
 from .interactions import Interaction, check_box, make_interaction
-from .kernels import euler as ke
-from .kernels import forces as kf
-from .kernels import rng
 from .potentials import (
     Potential,
     compile_user_force,
@@ -44,7 +45,6 @@ from .potentials import (
     make_potentials,
     separable_params,
 )
-from .processes import LinearProcess
 from .schedules import Schedule, make_schedule
 
 DEFAULT_KT = 1.0

@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .errors import ConfigError
-from .kernels.space import KIND_CODES
+from ..errors import ConfigError
+from ..kernels.space import KIND_CODES
 
 KINDS = tuple(KIND_CODES)
 

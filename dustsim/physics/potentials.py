@@ -47,8 +47,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .errors import ConfigError
-from .kernels import forces as kf
+from ..errors import ConfigError
+from ..kernels import forces as kf
 
 POTENTIALS = ("harmonic", "double-well", "cosine", "constant", "custom")
 _PARAMS: dict[str, dict[str, Any]] = {
@@ -109,7 +109,7 @@ class Potential:
         """Largest curvature ``U''`` per axis near the minima (1 / time per unit mobility).
 
         The explicit Euler step is stable where ``mu U'' dt < 2``; dustsim requires
-        ``mu U'' dt < 1`` (see :mod:`dustsim.physics`). Harmonic: ``k``; double well:
+        ``mu U'' dt < 1`` (see :mod:`dustsim.physics.system`). Harmonic: ``k``; double well:
         ``8 h / w^2`` (at its minima); cosine: ``A (2 pi / lambda)^2``; others 0.
         """
         if self.name == "harmonic":
@@ -134,7 +134,7 @@ class Potential:
 # ------------------------------------------------------------------------- building
 def parse_spec(spec: str) -> dict[str, Any]:
     """``"double-well:barrier=2,width=[1,2]"`` -> ``{"name": "double-well", "barrier": 2, ...}``."""
-    from .artifacts import _parse_value, _split_options
+    from ..artifacts import _parse_value, _split_options
 
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError(f"empty potential spec; choose one of: {', '.join(POTENTIALS)}")
@@ -275,7 +275,7 @@ def compile_user_force(fn: Callable[..., Any]) -> Any:
     from numba import carray, cfunc, njit
     from numba.core.registry import CPUDispatcher
 
-    from .kernels.euler import USER_FORCE_SIG
+    from ..kernels.euler import USER_FORCE_SIG
 
     jitted = fn if isinstance(fn, CPUDispatcher) else njit(fn)
 

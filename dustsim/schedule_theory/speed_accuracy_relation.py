@@ -42,7 +42,7 @@ the monotone rearrangement ``Q_t o F_tau``):
   evaluated on the grid), and returns both sides of Eq. F5.
 
 Hand-written because no library offers these quantities; SciPy supplies the normal CDF.
-For the stochastic (DDPM) sampler of :mod:`dustsim.speed_accuracy` these relations do not apply
+For the stochastic (DDPM) sampler of :mod:`dustsim.schedule_theory.speed_accuracy` these relations do not apply
 as stated (its reverse velocity depends on its own density); its error is bounded by the Girsanov
 bound there.
 """
@@ -57,9 +57,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtr
 
-from .errors import ConfigError
-from .mixture import GaussianMixture
-from .processes import LinearProcess
+from ..errors import ConfigError
+from ..mixture import GaussianMixture
+from ..processes import LinearProcess
 from .speed_accuracy import end_time, reference_prior
 
 FloatArray = NDArray[np.float64]
@@ -145,7 +145,7 @@ def _speed_sq(data: GaussianMixture, process: LinearProcess, t: FloatArray, x: F
 
 
 def start_law(process: LinearProcess, t_end: float, *, shift: float = 0.0, scale: float = 1.0) -> GaussianMixture:
-    """The reference prior ``N(c, s^2)`` of :func:`dustsim.speed_accuracy.reference_prior`, shifted by
+    """The reference prior ``N(c, s^2)`` of :func:`dustsim.schedule_theory.speed_accuracy.reference_prior`, shifted by
     ``shift`` (length) and its standard deviation multiplied by ``scale``: a controlled start error."""
     c, s = reference_prior(process, t_end)
     return GaussianMixture(np.array([[c + shift]]), np.array([s * scale]), np.array([1.0]))
@@ -216,7 +216,7 @@ def complete_estimation(data: GaussianMixture, process: LinearProcess, start: Ga
         The law ``p~_tau`` the reverse process starts from (default: the reference prior, see
         :func:`start_law`).
     t_end : float, optional
-        ``tau`` (default :func:`dustsim.speed_accuracy.end_time`).
+        ``tau`` (default :func:`dustsim.schedule_theory.speed_accuracy.end_time`).
     n_times, n_space : int
         Points of the time and space grids.
     """

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 SCHEDULES = ("constant", "linear", "exponential", "table", "python")
 QUANTITIES = ("D", "kT")
@@ -163,7 +163,7 @@ def make_schedule(table: dict[str, Any] | None, t_end: float) -> Schedule | None
 
 def parse_spec(spec: str) -> dict[str, Any]:
     """``"linear:start=2,end=0.1,of=kT"`` -> a ``[schedule]`` table."""
-    from .artifacts import _parse_value, _split_options
+    from ..artifacts import _parse_value, _split_options
 
     name, _, rest = str(spec).strip().partition(":")
     table: dict[str, Any] = {"name": name.strip().lower()}

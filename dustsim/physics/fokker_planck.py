@@ -1,7 +1,7 @@
 """Fokker-Planck reference: the density of non-interacting dust on a grid, over time.
 
 For particles that do not interact, the density ``p(x, t)`` obeys the Fokker-Planck
-equation of :mod:`dustsim.physics`::
+equation of :mod:`dustsim.physics.system`::
 
     dp/dt = -div J,    J = v p - D grad p,    v = f(t) (x - c) + mu(t) F(x)
 
@@ -34,12 +34,12 @@ from numpy.typing import NDArray
 from scipy.integrate import solve_ivp
 from scipy.special import ndtr
 
-from ._version import __version__
-from .config import SimulationConfig
-from .errors import ConfigError, DustsimError
-from .physics import PhysicalSystem, build_system
+from .._version import __version__
+from ..config import SimulationConfig
+from ..errors import ConfigError, DustsimError
+from ..schema import SCHEMA_VERSION, history_line, spatial_labels
 from .potentials import total_energy, total_force
-from .schema import SCHEMA_VERSION, history_line, spatial_labels
+from .system import PhysicalSystem, build_system
 
 DEFAULT_CELLS = {1: 400, 2: 120}
 #: a free axis's domain reaches this many diffusion lengths sqrt(2 D T) beyond the start
@@ -340,9 +340,9 @@ def fokker_planck(
     xarray.Dataset
         ``density(time, x[, y])`` and ``mass(time)``; see ``docs/schema.md``.
     """
-    from .artifacts import make_artifact
-    from .processes import make_process
-    from .simulation import _as_config, artifact_rng, fresh_seed
+    from ..artifacts import make_artifact
+    from ..processes import make_process
+    from ..simulation import _as_config, artifact_rng, fresh_seed
 
     cfg = _as_config(config).replace(**overrides)
     cfg.validate()
@@ -424,7 +424,7 @@ def density_dataset(
 
 def validate_density(ds: xr.Dataset, source: str = "dataset") -> None:
     """Check that ``ds`` is a dustsim density dataset."""
-    from .errors import InputFileError
+    from ..errors import InputFileError
 
     if ds.attrs.get("kind") != "density" or "density" not in ds.data_vars:
         raise InputFileError(f"{source} is not a dustsim density dataset (attribute kind = 'density')")
