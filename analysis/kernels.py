@@ -25,10 +25,12 @@ vectorise and never raise on a float division.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit, prange
 
-_JIT = {"cache": True, "error_model": "numpy", "nogil": True}
+_JIT: dict[str, Any] = {"cache": True, "error_model": "numpy", "nogil": True}
 #: below this many queries the serial search is used: starting threads costs more than it
 #: saves, and much more on a busy machine where the other threads wait to be scheduled.
 #: (Building the grid is memory-bound and cheap, so it is always serial.)

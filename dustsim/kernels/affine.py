@@ -18,10 +18,10 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
+from .options import JIT as _JIT
 from .rng import PER_CALL_F32, PER_CALL_F64, normals2_f64, normals4_f32
 
 BLOCK = 2048  # particles per task: one row block stays in L1/L2 across the steps
-_JIT = {"cache": True, "error_model": "numpy"}
 
 
 @njit(inline="always", error_model="numpy")

@@ -21,14 +21,14 @@ import numpy as np
 from numba import njit
 
 from .forces import add_pair
+from .options import INLINE as _INLINE
+from .options import JIT as _JIT
 from .space import FREE, PERIODIC
 
 CELL_MARGIN = 1e-4
 CHUNK = 1024  # particles per parallel task (on average)
 CELLS_PER_PARTICLE = 4  # cap on the number of cells, per particle
 
-_JIT = {"cache": True, "error_model": "numpy"}
-_INLINE = {"inline": "always", "error_model": "numpy"}  # a call with array arguments costs reference counting
 
 
 @njit(**_JIT)

@@ -47,14 +47,14 @@ from .cells import (
     sum_pair_forces,
 )
 from .forces import FORCE_OVERFLOW, NOT_FINITE, OK, PAIR_NONE, TOO_FAR, axis_params, separable_force
+from .options import INLINE as _INLINE
+from .options import JIT as _JIT
 from .rng import PER_CALL_F32, PER_CALL_F64, box_muller_f32, counter_words, normals2_f64, normals4_f32
 from .space import FREE, PERIODIC, wrap
 
 BLOCK = 2048
 #: below this many chunks of particles the general kernel runs its steps serially
 MIN_PARALLEL_CHUNKS = 8
-_JIT = {"cache": True, "error_model": "numpy"}
-_INLINE = {"inline": "always", "error_model": "numpy"}  # LLVM alone does not inline them into vector loops
 
 #: signature of a user force: ``f(x_ptr, out_ptr, d)`` adds the force at ``x`` to ``out``
 USER_FORCE_SIG = types.void(types.CPointer(types.float64), types.CPointer(types.float64), types.intp)

@@ -42,6 +42,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
+from .options import INLINE as _INLINE
+from .options import JIT as _JIT
 from .rng import sincos_f32, sincos_f64
 from .space import displacement
 
@@ -61,8 +63,6 @@ FORCE_LIMIT = 2.0**24
 # status codes of the steppers and force kernels
 OK, NOT_FINITE, TOO_FAR, FORCE_OVERFLOW = 0, 1, 2, 3
 
-_JIT = {"cache": True, "error_model": "numpy"}
-_INLINE = {"inline": "always", "error_model": "numpy"}  # LLVM alone does not inline them into vector loops
 
 
 # --------------------------------------------------------------------- sin(2 pi u)

@@ -28,6 +28,8 @@ import numpy as np
 from numba import njit
 
 from .bits import f32_as_u32, f64_as_u64, u32_as_f32, u64_as_f64
+from .options import INLINE as _INLINE
+from .options import JIT as _JIT
 
 PER_CALL_F32 = 4
 PER_CALL_F64 = 2
@@ -49,8 +51,6 @@ _LN2_F64 = math.log(2.0)
 _SQRT2_F64 = math.sqrt(2.0)
 _HALF_PI_F64 = math.pi / 2.0
 
-_JIT = {"cache": True, "error_model": "numpy"}
-_INLINE = {"inline": "always", "error_model": "numpy"}
 
 
 @njit(**_INLINE)

@@ -21,12 +21,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .options import INLINE as _INLINE
+
 FREE = 0
 PERIODIC = 1
 REFLECTING = 2
 KIND_CODES = {"free": FREE, "periodic": PERIODIC, "reflecting": REFLECTING}
 
-_INLINE = {"inline": "always", "error_model": "numpy"}  # LLVM alone does not inline them into vector loops
 
 
 @njit(**_INLINE)
