@@ -609,9 +609,5 @@ def uniform_box_log_volume(ds: xr.Dataset) -> float | None:
     return float(np.sum(np.log(lengths)))
 
 
-def process_of(entropy_or_trajectory: xr.Dataset) -> LinearProcess | None:
-    """The linear process recorded in a trajectory or an entropy dataset (copied config)."""
-    return trajectory_process(entropy_or_trajectory)
 
-
-__all__ = ["ESTIMATORS", "entropy_trajectory", "process_of"]
+__all__ = ["ESTIMATORS", "entropy_trajectory"]

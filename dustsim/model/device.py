@@ -76,10 +76,3 @@ def as_tensor(x: Any, device: torch.device | str = "cpu", dtype: torch.dtype = t
     """``x`` as a tensor of ``dtype`` on ``device`` (no copy when it already is one)."""
     return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x, device=device, dtype=dtype)
 
-
-def append_dims(x: torch.Tensor, ndim: int) -> torch.Tensor:
-    """Append trailing singleton axes to ``x`` until it has ``ndim`` axes (k-diffusion)."""
-    missing = ndim - x.ndim
-    if missing < 0:
-        raise ValueError(f"cannot append dims: input has {x.ndim} axes, target {ndim}")
-    return x[(...,) + (None,) * missing]

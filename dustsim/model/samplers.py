@@ -3,7 +3,7 @@
 Every sampler has the signature ``sampler(score_fn, sde, x, ts, *, ..., callback=None)``:
 
 - ``score_fn(x, t)`` returns ``grad log p_t(x)`` for positions ``x`` of shape ``(n, d)``
-  at the scalar time ``t`` (a trained model via :func:`dustsim.model.score_function`,
+  at the scalar time ``t`` (a trained model's :attr:`dustsim.model.TrainedModel.score_fn`,
   or an exact score such as :func:`dustsim.model.mixture_score`);
 - ``sde`` is the forward :class:`~dustsim.model.sde.ForwardSDE` (drift ``f``, diffusion ``g``);
 - ``x`` is the state at ``ts[0]`` and ``ts`` the decreasing times to step through;
