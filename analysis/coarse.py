@@ -61,7 +61,7 @@ def _null_bias_one(c: int, k: int) -> float:
     return math.log(k) + k * float(np.sum(binom.pmf(m, c, 1.0 / k) * (m / c) * np.log(m / c)))
 
 
-def _detail_terms(pts: NDArray[np.float64], scale: float, org: NDArray[np.float64]
+def detail_terms(pts: NDArray[np.float64], scale: float, org: NDArray[np.float64]
                   ) -> tuple[NDArray[np.float64], NDArray[np.float64], float, float, int, int]:
     """Per-point terms of the detail entropy and of the structure (see :func:`scale_entropies`).
 
@@ -122,7 +122,7 @@ def scale_entropies(points: ArrayLike, scale: float, origin: float | ArrayLike =
     org = np.broadcast_to(np.asarray(origin, dtype=np.float64), (d,))
     coarse = binned_entropy(pts, scale, origin=org, discrete=True)
     fine = binned_entropy(pts, 0.5 * scale, origin=org, discrete=True)
-    terms, s_terms, s_extra, resolved, m_coarse, m_fine = _detail_terms(pts, scale, org)
+    terms, s_terms, s_extra, resolved, m_coarse, m_fine = detail_terms(pts, scale, org)
     structure = float(np.mean(s_terms))
 
     return (coarse.value, math.sqrt(coarse.se**2 + (m_coarse - 1) / (2.0 * n * n)),

@@ -312,7 +312,8 @@ def diffusion_mutual_information(
               "fold_estimates": tuple(v * f for v in fold_values), "train_estimate": float(np.mean(train_values)) * f,
               "held_out_loss_gain": float(gain.mean()) * f, "misfit": misfit * f,
               "seconds": time.perf_counter() - started}
-    est = Estimate(value * f, se * f, units, "diffusion", n, px.shape[1] + py.shape[1], params, note=note)
+    est = Estimate(value * f, se * f, units=units, estimator="diffusion", n=n, dim=px.shape[1] + py.shape[1],
+                   params=params, note=note)
     return with_interval(est, bias=0.0, bias_se=math.hypot(max(misfit, 0.0), misfit_se) * f, lower=0.0)
 
 

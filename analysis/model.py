@@ -60,7 +60,8 @@ def model_entropy(log_likelihood: Callable[[FloatArray], ArrayLike], samples: Ar
         raise ConfigError("log_likelihood returned non-finite values")
     f = nats_to(units)
     se = float(np.std(ll, ddof=1)) / math.sqrt(len(ll))
-    return with_interval(Estimate(-float(np.mean(ll)) * f, se * f, units, "model-likelihood", len(pts), pts.shape[1]))
+    return with_interval(Estimate(-float(np.mean(ll)) * f, se * f, units=units, estimator="model-likelihood",
+                                  n=len(pts), dim=pts.shape[1]))
 
 
 def snr_denoiser(denoiser: Callable[[FloatArray, float], FloatArray], process: LinearProcess,
@@ -176,8 +177,9 @@ def immse_entropy(
     low_tail = snr[0] * (np.einsum("ij,ij->i", pts - mean, pts - mean) - np.einsum("ij,ij->i", pts, pts))
     nll = -gaussian_logpdf(0.0, 1.0)(pts) + 0.5 * (integral + low_tail)
     f = nats_to(units)
-    est = with_interval(Estimate(float(np.mean(nll)) * f, float(np.std(nll, ddof=1)) / math.sqrt(n) * f, units,
-                                 "i-mmse", n, d, {"snr_min": snr_min, "snr_max": snr_max, "n_snr": n_snr}))
+    params = {"snr_min": snr_min, "snr_max": snr_max, "n_snr": n_snr}
+    est = with_interval(Estimate(float(np.mean(nll)) * f, float(np.std(nll, ddof=1)) / math.sqrt(n) * f, units=units,
+                                 estimator="i-mmse", n=n, dim=d, params=params))
     curve = xr.Dataset(
         {
             "mmse": ("snr", err.mean(axis=0), {"units": "length^2", "long_name": "E|x0 - x0_hat|^2"}),

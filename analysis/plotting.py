@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from dustsim.schema import swept_coordinates
+
 #: Okabe & Ito (2008) palette, distinguishable with every common colour-vision deficiency
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 #: sequential colour map for densities (perceptually uniform, colour-blind safe)
@@ -50,7 +52,7 @@ def dustsim_style() -> Iterator[None]:
         yield
 
 
-def _new_axes(ax: Any = None, ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (4.0, 3.2),
+def new_axes(ax: Any = None, ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (4.0, 3.2),
               **kwargs: Any) -> tuple[Any, Any]:
     import matplotlib.pyplot as plt
 
@@ -198,7 +200,7 @@ def filmstrip(
     """
     times = pick_times(ds, n_frames) if times is None else np.asarray(times, dtype=float)
     with dustsim_style():
-        fig, axes = _new_axes(ncols=len(times), size=(2.4, 2.6))
+        fig, axes = new_axes(ncols=len(times), size=(2.4, 2.6))
         axes = np.atleast_2d(axes)[0]
         panels = [_frame_points(ds, float(t), max_points, np.random.default_rng(seed)) for t in times]
         dim = ds.sizes["spatial"]
@@ -274,7 +276,7 @@ def density_heatmaps(
         extent = float(max(np.quantile(np.abs(f[:, :2]), 0.9975) for f in frames)) * 1.05
     edges = np.linspace(-extent, extent, bins + 1)
     with dustsim_style():
-        fig, axes = _new_axes(ncols=len(times), size=(2.6, 2.6))
+        fig, axes = new_axes(ncols=len(times), size=(2.6, 2.6))
         axes = np.atleast_2d(axes)[0]
         hists = [np.histogram2d(pts[:, 0], pts[:, 1], bins=(edges, edges), density=True)[0] for pts in frames]
         # one logarithmic scale for every panel, up to the densest bin of any frame: the colour
@@ -309,7 +311,7 @@ def compare_clouds(
     rng = np.random.default_rng(0)
     lim = float(np.quantile(np.abs(np.concatenate([p[:, :2] for p in panels.values()])), 0.995)) * 1.05
     with dustsim_style():
-        fig, axes = _new_axes(ncols=len(panels), size=(2.6, 2.7), sharex=True, sharey=True)
+        fig, axes = new_axes(ncols=len(panels), size=(2.6, 2.7), sharex=True, sharey=True)
         axes = np.atleast_2d(axes)[0]
         for i, (ax, (name, pts)) in enumerate(zip(axes, panels.items(), strict=True)):
             pick = rng.choice(len(pts), size=min(len(pts), max_points), replace=False)
@@ -362,7 +364,7 @@ def animate(
     title = "\n".join(textwrap.wrap(_trajectory_title(ds) + (f", x-y projection of {dim}-D" if dim > 2 else ""), 44))
     colours = PALETTE[0] if labels is None else np.asarray(PALETTE)[labels % len(PALETTE)]
     with dustsim_style():
-        fig, ax = _new_axes(size=(4.0, 4.0))
+        fig, ax = new_axes(size=(4.0, 4.0))
         ax.set_xlim(*window)
         ax.set_xlabel(length_label(ds, str(ds["spatial"].values[0])))
         label = ax.set_title("")
@@ -431,10 +433,7 @@ def _members(ds: xr.Dataset) -> list[tuple[str, xr.Dataset]]:
     values, the keys in the ``swept`` attribute); a single group for anything else."""
     if "realization" not in ds.dims or "member" not in ds.coords or len(np.unique(ds["member"].values)) < 2:
         return [("", ds)]
-    from dustsim.sweep import coordinate_name
-
-    swept = [coordinate_name(key.strip()) for key in str(ds.attrs.get("swept", "")).split(",") if key.strip()]
-    swept = [name for name in swept if name in ds.coords]
+    swept = swept_coordinates(ds)
     groups = []
     for member in np.unique(ds["member"].values):
         part = ds.isel(realization=np.flatnonzero(ds["member"].values == member))
@@ -548,7 +547,7 @@ def entropy_plot(
     maps = _as_mapping(datasets)
     first = next(iter(maps.values()))
     with dustsim_style():
-        fig, ax = _new_axes(ax, size=(5.2, 3.6))
+        fig, ax = new_axes(ax, size=(5.2, 3.6))
         _series_plot(ax, maps, "entropy", z, estimators, exact)
         ax.set_xlabel(time_label(first))
         unit = _units(first, "entropy")
@@ -578,7 +577,7 @@ def information_panels(
     panels = [p for p in panels if any(p[0] in ds for ds in maps.values())]
     n = len(panels) + (sohl_dickstein is not None)
     with dustsim_style():
-        fig, axes = _new_axes(ncols=n, size=(4.0, 3.3))
+        fig, axes = new_axes(ncols=n, size=(4.0, 3.3))
         axes = np.atleast_2d(axes)[0]
         for ax, (var, name) in zip(axes, panels, strict=False):
             _series_plot(ax, maps, var, z, None, exact=True)
@@ -598,7 +597,7 @@ def sohl_dickstein_plot(bounds: xr.Dataset, *, ax: Any = None, z: float = 1.96) 
     """The Sohl-Dickstein (2015) bounds on ``H(X_s | X_t)`` as a band, with the measured value."""
     mid = 0.5 * (np.asarray(bounds["t_start"].values) + np.asarray(bounds["t_end"].values))
     with dustsim_style():
-        fig, ax = _new_axes(ax, size=(4.6, 3.4))
+        fig, ax = new_axes(ax, size=(4.6, 3.4))
         lower = np.asarray(bounds["lower"].values, dtype=float)
         upper = np.asarray(bounds["upper"].values, dtype=float)
         ok = np.isfinite(lower) & np.isfinite(upper)
@@ -623,7 +622,7 @@ def loss_plot(log: xr.Dataset, *, ax: Any = None, title: str | None = None) -> A
     line marks where training stopped and why (``stop_reason``).
     """
     with dustsim_style():
-        fig, ax = _new_axes(ax, size=(5.0, 3.4))
+        fig, ax = new_axes(ax, size=(5.0, 3.4))
         step = np.asarray(log["step"].values)
         loss = np.asarray(log["loss"].values)
         ax.plot(step, loss, color=PALETTE[0], alpha=0.6, lw=0.8, label="training loss")
@@ -668,7 +667,7 @@ def density_plot(density: xr.Dataset, times: Sequence[float] | None = None, *, n
     rho = density["density"]
     with dustsim_style():
         if "y" not in rho.dims:
-            fig, ax = _new_axes(size=(5.0, 3.4))
+            fig, ax = new_axes(size=(5.0, 3.4))
             for i, t in enumerate(times):
                 ax.plot(density["x"].values, rho.sel(time=t, method="nearest").values,
                         color=PALETTE[i % len(PALETTE)], label=f"t = {float(t):.2f}")
@@ -677,7 +676,7 @@ def density_plot(density: xr.Dataset, times: Sequence[float] | None = None, *, n
             ax.legend(frameon=False)
             ax.set_title("Fokker-Planck density")
             return fig
-        fig, axes = _new_axes(ncols=len(times), size=(2.8, 2.7))
+        fig, axes = new_axes(ncols=len(times), size=(2.8, 2.7))
         axes = np.atleast_2d(axes)[0]
         x, y = density["x"].values, density["y"].values
         for ax, t in zip(axes, times, strict=True):
