@@ -108,10 +108,11 @@ def _grid_origin(ds: xr.Dataset, origin: float | ArrayLike | None, d: int) -> ND
         if not np.all(np.isfinite(org)):
             raise ConfigError(f"origin must be finite, got {origin!r}")
         return org
-    if closed_box(ds) is not None and "box_origin" in ds.coords:
+    box = closed_box(ds)
+    if box is not None and "box_origin" in ds.coords:
         return np.broadcast_to(np.asarray(ds["box_origin"].values, dtype=np.float64), (d,)).copy()
-    if closed_box(ds) is not None:
-        return -0.5 * closed_box(ds)[0]  # type: ignore[index]
+    if box is not None:
+        return -0.5 * box[0]
     return np.zeros(d)
 
 
@@ -347,13 +348,13 @@ def emergence(
                                "max_particles": max_particles, "seed": seed, "exact": exact, "mixture": mixture,
                                "units": units, "progress": progress, "history": history}
     if "realization" in ds["position"].dims:
-        parts = [_emergence_one(ds.isel(realization=r), **{**options, "seed": seed + r})  # type: ignore[arg-type]
+        parts = [_emergence_one(ds.isel(realization=r), **{**options, "seed": seed + r})
                  for r in range(ds.sizes["realization"])]
         out = xr.concat(parts, dim="realization", combine_attrs="override")
         if "realization" in ds.coords:
             out = out.assign_coords(realization=ds["realization"].values)
         return out
-    return _emergence_one(ds, **options)  # type: ignore[arg-type]
+    return _emergence_one(ds, **options)
 
 
 def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, tolerance: float, max_particles: int | None,

@@ -84,7 +84,9 @@ def knn_terms(
                 f"{n_ties} points have at least k = {k} exact duplicates (zero k-th neighbour distance) and "
                 "jitter=None: the estimate is -inf"
             )
-        points, how = dequantize(points, dtype, jitter, seed)  # type: ignore[arg-type]
+        if jitter is None:  # pragma: no cover - ties returned above; grid steps are sought only for "auto"
+            raise ValueError("jitter=None cannot break ties")
+        points, how = dequantize(points, dtype, jitter, seed)
         eps = kth_neighbour_distance(points, k, norm=norm, backend=backend, period=period)
         if np.any(steps > 0):
             note = (

@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import brentq
 
 from dustsim.errors import ConfigError
-from dustsim.processes import LinearProcess
+from dustsim.processes import LinearProcess, OrnsteinUhlenbeck
 
 from ._input import as_points
 from .divergence import gaussian_logpdf, kl_to_density
@@ -233,7 +233,10 @@ def kl_routes(
     n = len(pts)
     if process.name not in INVARIANT_LAW:
         raise ConfigError(f"process {process.name!r} has no invariant stationary law")
-    c, s_eq = process.stationary()  # type: ignore[misc]
+    law = process.stationary()
+    if law is None:  # pragma: no cover - every process of INVARIANT_LAW has one
+        raise ConfigError(f"process {process.name!r} has no stationary law")
+    c, s_eq = law
     logq = gaussian_logpdf(c, s_eq)
     routes = ["knn", "entropy_production", "i-mmse"]
     kl = np.full(3, np.nan)
@@ -241,7 +244,7 @@ def kl_routes(
     kl[0], se[0] = kl_to_density(pts, logq, k)
     rng = _noise_rng(seed)
     if score is not None:
-        t_end = float(process.t_max or 1.0) if process.name != "ou" else 10.0 / process.k  # type: ignore[attr-defined]
+        t_end = 10.0 / process.k if isinstance(process, OrnsteinUhlenbeck) else float(process.t_max or 1.0)
         # the score is only evaluated from t_min on (a learned score is undefined at t = 0);
         # [0, t_min] is added as t_min times the integrand at t_min
         times = np.geomspace(t_min, t_end, n_times)

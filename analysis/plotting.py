@@ -25,7 +25,7 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 #: sequential colour map for densities (perceptually uniform, colour-blind safe)
 DENSITY_CMAP = "cividis"
 
-STYLE = {
+STYLE: dict[str, Any] = {
     "figure.dpi": 110,
     "savefig.dpi": 160,
     "savefig.bbox": "tight",
@@ -48,7 +48,8 @@ def dustsim_style() -> Iterator[None]:
     import matplotlib as mpl
     from cycler import cycler
 
-    with mpl.rc_context({**STYLE, "axes.prop_cycle": cycler(color=list(PALETTE))}):
+    rc: dict[Any, Any] = {**STYLE, "axes.prop_cycle": cycler(color=list(PALETTE))}  # keys: matplotlib's rc names
+    with mpl.rc_context(rc):
         yield
 
 
@@ -198,19 +199,19 @@ def filmstrip(
     -------
     matplotlib.figure.Figure
     """
-    times = pick_times(ds, n_frames) if times is None else np.asarray(times, dtype=float)
+    shown = pick_times(ds, n_frames) if times is None else np.asarray(times, dtype=float)
     with dustsim_style():
-        fig, axes = new_axes(ncols=len(times), size=(2.4, 2.6))
+        fig, axes = new_axes(ncols=len(shown), size=(2.4, 2.6))
         axes = np.atleast_2d(axes)[0]
-        panels = [_frame_points(ds, float(t), max_points, np.random.default_rng(seed)) for t in times]
+        panels = [_frame_points(ds, float(t), max_points, np.random.default_rng(seed)) for t in shown]
         dim = ds.sizes["spatial"]
         window = _window([p for p, _ in panels])
         bins = np.linspace(*window, 121)  # 1-D: the same bins in every panel
-        last = len(times) - 1
-        for i, (ax, t, (points, labels)) in enumerate(zip(axes, times, panels, strict=True)):
+        last = len(shown) - 1
+        for i, (ax, t, (points, labels)) in enumerate(zip(axes, shown, panels, strict=True)):
             _scatter(ax, points, labels, point_size, bins)
             own = window
-            if i == last and dim > 1 and len(times) > 1:
+            if i == last and dim > 1 and len(shown) > 1:
                 own = _zoomed(points, window)
                 if own != window:
                     ax.text(0.03, 0.03, "zoomed", transform=ax.transAxes, fontsize=7, color="0.35")
@@ -269,14 +270,14 @@ def density_heatmaps(
     """
     if ds.sizes["spatial"] < 2:
         raise ValueError("density heat-maps need at least 2 spatial axes")
-    times = pick_times(ds, n_frames) if times is None else np.asarray(times, dtype=float)
+    shown = pick_times(ds, n_frames) if times is None else np.asarray(times, dtype=float)
     rng = np.random.default_rng(0)
-    frames = [_frame_points(ds, float(t), 200_000, rng)[0] for t in times]
+    frames = [_frame_points(ds, float(t), 200_000, rng)[0] for t in shown]
     if extent is None:
         extent = float(max(np.quantile(np.abs(f[:, :2]), 0.9975) for f in frames)) * 1.05
     edges = np.linspace(-extent, extent, bins + 1)
     with dustsim_style():
-        fig, axes = new_axes(ncols=len(times), size=(2.6, 2.6))
+        fig, axes = new_axes(ncols=len(shown), size=(2.6, 2.6))
         axes = np.atleast_2d(axes)[0]
         hists = [np.histogram2d(pts[:, 0], pts[:, 1], bins=(edges, edges), density=True)[0] for pts in frames]
         # one logarithmic scale for every panel, up to the densest bin of any frame: the colour
@@ -285,7 +286,7 @@ def density_heatmaps(
 
         top = max(float(h.max()) for h in hists) or 1.0
         norm = LogNorm(vmin=top * 1e-3, vmax=top, clip=True)
-        for ax, t, hist in zip(axes, times, hists, strict=True):
+        for ax, t, hist in zip(axes, shown, hists, strict=True):
             im = ax.imshow(np.where(hist > 0, hist, np.nan).T, origin="lower",
                            extent=(-extent, extent, -extent, extent), cmap=DENSITY_CMAP, norm=norm)
             ax.set_title(f"t = {float(t):.2f}")
@@ -482,7 +483,7 @@ def _series_plot(ax: Any, datasets: dict[str, xr.Dataset], var: str, z: float, e
         groups = _members(whole)
         for group, ds in groups:
             da = ds[var]
-            names = [None]
+            names: list[str | None] = [None]
             if "estimator" in da.dims:
                 names = list(estimators) if estimators is not None else [str(e) for e in da["estimator"].values]
             for name in names:
@@ -663,12 +664,12 @@ def loss_plot(log: xr.Dataset, *, ax: Any = None, title: str | None = None) -> A
 
 def density_plot(density: xr.Dataset, times: Sequence[float] | None = None, *, n_frames: int = 4) -> Any:
     """A Fokker-Planck density dataset: curves over time (1-D) or heat-maps (2-D)."""
-    times = pick_times(density, n_frames, spacing="time") if times is None else np.asarray(times, dtype=float)
+    shown = pick_times(density, n_frames, spacing="time") if times is None else np.asarray(times, dtype=float)
     rho = density["density"]
     with dustsim_style():
         if "y" not in rho.dims:
             fig, ax = new_axes(size=(5.0, 3.4))
-            for i, t in enumerate(times):
+            for i, t in enumerate(shown):
                 ax.plot(density["x"].values, rho.sel(time=t, method="nearest").values,
                         color=PALETTE[i % len(PALETTE)], label=f"t = {float(t):.2f}")
             ax.set_xlabel("x (reduced units)")
@@ -676,10 +677,10 @@ def density_plot(density: xr.Dataset, times: Sequence[float] | None = None, *, n
             ax.legend(frameon=False)
             ax.set_title("Fokker-Planck density")
             return fig
-        fig, axes = new_axes(ncols=len(times), size=(2.8, 2.7))
+        fig, axes = new_axes(ncols=len(shown), size=(2.8, 2.7))
         axes = np.atleast_2d(axes)[0]
         x, y = density["x"].values, density["y"].values
-        for ax, t in zip(axes, times, strict=True):
+        for ax, t in zip(axes, shown, strict=True):
             im = ax.imshow(rho.sel(time=t, method="nearest").values.T, origin="lower", cmap=DENSITY_CMAP,
                            extent=(x[0], x[-1], y[0], y[-1]), aspect="equal")
             ax.set_title(f"t = {float(t):.2f}")

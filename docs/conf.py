@@ -50,5 +50,5 @@ if not os.environ.get("DUSTSIM_DOCS_INTERSPHINX"):
 html_theme = "pydata_sphinx_theme"
 html_title = f"dustsim {version}"
 html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
-nitpicky = False
+nitpicky = True
 suppress_warnings = ["myst.header"]

@@ -8,7 +8,7 @@ share random numbers and every run can be repeated exactly.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -69,7 +69,9 @@ def make_generator(seed: int, stream: str | int, device: torch.device | str = "c
 
 def fresh_seed() -> int:
     """A seed drawn from OS entropy (recorded by the caller)."""
-    return int(np.random.SeedSequence().entropy) % (2**63)
+    # without arguments SeedSequence draws its entropy from the OS: always an int (its type is wider)
+    entropy = cast(int, np.random.SeedSequence().entropy)
+    return int(entropy) % (2**63)
 
 
 def as_tensor(x: Any, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -45,6 +45,8 @@ class FourierEmbedding(nn.Module):
         Range of the angular frequencies ``w_k`` (1 / units of ``c``).
     """
 
+    frequencies: torch.Tensor  # a buffer (registered in __init__), declared for type checkers
+
     def __init__(self, dim: int = 64, min_frequency: float = 1.0, max_frequency: float = 200.0) -> None:
         super().__init__()
         if dim < 2 or dim % 2:
@@ -70,6 +72,8 @@ class PositionFeatures(nn.Module):
         Largest angular frequency (1 / units of the network input, which the
         preconditioning scales to about unit variance).
     """
+
+    frequencies: torch.Tensor  # a buffer (registered in __init__), declared for type checkers
 
     def __init__(self, dim: int, frequencies: int = 0, max_frequency: float = 64.0) -> None:
         super().__init__()

@@ -48,6 +48,10 @@ class Denoiser(nn.Module):
         Mean of the data (default 0).
     """
 
+    # buffers (registered in __init__), declared so that type checkers see tensors, not Module | Tensor
+    sigma_data: torch.Tensor
+    data_mean: torch.Tensor
+
     def __init__(self, net: nn.Module, sigma_data: float, data_mean: np.ndarray | torch.Tensor | None = None) -> None:
         super().__init__()
         self.net = net
@@ -108,6 +112,12 @@ class ScoreNet(nn.Module):
     baseline : callable ``(x, t) -> score``, optional
         Known part of the score (not a parameter; rebuilt from the process on loading).
     """
+
+    # buffers (registered in __init__), declared so that type checkers see tensors, not Module | Tensor
+    frame_times: torch.Tensor
+    frame_mean: torch.Tensor
+    frame_std: torch.Tensor
+    t_end: torch.Tensor
 
     def __init__(self, net: nn.Module, frame_times: np.ndarray, frame_mean: np.ndarray, frame_std: np.ndarray,
                  baseline: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> None:

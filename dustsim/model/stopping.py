@@ -49,7 +49,7 @@ def default_steps(n_particles: int, dim: int) -> int:
     return int(min(max(round(raw / 100) * 100, 1000), 20000))
 
 
-def smoothed(losses: Sequence[float], window: int) -> np.ndarray:
+def smoothed(losses: Sequence[float] | np.ndarray, window: int) -> np.ndarray:
     """Running mean of the last ``window`` values at every position (shorter at the start)."""
     values = np.asarray(losses, dtype=np.float64)
     if values.size == 0:
