@@ -1,7 +1,7 @@
 """Coarse-grained entropy of a point set at one scale: H_Delta, the detail below it, the structure.
 
 Plain functions of an ``(n, d)`` array, the building blocks of :func:`analysis.emergence.emergence`:
-:func:`scale_entropies` returns H_Delta (from :func:`analysis.binned_entropy`), the detail
+:func:`scale_entropies` returns H_Delta (from :func:`analysis.entropy.binned_entropy`), the detail
 entropy H_{Delta/2} - H_Delta and the chance-corrected structure, with standard errors.
 The chance correction (:func:`null_bias`) is dustsim's own: no library offers the expected
 plug-in entropy of uniform cells, per cell count, that it needs.
@@ -91,7 +91,7 @@ def scale_entropies(points: ArrayLike, scale: float, origin: float | ArrayLike =
 
     Returns ``(H, H_se, detail, detail_se, structure, structure_se, resolved)``.
 
-    ``H`` is :func:`binned_entropy` with ``discrete=True`` (Miller-Madow) at ``scale``;
+    ``H`` is :func:`~analysis.entropy.binned_entropy` with ``discrete=True`` (Miller-Madow) at ``scale``;
     ``detail = H_{scale/2} - H_scale`` (both Miller-Madow). ``detail`` is the mean of the
     per-point terms ``-log(c_child / c_parent)`` (the counts of the point's cell at
     ``scale / 2`` and at ``scale``) plus ``(m_child - m_parent) / 2n`` (m: occupied cells);

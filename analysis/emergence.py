@@ -31,7 +31,7 @@ at scale :math:`\Delta` fades as :math:`S_\Delta \approx d \Delta^2 / (64 D t)`.
 **Emergence time.** The time after which the dust looks smooth at scale :math:`\Delta`
 (the continuum description *emerges* at that scale): the last time :math:`S_\Delta(t)`
 is at or above ``tolerance`` (nats; located by a fit of ``log S`` in ``log t`` over the
-frames of the transition, see :func:`_crossing`).
+frames of the transition, see ``_crossing``).
 For free dust it grows like :math:`\Delta^2 / 2D`: with :math:`\varepsilon` the tolerance
 and :math:`s_0` the initial width of point-like clumps,
 :math:`t_\Delta \approx (d \Delta^2 / 32\varepsilon - s_0^2) / 2D` in the smooth limit,

@@ -168,7 +168,7 @@ def knn_entropy(
         with no density (all points equal, or on a lower-dimensional subspace) give
         ``value = -inf``, ``degenerate = True`` and a note, not an exception. Data on a
         grid (rounded values, integers of any dtype) are dequantised first
-        (:func:`analysis._input.dequantize`): the value is then the entropy of the
+        (``analysis._input.dequantize``): the value is then the entropy of the
         dequantised density, i.e. the discrete entropy plus the log cell volume.
 
     Raises

@@ -1,4 +1,4 @@
-"""What an entropy trajectory computes: the options of :func:`analysis.entropy_trajectory`.
+"""What an entropy trajectory computes: the options of :func:`~analysis.trajectory.entropy_trajectory`.
 
 One frozen object holds every option that changes the numbers (estimators, k, subsample
 sizes, seed, units, which extra quantities, bin widths, neighbour backend); it is
@@ -40,7 +40,7 @@ def _count_or_none(name: str, value: Any) -> int | None:
 
 @dataclass(frozen=True)
 class EntropyOptions:
-    """The analysis options of :func:`analysis.entropy_trajectory` (see it for each field).
+    """The analysis options of :func:`~analysis.trajectory.entropy_trajectory` (see it for each field).
 
     Built from the keyword arguments of ``entropy_trajectory``; validated on
     construction (:class:`~dustsim.errors.ConfigError` for a bad value) and normalised

@@ -529,7 +529,7 @@ def entropy_plot(
     Parameters
     ----------
     datasets : Dataset or mapping of label -> Dataset
-        Entropy trajectories (:func:`analysis.entropy_trajectory`), e.g.
+        Entropy trajectories (:func:`~analysis.trajectory.entropy_trajectory`), e.g.
         ``{"forward (t ↑)": fwd, "reverse (t ↓)": rev}``. Forward and reverse share the
         time axis; reverse runs are drawn dashed and labelled with their direction.
     estimators : sequence of str, optional

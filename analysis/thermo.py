@@ -1,6 +1,6 @@
 """Thermodynamic checks along a trajectory, each returned as an ``xr.Dataset``.
 
-Every check compares a measured quantity (from :func:`analysis.entropy_trajectory`) with
+Every check compares a measured quantity (from :func:`~analysis.trajectory.entropy_trajectory`) with
 what the physics of the recorded linear process predicts, and states whether it holds
 within ``z`` standard errors (attribute ``holds``, 1 or 0, and per-time flags). Frames are
 put in increasing diffusion time first, so reverse trajectories are handled the same way.
@@ -214,7 +214,7 @@ def h_theorem(entropy: xr.Dataset, *, z: float = Z) -> xr.Dataset:
     Parameters
     ----------
     entropy : xr.Dataset
-        From :func:`analysis.entropy_trajectory` (needs ``kl_to_equilibrium``).
+        From :func:`~analysis.trajectory.entropy_trajectory` (needs ``kl_to_equilibrium``).
     z : float
         An increase counts as a violation when it exceeds ``z`` standard errors.
 

@@ -160,7 +160,7 @@ def entropy_trajectory(
         ``serial`` reads and analyses one frame after another in this process; ``dask``
         makes every (realization, frame) one dask task that reads its own frame (only the
         subsampled particles) from the store, so a dask-backed trajectory (e.g. a sweep's
-        Zarr store opened with :func:`dustsim.open_trajectory`) is analysed chunk by chunk
+        Zarr store opened with :func:`dustsim.io.open_trajectory`) is analysed chunk by chunk
         across a ``dask.distributed`` cluster; ``auto`` uses dask when the positions are a
         dask array and a distributed Client is active. Both give identical numbers.
     checkpoint : path, optional

@@ -218,7 +218,7 @@ def _open_failure(path: Path, fmt: str, exc: BaseException) -> str:
 
 
 def open_trajectory(path: str | Path, *, chunks: Any = None) -> xr.Dataset:
-    """Open a trajectory and check it follows the schema (:func:`validate_trajectory`)."""
+    """Open a trajectory and check it follows the schema (:func:`~dustsim.schema.validate_trajectory`)."""
     ds = open_dataset(path, chunks=chunks)
     validate_trajectory(ds, source=str(path))
     return ds

@@ -144,6 +144,7 @@ class ScoreNet(nn.Module):
         return self._interp(self.frame_mean, t), self._interp(self.frame_std, t)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
+        """The score ``s(x, t)`` at positions ``x`` of shape ``(n, d)`` and times ``t`` (scalar or ``(n,)``)."""
         t = torch.as_tensor(t, dtype=torch.float64, device=x.device)
         if t.ndim == 0:  # one time for every row: statistics and embedding computed once
             t = t.reshape(1)

@@ -191,7 +191,7 @@ def caldeira_leggett(
     kT : float
         Bath temperature (energy), >= 0.
     potential : spec(s), optional
-        dustsim potentials, as for :func:`~dustsim.quantum.evolve_wavefunction`.
+        dustsim potentials, as for :func:`~dustsim.quantum.evolution.evolve_wavefunction`.
     record_every : int
         Steps between stored frames.
     tolerance : float

@@ -194,7 +194,7 @@ def validate_state_dataset(ds: xr.Dataset, source: str = "dataset") -> None:
 
 
 def grid_of(ds: xr.Dataset) -> QuantumGrid:
-    """The :class:`QuantumGrid` of a quantum-state Dataset."""
+    """The :class:`~dustsim.quantum.grid.QuantumGrid` of a quantum-state Dataset."""
     x = np.asarray(ds["x"].values, dtype=np.float64)
     dx = float(ds.attrs.get("dx", x[1] - x[0]))
     return QuantumGrid(len(x), float(x[0]), float(x[0]) + dx * len(x), float(ds.attrs["hbar"]), float(ds.attrs["mass"]))
