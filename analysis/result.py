@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import KW_ONLY, dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
-Units = Literal["nats", "bits"]
 UNITS: tuple[str, ...] = ("nats", "bits")
 
 

@@ -248,8 +248,6 @@ SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {
 }
 ALIASES = {"em": "euler-maruyama", "sde": "euler-maruyama", "predictor-corrector": "pc", "ode": "heun",
            "adaptive": "rk45"}
-#: samplers whose output is a deterministic function of the initial state
-DETERMINISTIC = frozenset({"heun", "rk45", "ddim"})
 
 
 def get_sampler(name: str) -> tuple[str, Callable[..., torch.Tensor]]:

@@ -26,8 +26,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-STOP_REASONS = ("converged", "max_time", "steps")
-
 #: Step cap of a 2-D data set of ``REFERENCE_PARTICLES`` particles (see :func:`default_steps`).
 REFERENCE_STEPS = 4000
 REFERENCE_PARTICLES = 100_000
