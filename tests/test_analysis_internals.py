@@ -1,4 +1,4 @@
-"""The options object and per-frame record of entropy_trajectory, and its checkpoint format."""
+"""Analysis internals: entropy_trajectory's options object, per-frame record and checkpoint format; Estimate."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import dustsim
 from analysis import entropy_trajectory
 from analysis.checkpoint import FORMAT, KEY_FILE, FrameCheckpoint
 from analysis.entropy_options import EntropyOptions
+from analysis.result import Estimate
 from analysis.trajectory import FrameResult
 from dustsim.errors import ConfigError
 
@@ -109,3 +110,11 @@ def test_checkpoint_refuses_records_with_python_objects(tmp_path):
     loaded = saved.load(0, 0)
     assert loaded is not None and loaded.dtype.names == ("a",)
     assert saved.load(0, 1) is None
+
+
+def test_estimate_takes_only_value_and_se_by_position():
+    est = Estimate(1.5, 0.1, units="bits", estimator="knn", n=10, dim=2)
+    assert (est.value, est.se, est.units, est.n, est.dim) == (1.5, 0.1, "bits", 10, 2)
+    assert tuple(est) == (1.5, 0.1)
+    with pytest.raises(TypeError):
+        Estimate(1.5, 0.1, "bits")  # type: ignore[misc]  # the rest is keyword-only
