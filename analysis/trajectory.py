@@ -275,8 +275,13 @@ def _compute_frames(
             done[(r, i)] = _frame_values_saved(plan.context, read_frame(plan.position, i, plan.idx), i, saved, r)
     out: list[list[FrameResult]] = []
     for r, plan in enumerate(plans):
-        frames = [done[(r, i)] for i in range(plan.n_frames)]
-        out.append([f for f in frames if f is not None])
+        frames = []
+        for i in range(plan.n_frames):
+            result = done[(r, i)]
+            if result is None:  # pragma: no cover - every missing frame was computed above
+                raise RuntimeError(f"frame {i} of realization {r} was neither loaded nor computed")
+            frames.append(result)
+        out.append(frames)
     return out
 
 
