@@ -58,14 +58,15 @@ def smoothed(losses: Sequence[float] | np.ndarray, window: int) -> np.ndarray:
     return (cums[idx] - cums[lo]) / (idx - lo)
 
 
-def converged(steps: Sequence[int], losses: Sequence[float], *, patience: int, min_improvement: float,
+def converged(steps: Sequence[float], losses: Sequence[float], *, patience: int, min_improvement: float,
               smoothing: int, origin: int = 0) -> bool:
     """Has the smoothed validation loss stopped improving?
 
     Parameters
     ----------
     steps, losses : sequences
-        Steps (increasing) and validation losses of the evaluations so far.
+        Steps (increasing whole numbers; a float log's values are fine) and validation
+        losses of the evaluations so far.
     patience : int
         Window in steps (0: never converged).
     min_improvement : float
