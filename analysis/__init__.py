@@ -3,14 +3,16 @@
 Reads datasets in the trajectory schema (see ``docs/schema.md``) and returns xarray
 Datasets; it never imports dustsim's simulator internals. See ``docs/analysis.md``.
 
-Estimators (plain functions of ``(n, d)`` arrays returning an :class:`Estimate`, nats by
-default): :func:`knn_entropy`, :func:`binned_entropy`, :func:`gaussian_entropy`,
-:func:`kde_entropy`, :func:`weighted_knn_entropy`, :func:`bounded_knn_entropy`,
-:func:`kl_divergence`, :func:`kl_to_density`, :func:`ksg_mutual_information`,
-:func:`diffusion_mutual_information` (a trained conditional denoiser); each carries
-a bias estimate and a confidence interval (:mod:`analysis.bias`). Trajectories: :func:`entropy_trajectory`. Checks:
-:mod:`analysis.thermo`. Model-side entropy: :mod:`analysis.model`. Exact references:
-:class:`GaussianMixture`.
+Estimators (plain functions of ``(n, d)`` arrays returning an :class:`~analysis.result.Estimate`,
+nats by default): :func:`~analysis.entropy.knn_entropy`, :func:`~analysis.entropy.binned_entropy`,
+:func:`~analysis.entropy.gaussian_entropy`, :func:`~analysis.entropy.kde_entropy`,
+:func:`~analysis.weighted_knn.weighted_knn_entropy`, :func:`~analysis.bounded.bounded_knn_entropy`,
+:func:`~analysis.divergence.kl_divergence`, :func:`~analysis.divergence.kl_to_density`,
+:func:`~analysis.information.ksg_mutual_information`,
+:func:`~analysis.diffusion_mi.diffusion_mutual_information` (a trained conditional denoiser); each
+carries a bias estimate and a confidence interval (:mod:`analysis.bias`). Trajectories:
+:func:`~analysis.trajectory.entropy_trajectory`. Checks: :mod:`analysis.thermo`. Model-side entropy:
+:mod:`analysis.model`. Exact references: :class:`~analysis.gmm.GaussianMixture`.
 """
 
 from .bounded import bounded_knn_entropy

@@ -1,7 +1,7 @@
 """Coarse-grained entropy of a point set at one scale: H_Delta, the detail below it, the structure.
 
 Plain functions of an ``(n, d)`` array, the building blocks of :func:`analysis.emergence.emergence`:
-:func:`scale_entropies` returns H_Delta (from :func:`analysis.binned_entropy`), the detail
+:func:`scale_entropies` returns H_Delta (from :func:`analysis.entropy.binned_entropy`), the detail
 entropy H_{Delta/2} - H_Delta and the chance-corrected structure, with standard errors.
 The chance correction (:func:`null_bias`) is dustsim's own: no library offers the expected
 plug-in entropy of uniform cells, per cell count, that it needs.
@@ -61,7 +61,7 @@ def _null_bias_one(c: int, k: int) -> float:
     return math.log(k) + k * float(np.sum(binom.pmf(m, c, 1.0 / k) * (m / c) * np.log(m / c)))
 
 
-def _detail_terms(pts: NDArray[np.float64], scale: float, org: NDArray[np.float64]
+def detail_terms(pts: NDArray[np.float64], scale: float, org: NDArray[np.float64]
                   ) -> tuple[NDArray[np.float64], NDArray[np.float64], float, float, int, int]:
     """Per-point terms of the detail entropy and of the structure (see :func:`scale_entropies`).
 
@@ -91,7 +91,7 @@ def scale_entropies(points: ArrayLike, scale: float, origin: float | ArrayLike =
 
     Returns ``(H, H_se, detail, detail_se, structure, structure_se, resolved)``.
 
-    ``H`` is :func:`binned_entropy` with ``discrete=True`` (Miller-Madow) at ``scale``;
+    ``H`` is :func:`~analysis.entropy.binned_entropy` with ``discrete=True`` (Miller-Madow) at ``scale``;
     ``detail = H_{scale/2} - H_scale`` (both Miller-Madow). ``detail`` is the mean of the
     per-point terms ``-log(c_child / c_parent)`` (the counts of the point's cell at
     ``scale / 2`` and at ``scale``) plus ``(m_child - m_parent) / 2n`` (m: occupied cells);
@@ -122,7 +122,7 @@ def scale_entropies(points: ArrayLike, scale: float, origin: float | ArrayLike =
     org = np.broadcast_to(np.asarray(origin, dtype=np.float64), (d,))
     coarse = binned_entropy(pts, scale, origin=org, discrete=True)
     fine = binned_entropy(pts, 0.5 * scale, origin=org, discrete=True)
-    terms, s_terms, s_extra, resolved, m_coarse, m_fine = _detail_terms(pts, scale, org)
+    terms, s_terms, s_extra, resolved, m_coarse, m_fine = detail_terms(pts, scale, org)
     structure = float(np.mean(s_terms))
 
     return (coarse.value, math.sqrt(coarse.se**2 + (m_coarse - 1) / (2.0 * n * n)),

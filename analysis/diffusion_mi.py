@@ -269,10 +269,10 @@ def diffusion_mutual_information(
         raise ConfigError(f"x and y must have the same number of samples, got {len(px)} and {len(py)}")
     if marginals not in ("gaussianize", "standardize"):
         raise ConfigError(f"marginals must be 'gaussianize' or 'standardize', got {marginals!r}")
-    for name, value in (("steps", steps), ("batch_size", batch_size), ("width", width), ("depth", depth),
+    for name, count in (("steps", steps), ("batch_size", batch_size), ("width", width), ("depth", depth),
                         ("n_draws", n_draws)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {count!r}")
     if not (lr > 0 and log_snr_scale > 0 and weight_decay >= 0 and math.isfinite(log_snr_loc)):
         raise ConfigError("lr and log_snr_scale must be positive, weight_decay >= 0, log_snr_loc finite")
     started = time.perf_counter()
@@ -281,19 +281,21 @@ def diffusion_mutual_information(
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x4D494E44,)))
     order = rng.permutation(n)
     folds = (order[: n // 2], order[n // 2:])
-    opts = {"n_draws": n_draws, "loc": log_snr_loc, "scale": log_snr_scale}
     held, gain = np.empty(n), np.empty(n)
     fold_values, fold_se, train_values = [], [], []
-    for f, (train_idx, test_idx) in enumerate((folds, folds[::-1])):
+    for fold, (train_idx, test_idx) in enumerate((folds, folds[::-1])):
         net = _train(px[train_idx], py[train_idx], steps=int(steps), batch_size=int(batch_size), width=int(width),
-                     depth=int(depth), lr=lr, loc=log_snr_loc, scale=log_snr_scale, seed=seed * 2 + f,
+                     depth=int(depth), lr=lr, loc=log_snr_loc, scale=log_snr_scale, seed=seed * 2 + fold,
                      weight_decay=weight_decay)
-        terms, gain[test_idx] = _per_point(net, px[test_idx], py[test_idx], rng=rng, **opts)
+        terms, gain[test_idx] = _per_point(net, px[test_idx], py[test_idx], rng=rng, n_draws=n_draws,
+                                           loc=log_snr_loc, scale=log_snr_scale)
         held[test_idx] = terms
         fold_values.append(float(terms.mean()))
         fold_se.append(float(terms.std(ddof=1)) / math.sqrt(len(terms)))
         own = train_idx[: len(test_idx)]
-        train_values.append(float(_per_point(net, px[own], py[own], rng=rng, **opts)[0].mean()))
+        own_terms, _ = _per_point(net, px[own], py[own], rng=rng, n_draws=n_draws, loc=log_snr_loc,
+                                  scale=log_snr_scale)
+        train_values.append(float(own_terms.mean()))
     value = float(held.mean())
     se_mc = float(held.std(ddof=1)) / math.sqrt(n)
     # spread between the two networks beyond their Monte Carlo errors: training noise
@@ -312,7 +314,8 @@ def diffusion_mutual_information(
               "fold_estimates": tuple(v * f for v in fold_values), "train_estimate": float(np.mean(train_values)) * f,
               "held_out_loss_gain": float(gain.mean()) * f, "misfit": misfit * f,
               "seconds": time.perf_counter() - started}
-    est = Estimate(value * f, se * f, units, "diffusion", n, px.shape[1] + py.shape[1], params, note=note)
+    est = Estimate(value * f, se * f, units=units, estimator="diffusion", n=n, dim=px.shape[1] + py.shape[1],
+                   params=params, note=note)
     return with_interval(est, bias=0.0, bias_se=math.hypot(max(misfit, 0.0), misfit_se) * f, lower=0.0)
 
 

@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 from dustsim.errors import ConfigError
 
 from ._input import as_points, check_k, degeneracy, dequantize, same_dim
-from .entropy import Norm, _degenerate, _finish, add_bias, knn_terms
+from .entropy import Norm, add_bias, degenerate_estimate, finish_estimate, knn_terms
 from .neighbors import Backend, kth_neighbour_distance
 from .result import Estimate, check_units, with_interval
 
@@ -71,8 +71,8 @@ def kl_divergence(
             raise ConfigError(f"{name} has no density ({why}); the KL divergence is not defined by this estimator")
     shared = shared_rows(px, py)
     if shared == n and n == m:
-        est = Estimate(0.0, 0.0, units, "knn-kl", n, d, params, 0, False,
-                       "x and y are the same sample (the same points): D = 0 exactly for their empirical laws; "
+        est = Estimate(0.0, 0.0, units=units, estimator="knn-kl", n=n, dim=d, params=params,
+                       note="x and y are the same sample (the same points): D = 0 exactly for their empirical laws; "
                        "the estimator needs independent samples of P and Q")
         return with_interval(est, lower=0.0)
     if shared:
@@ -87,8 +87,8 @@ def kl_divergence(
     note = ""
     if n_ties:
         if jitter is None:
-            return _degenerate(f"{n_ties} zero neighbour distances and jitter=None", units, "knn-kl", n, d, params,
-                               n_ties)
+            return degenerate_estimate(f"{n_ties} zero neighbour distances and jitter=None", units, "knn-kl", n, d,
+                                       params, n_ties)
         px, how = dequantize(px, dx, jitter, seed)
         py, _ = dequantize(py, dy, jitter, None if seed is None else seed + 1)
         rho = kth_neighbour_distance(px, k, norm=norm, backend=backend)
@@ -101,7 +101,7 @@ def kl_divergence(
     terms = d * (np.log(nu) - np.log(rho))
     value = float(np.mean(terms)) + math.log(m / (n - 1.0))
     se = float(np.std(terms, ddof=1)) / math.sqrt(n)
-    est = _finish(value, se, units, "knn-kl", n, d, params, n_ties=n_ties, note=note)
+    est = finish_estimate(value, se, units, "knn-kl", n, d, params, n_ties=n_ties, note=note)
 
     def on_subsample(arrays: list[NDArray[np.float64]]) -> tuple[float, float]:
         sx, sy = arrays
@@ -169,14 +169,15 @@ def kl_to_density(
     params = {"k": k, "norm": norm}
     terms, const, n_ties, note = knn_terms(pts, dtype, k, norm, jitter, seed, backend)
     if terms is None:
-        return Estimate(math.inf, math.nan, units, "knn-kl-density", n, d, params, n_ties, True, note)
+        return Estimate(math.inf, math.nan, units=units, estimator="knn-kl-density", n=n, dim=d, params=params,
+                        n_ties=n_ties, degenerate=True, note=note)
     logq = np.asarray(logpdf(pts), dtype=np.float64)
     if logq.shape != (n,):
         raise ConfigError(f"logpdf must return one value per point, shape ({n},), got {logq.shape}")
     combined = -(terms + logq)
     value = -const + float(np.mean(combined))
     se = float(np.std(combined, ddof=1)) / math.sqrt(n)
-    return _finish(value, se, units, "knn-kl-density", n, d, params, n_ties=n_ties, note=note)
+    return finish_estimate(value, se, units, "knn-kl-density", n, d, params, n_ties=n_ties, note=note)
 
 
 def gaussian_logpdf(mean: float | ArrayLike, std: float) -> Callable[[NDArray[np.float64]], NDArray[np.float64]]:

@@ -31,7 +31,7 @@ at scale :math:`\Delta` fades as :math:`S_\Delta \approx d \Delta^2 / (64 D t)`.
 **Emergence time.** The time after which the dust looks smooth at scale :math:`\Delta`
 (the continuum description *emerges* at that scale): the last time :math:`S_\Delta(t)`
 is at or above ``tolerance`` (nats; located by a fit of ``log S`` in ``log t`` over the
-frames of the transition, see :func:`_crossing`).
+frames of the transition, see ``_crossing``).
 For free dust it grows like :math:`\Delta^2 / 2D`: with :math:`\varepsilon` the tolerance
 and :math:`s_0` the initial width of point-like clumps,
 :math:`t_\Delta \approx (d \Delta^2 / 32\varepsilon - s_0^2) / 2D` in the smooth limit,
@@ -62,10 +62,10 @@ from dustsim.processes import LinearProcess
 from dustsim.schema import closed_box, history_line, trajectory_process
 
 from ._input import as_points
-from .coarse import RESOLVED_PER_CHILD, _detail_terms, scale_entropies
+from .coarse import RESOLVED_PER_CHILD, detail_terms, scale_entropies
 from .exact_cells import exact_coarse_entropy, exact_structure
 from .result import check_units, nats_to
-from .trajectory import PROVENANCE, _frame, _subsample
+from .trajectory import PROVENANCE, read_frame, subsample_particles
 
 #: most frames in the local fit of a crossing time (their covariance needs them read again)
 _MAX_FIT_FRAMES = 40
@@ -108,10 +108,11 @@ def _grid_origin(ds: xr.Dataset, origin: float | ArrayLike | None, d: int) -> ND
         if not np.all(np.isfinite(org)):
             raise ConfigError(f"origin must be finite, got {origin!r}")
         return org
-    if closed_box(ds) is not None and "box_origin" in ds.coords:
+    box = closed_box(ds)
+    if box is not None and "box_origin" in ds.coords:
         return np.broadcast_to(np.asarray(ds["box_origin"].values, dtype=np.float64), (d,)).copy()
-    if closed_box(ds) is not None:
-        return -0.5 * closed_box(ds)[0]  # type: ignore[index]
+    if box is not None:
+        return -0.5 * box[0]
     return np.zeros(d)
 
 
@@ -226,8 +227,8 @@ def _structure_covariance(position: xr.DataArray, idx: NDArray[np.int64] | None,
     """
     columns, extra = [], []
     for i in frames:
-        pts, _ = as_points(_frame(position, int(i), idx), "frame")
-        _, s_terms, s_extra, *_ = _detail_terms(pts, scale, org)  # s_extra: the second-order k
+        pts, _ = as_points(read_frame(position, int(i), idx), "frame")
+        _, s_terms, s_extra, *_ = detail_terms(pts, scale, org)  # s_extra: the second-order k
         columns.append(s_terms)
         extra.append(s_extra)
     terms = np.stack(columns, axis=1)
@@ -347,13 +348,13 @@ def emergence(
                                "max_particles": max_particles, "seed": seed, "exact": exact, "mixture": mixture,
                                "units": units, "progress": progress, "history": history}
     if "realization" in ds["position"].dims:
-        parts = [_emergence_one(ds.isel(realization=r), **{**options, "seed": seed + r})  # type: ignore[arg-type]
+        parts = [_emergence_one(ds.isel(realization=r), **{**options, "seed": seed + r})
                  for r in range(ds.sizes["realization"])]
         out = xr.concat(parts, dim="realization", combine_attrs="override")
         if "realization" in ds.coords:
             out = out.assign_coords(realization=ds["realization"].values)
         return out
-    return _emergence_one(ds, **options)  # type: ignore[arg-type]
+    return _emergence_one(ds, **options)
 
 
 def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, tolerance: float, max_particles: int | None,
@@ -366,7 +367,7 @@ def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, toleranc
     times = np.asarray(ds["time"].values, dtype=np.float64)
     org = _grid_origin(ds, origin, d)
     _check_box_tiling(ds, scales, org)
-    idx = _subsample(n_particles, max_particles, np.random.default_rng(seed))
+    idx = subsample_particles(n_particles, max_particles, np.random.default_rng(seed))
     n_used = n_particles if idx is None else len(idx)
 
     process = trajectory_process(ds)
@@ -384,7 +385,7 @@ def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, toleranc
 
         frames = tqdm(frames, desc="emergence", unit="frame", leave=False)
     for i in frames:
-        pts, _ = as_points(_frame(position, i, idx), "frame")
+        pts, _ = as_points(read_frame(position, i, idx), "frame")
         for j, s in enumerate(scales):
             (h[i, j], h_se[i, j], det[i, j], det_se[i, j], structure[i, j], structure_se[i, j],
              resolved[i, j]) = scale_entropies(pts, s, org)

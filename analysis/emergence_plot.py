@@ -18,7 +18,7 @@ import xarray as xr
 from dustsim.errors import ConfigError
 from dustsim.schema import trajectory_config, trajectory_process
 
-from .plotting import _new_axes, dustsim_style, unit_suffix
+from .plotting import dustsim_style, new_axes, unit_suffix
 
 
 def _one(result: xr.Dataset) -> tuple[xr.Dataset, str]:
@@ -70,7 +70,7 @@ def emergence_plot(result: xr.Dataset, *, title: str | None = None, z: float = 1
     tol = float(res.attrs.get("tolerance_nats", res["emergence_time"].attrs.get("tolerance_nats", math.nan)))
     factor = 1.0 if units == "nats" else 1.0 / math.log(2.0)
     with dustsim_style():
-        fig, axes = _new_axes(ncols=4, size=(3.9, 3.4), layout="constrained")
+        fig, axes = new_axes(ncols=4, size=(3.9, 3.4), layout="constrained")
         ax_h, ax_s, ax_t, ax_d = axes[0]
         # (a) H_Delta(t): time across, scale up (log), colour the coarse-grained entropy
         edges = np.sqrt(scales[1:] * scales[:-1]) if len(scales) > 1 else np.array([])

@@ -41,7 +41,7 @@ def ensemble_summary(ds: xr.Dataset, dim: str = "realization", confidence: float
     quantile = float(stats.t.ppf(0.5 + confidence / 2, df=n - 1))
     out = xr.Dataset(coords={c: v for c, v in ds.coords.items() if dim not in v.dims})
     for name, var in ds.data_vars.items():
-        if dim not in var.dims or name.endswith("_se") or not np.issubdtype(var.dtype, np.number):
+        if dim not in var.dims or str(name).endswith("_se") or not np.issubdtype(var.dtype, np.number):
             continue
         values = var.astype(float)
         mean = values.mean(dim)

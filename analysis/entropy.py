@@ -34,16 +34,23 @@ def log_unit_ball_volume(d: int, norm: Norm = "euclidean") -> float:
     raise ConfigError(f"norm must be 'euclidean' or 'max', got {norm!r}")
 
 
-def _finish(
-    value: float, se: float, units: str, estimator: str, n: int, d: int, params: dict, **extra: object
+def finish_estimate(
+    value: float, se: float, units: str, estimator: str, n: int, d: int, params: dict, *, n_ties: int = 0,
+    note: str = "",
 ) -> Estimate:
+    """The estimate of ``value`` and ``se`` (nats) in ``units``, with its confidence interval."""
     f = nats_to(units)
-    est = Estimate(float(value) * f, float(se) * f, units, estimator, n, d, params, **extra)  # type: ignore[arg-type]
+    est = Estimate(float(value) * f, float(se) * f, units=units, estimator=estimator, n=n, dim=d, params=params,
+                   n_ties=n_ties, note=note)
     return with_interval(est)
 
 
-def _degenerate(message: str, units: str, estimator: str, n: int, d: int, params: dict, n_ties: int = 0) -> Estimate:
-    return Estimate(-math.inf, math.nan, units, estimator, n, d, params, n_ties, True, message)
+def degenerate_estimate(
+    message: str, units: str, estimator: str, n: int, d: int, params: dict, n_ties: int = 0
+) -> Estimate:
+    """The estimate of data without a density: value ``-inf``, ``degenerate`` set, ``message`` as note."""
+    return Estimate(-math.inf, math.nan, units=units, estimator=estimator, n=n, dim=d, params=params, n_ties=n_ties,
+                    degenerate=True, note=message)
 
 
 def knn_terms(
@@ -77,7 +84,9 @@ def knn_terms(
                 f"{n_ties} points have at least k = {k} exact duplicates (zero k-th neighbour distance) and "
                 "jitter=None: the estimate is -inf"
             )
-        points, how = dequantize(points, dtype, jitter, seed)  # type: ignore[arg-type]
+        if jitter is None:  # pragma: no cover - ties returned above; grid steps are sought only for "auto"
+            raise ValueError("jitter=None cannot break ties")
+        points, how = dequantize(points, dtype, jitter, seed)
         eps = kth_neighbour_distance(points, k, norm=norm, backend=backend, period=period)
         if np.any(steps > 0):
             note = (
@@ -159,7 +168,7 @@ def knn_entropy(
         with no density (all points equal, or on a lower-dimensional subspace) give
         ``value = -inf``, ``degenerate = True`` and a note, not an exception. Data on a
         grid (rounded values, integers of any dtype) are dequantised first
-        (:func:`analysis._input.dequantize`): the value is then the entropy of the
+        (``analysis._input.dequantize``): the value is then the entropy of the
         dequantised density, i.e. the discrete entropy plus the log cell volume.
 
     Raises
@@ -180,7 +189,7 @@ def knn_entropy(
         params["period"] = box.tolist()
     terms, const, n_ties, note = knn_terms(pts, dtype, k, norm, jitter, seed, backend, box)
     if terms is None:
-        return _degenerate(note, units, "knn", n, d, params, n_ties)
+        return degenerate_estimate(note, units, "knn", n, d, params, n_ties)
     se = float(np.std(terms, ddof=1)) / math.sqrt(n)
     value = const + float(np.mean(terms))
 
@@ -190,7 +199,7 @@ def knn_entropy(
             return math.nan, math.nan
         return c + float(np.mean(t)), float(np.std(t, ddof=1)) / math.sqrt(len(t))
 
-    est = _finish(value, se, units, "knn", n, d, params, n_ties=n_ties, note=note)
+    est = finish_estimate(value, se, units, "knn", n, d, params, n_ties=n_ties, note=note)
     return add_bias(est, on_subsample, [pts], bias, k, seed, ci_level)
 
 
@@ -293,8 +302,8 @@ def binned_entropy(
     width = np.array(width, dtype=np.float64)
     if not np.all(np.isfinite(width)) or np.any(width <= 0):
         if bin_width is None:
-            return _degenerate(degeneracy(pts, np.dtype(np.float64)) or "zero spread on some axis: entropy -inf",
-                               units, "binned", n, d, {})
+            why = degeneracy(pts, np.dtype(np.float64)) or "zero spread on some axis: entropy -inf"
+            return degenerate_estimate(why, units, "binned", n, d, {})
         raise ConfigError(f"bin_width must be positive and finite, got {bin_width!r}")
     org = np.broadcast_to(np.asarray(origin, dtype=np.float64), (d,))
     counts = _cell_counts(pts, width, org).astype(np.float64)
@@ -314,7 +323,7 @@ def binned_entropy(
         "discrete": discrete,
         "discrete_entropy_nats": h_disc,
     }
-    return _finish(value, se, units, "binned", n, d, params)
+    return finish_estimate(value, se, units, "binned", n, d, params)
 
 
 def gaussian_entropy(x: ArrayLike, *, bias_correction: bool = True, units: str = "nats") -> Estimate:
@@ -347,18 +356,18 @@ def gaussian_entropy(x: ArrayLike, *, bias_correction: bool = True, units: str =
     params = {"bias_correction": bias_correction}
     why = degeneracy(pts, dtype)
     if why:
-        return _degenerate(why, units, "gaussian", n, d, params)
+        return degenerate_estimate(why, units, "gaussian", n, d, params)
     centred = pts - pts.mean(axis=0)
     cov = centred.T @ centred / (n - 1)
     sign, logdet = np.linalg.slogdet(cov)
     if sign <= 0:
-        return _degenerate("singular sample covariance: entropy -inf", units, "gaussian", n, d, params)
+        return degenerate_estimate("singular sample covariance: entropy -inf", units, "gaussian", n, d, params)
     if bias_correction:
         logdet -= float(np.sum(digamma((n - np.arange(1, d + 1)) / 2.0))) + d * math.log(2.0 / (n - 1))
     value = 0.5 * (d * math.log(2.0 * math.pi * math.e) + logdet)
     maha = np.einsum("ij,ij->i", centred @ np.linalg.inv(cov), centred)
     se = 0.5 * float(np.std(maha, ddof=1)) / math.sqrt(n)
-    return _finish(value, se, units, "gaussian", n, d, params)
+    return finish_estimate(value, se, units, "gaussian", n, d, params)
 
 
 def kde_entropy(
@@ -404,7 +413,7 @@ def kde_entropy(
     params: dict = {"bandwidth": bandwidth, "leave_one_out": leave_one_out}
     why = degeneracy(pts, dtype)
     if why:
-        return _degenerate(why, units, "kde", n, d, params)
+        return degenerate_estimate(why, units, "kde", n, d, params)
     rng = np.random.default_rng(seed)
     centres = pts if max_points is None or n <= max_points else pts[rng.choice(n, max_points, replace=False)]
     m = len(centres)
@@ -421,7 +430,7 @@ def kde_entropy(
     terms = -logf
     params["bandwidth_factor"] = float(kde.factor)
     se = float(np.std(terms, ddof=1)) / math.sqrt(len(terms))
-    return _finish(float(np.mean(terms)), se, units, "kde", len(ev), d, params)
+    return finish_estimate(float(np.mean(terms)), se, units, "kde", len(ev), d, params)
 
 
 __all__ = [

@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import brentq
 
 from dustsim.errors import ConfigError
-from dustsim.processes import LinearProcess
+from dustsim.processes import LinearProcess, OrnsteinUhlenbeck
 
 from ._input import as_points
 from .divergence import gaussian_logpdf, kl_to_density
@@ -60,7 +60,8 @@ def model_entropy(log_likelihood: Callable[[FloatArray], ArrayLike], samples: Ar
         raise ConfigError("log_likelihood returned non-finite values")
     f = nats_to(units)
     se = float(np.std(ll, ddof=1)) / math.sqrt(len(ll))
-    return with_interval(Estimate(-float(np.mean(ll)) * f, se * f, units, "model-likelihood", len(pts), pts.shape[1]))
+    return with_interval(Estimate(-float(np.mean(ll)) * f, se * f, units=units, estimator="model-likelihood",
+                                  n=len(pts), dim=pts.shape[1]))
 
 
 def snr_denoiser(denoiser: Callable[[FloatArray, float], FloatArray], process: LinearProcess,
@@ -176,8 +177,9 @@ def immse_entropy(
     low_tail = snr[0] * (np.einsum("ij,ij->i", pts - mean, pts - mean) - np.einsum("ij,ij->i", pts, pts))
     nll = -gaussian_logpdf(0.0, 1.0)(pts) + 0.5 * (integral + low_tail)
     f = nats_to(units)
-    est = with_interval(Estimate(float(np.mean(nll)) * f, float(np.std(nll, ddof=1)) / math.sqrt(n) * f, units,
-                                 "i-mmse", n, d, {"snr_min": snr_min, "snr_max": snr_max, "n_snr": n_snr}))
+    params = {"snr_min": snr_min, "snr_max": snr_max, "n_snr": n_snr}
+    est = with_interval(Estimate(float(np.mean(nll)) * f, float(np.std(nll, ddof=1)) / math.sqrt(n) * f, units=units,
+                                 estimator="i-mmse", n=n, dim=d, params=params))
     curve = xr.Dataset(
         {
             "mmse": ("snr", err.mean(axis=0), {"units": "length^2", "long_name": "E|x0 - x0_hat|^2"}),
@@ -231,7 +233,10 @@ def kl_routes(
     n = len(pts)
     if process.name not in INVARIANT_LAW:
         raise ConfigError(f"process {process.name!r} has no invariant stationary law")
-    c, s_eq = process.stationary()  # type: ignore[misc]
+    law = process.stationary()
+    if law is None:  # pragma: no cover - every process of INVARIANT_LAW has one
+        raise ConfigError(f"process {process.name!r} has no stationary law")
+    c, s_eq = law
     logq = gaussian_logpdf(c, s_eq)
     routes = ["knn", "entropy_production", "i-mmse"]
     kl = np.full(3, np.nan)
@@ -239,7 +244,7 @@ def kl_routes(
     kl[0], se[0] = kl_to_density(pts, logq, k)
     rng = _noise_rng(seed)
     if score is not None:
-        t_end = float(process.t_max or 1.0) if process.name != "ou" else 10.0 / process.k  # type: ignore[attr-defined]
+        t_end = 10.0 / process.k if isinstance(process, OrnsteinUhlenbeck) else float(process.t_max or 1.0)
         # the score is only evaluated from t_min on (a learned score is undefined at t = 0);
         # [0, t_min] is added as t_min times the integrand at t_min
         times = np.geomspace(t_min, t_end, n_times)

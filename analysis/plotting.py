@@ -18,12 +18,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from dustsim.schema import swept_coordinates
+
 #: Okabe & Ito (2008) palette, distinguishable with every common colour-vision deficiency
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 #: sequential colour map for densities (perceptually uniform, colour-blind safe)
 DENSITY_CMAP = "cividis"
 
-STYLE = {
+STYLE: dict[str, Any] = {
     "figure.dpi": 110,
     "savefig.dpi": 160,
     "savefig.bbox": "tight",
@@ -46,11 +48,12 @@ def dustsim_style() -> Iterator[None]:
     import matplotlib as mpl
     from cycler import cycler
 
-    with mpl.rc_context({**STYLE, "axes.prop_cycle": cycler(color=list(PALETTE))}):
+    rc: dict[Any, Any] = {**STYLE, "axes.prop_cycle": cycler(color=list(PALETTE))}  # keys: matplotlib's rc names
+    with mpl.rc_context(rc):
         yield
 
 
-def _new_axes(ax: Any = None, ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (4.0, 3.2),
+def new_axes(ax: Any = None, ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (4.0, 3.2),
               **kwargs: Any) -> tuple[Any, Any]:
     import matplotlib.pyplot as plt
 
@@ -196,19 +199,19 @@ def filmstrip(
     -------
     matplotlib.figure.Figure
     """
-    times = pick_times(ds, n_frames) if times is None else np.asarray(times, dtype=float)
+    shown = pick_times(ds, n_frames) if times is None else np.asarray(times, dtype=float)
     with dustsim_style():
-        fig, axes = _new_axes(ncols=len(times), size=(2.4, 2.6))
+        fig, axes = new_axes(ncols=len(shown), size=(2.4, 2.6))
         axes = np.atleast_2d(axes)[0]
-        panels = [_frame_points(ds, float(t), max_points, np.random.default_rng(seed)) for t in times]
+        panels = [_frame_points(ds, float(t), max_points, np.random.default_rng(seed)) for t in shown]
         dim = ds.sizes["spatial"]
         window = _window([p for p, _ in panels])
         bins = np.linspace(*window, 121)  # 1-D: the same bins in every panel
-        last = len(times) - 1
-        for i, (ax, t, (points, labels)) in enumerate(zip(axes, times, panels, strict=True)):
+        last = len(shown) - 1
+        for i, (ax, t, (points, labels)) in enumerate(zip(axes, shown, panels, strict=True)):
             _scatter(ax, points, labels, point_size, bins)
             own = window
-            if i == last and dim > 1 and len(times) > 1:
+            if i == last and dim > 1 and len(shown) > 1:
                 own = _zoomed(points, window)
                 if own != window:
                     ax.text(0.03, 0.03, "zoomed", transform=ax.transAxes, fontsize=7, color="0.35")
@@ -267,14 +270,14 @@ def density_heatmaps(
     """
     if ds.sizes["spatial"] < 2:
         raise ValueError("density heat-maps need at least 2 spatial axes")
-    times = pick_times(ds, n_frames) if times is None else np.asarray(times, dtype=float)
+    shown = pick_times(ds, n_frames) if times is None else np.asarray(times, dtype=float)
     rng = np.random.default_rng(0)
-    frames = [_frame_points(ds, float(t), 200_000, rng)[0] for t in times]
+    frames = [_frame_points(ds, float(t), 200_000, rng)[0] for t in shown]
     if extent is None:
         extent = float(max(np.quantile(np.abs(f[:, :2]), 0.9975) for f in frames)) * 1.05
     edges = np.linspace(-extent, extent, bins + 1)
     with dustsim_style():
-        fig, axes = _new_axes(ncols=len(times), size=(2.6, 2.6))
+        fig, axes = new_axes(ncols=len(shown), size=(2.6, 2.6))
         axes = np.atleast_2d(axes)[0]
         hists = [np.histogram2d(pts[:, 0], pts[:, 1], bins=(edges, edges), density=True)[0] for pts in frames]
         # one logarithmic scale for every panel, up to the densest bin of any frame: the colour
@@ -283,7 +286,7 @@ def density_heatmaps(
 
         top = max(float(h.max()) for h in hists) or 1.0
         norm = LogNorm(vmin=top * 1e-3, vmax=top, clip=True)
-        for ax, t, hist in zip(axes, times, hists, strict=True):
+        for ax, t, hist in zip(axes, shown, hists, strict=True):
             im = ax.imshow(np.where(hist > 0, hist, np.nan).T, origin="lower",
                            extent=(-extent, extent, -extent, extent), cmap=DENSITY_CMAP, norm=norm)
             ax.set_title(f"t = {float(t):.2f}")
@@ -309,7 +312,7 @@ def compare_clouds(
     rng = np.random.default_rng(0)
     lim = float(np.quantile(np.abs(np.concatenate([p[:, :2] for p in panels.values()])), 0.995)) * 1.05
     with dustsim_style():
-        fig, axes = _new_axes(ncols=len(panels), size=(2.6, 2.7), sharex=True, sharey=True)
+        fig, axes = new_axes(ncols=len(panels), size=(2.6, 2.7), sharex=True, sharey=True)
         axes = np.atleast_2d(axes)[0]
         for i, (ax, (name, pts)) in enumerate(zip(axes, panels.items(), strict=True)):
             pick = rng.choice(len(pts), size=min(len(pts), max_points), replace=False)
@@ -362,7 +365,7 @@ def animate(
     title = "\n".join(textwrap.wrap(_trajectory_title(ds) + (f", x-y projection of {dim}-D" if dim > 2 else ""), 44))
     colours = PALETTE[0] if labels is None else np.asarray(PALETTE)[labels % len(PALETTE)]
     with dustsim_style():
-        fig, ax = _new_axes(size=(4.0, 4.0))
+        fig, ax = new_axes(size=(4.0, 4.0))
         ax.set_xlim(*window)
         ax.set_xlabel(length_label(ds, str(ds["spatial"].values[0])))
         label = ax.set_title("")
@@ -431,10 +434,7 @@ def _members(ds: xr.Dataset) -> list[tuple[str, xr.Dataset]]:
     values, the keys in the ``swept`` attribute); a single group for anything else."""
     if "realization" not in ds.dims or "member" not in ds.coords or len(np.unique(ds["member"].values)) < 2:
         return [("", ds)]
-    from dustsim.sweep import coordinate_name
-
-    swept = [coordinate_name(key.strip()) for key in str(ds.attrs.get("swept", "")).split(",") if key.strip()]
-    swept = [name for name in swept if name in ds.coords]
+    swept = swept_coordinates(ds)
     groups = []
     for member in np.unique(ds["member"].values):
         part = ds.isel(realization=np.flatnonzero(ds["member"].values == member))
@@ -483,7 +483,7 @@ def _series_plot(ax: Any, datasets: dict[str, xr.Dataset], var: str, z: float, e
         groups = _members(whole)
         for group, ds in groups:
             da = ds[var]
-            names = [None]
+            names: list[str | None] = [None]
             if "estimator" in da.dims:
                 names = list(estimators) if estimators is not None else [str(e) for e in da["estimator"].values]
             for name in names:
@@ -529,7 +529,7 @@ def entropy_plot(
     Parameters
     ----------
     datasets : Dataset or mapping of label -> Dataset
-        Entropy trajectories (:func:`analysis.entropy_trajectory`), e.g.
+        Entropy trajectories (:func:`~analysis.trajectory.entropy_trajectory`), e.g.
         ``{"forward (t ↑)": fwd, "reverse (t ↓)": rev}``. Forward and reverse share the
         time axis; reverse runs are drawn dashed and labelled with their direction.
     estimators : sequence of str, optional
@@ -548,7 +548,7 @@ def entropy_plot(
     maps = _as_mapping(datasets)
     first = next(iter(maps.values()))
     with dustsim_style():
-        fig, ax = _new_axes(ax, size=(5.2, 3.6))
+        fig, ax = new_axes(ax, size=(5.2, 3.6))
         _series_plot(ax, maps, "entropy", z, estimators, exact)
         ax.set_xlabel(time_label(first))
         unit = _units(first, "entropy")
@@ -578,7 +578,7 @@ def information_panels(
     panels = [p for p in panels if any(p[0] in ds for ds in maps.values())]
     n = len(panels) + (sohl_dickstein is not None)
     with dustsim_style():
-        fig, axes = _new_axes(ncols=n, size=(4.0, 3.3))
+        fig, axes = new_axes(ncols=n, size=(4.0, 3.3))
         axes = np.atleast_2d(axes)[0]
         for ax, (var, name) in zip(axes, panels, strict=False):
             _series_plot(ax, maps, var, z, None, exact=True)
@@ -598,7 +598,7 @@ def sohl_dickstein_plot(bounds: xr.Dataset, *, ax: Any = None, z: float = 1.96) 
     """The Sohl-Dickstein (2015) bounds on ``H(X_s | X_t)`` as a band, with the measured value."""
     mid = 0.5 * (np.asarray(bounds["t_start"].values) + np.asarray(bounds["t_end"].values))
     with dustsim_style():
-        fig, ax = _new_axes(ax, size=(4.6, 3.4))
+        fig, ax = new_axes(ax, size=(4.6, 3.4))
         lower = np.asarray(bounds["lower"].values, dtype=float)
         upper = np.asarray(bounds["upper"].values, dtype=float)
         ok = np.isfinite(lower) & np.isfinite(upper)
@@ -623,7 +623,7 @@ def loss_plot(log: xr.Dataset, *, ax: Any = None, title: str | None = None) -> A
     line marks where training stopped and why (``stop_reason``).
     """
     with dustsim_style():
-        fig, ax = _new_axes(ax, size=(5.0, 3.4))
+        fig, ax = new_axes(ax, size=(5.0, 3.4))
         step = np.asarray(log["step"].values)
         loss = np.asarray(log["loss"].values)
         ax.plot(step, loss, color=PALETTE[0], alpha=0.6, lw=0.8, label="training loss")
@@ -664,12 +664,12 @@ def loss_plot(log: xr.Dataset, *, ax: Any = None, title: str | None = None) -> A
 
 def density_plot(density: xr.Dataset, times: Sequence[float] | None = None, *, n_frames: int = 4) -> Any:
     """A Fokker-Planck density dataset: curves over time (1-D) or heat-maps (2-D)."""
-    times = pick_times(density, n_frames, spacing="time") if times is None else np.asarray(times, dtype=float)
+    shown = pick_times(density, n_frames, spacing="time") if times is None else np.asarray(times, dtype=float)
     rho = density["density"]
     with dustsim_style():
         if "y" not in rho.dims:
-            fig, ax = _new_axes(size=(5.0, 3.4))
-            for i, t in enumerate(times):
+            fig, ax = new_axes(size=(5.0, 3.4))
+            for i, t in enumerate(shown):
                 ax.plot(density["x"].values, rho.sel(time=t, method="nearest").values,
                         color=PALETTE[i % len(PALETTE)], label=f"t = {float(t):.2f}")
             ax.set_xlabel("x (reduced units)")
@@ -677,10 +677,10 @@ def density_plot(density: xr.Dataset, times: Sequence[float] | None = None, *, n
             ax.legend(frameon=False)
             ax.set_title("Fokker-Planck density")
             return fig
-        fig, axes = _new_axes(ncols=len(times), size=(2.8, 2.7))
+        fig, axes = new_axes(ncols=len(shown), size=(2.8, 2.7))
         axes = np.atleast_2d(axes)[0]
         x, y = density["x"].values, density["y"].values
-        for ax, t in zip(axes, times, strict=True):
+        for ax, t in zip(axes, shown, strict=True):
             im = ax.imshow(rho.sel(time=t, method="nearest").values.T, origin="lower", cmap=DENSITY_CMAP,
                            extent=(x[0], x[-1], y[0], y[-1]), aspect="equal")
             ax.set_title(f"t = {float(t):.2f}")

@@ -15,7 +15,7 @@ import xarray as xr
 
 from dustsim.quantum.run import density_matrices, wigner_frames
 
-from .plotting import DENSITY_CMAP, PALETTE, _new_axes, dustsim_style
+from .plotting import DENSITY_CMAP, PALETTE, dustsim_style, new_axes
 
 #: diverging map for the Wigner function (negative = blue, positive = red; colour-blind safe)
 WIGNER_CMAP = "RdBu_r"
@@ -49,7 +49,7 @@ def wigner_snapshots(ds: xr.Dataset, times: Sequence[float] | None = None, *, n_
     plo, phi = _window(pd, p)
     vmax = float(np.max(np.abs(W)))
     with dustsim_style():
-        fig, axes = _new_axes(ncols=len(idx), size=(2.8, 2.7))
+        fig, axes = new_axes(ncols=len(idx), size=(2.8, 2.7))
         axes = np.atleast_2d(axes)[0]
         for ax, w, t in zip(axes, W, sub["time"].values, strict=True):
             im = ax.imshow(w.T, origin="lower", extent=(x[0], x[-1], p[0], p[-1]), aspect="auto", cmap=WIGNER_CMAP,
@@ -74,7 +74,7 @@ def density_matrix_heatmaps(ds: xr.Dataset, times: Sequence[float] | None = None
     x = np.asarray(ds["x"].values)
     lo, hi = _window(sub["density"].values, x)
     with dustsim_style():
-        fig, axes = _new_axes(ncols=len(idx), size=(2.7, 2.7))
+        fig, axes = new_axes(ncols=len(idx), size=(2.7, 2.7))
         axes = np.atleast_2d(axes)[0]
         for ax, r, t in zip(axes, rhos, sub["time"].values, strict=True):
             im = ax.imshow(np.abs(r).T, origin="lower", extent=(x[0], x[-1], x[0], x[-1]), cmap=DENSITY_CMAP,
@@ -93,7 +93,7 @@ def quantum_entropy_panels(qe: xr.Dataset) -> Any:
     """Four panels over time: entropies (von Neumann, Shannon of ``|psi|^2``), purity, coherence length, negativity."""
     t = qe["time"].values
     with dustsim_style():
-        fig, axes = _new_axes(ncols=4, size=(3.0, 2.6))
+        fig, axes = new_axes(ncols=4, size=(3.0, 2.6))
         axes = np.atleast_2d(axes)[0]
         ax = axes[0]
         ax.plot(t, qe["shannon"].values, color=PALETTE[0], label="Shannon of |psi|^2")
@@ -126,7 +126,7 @@ def spreading_plot(quantum: xr.Dataset, classical: xr.Dataset | None = None, *, 
 
     qe = quantum_entropy(quantum, wigner_every=10**9)
     with dustsim_style():
-        fig, ax = _new_axes(ax, size=(4.6, 3.2))
+        fig, ax = new_axes(ax, size=(4.6, 3.2))
         ax.plot(qe["time"].values, qe["position_std"].values, color=PALETTE[0], label="quantum |psi|^2")
         if classical is not None:
             if "position" in classical.data_vars:

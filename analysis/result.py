@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from dataclasses import KW_ONLY, dataclass, field, replace
+from typing import Any
 
-Units = Literal["nats", "bits"]
 UNITS: tuple[str, ...] = ("nats", "bits")
 
 
@@ -29,7 +28,9 @@ def nats_to(units: str) -> float:
 class Estimate:
     """An information-theoretic estimate and its standard error.
 
-    Unpacks as ``value, se = estimate`` and converts with ``float(estimate)``.
+    Built as ``Estimate(value, se, units=..., estimator=..., ...)``: every field after
+    ``value`` and ``se`` is keyword-only. Unpacks as ``value, se = estimate`` and converts
+    with ``float(estimate)``.
 
     Attributes
     ----------
@@ -61,7 +62,6 @@ class Estimate:
     bias : float
         Estimated bias of ``value`` (its expectation minus the truth, same units), e.g.
         from subsample extrapolation (:mod:`analysis.bias`); ``nan`` if not estimated.
-        Keyword only, like the fields below.
     bias_se : float
         Standard error of ``bias`` (``nan`` if not estimated).
     ci_low, ci_high : float
@@ -76,6 +76,7 @@ class Estimate:
 
     value: float
     se: float
+    _: KW_ONLY
     units: str = "nats"
     estimator: str = ""
     n: int = 0
@@ -84,11 +85,11 @@ class Estimate:
     n_ties: int = 0
     degenerate: bool = False
     note: str = ""
-    bias: float = field(default=math.nan, kw_only=True)
-    bias_se: float = field(default=math.nan, kw_only=True)
-    ci_low: float = field(default=math.nan, kw_only=True)
-    ci_high: float = field(default=math.nan, kw_only=True)
-    ci_level: float = field(default=0.95, kw_only=True)
+    bias: float = math.nan
+    bias_se: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    ci_level: float = 0.95
 
     @property
     def corrected(self) -> float:

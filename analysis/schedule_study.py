@@ -110,6 +110,15 @@ def rank_correlation(sigma: FloatArray, error: FloatArray, *, n_boot: int = 2000
     return rho, float(lo), float(hi)
 
 
+def _exact_score(mixture: GaussianMixture, process: LinearProcess) -> Score:
+    """The exact score of ``mixture`` carried by ``process``, ``(x, t) -> grad log p_t(x)``."""
+
+    def score(x: FloatArray, t: float) -> FloatArray:
+        return mixture.transported(process, float(t)).score(x)
+
+    return score
+
+
 def _trained_score(mixture: GaussianMixture, process: LinearProcess, *, n_train: int, steps: int,
                    seed: int) -> Score:
     """Train a small denoiser on a forward run of ``process`` (exact kernel) and wrap its score for numpy."""
@@ -225,7 +234,7 @@ def schedule_study(
         for a, kind in enumerate(kinds):
             if kind == "exact":
                 score: Score | None = None
-                fn: Score = lambda x, t, p=p: mix.transported(p, float(t)).score(x)  # noqa: E731
+                fn: Score = _exact_score(mix, p)
             else:
                 fn = _trained_score(mix, p, n_train=max(n, 5000), steps=train_steps, seed=seed)
                 score = fn

@@ -1,6 +1,6 @@
 """Thermodynamic checks along a trajectory, each returned as an ``xr.Dataset``.
 
-Every check compares a measured quantity (from :func:`analysis.entropy_trajectory`) with
+Every check compares a measured quantity (from :func:`~analysis.trajectory.entropy_trajectory`) with
 what the physics of the recorded linear process predicts, and states whether it holds
 within ``z`` standard errors (attribute ``holds``, 1 or 0, and per-time flags). Frames are
 put in increasing diffusion time first, so reverse trajectories are handled the same way.
@@ -39,7 +39,7 @@ from dustsim.processes import LinearProcess
 from dustsim.schema import trajectory_process
 
 from .gmm import GaussianMixture
-from .trajectory import INVARIANT_LAW, PROVENANCE, _frame, _subsample
+from .trajectory import INVARIANT_LAW, PROVENANCE, read_frame, subsample_particles
 
 #: default number of standard errors of a check (as the test suite's Z)
 Z = 4.5
@@ -137,7 +137,7 @@ def score_expectations(
     position = ds["position"]
     times = ds["time"].values.astype(float)
     d = position.sizes["spatial"]
-    idx = _subsample(position.sizes["particle"], max_particles, np.random.default_rng(seed))
+    idx = subsample_particles(position.sizes["particle"], max_particles, np.random.default_rng(seed))
     stationary = p.stationary() if p.name in INVARIANT_LAW else None
     names = ("fisher_information", "dHdt_score", "entropy_production_rate", "dKLdt_score")
     vals = {nm: np.full(len(times), np.nan) for nm in names}
@@ -151,7 +151,7 @@ def score_expectations(
         ses[name][i] = float(np.std(terms, ddof=1)) / math.sqrt(len(terms))
 
     for i, t in enumerate(times):
-        x = _frame(position, i, idx).astype(np.float64)
+        x = read_frame(position, i, idx).astype(np.float64)
         s = np.asarray(score(x, float(t)), dtype=np.float64)
         if s.shape != x.shape:
             raise ConfigError(f"score(x, t) must return an array of shape {x.shape}, got {s.shape}")
@@ -214,7 +214,7 @@ def h_theorem(entropy: xr.Dataset, *, z: float = Z) -> xr.Dataset:
     Parameters
     ----------
     entropy : xr.Dataset
-        From :func:`analysis.entropy_trajectory` (needs ``kl_to_equilibrium``).
+        From :func:`~analysis.trajectory.entropy_trajectory` (needs ``kl_to_equilibrium``).
     z : float
         An increase counts as a violation when it exceeds ``z`` standard errors.
 

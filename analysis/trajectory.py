@@ -9,8 +9,8 @@ a fixed random subsample, so a trajectory larger than memory is never loaded who
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +25,13 @@ from dustsim.schema import closed_box, history_line, trajectory_config, trajecto
 from ._input import as_points, check_k
 from .checkpoint import FrameCheckpoint, trajectory_identity
 from .divergence import gaussian_logpdf
-from .entropy import binned_entropy, gaussian_entropy, kde_entropy, knn_terms
+from .entropy import Norm, binned_entropy, gaussian_entropy, kde_entropy, knn_terms
+from .entropy_options import ESTIMATORS, EntropyOptions
 from .gmm import GaussianMixture, mixture_entropy
 from .information import ksg_mutual_information
 from .neighbors import Backend
-from .result import check_units, nats_to
+from .result import nats_to
 
-ESTIMATORS = ("knn", "knn-max", "binned", "gaussian", "kde")
-#: estimators of I(X_0; X_t): KSG, or the conditional-denoiser MINDE estimator (:mod:`analysis.diffusion_mi`)
-MI_ESTIMATORS = ("ksg", "diffusion")
 #: global attributes copied from the source trajectory (provenance)
 PROVENANCE = ("source", "dustsim_version", "schema_version", "process", "direction", "seed", "config", "stepper",
               "artifact")
@@ -41,13 +39,13 @@ PROVENANCE = ("source", "dustsim_version", "schema_version", "process", "directi
 INVARIANT_LAW = ("ou", "vp", "vp-cosine")
 
 
-def _subsample(n: int, m: int | None, rng: np.random.Generator) -> NDArray[np.int64] | None:
+def subsample_particles(n: int, m: int | None, rng: np.random.Generator) -> NDArray[np.int64] | None:
     if m is None or m >= n:
         return None
     return np.sort(rng.choice(n, size=m, replace=False))
 
 
-def _frame(position: xr.DataArray, i: int, idx: NDArray[np.int64] | None) -> NDArray[np.float64]:
+def read_frame(position: xr.DataArray, i: int, idx: NDArray[np.int64] | None) -> NDArray[np.float64]:
     """One frame (only the subsampled particles), read from disk or dask as needed."""
     frame = position.isel(time=i)
     if idx is not None:
@@ -70,8 +68,8 @@ def _frame_entropy(
 
     ``period``: box lengths of a periodic box, for kNN distances on the torus."""
     if name in ("knn", "knn-max"):
-        norm = "euclidean" if name == "knn" else "max"
-        terms, const, n_ties, _ = knn_terms(pts, dtype, k, norm, "auto", seed, backend, period)  # type: ignore[arg-type]
+        norm: Norm = "euclidean" if name == "knn" else "max"
+        terms, const, n_ties, _ = knn_terms(pts, dtype, k, norm, "auto", seed, backend, period)
         if terms is None:
             return -math.inf, math.nan, n_ties, True, None, const
         se = float(np.std(terms, ddof=1)) / math.sqrt(len(terms))
@@ -162,7 +160,7 @@ def entropy_trajectory(
         ``serial`` reads and analyses one frame after another in this process; ``dask``
         makes every (realization, frame) one dask task that reads its own frame (only the
         subsampled particles) from the store, so a dask-backed trajectory (e.g. a sweep's
-        Zarr store opened with :func:`dustsim.open_trajectory`) is analysed chunk by chunk
+        Zarr store opened with :func:`dustsim.io.open_trajectory`) is analysed chunk by chunk
         across a ``dask.distributed`` cluster; ``auto`` uses dask when the positions are a
         dask array and a distributed Client is active. Both give identical numbers.
     checkpoint : path, optional
@@ -188,40 +186,27 @@ def entropy_trajectory(
     ConfigError
         Not a trajectory, unknown estimator, bad k or units.
     """
-    check_units(units)
-    for name, value in (("max_particles", max_particles), ("mi_max_particles", mi_max_particles),
-                        ("exact_samples", exact_samples)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 2):
-            raise ConfigError(f"{name} must be an integer >= 2 (or None for all), got {value!r}")
+    options = EntropyOptions.from_keywords(
+        estimators=estimators, k=k, max_particles=max_particles, seed=seed, units=units, kl=kl,
+        mutual_information=mutual_information, mi_max_particles=mi_max_particles, exact=exact,
+        exact_samples=exact_samples, scales=scales, bin_width=bin_width, backend=backend, mi_estimator=mi_estimator,
+    )
     if "position" not in ds.data_vars:
         raise ConfigError("not a trajectory: the dataset has no 'position' variable")
-    unknown = [e for e in estimators if e not in ESTIMATORS]
-    if unknown or not estimators:
-        bad = unknown[0] if unknown else "(none)"
-        raise ConfigError(f"unknown estimator {bad!r}; choose from {', '.join(ESTIMATORS)}")
-    if mi_estimator not in MI_ESTIMATORS:
-        raise ConfigError(f"unknown mutual-information estimator {mi_estimator!r}; "
-                          f"choose from {', '.join(MI_ESTIMATORS)}")
     if compute not in ("auto", "serial", "dask"):
         raise ConfigError(f"compute must be 'auto', 'serial' or 'dask', got {compute!r}")
-    options = {"estimators": tuple(estimators), "k": k, "max_particles": max_particles, "units": units, "kl": kl,
-               "mutual_information": mutual_information, "mi_max_particles": mi_max_particles, "exact": exact,
-               "exact_samples": exact_samples, "scales": scales, "bin_width": bin_width, "backend": backend}
-    if mi_estimator != "ksg":  # only when set, so checkpoints of earlier KSG runs stay valid
-        options["mi_estimator"] = mi_estimator
     if "realization" in ds["position"].dims:
         parts = [ds.isel(realization=r) for r in range(ds.sizes["realization"])]
         seeds = [seed + r for r in range(len(parts))]
     else:
         parts, seeds = [ds], [seed]
-    plans = [_plan_realization(part, seed=s_, **options) for part, s_ in zip(parts, seeds, strict=True)]
+    plans = [_plan_realization(part, options, s_) for part, s_ in zip(parts, seeds, strict=True)]
     saved = None
     if checkpoint is not None:
-        key = {"analysis": "entropy_trajectory", "options": options, "seed": seed,
-               "trajectory": trajectory_identity(ds)}
+        key = {"analysis": "entropy_trajectory", "options": options.key(), "trajectory": trajectory_identity(ds)}
         saved = FrameCheckpoint(checkpoint, key)
-    values = _compute_frames(plans, _use_dask(ds, compute), progress, saved)
-    results = [_assemble(plan, v, history) for plan, v in zip(plans, values, strict=True)]
+    frames = _compute_frames(plans, _use_dask(ds, compute), progress, saved)
+    results = [_assemble(plan, f, history) for plan, f in zip(plans, frames, strict=True)]
     if "realization" not in ds["position"].dims:
         return results[0]
     out = xr.concat(results, dim="realization", combine_attrs="override")
@@ -256,12 +241,15 @@ def _use_dask(ds: xr.Dataset, compute: str) -> bool:
 
 def _compute_frames(
     plans: list[_RealizationPlan], use_dask: bool, progress: bool, saved: FrameCheckpoint | None = None
-) -> list[NDArray[np.float64]]:
-    """Per-frame values of every realization: ``(n_frames, n_values)`` arrays.
+) -> list[list[FrameResult]]:
+    """The per-frame results of every realization, in frame order.
 
     Frames already in the checkpoint ``saved`` are loaded, the others computed (and saved).
     """
-    done = {(r, i): saved.load(r, i) for r, plan in enumerate(plans) for i in range(plan.n_frames)} if saved else {}
+    done: dict[tuple[int, int], FrameResult | None] = {}
+    if saved is not None:
+        done = {(r, i): _load_frame(saved, r, i, plan.context) for r, plan in enumerate(plans)
+                for i in range(plan.n_frames)}
     missing = [(r, i) for r, plan in enumerate(plans) for i in range(plan.n_frames) if done.get((r, i)) is None]
     if use_dask and missing:
         import dask
@@ -277,24 +265,111 @@ def _compute_frames(
             tasks.append(dask.delayed(_frame_values_saved)(contexts[r], data, i, saved, r))
         done.update(zip(missing, dask.compute(*tasks), strict=True))
     elif missing:
-        todo: Any = missing
+        todo: Iterable[tuple[int, int]] = missing
         if progress:
             from tqdm.auto import tqdm
 
             todo = tqdm(missing, desc="entropy", unit="frame", leave=False)
         for r, i in todo:
             plan = plans[r]
-            done[(r, i)] = _frame_values_saved(plan.context, _frame(plan.position, i, plan.idx), i, saved, r)
-    return [np.stack([done[(r, i)] for i in range(plan.n_frames)]) for r, plan in enumerate(plans)]
+            done[(r, i)] = _frame_values_saved(plan.context, read_frame(plan.position, i, plan.idx), i, saved, r)
+    out: list[list[FrameResult]] = []
+    for r, plan in enumerate(plans):
+        frames = []
+        for i in range(plan.n_frames):
+            result = done[(r, i)]
+            if result is None:  # pragma: no cover - every missing frame was computed above
+                raise RuntimeError(f"frame {i} of realization {r} was neither loaded nor computed")
+            frames.append(result)
+        out.append(frames)
+    return out
+
+
+def _load_frame(saved: FrameCheckpoint, realization: int, i: int, ctx: _FrameContext) -> FrameResult | None:
+    """A frame's result from the checkpoint (None if not there); ConfigError if it does not fit."""
+    record = saved.load(realization, i)
+    if record is None:
+        return None
+    result = FrameResult.from_record(record)
+    if result is None or result.entropy.shape != (len(ctx.estimators),) or result.cg.shape != (len(ctx.scales),):
+        raise ConfigError(f"the checkpoint {saved.path} holds a frame result this analysis cannot read "
+                          f"({saved.file(realization, i).name}); delete the checkpoint or start without resuming")
+    return result
 
 
 def _frame_values_saved(ctx: _FrameContext, raw: Any, i: int, saved: FrameCheckpoint | None,
-                        realization: int) -> NDArray[np.float64]:
+                        realization: int) -> FrameResult:
     """:func:`_frame_values`, saved to the checkpoint when there is one."""
-    values = _frame_values(ctx, raw, i)
+    result = _frame_values(ctx, raw, i)
     if saved is not None:
-        saved.save(realization, i, values)
-    return values
+        saved.save(realization, i, result.to_record())
+    return result
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """Everything :func:`entropy_trajectory` measures on one frame (nats; nan where not asked for).
+
+    Attributes
+    ----------
+    entropy, entropy_se : ndarray, shape (n_estimators,)
+        Entropy by each estimator and its standard error.
+    n_ties : ndarray of int64, shape (n_estimators,)
+        Points with zero neighbour distance.
+    degenerate : ndarray of bool, shape (n_estimators,)
+        The frame has no density (entropy ``-inf``).
+    kl, kl_se : float
+        Relative entropy to the stationary law.
+    mi, mi_se : float
+        Mutual information I(X_0; X_t).
+    exact, exact_se : float
+        Entropy of the exact marginal (Monte Carlo).
+    cg, cg_se : ndarray, shape (n_scales,)
+        Coarse-grained entropy at each scale.
+    """
+
+    entropy: NDArray[np.float64]
+    entropy_se: NDArray[np.float64]
+    n_ties: NDArray[np.int64]
+    degenerate: NDArray[np.bool_]
+    kl: float = math.nan
+    kl_se: float = math.nan
+    mi: float = math.nan
+    mi_se: float = math.nan
+    exact: float = math.nan
+    exact_se: float = math.nan
+    cg: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    cg_se: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+
+    def to_record(self) -> NDArray[np.void]:
+        """The result as one numpy record (a structured scalar array: named, typed fields)."""
+        values = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self)}
+        dtype = np.dtype([(name, v.dtype, v.shape) for name, v in values.items()])
+        record = np.zeros((), dtype=dtype)
+        for name, v in values.items():
+            record[name] = v
+        return record
+
+    @classmethod
+    def from_record(cls, record: NDArray[Any]) -> FrameResult | None:
+        """The result saved by :meth:`to_record`; None if ``record`` is not one (e.g. an old flat vector)."""
+        names = record.dtype.names
+        if record.shape != () or names is None or set(names) != {f.name for f in fields(cls)}:
+            return None
+        return cls(
+            entropy=np.array(record["entropy"], dtype=np.float64),
+            entropy_se=np.array(record["entropy_se"], dtype=np.float64),
+            n_ties=np.array(record["n_ties"], dtype=np.int64),
+            degenerate=np.array(record["degenerate"], dtype=np.bool_),
+            kl=float(record["kl"]), kl_se=float(record["kl_se"]), mi=float(record["mi"]), mi_se=float(record["mi_se"]),
+            exact=float(record["exact"]), exact_se=float(record["exact_se"]),
+            cg=np.array(record["cg"], dtype=np.float64), cg_se=np.array(record["cg_se"], dtype=np.float64),
+        )
+
+
+def _stack(frames: Sequence[FrameResult], name: str) -> NDArray[Any]:
+    """Field ``name`` of every frame, stacked along a leading time axis."""
+    return np.stack([np.asarray(getattr(f, name)) for f in frames])
 
 
 @dataclass(frozen=True)
@@ -305,7 +380,7 @@ class _FrameContext:
     k: int
     dtype: np.dtype
     seed: int
-    bin_width: Any
+    bin_width: float | None
     backend: Backend
     stationary: tuple[float, float] | None
     uniform_log_volume: float | None
@@ -318,22 +393,6 @@ class _FrameContext:
     draws: Any
     scales: tuple[float, ...]
     mi_estimator: str = "ksg"
-
-    @property
-    def layout(self) -> dict[str, slice]:
-        """Where each quantity sits in the flat per-frame vector."""
-        n_est, n_sc = len(self.estimators), len(self.scales)
-        sizes = {"entropy": n_est, "entropy_se": n_est, "n_ties": n_est, "degenerate": n_est, "kl": 1,
-                 "kl_se": 1, "mi": 1, "mi_se": 1, "exact": 1, "exact_se": 1, "cg": n_sc, "cg_se": n_sc}
-        out, start = {}, 0
-        for name, size in sizes.items():
-            out[name] = slice(start, start + size)
-            start += size
-        return out
-
-    @property
-    def size(self) -> int:
-        return max(s.stop for s in self.layout.values())
 
 
 @dataclass
@@ -352,85 +411,67 @@ class _RealizationPlan:
         return int(self.position.sizes["time"])
 
 
-def _plan_realization(
-    ds: xr.Dataset,
-    *,
-    estimators: tuple[str, ...],
-    k: int,
-    max_particles: int | None,
-    seed: int,
-    units: str,
-    kl: bool,
-    mutual_information: bool,
-    mi_max_particles: int | None,
-    exact: bool | None,
-    exact_samples: int,
-    scales: Sequence[float] | None,
-    bin_width: float | None,
-    backend: Backend,
-    mi_estimator: str = "ksg",
-) -> _RealizationPlan:
+def _plan_realization(ds: xr.Dataset, options: EntropyOptions, seed: int) -> _RealizationPlan:
+    """The plan of one realization, analysed with ``options`` and the realization's ``seed``."""
     position = ds["position"]
     n_frames, n_particles, d = (position.sizes[s] for s in ("time", "particle", "spatial"))
     if n_frames == 0:
         raise ConfigError("the trajectory has no frames")
-    k = check_k(k, min(n_particles, max_particles or n_particles))
+    max_particles = options.max_particles
+    k = check_k(options.k, min(n_particles, max_particles or n_particles))
     times = np.asarray(ds["time"].values, dtype=np.float64)
     rng = np.random.default_rng(seed)
-    idx = _subsample(n_particles, max_particles, rng)
+    idx = subsample_particles(n_particles, max_particles, rng)
     n_used = n_particles if idx is None else len(idx)
     process = trajectory_process(ds)
-    stationary = process.stationary() if (kl and process is not None) else None
-    uniform_log_volume = uniform_box_log_volume(ds) if (kl and stationary is None) else None
+    stationary = process.stationary() if (options.kl and process is not None) else None
+    uniform_log_volume = uniform_box_log_volume(ds) if (options.kl and stationary is None) else None
     period = periodic_box(ds)
 
-    mixture = GaussianMixture.from_trajectory(ds) if exact is not False else None
-    if exact and (mixture is None or process is None):
+    mixture = GaussianMixture.from_trajectory(ds) if options.exact is not False else None
+    if options.exact and (mixture is None or process is None):
         raise ConfigError("exact entropy needs a Gaussian-mixture artifact and a linear process in the trajectory")
-    do_exact = mixture is not None and process is not None and mixture.dim == d
-    draws = mixture.base_draws(exact_samples, seed) if do_exact else None  # type: ignore[union-attr]
+    exact_mixture = mixture if (mixture is not None and process is not None and mixture.dim == d) else None
+    draws = exact_mixture.base_draws(options.exact_samples, seed) if exact_mixture is not None else None
 
     # KSG pairs: a subset of the analysed particles, X_0 = the frame at the smallest time
     mi_pos, x_ref = None, None
-    if mutual_information and n_frames > 1:
-        m = n_used if mi_max_particles is None else min(n_used, mi_max_particles)
+    if options.mutual_information and n_frames > 1:
+        mi_max = options.mi_max_particles
+        m = n_used if mi_max is None else min(n_used, mi_max)
         mi_pos = np.sort(rng.choice(n_used, size=m, replace=False))
         ref = int(np.argmin(times))
-        x_ref = _frame(position, ref, idx)[mi_pos].astype(np.float64)
+        x_ref = read_frame(position, ref, idx)[mi_pos].astype(np.float64)
 
-    scale_list = tuple(float(s) for s in (scales or ()))
-    if any(not (s > 0 and math.isfinite(s)) for s in scale_list):
-        raise ConfigError(f"coarse-graining scales must be positive, got {list(scale_list)}")
     context = _FrameContext(
-        estimators=estimators, k=k, dtype=position.dtype, seed=seed, bin_width=bin_width, backend=backend,
-        stationary=stationary, uniform_log_volume=uniform_log_volume, period=period, x_ref=x_ref, mi_pos=mi_pos,
-        mixture=mixture if do_exact else None, process=process, times=times, draws=draws, scales=scale_list,
-        mi_estimator=mi_estimator,
+        estimators=options.estimators, k=k, dtype=position.dtype, seed=seed, bin_width=options.bin_width,
+        backend=options.backend, stationary=stationary, uniform_log_volume=uniform_log_volume, period=period,
+        x_ref=x_ref, mi_pos=mi_pos, mixture=exact_mixture, process=process, times=times, draws=draws,
+        scales=options.scales, mi_estimator=options.mi_estimator,
     )
-    return _RealizationPlan(ds, position, idx, context, units, n_used)
+    return _RealizationPlan(ds, position, idx, context, options.units, n_used)
 
 
-def _frame_values(ctx: _FrameContext, raw: Any, i: int) -> NDArray[np.float64]:
-    """Entropy, KL, MI, exact and coarse-grained entropy of frame ``i``: one flat vector (nats)."""
-    lay = ctx.layout
-    out = np.full(ctx.size, np.nan)
-    out[lay["n_ties"]] = 0.0
-    out[lay["degenerate"]] = 0.0
+def _frame_values(ctx: _FrameContext, raw: Any, i: int) -> FrameResult:
+    """Entropy, KL, MI, exact and coarse-grained entropy of frame ``i`` (nats)."""
+    n_est = len(ctx.estimators)
+    ent, ent_se = np.full(n_est, np.nan), np.full(n_est, np.nan)
+    ties, degen = np.zeros(n_est, dtype=np.int64), np.zeros(n_est, dtype=np.bool_)
     pts, _ = as_points(np.asarray(raw), "frame")
     knn_terms_i, knn_const = None, 0.0
-    ent, se_, ties, degen = (out[lay[n]] for n in ("entropy", "entropy_se", "n_ties", "degenerate"))
     for j, name in enumerate(ctx.estimators):
         v, se, nt, dg, terms, const = _frame_entropy(name, pts, ctx.dtype, k=ctx.k, bin_width=ctx.bin_width,
                                                     seed=ctx.seed + i, backend=ctx.backend, period=ctx.period)
-        ent[j], se_[j], ties[j], degen[j] = v, se, nt, dg
+        ent[j], ent_se[j], ties[j], degen[j] = v, se, nt, dg
         if name == "knn":
             knn_terms_i, knn_const = terms, const
+    kl = kl_se = mi = mi_se = exact = exact_se = math.nan
     if ctx.stationary is not None or ctx.uniform_log_volume is not None:
         if knn_terms_i is None and "knn" in ctx.estimators:  # the frame has no density
-            out[lay["kl"]] = math.inf
+            kl = math.inf
         else:
-            out[lay["kl"]], out[lay["kl_se"]] = _kl_to_stationary(pts, ctx, knn_terms_i, knn_const, ctx.seed + i)
-    if ctx.mi_pos is not None:
+            kl, kl_se = _kl_to_stationary(pts, ctx, knn_terms_i, knn_const, ctx.seed + i)
+    if ctx.mi_pos is not None and ctx.x_ref is not None:
         y = pts[ctx.mi_pos]
         if ctx.mi_estimator == "diffusion" and not np.array_equal(ctx.x_ref, y):
             from .diffusion_mi import diffusion_mutual_information
@@ -439,30 +480,30 @@ def _frame_values(ctx: _FrameContext, raw: Any, i: int) -> NDArray[np.float64]:
         else:
             est = ksg_mutual_information(ctx.x_ref, y, ctx.k, seed=ctx.seed + i, backend=ctx.backend,
                                          bias="none", marginals="standardize")
-        out[lay["mi"]], out[lay["mi_se"]] = est.value, est.se
+        mi, mi_se = est.value, est.se
     if ctx.mixture is not None and ctx.process is not None:
         est = mixture_entropy(ctx.mixture.transported(ctx.process, float(ctx.times[i])), draws=ctx.draws)
-        out[lay["exact"]], out[lay["exact_se"]] = est.value, est.se
-    cg, cg_se = out[lay["cg"]], out[lay["cg_se"]]
+        exact, exact_se = est.value, est.se
+    cg, cg_se = np.full(len(ctx.scales), np.nan), np.full(len(ctx.scales), np.nan)
     for j, s in enumerate(ctx.scales):
         est = binned_entropy(pts, s, discrete=True)
         cg[j], cg_se[j] = est.value, est.se
-    return out
+    return FrameResult(entropy=ent, entropy_se=ent_se, n_ties=ties, degenerate=degen, kl=kl, kl_se=kl_se, mi=mi,
+                       mi_se=mi_se, exact=exact, exact_se=exact_se, cg=cg, cg_se=cg_se)
 
 
-def _assemble(plan: _RealizationPlan, values: NDArray[np.float64], history: str | None) -> xr.Dataset:
-    """The entropy-trajectory Dataset of one realization from its per-frame values."""
+def _assemble(plan: _RealizationPlan, frames: Sequence[FrameResult], history: str | None) -> xr.Dataset:
+    """The entropy-trajectory Dataset of one realization from its per-frame results."""
     ds, ctx, position, units = plan.ds, plan.context, plan.position, plan.units
-    lay = ctx.layout
     estimators, k, times, process = ctx.estimators, ctx.k, ctx.times, ctx.process
     d = position.sizes["spatial"]
     direction = str(ds.attrs.get("direction", "forward"))
-    ent, ent_se = values[:, lay["entropy"]], values[:, lay["entropy_se"]]
-    ties, degen = values[:, lay["n_ties"]].astype(np.int64), values[:, lay["degenerate"]].astype(bool)
-    kl_v, kl_se = values[:, lay["kl"]][:, 0], values[:, lay["kl_se"]][:, 0]
-    mi_v, mi_se = values[:, lay["mi"]][:, 0], values[:, lay["mi_se"]][:, 0]
-    ex_v, ex_se = values[:, lay["exact"]][:, 0], values[:, lay["exact_se"]][:, 0]
-    cg_v, cg_se = values[:, lay["cg"]], values[:, lay["cg_se"]]
+    ent, ent_se = _stack(frames, "entropy"), _stack(frames, "entropy_se")
+    ties, degen = _stack(frames, "n_ties"), _stack(frames, "degenerate")
+    kl_v, kl_se = _stack(frames, "kl"), _stack(frames, "kl_se")
+    mi_v, mi_se = _stack(frames, "mi"), _stack(frames, "mi_se")
+    ex_v, ex_se = _stack(frames, "exact"), _stack(frames, "exact_se")
+    cg_v, cg_se = _stack(frames, "cg"), _stack(frames, "cg_se")
     stationary, mi_pos, do_exact, scale_list = ctx.stationary, ctx.mi_pos, ctx.mixture is not None, list(ctx.scales)
     n_particles, n_used = position.sizes["particle"], plan.n_used
     exact_samples = 0 if ctx.draws is None else len(ctx.draws[0])
@@ -494,8 +535,8 @@ def _assemble(plan: _RealizationPlan, values: NDArray[np.float64], history: str 
                          {"long_name": "frame has no density (point source or lower-dimensional): entropy -inf"})
     if stationary is not None or ctx.uniform_log_volume is not None:
         if stationary is not None:
-            c, s = stationary
-            law, invariant = f"N({c:g}, {s:g}^2 I)", process is not None and process.name in INVARIANT_LAW
+            centre, spread = stationary
+            law, invariant = f"N({centre:g}, {spread:g}^2 I)", process is not None and process.name in INVARIANT_LAW
         else:  # the box's uniform law is invariant at every time, whatever the D schedule
             law, invariant = "uniform on the box", True
         out["kl_to_equilibrium"] = ("time", kl_v * f, {
@@ -571,8 +612,10 @@ def _kl_to_stationary(
             return math.inf, math.nan
     if ctx.stationary is not None:
         logq = gaussian_logpdf(ctx.stationary[0], ctx.stationary[1])(pts)
-    else:
-        logq = np.full(len(pts), -float(ctx.uniform_log_volume))  # type: ignore[arg-type]
+    elif ctx.uniform_log_volume is not None:
+        logq = np.full(len(pts), -float(ctx.uniform_log_volume))
+    else:  # pragma: no cover - the caller asks only when there is a stationary law
+        raise ValueError("no stationary law to compare with")
     combined = -(terms + logq)
     return -const + float(np.mean(combined)), float(np.std(combined, ddof=1)) / math.sqrt(len(combined))
 
@@ -609,9 +652,5 @@ def uniform_box_log_volume(ds: xr.Dataset) -> float | None:
     return float(np.sum(np.log(lengths)))
 
 
-def process_of(entropy_or_trajectory: xr.Dataset) -> LinearProcess | None:
-    """The linear process recorded in a trajectory or an entropy dataset (copied config)."""
-    return trajectory_process(entropy_or_trajectory)
 
-
-__all__ = ["ESTIMATORS", "entropy_trajectory", "process_of"]
+__all__ = ["ESTIMATORS", "EntropyOptions", "FrameResult", "entropy_trajectory"]

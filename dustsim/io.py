@@ -20,7 +20,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import xarray as xr
@@ -30,7 +30,7 @@ from .faults import fault_point
 from .schema import validate_trajectory
 
 FORMATS = {".nc": "netcdf", ".nc4": "netcdf", ".netcdf": "netcdf", ".zarr": "zarr"}
-NETCDF_ENGINE = "netcdf4"
+NETCDF_ENGINE: Final = "netcdf4"
 PROGRESS_FILE = ".dustsim-progress.json"
 #: Zarr format 2: read by every Zarr implementation, and it specifies string arrays and
 #: consolidated metadata, which format 3 does not yet.
@@ -218,7 +218,7 @@ def _open_failure(path: Path, fmt: str, exc: BaseException) -> str:
 
 
 def open_trajectory(path: str | Path, *, chunks: Any = None) -> xr.Dataset:
-    """Open a trajectory and check it follows the schema (:func:`validate_trajectory`)."""
+    """Open a trajectory and check it follows the schema (:func:`~dustsim.schema.validate_trajectory`)."""
     ds = open_dataset(path, chunks=chunks)
     validate_trajectory(ds, source=str(path))
     return ds

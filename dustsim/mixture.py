@@ -107,8 +107,8 @@ class GaussianMixture:
         """The law of ``X_t`` when ``X_s`` has this law, under the linear ``process`` (``s <= t``)."""
         if t == s:
             return self
-        a, b = process.transition(s, t)
-        a, b, c = float(a), float(b), process.centre
+        a_st, b_st = process.transition(s, t)
+        a, b, c = float(a_st), float(b_st), process.centre
         return GaussianMixture(c + a * (self.means - c), np.sqrt(a**2 * self.stds**2 + b**2), self.weights)
 
     def _check(self, x: ArrayLike) -> FloatArray:

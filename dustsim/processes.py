@@ -176,7 +176,7 @@ class OrnsteinUhlenbeck(LinearProcess):
 
     k: float = 1.0
     D: float = 1.0
-    centre: float = 0.0  # type: ignore[assignment]
+    centre: float = 0.0
     name: ClassVar[str] = "ou"
     has_stationary: ClassVar[bool] = True
 

@@ -291,3 +291,20 @@ def unwrapped_position(ds: xr.Dataset) -> xr.DataArray:
         return pos
     box = ds["box"].fillna(0.0)
     return pos + ds["image"].astype(np.float64) * box
+
+
+def swept_coordinate_name(key: str) -> str:
+    """Name of the ``realization`` coordinate of a sweep store that holds a swept key's values.
+
+    Dots and dashes become underscores: ``process.beta_max`` -> ``process_beta_max``.
+    """
+    return key.replace(".", "_").replace("-", "_")
+
+
+def swept_coordinates(ds: xr.Dataset) -> list[str]:
+    """The swept-value coordinates of a sweep store (from its ``swept`` attribute) that ``ds`` has.
+
+    Empty for anything that is not a sweep (or whose swept coordinates were dropped).
+    """
+    keys = [key.strip() for key in str(ds.attrs.get("swept", "")).split(",") if key.strip()]
+    return [name for name in map(swept_coordinate_name, keys) if name in ds.coords]

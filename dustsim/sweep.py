@@ -60,7 +60,7 @@ from .io import (
     remove_path,
     replace_path,
 )
-from .schema import history_line, position_attrs, spatial_labels, trajectory_attrs
+from .schema import history_line, position_attrs, spatial_labels, swept_coordinate_name, trajectory_attrs
 
 #: fields that change the shape or time grid of a member, so cannot vary within one store
 SHAPE_FIELDS = ("n", "dim", "steps", "t_end", "dt", "record_every", "dtype")
@@ -176,11 +176,6 @@ def apply_values(base: SimulationConfig, values: dict[str, Any]) -> SimulationCo
     return cfg
 
 
-def coordinate_name(key: str) -> str:
-    """Name of the realization coordinate holding a swept key's values."""
-    return key.replace(".", "_").replace("-", "_")
-
-
 # ----------------------------------------------------------------------------- workers
 def bookkeeping_dir(store: Path) -> Path:
     """Where the completion records of a partial sweep store live (beside it)."""
@@ -255,7 +250,7 @@ def _template(spec: SweepSpec, members: list[SweepMember], history: str | None) 
     }
     for key in spec.swept_keys:
         values = [m.values.get(key) for m in members]
-        coords[coordinate_name(key)] = ("realization", np.asarray(values), {"long_name": f"swept {key}"})
+        coords[swept_coordinate_name(key)] = ("realization", np.asarray(values), {"long_name": f"swept {key}"})
     lazy = {
         "position": (("realization", "time", "particle", "spatial"),
                      da.empty((n_real, n_time, cfg.n, cfg.dim), dtype=dtype,

@@ -154,7 +154,7 @@ def test_permuting_and_duplicating_columns(seed, data):
 
 # ------------------------------------------------------------------- bias and intervals
 def test_estimate_fields_and_units():
-    est = with_interval(Estimate(1.0, 0.1, "nats", "x", 10, 1), bias=0.2, bias_se=0.05)
+    est = with_interval(Estimate(1.0, 0.1, units="nats", estimator="x", n=10, dim=1), bias=0.2, bias_se=0.05)
     assert est.corrected == pytest.approx(0.8)
     half = 1.959964 * math.hypot(0.1, 0.05)
     assert est.ci == pytest.approx((0.8 - half, 0.8 + half), rel=1e-6)

@@ -19,10 +19,11 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
+from ..errors import DustsimError
 from .demo_support import support_numbers, support_table
 
 
@@ -82,7 +83,14 @@ class Stages:
         return result
 
 
-ARTIFACTS = {
+class DemoArtifact(TypedDict):
+    """One artifact of the demo: its ``init`` spec and artifact options."""
+
+    init: str
+    artifact: dict[str, Any]
+
+
+ARTIFACTS: dict[str, DemoArtifact] = {
     "text": {"init": "text:DUST", "artifact": {}},
     "gmm": {"init": "gmm", "artifact": {"k": 8, "radius": 0.8, "std": 0.08}},
 }
@@ -214,8 +222,9 @@ def run_demo(
 
     # 5. entropy trajectories -----------------------------------------------------------
     def entropies() -> dict[str, Any]:
-        options = {"max_particles": settings.entropy_particles, "mi_max_particles": settings.mi_particles,
-                   "seed": seeds["analysis"], "progress": bool(progress)}
+        options: dict[str, Any] = {"max_particles": settings.entropy_particles,
+                                   "mi_max_particles": settings.mi_particles, "seed": seeds["analysis"],
+                                   "progress": bool(progress)}
         runs = {
             "forward_gmm": entropy_trajectory(fwd["gmm"], **options),
             "reverse_gmm": entropy_trajectory(rev["gmm"], **options),
@@ -235,6 +244,8 @@ def run_demo(
 
         rng = np.random.default_rng(seeds["analysis"])
         mixture = GaussianMixture.from_trajectory(fwd["gmm"])
+        if mixture is None:  # pragma: no cover - the demo's gmm artifact always records its mixture
+            raise DustsimError("the demo's gmm run does not record its Gaussian mixture")
         generated = rev["gmm"]["position"].isel(time=-1).values.astype(np.float64)
         ed = energy_distance(generated, mixture.sample(len(generated), rng))
         floor, floor_sd = energy_noise_floor(mixture.sample, len(generated), len(generated), rng, repeats=5)

@@ -9,13 +9,15 @@ Models
     preconditioning) and :class:`ScoreNet`.
 Sampling
     :func:`sample` (reverse trajectory Dataset); stateless samplers
-    :func:`sample_euler_maruyama`, :func:`sample_predictor_corrector`, :func:`sample_heun`,
-    :func:`sample_ode_adaptive`, :func:`sample_ddim`; :func:`encode` / :func:`decode`.
+    :func:`~dustsim.model.samplers.sample_euler_maruyama`,
+    :func:`~dustsim.model.samplers.sample_predictor_corrector`, :func:`~dustsim.model.samplers.sample_heun`,
+    :func:`~dustsim.model.samplers.sample_ode_adaptive`, :func:`~dustsim.model.samplers.sample_ddim`;
+    :func:`encode` / :func:`decode`.
 Likelihood, restoration, metrics
-    :func:`log_likelihood`, :func:`model_log_likelihood`, :func:`restore`,
+    :func:`~dustsim.model.likelihood.log_likelihood`, :func:`model_log_likelihood`, :func:`restore`,
     :func:`energy_distance`, :func:`sliced_wasserstein`, :func:`score_error`,
-    :func:`support_precision`, :func:`coverage`,
-    :class:`GaussianMixture`.
+    :func:`~dustsim.model.metrics.support_precision`, :func:`~dustsim.model.metrics.coverage`,
+    :class:`~dustsim.mixture.GaussianMixture`.
 """
 
 from __future__ import annotations

@@ -276,7 +276,8 @@ def load_model(path: str | Path, device: str | torch.device | None = "auto", use
     state = read_checkpoint(path, map_location="cpu")
     meta = state["meta"]
     module = build_module(meta)
-    weights = state.get("ema") if use_ema and state.get("ema") is not None else state["model"]
+    ema = state.get("ema")
+    weights: dict[str, Any] = ema if use_ema and ema is not None else state["model"]
     try:
         module.load_state_dict(weights)
     except RuntimeError as exc:

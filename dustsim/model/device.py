@@ -8,7 +8,7 @@ share random numbers and every run can be repeated exactly.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -69,17 +69,12 @@ def make_generator(seed: int, stream: str | int, device: torch.device | str = "c
 
 def fresh_seed() -> int:
     """A seed drawn from OS entropy (recorded by the caller)."""
-    return int(np.random.SeedSequence().entropy) % (2**63)
+    # without arguments SeedSequence draws its entropy from the OS: always an int (its type is wider)
+    entropy = cast(int, np.random.SeedSequence().entropy)
+    return int(entropy) % (2**63)
 
 
 def as_tensor(x: Any, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """``x`` as a tensor of ``dtype`` on ``device`` (no copy when it already is one)."""
     return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x, device=device, dtype=dtype)
 
-
-def append_dims(x: torch.Tensor, ndim: int) -> torch.Tensor:
-    """Append trailing singleton axes to ``x`` until it has ``ndim`` axes (k-diffusion)."""
-    missing = ndim - x.ndim
-    if missing < 0:
-        raise ValueError(f"cannot append dims: input has {x.ndim} axes, target {ndim}")
-    return x[(...,) + (None,) * missing]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -59,10 +60,13 @@ class DistributedContext:
             raise ConfigError(
                 f"batch_size ({batch_size}) must be divisible by the number of processes ({self.world_size})"
             )
+        from torch.utils.data import Dataset
         from torch.utils.data.distributed import DistributedSampler
 
-        sampler = DistributedSampler(range(batch_size), num_replicas=self.world_size, rank=self.rank,
-                                     shuffle=True, seed=seed, drop_last=True)
+        # the sampler only takes len() of its dataset: the range of batch positions serves
+        positions = cast("Dataset[int]", range(batch_size))
+        sampler: DistributedSampler[int] = DistributedSampler(positions, num_replicas=self.world_size, rank=self.rank,
+                                                              shuffle=True, seed=seed, drop_last=True)
         sampler.set_epoch(step)
         return torch.as_tensor(list(sampler), dtype=torch.long)
 

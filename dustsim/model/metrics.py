@@ -1,14 +1,14 @@
 """Distances between particle clouds, and score errors against an exact score.
 
-- :func:`energy_distance`: Székely's energy distance
+- :func:`~dustsim.model.energy_distance`: Székely's energy distance
   ``2 E|X - Y| - E|X - X'| - E|Y - Y'|`` (V-statistic: within-cloud sums include the
-  zero diagonal), any dimension; :func:`energy_noise_floor` is its mean over pairs of
+  zero diagonal), any dimension; :func:`~dustsim.model.energy_noise_floor` is its mean over pairs of
   independent samples of one law — what a perfect model reaches at those sample sizes.
-- :func:`sliced_wasserstein`: the sliced ``p``-Wasserstein distance, exact 1-D quantile
+- :func:`~dustsim.model.sliced_wasserstein`: the sliced ``p``-Wasserstein distance, exact 1-D quantile
   matching on random directions (agrees with POT's ``ot.sliced_wasserstein_distance``).
-- :func:`score_error`: ``E_{x ~ p_t} |s(x, t) - grad log p_t(x)|^2`` at each ``t`` for a
+- :func:`~dustsim.model.score_error`: ``E_{x ~ p_t} |s(x, t) - grad log p_t(x)|^2`` at each ``t`` for a
   Gaussian-mixture artifact, with its standard error and the relative error.
-- :func:`displacement_error`: per-particle distance to the original positions.
+- :func:`~dustsim.model.displacement_error`: per-particle distance to the original positions.
 - :func:`support_precision`: the fraction of generated points farther from the training
   cloud than the ``q``-quantile of a fresh artifact sample's nearest-neighbour distances
   to it (a fresh sample scores ``1 - q`` by construction; a blurred model much more), and
@@ -56,7 +56,7 @@ def energy_distance(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, 
 
 def energy_noise_floor(sample: Callable[[int, np.random.Generator], np.ndarray], n: int, m: int,
                        rng: np.random.Generator, repeats: int = 5) -> tuple[float, float]:
-    """Mean and standard deviation of :func:`energy_distance` between independent samples of one law.
+    """Mean and standard deviation of :func:`~dustsim.model.energy_distance` between independent samples of one law.
 
     Parameters
     ----------

@@ -45,6 +45,8 @@ class FourierEmbedding(nn.Module):
         Range of the angular frequencies ``w_k`` (1 / units of ``c``).
     """
 
+    frequencies: torch.Tensor  # a buffer (registered in __init__), declared for type checkers
+
     def __init__(self, dim: int = 64, min_frequency: float = 1.0, max_frequency: float = 200.0) -> None:
         super().__init__()
         if dim < 2 or dim % 2:
@@ -53,6 +55,7 @@ class FourierEmbedding(nn.Module):
         self.register_buffer("frequencies", freqs.to(torch.float32))
 
     def forward(self, c: torch.Tensor) -> torch.Tensor:
+        """The embedding of ``c`` (any shape, flattened to ``(n,)``), shape ``(n, dim)``."""
         arg = c.reshape(-1, 1).to(self.frequencies.dtype) * self.frequencies
         return torch.cat([torch.sin(arg), torch.cos(arg)], dim=-1)
 
@@ -71,6 +74,8 @@ class PositionFeatures(nn.Module):
         preconditioning scales to about unit variance).
     """
 
+    frequencies: torch.Tensor  # a buffer (registered in __init__), declared for type checkers
+
     def __init__(self, dim: int, frequencies: int = 0, max_frequency: float = 64.0) -> None:
         super().__init__()
         if frequencies < 0 or max_frequency <= 0:
@@ -82,6 +87,7 @@ class PositionFeatures(nn.Module):
         self.size = dim * (1 + 2 * frequencies)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The features of positions ``x`` of shape ``(n, dim)``: shape ``(n, size)``."""
         if not len(self.frequencies):
             return x
         arg = (x[..., :, None] * self.frequencies.to(x.dtype)).flatten(-2)
@@ -109,7 +115,7 @@ class MLP(nn.Module):
     activation : str
         ``silu``, ``gelu``, ``relu`` or ``tanh``.
     fourier_features, fourier_max_frequency : int, float
-        Fourier features of the input positions (:class:`PositionFeatures`; 0: none).
+        Fourier features of the input positions (:class:`~dustsim.model.networks.PositionFeatures`; 0: none).
     """
 
     def __init__(self, dim: int, width: int = 128, depth: int = 3, embedding_dim: int = 64,
@@ -126,6 +132,7 @@ class MLP(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
+        """The output for inputs ``x`` of shape ``(n, dim)`` at conditioning ``c_noise`` (``(n,)`` or ``(1,)``)."""
         emb = self.embedding(c_noise).to(x.dtype)
         return self.net(torch.cat([self.features(x), emb.expand(x.shape[0], -1)], dim=-1))
 
@@ -160,7 +167,7 @@ class ResidualMLP(nn.Module):
     activation : str
         ``silu``, ``gelu``, ``relu`` or ``tanh``.
     fourier_features, fourier_max_frequency : int, float
-        Fourier features of the input positions (:class:`PositionFeatures`; 0: none).
+        Fourier features of the input positions (:class:`~dustsim.model.networks.PositionFeatures`; 0: none).
     """
 
     def __init__(self, dim: int, width: int = 128, depth: int = 3, embedding_dim: int = 64,
@@ -175,6 +182,7 @@ class ResidualMLP(nn.Module):
         self.out = nn.Linear(width, dim)
 
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
+        """The output for inputs ``x`` of shape ``(n, dim)`` at conditioning ``c_noise`` (``(n,)`` or ``(1,)``)."""
         emb = self.embed(self.embedding(c_noise).to(x.dtype))  # (n, width) or (1, width): broadcasts
         h = self.inp(self.features(x)) + emb
         for block in self.blocks:

@@ -48,6 +48,10 @@ class Denoiser(nn.Module):
         Mean of the data (default 0).
     """
 
+    # buffers (registered in __init__), declared so that type checkers see tensors, not Module | Tensor
+    sigma_data: torch.Tensor
+    data_mean: torch.Tensor
+
     def __init__(self, net: nn.Module, sigma_data: float, data_mean: np.ndarray | torch.Tensor | None = None) -> None:
         super().__init__()
         self.net = net
@@ -109,6 +113,12 @@ class ScoreNet(nn.Module):
         Known part of the score (not a parameter; rebuilt from the process on loading).
     """
 
+    # buffers (registered in __init__), declared so that type checkers see tensors, not Module | Tensor
+    frame_times: torch.Tensor
+    frame_mean: torch.Tensor
+    frame_std: torch.Tensor
+    t_end: torch.Tensor
+
     def __init__(self, net: nn.Module, frame_times: np.ndarray, frame_mean: np.ndarray, frame_std: np.ndarray,
                  baseline: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> None:
         super().__init__()
@@ -134,6 +144,7 @@ class ScoreNet(nn.Module):
         return self._interp(self.frame_mean, t), self._interp(self.frame_std, t)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
+        """The score ``s(x, t)`` at positions ``x`` of shape ``(n, d)`` and times ``t`` (scalar or ``(n,)``)."""
         t = torch.as_tensor(t, dtype=torch.float64, device=x.device)
         if t.ndim == 0:  # one time for every row: statistics and embedding computed once
             t = t.reshape(1)

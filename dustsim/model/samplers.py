@@ -3,9 +3,9 @@
 Every sampler has the signature ``sampler(score_fn, sde, x, ts, *, ..., callback=None)``:
 
 - ``score_fn(x, t)`` returns ``grad log p_t(x)`` for positions ``x`` of shape ``(n, d)``
-  at the scalar time ``t`` (a trained model via :func:`dustsim.model.score_function`,
-  or an exact score such as :func:`dustsim.model.mixture_score`);
-- ``sde`` is the forward :class:`~dustsim.model.sde.ForwardSDE` (drift ``f``, diffusion ``g``);
+  at the scalar time ``t`` (a trained model's :attr:`dustsim.model.TrainedModel.score_fn`,
+  or an exact score such as :func:`~dustsim.model.mixture.mixture_score`);
+- ``sde`` is the forward :class:`~dustsim.model.ForwardSDE` (drift ``f``, diffusion ``g``);
 - ``x`` is the state at ``ts[0]`` and ``ts`` the decreasing times to step through;
 - ``callback({"i": i, "t": t, "x": x})`` is called after every step with the new state
   (``t = ts[i + 1]``), e.g. to record the reverse trajectory;
@@ -248,8 +248,6 @@ SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {
 }
 ALIASES = {"em": "euler-maruyama", "sde": "euler-maruyama", "predictor-corrector": "pc", "ode": "heun",
            "adaptive": "rk45"}
-#: samplers whose output is a deterministic function of the initial state
-DETERMINISTIC = frozenset({"heun", "rk45", "ddim"})
 
 
 def get_sampler(name: str) -> tuple[str, Callable[..., torch.Tensor]]:

@@ -26,8 +26,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-STOP_REASONS = ("converged", "max_time", "steps")
-
 #: Step cap of a 2-D data set of ``REFERENCE_PARTICLES`` particles (see :func:`default_steps`).
 REFERENCE_STEPS = 4000
 REFERENCE_PARTICLES = 100_000
@@ -49,7 +47,7 @@ def default_steps(n_particles: int, dim: int) -> int:
     return int(min(max(round(raw / 100) * 100, 1000), 20000))
 
 
-def smoothed(losses: Sequence[float], window: int) -> np.ndarray:
+def smoothed(losses: Sequence[float] | np.ndarray, window: int) -> np.ndarray:
     """Running mean of the last ``window`` values at every position (shorter at the start)."""
     values = np.asarray(losses, dtype=np.float64)
     if values.size == 0:
@@ -60,14 +58,15 @@ def smoothed(losses: Sequence[float], window: int) -> np.ndarray:
     return (cums[idx] - cums[lo]) / (idx - lo)
 
 
-def converged(steps: Sequence[int], losses: Sequence[float], *, patience: int, min_improvement: float,
+def converged(steps: Sequence[float], losses: Sequence[float], *, patience: int, min_improvement: float,
               smoothing: int, origin: int = 0) -> bool:
     """Has the smoothed validation loss stopped improving?
 
     Parameters
     ----------
     steps, losses : sequences
-        Steps (increasing) and validation losses of the evaluations so far.
+        Steps (increasing whole numbers; a float log's values are fine) and validation
+        losses of the evaluations so far.
     patience : int
         Window in steps (0: never converged).
     min_improvement : float

@@ -77,7 +77,10 @@ class ValidationSet:
 
 def make_validation_set(kind: str, source: Any, points: int, generator: torch.Generator, device: torch.device,
                         weighting: str = "edm", centre: float = 0.0, n_projections: int = 1) -> ValidationSet:
-    """Draw the fixed validation set from the held-out ``source`` (:class:`KernelPairs` or :class:`FrameSamples`)."""
+    """Draw the fixed validation set from the held-out ``source``.
+
+    ``source`` is a :class:`~dustsim.model.KernelPairs` or a :class:`~dustsim.model.FrameSamples`.
+    """
     batch = source.draw(points, generator, "cpu")
     projections = None
     if kind != "denoiser":

@@ -378,10 +378,6 @@ class LangevinAdvance:
         )
 
 
-def unwrap(position: NDArray, image: NDArray, boundary: Boundary) -> NDArray[np.float64]:
-    """Unwrapped positions ``position + image * L`` (arrays of shape ``(..., d)``)."""
-    return boundary.unwrap(position, image)
-
 
 __all__ = [
     "DEFAULT_KT",
@@ -391,5 +387,4 @@ __all__ = [
     "build_system",
     "check_initial",
     "has_physics",
-    "unwrap",
 ]

@@ -83,7 +83,7 @@ class TimeGrid:
 
     @property
     def times(self) -> NDArray[np.float64]:
-        return self.record * self.dt
+        return np.asarray(self.record * self.dt, dtype=np.float64)
 
 
 def time_grid(t_end: float, dt: float, record_every: int = 1) -> TimeGrid:

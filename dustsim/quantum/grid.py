@@ -61,12 +61,12 @@ class QuantumGrid:
     @property
     def x(self) -> NDArray[np.float64]:
         """Grid points (length), shape ``(n,)``."""
-        return self.lo + self.dx * np.arange(self.n)
+        return np.asarray(self.lo + self.dx * np.arange(self.n), dtype=np.float64)
 
     @property
     def k(self) -> NDArray[np.float64]:
         """Wave numbers in FFT order (1 / length)."""
-        return 2 * np.pi * np.fft.fftfreq(self.n, d=self.dx)
+        return np.asarray(2 * np.pi * np.fft.fftfreq(self.n, d=self.dx), dtype=np.float64)
 
     @property
     def p(self) -> NDArray[np.float64]:

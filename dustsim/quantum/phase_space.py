@@ -54,7 +54,8 @@ from .grid import QuantumGrid
 
 def wigner_momenta(grid: QuantumGrid) -> NDArray[np.float64]:
     """The sorted momenta of the grid's Wigner function, ``pi hbar m / (n dx)`` (momentum units)."""
-    return math.pi * grid.hbar / (grid.n * grid.dx) * np.arange(-grid.n // 2, grid.n - grid.n // 2)
+    step = math.pi * grid.hbar / (grid.n * grid.dx)
+    return np.asarray(step * np.arange(-grid.n // 2, grid.n - grid.n // 2), dtype=np.float64)
 
 
 def _chord_indices(n: int) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
@@ -190,7 +191,7 @@ def caldeira_leggett(
     kT : float
         Bath temperature (energy), >= 0.
     potential : spec(s), optional
-        dustsim potentials, as for :func:`~dustsim.quantum.evolve_wavefunction`.
+        dustsim potentials, as for :func:`~dustsim.quantum.evolution.evolve_wavefunction`.
     record_every : int
         Steps between stored frames.
     tolerance : float

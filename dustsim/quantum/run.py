@@ -96,6 +96,7 @@ def quantum_run(
     if gamma > 0 and dephasing > 0:
         raise ConfigError("give either dephasing (pure position dephasing) or gamma and kT (Caldeira-Leggett)")
     common = {"t_end": t_end, "dt": dt, "potential": potential, "record_every": record_every, "progress": progress}
+    frames: NDArray[Any]  # complex wavefunctions / density matrices, or real Wigner functions
     if representation == "wavefunction":
         times, frames = evolve_wavefunction(grid, initial, tolerance=tolerance, **common)
     elif representation == "density-matrix":
@@ -193,7 +194,7 @@ def validate_state_dataset(ds: xr.Dataset, source: str = "dataset") -> None:
 
 
 def grid_of(ds: xr.Dataset) -> QuantumGrid:
-    """The :class:`QuantumGrid` of a quantum-state Dataset."""
+    """The :class:`~dustsim.quantum.grid.QuantumGrid` of a quantum-state Dataset."""
     x = np.asarray(ds["x"].values, dtype=np.float64)
     dx = float(ds.attrs.get("dx", x[1] - x[0]))
     return QuantumGrid(len(x), float(x[0]), float(x[0]) + dx * len(x), float(ds.attrs["hbar"]), float(ds.attrs["mass"]))
@@ -225,9 +226,11 @@ def density_matrix(ds: xr.Dataset, k: int) -> NDArray[np.complex128] | None:
 
 def density_matrices(ds: xr.Dataset) -> NDArray[np.complex128] | None:
     """``rho(x, x')`` of every frame (shape ``(time, n, n)``) of a 1-D state; None for Wigner runs and 2-D."""
-    if density_matrix(ds, 0) is None:
+    frames = [density_matrix(ds, k) for k in range(ds.sizes["time"])]
+    present = [rho for rho in frames if rho is not None]
+    if len(present) != len(frames):
         return None
-    return np.stack([density_matrix(ds, k) for k in range(ds.sizes["time"])])
+    return np.stack(present)
 
 
 def wigner_frames(ds: xr.Dataset, every: int = 1) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

@@ -37,7 +37,7 @@ def normalise(grid: QuantumGrid, psi: ArrayLike, what: str = "the state") -> NDA
     norm2 = float(np.sum(np.abs(psi) ** 2)) * grid.dx**psi.ndim
     if not (math.isfinite(norm2) and norm2 > 1e-300):
         raise ConfigError(f"{what} is not normalisable: its norm on the grid is {math.sqrt(norm2):g}")
-    return psi / math.sqrt(norm2)
+    return np.asarray(psi / math.sqrt(norm2), dtype=np.complex128)
 
 
 def gaussian_packet(
@@ -126,25 +126,25 @@ def check_density_matrix(grid: QuantumGrid, rho: ArrayLike, what: str = "the den
         negative eigenvalues below ``-1e-10`` of the largest, or a trace that is not
         positive and finite (not normalisable).
     """
-    rho = np.asarray(rho, dtype=np.complex128)  # type: ignore[assignment]
-    if rho.shape != (grid.n, grid.n):
-        raise ConfigError(f"{what} must have shape ({grid.n}, {grid.n}) on this grid, got {rho.shape}")
-    if not np.all(np.isfinite(rho)):
+    m: NDArray[np.complex128] = np.asarray(rho, dtype=np.complex128)
+    if m.shape != (grid.n, grid.n):
+        raise ConfigError(f"{what} must have shape ({grid.n}, {grid.n}) on this grid, got {m.shape}")
+    if not np.all(np.isfinite(m)):
         raise ConfigError(f"{what} has non-finite values (NaN or inf)")
-    scale = float(np.linalg.norm(rho))
+    scale = float(np.linalg.norm(m))
     if not scale > 0:
         raise ConfigError(f"{what} is zero: not normalisable")
-    asym = float(np.linalg.norm(rho - rho.conj().T)) / scale
+    asym = float(np.linalg.norm(m - m.conj().T)) / scale
     if asym > HERMITIAN_TOLERANCE:
         raise ConfigError(f"{what} is not Hermitian (||rho - rho^H|| / ||rho|| = {asym:.2g})")
-    rho = 0.5 * (rho + rho.conj().T)
-    trace = float(np.trace(rho).real) * grid.dx
+    m = 0.5 * (m + m.conj().T)
+    trace = float(np.trace(m).real) * grid.dx
     if not (math.isfinite(trace) and trace > 0):
         raise ConfigError(f"{what} is not normalisable: its trace is {trace:g}")
-    eig = np.linalg.eigvalsh(rho)
+    eig = np.linalg.eigvalsh(m)
     if eig[0] < -HERMITIAN_TOLERANCE * max(abs(eig[-1]), 1e-300):
         raise ConfigError(f"{what} is not positive semi-definite (eigenvalue {eig[0] * grid.dx:.2g} after normalising)")
-    return rho / trace
+    return np.asarray(m / trace, dtype=np.complex128)
 
 
 

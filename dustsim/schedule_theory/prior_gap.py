@@ -148,7 +148,7 @@ def prior_gap(process: LinearProcess, t_end: float, *, x0: ArrayLike | None = No
         method = "empirical" if len(pts) == n else f"empirical ({len(pts)} of {n} points)"
     else:
         law, method = mixture, "exact" if mixture.n_components == 1 else "mixture"
-        n = n_data if n_data is not None else (len(x0) if x0 is not None else 0)
+        n = n_data if n_data is not None else (len(np.asarray(x0)) if x0 is not None else 0)
     if float(process.sigma(t_end)) == 0.0:
         kl, se = math.inf, 0.0
     else:

@@ -91,7 +91,7 @@ def time_grid(process: LinearProcess, nfe: int, t_end: float | None = None) -> F
     return end_time(process, t_end) * np.arange(nfe + 1, dtype=np.float64) / nfe
 
 
-def _g2(process: LinearProcess, t: FloatArray) -> FloatArray:
+def _g2(process: LinearProcess, t: ArrayLike) -> FloatArray:
     return process.diffusion(t) ** 2
 
 

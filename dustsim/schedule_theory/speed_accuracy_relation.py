@@ -335,7 +335,7 @@ def incomplete_estimation(data: GaussianMixture, process: LinearProcess, nfe: in
     nodes : int
         Gauss-Legendre nodes per step for ``Lambda`` and ``D_max``.
     action : float, optional
-        ``Sigma`` if already known (e.g. :attr:`CompleteEstimation.action`); computed otherwise.
+        ``Sigma`` if already known (e.g. the ``action`` of a :class:`CompleteEstimation`); computed otherwise.
     """
     if nfe < 1:
         raise ConfigError(f"nfe must be a positive integer, got {nfe}")
