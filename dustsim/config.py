@@ -64,12 +64,12 @@ import tomli_w
 
 from .errors import ConfigError
 from .stepping import STEPPERS
+from .streams import MAX_SEED
 
 DTYPES = ("float32", "float64")
 #: the physics tables, written after the scalar keys (TOML needs tables last)
 _TABLES = ("potential", "boundary", "interaction", "schedule")
 DEFAULT_STEPS = 1000
-MAX_SEED = 2**63  # TOML integers are signed 64-bit
 
 
 @dataclass

@@ -39,18 +39,13 @@ from .schema import (
     trajectory_coords,
     trajectory_dataset,
 )
-from .stepping import affine_coefficients
+from .stepping import MAX_STEPS_PER_CALL, affine_coefficients
+from .streams import DYNAMICS_STREAM, artifact_rng, fresh_seed
 
 if TYPE_CHECKING:
     from .physics.system import PhysicalSystem
     from .schedule_theory.prior_gap import PriorGap
 
-#: Philox stream ids: every random draw of a run has its own stream of the run's seed.
-DYNAMICS_STREAM = 0
-ARTIFACT_STREAM = 1
-#: largest number of steps handed to one kernel call (bounds coefficient memory and
-#: keeps the progress bar moving)
-MAX_STEPS_PER_CALL = 1024
 #: largest buffer of frames (bytes) filled by one kernel call when frames are recorded
 #: every few steps: several frames per call use every random number a call draws
 MAX_FRAME_BUFFER_BYTES = 1 << 25
@@ -105,16 +100,6 @@ class SimulationPlan:
     @property
     def record_times(self) -> NDArray[np.float64]:
         return self.times[self.record_steps]
-
-
-def fresh_seed() -> int:
-    """A seed drawn from OS entropy, in the range a config can record."""
-    return int(np.random.SeedSequence().entropy) % (2**63)
-
-
-def artifact_rng(seed: int) -> np.random.Generator:
-    """The generator of the artifact's draws, derived from the run's seed."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(ARTIFACT_STREAM,)))
 
 
 def largest_distance(x: NDArray[np.float64]) -> float:

@@ -61,6 +61,7 @@ from .io import (
     replace_path,
 )
 from .schema import history_line, position_attrs, spatial_labels, trajectory_attrs
+from .streams import member_seeds
 
 #: fields that change the shape or time grid of a member, so cannot vary within one store
 SHAPE_FIELDS = ("n", "dim", "steps", "t_end", "dt", "record_every", "dtype")
@@ -146,11 +147,11 @@ class SweepSpec:
     def members(self) -> list[SweepMember]:
         """Every (parameter set, replica) pair, with its own seed."""
         n_total = len(self.parameter_sets) * self.replicas
-        children = np.random.SeedSequence(self.seed).spawn(n_total)
+        seeds = member_seeds(self.seed, n_total)
         out = []
         for index, (m, r) in enumerate(itertools.product(range(len(self.parameter_sets)), range(self.replicas))):
             values = self.parameter_sets[m]
-            seed = int(children[index].generate_state(1, np.uint64)[0] % (2**63))
+            seed = seeds[index]
             out.append(SweepMember(index, m, r, values, apply_values(self.base, values).replace(seed=seed)))
         return out
 

@@ -22,9 +22,10 @@ import xarray as xr
 
 from ..errors import ConfigError, StepSizeError
 from ..schema import history_line, trajectory_attrs, trajectory_dataset
+from ..streams import fresh_seed
 from .checkpoint import TrainedModel
 from .config import SamplerConfig
-from .device import fresh_seed, make_generator
+from .device import make_generator
 from .preconditioning import ScoreFn
 from .samplers import Callback, Project, get_sampler, tweedie_denoise
 from .sde import time_grid

@@ -39,10 +39,11 @@ from .._version import __version__
 from ..errors import ConfigError, DustsimError
 from ..io import check_writable, open_trajectory, save_dataset
 from ..schema import history_line, trajectory_config, trajectory_config_text, trajectory_process
+from ..streams import fresh_seed
 from .checkpoint import TrainedModel, gaussian_prior, kde_prior, read_checkpoint, save_checkpoint
 from .config import NetworkConfig, TrainConfig
 from .data import FrameSamples, KernelPairs, initial_positions, sigma_data, split_particles
-from .device import fresh_seed, make_generator
+from .device import make_generator
 from .distributed import DistributedContext, init_distributed
 from .losses import dsm_loss, ssm_vr_loss
 from .networks import make_network

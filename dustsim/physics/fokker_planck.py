@@ -342,7 +342,8 @@ def fokker_planck(
     """
     from ..artifacts import make_artifact
     from ..processes import make_process
-    from ..simulation import _as_config, artifact_rng, fresh_seed
+    from ..simulation import _as_config
+    from ..streams import artifact_rng, fresh_seed
 
     cfg = _as_config(config).replace(**overrides)
     cfg.validate()

@@ -36,6 +36,8 @@ from ..kernels import euler as ke
 from ..kernels import forces as kf
 from ..kernels import rng
 from ..processes import LinearProcess
+from ..stepping import MAX_STEPS_PER_CALL
+from ..streams import DYNAMICS_STREAM  # the Euler noise: the same stream as the linear processes' dynamics
 from .boundaries import Boundary, make_boundary
 from .interactions import Interaction, check_box, make_interaction
 from .potentials import (
@@ -50,9 +52,6 @@ from .schedules import Schedule, make_schedule
 DEFAULT_KT = 1.0
 #: largest deterministic displacement per step, as a fraction of the forces' length scale
 DEFAULT_STEP_GUARD = 0.2
-#: Philox stream of the Euler noise (the same stream as the linear processes' dynamics)
-DYNAMICS_STREAM = 0
-MAX_STEPS_PER_CALL = 1024
 
 
 @dataclass(frozen=True)
