@@ -53,7 +53,6 @@ back to ``dustsim simulate --config`` reproduces the trajectory bit for bit.
 from __future__ import annotations
 
 import dataclasses
-import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +62,7 @@ import numpy as np
 import tomli_w
 
 from .errors import ConfigError
+from .spec import integer, positive_number
 from .stepping import STEPPERS
 from .streams import MAX_SEED
 
@@ -223,17 +223,13 @@ class SimulationConfig:
     # --------------------------------------------------------------------- checking
     def validate(self) -> None:
         """Check types and ranges of the scalar fields; raise ConfigError."""
-        _int_field("n", self.n, minimum=1, maximum=2**32 - 1, optional=True)
-        _int_field("dim", self.dim, minimum=1, maximum=255, optional=True)
-        _int_field("steps", self.steps, minimum=1, optional=True)
-        _int_field("record_every", self.record_every, minimum=1)
-        _int_field("seed", self.seed, minimum=0, maximum=MAX_SEED - 1, optional=True)
+        for name, lo, hi in (("n", 1, 2**32 - 1), ("dim", 1, 255), ("steps", 1, None), ("seed", 0, MAX_SEED - 1)):
+            if getattr(self, name) is not None:
+                integer(getattr(self, name), name, minimum=lo, maximum=hi)
+        integer(self.record_every, "record_every", minimum=1)
         for name in ("t_end", "dt"):
-            value = getattr(self, name)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0
-            ):
-                raise ConfigError(f"{name} must be a positive number, got {value!r}")
+            if getattr(self, name) is not None:
+                positive_number(getattr(self, name), name)
         if self.stepper is not None and self.stepper not in STEPPERS:
             raise ConfigError(f"unknown stepper {self.stepper!r}; choose one of: {', '.join(STEPPERS)}")
         if self.dtype not in DTYPES:
@@ -270,16 +266,6 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: invalid TOML: {exc}") from None
-
-
-def _int_field(name: str, value: Any, minimum: int, maximum: int | None = None, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ConfigError(f"{name} must be an integer, got {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-        raise ConfigError(f"{name} must be {bound}, got {value}")
 
 
 def _toml_safe(value: Any) -> Any:

@@ -58,7 +58,9 @@ MODEL_STREAMS: dict[str, int] = {
 
 def fresh_seed() -> int:
     """A seed drawn from OS entropy, in the range a config can record (the caller records it)."""
-    return int(np.random.SeedSequence().entropy) % MAX_SEED
+    entropy = np.random.SeedSequence().entropy  # an int when drawn from the OS
+    assert isinstance(entropy, int)
+    return entropy % MAX_SEED
 
 
 def numpy_stream(seed: int, stream: int) -> np.random.Generator:

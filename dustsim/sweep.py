@@ -61,7 +61,8 @@ from .io import (
     replace_path,
 )
 from .schema import history_line, position_attrs, spatial_labels, trajectory_attrs
-from .streams import member_seeds
+from .spec import integer
+from .streams import MAX_SEED, member_seeds
 
 #: fields that change the shape or time grid of a member, so cannot vary within one store
 SHAPE_FIELDS = ("n", "dim", "steps", "t_end", "dt", "record_every", "dtype")
@@ -124,10 +125,8 @@ class SweepSpec:
             sets = [dict(m) for m in table.get("members", [{}])]
         replicas = table.get("replicas", 1)
         seed = table.get("seed", 0)
-        if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
-            raise ConfigError(f"{source}: sweep.replicas must be a positive integer, got {replicas!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-            raise ConfigError(f"{source}: sweep.seed must be an integer in [0, 2**63), got {seed!r}")
+        replicas = integer(replicas, "sweep.replicas", source, minimum=1)
+        seed = integer(seed, "sweep.seed", source, minimum=0, maximum=MAX_SEED - 1)
         spec = cls(base, sets, replicas, seed)
         spec.members()  # validate every key now
         return spec

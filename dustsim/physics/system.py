@@ -36,6 +36,7 @@ from ..kernels import euler as ke
 from ..kernels import forces as kf
 from ..kernels import rng
 from ..processes import LinearProcess
+from ..spec import positive_number
 from ..stepping import MAX_STEPS_PER_CALL
 from ..streams import DYNAMICS_STREAM  # the Euler noise: the same stream as the linear processes' dynamics
 from .boundaries import Boundary, make_boundary
@@ -237,12 +238,6 @@ def has_physics(cfg: Any) -> bool:
     )
 
 
-def _positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
-
-
 def build_system(
     cfg: Any, process: LinearProcess, dim: int, labels: NDArray[np.int32] | None, t_end: float
 ) -> PhysicalSystem:
@@ -255,14 +250,14 @@ def build_system(
             raise ConfigError(f"pair interactions are implemented for 1 to 3 dimensions, got dim = {dim}")
         check_box(interaction, boundary)
     schedule = make_schedule(cfg.schedule, t_end)
-    kT = _positive("kT", DEFAULT_KT if cfg.kT is None else cfg.kT)
-    guard = _positive("step_guard", DEFAULT_STEP_GUARD if cfg.step_guard is None else cfg.step_guard)
+    kT = positive_number(DEFAULT_KT if cfg.kT is None else cfg.kT, "kT")
+    guard = positive_number(DEFAULT_STEP_GUARD if cfg.step_guard is None else cfg.step_guard, "step_guard")
     ell = cfg.label_diffusion
     if ell is None:
         ell = [1.0]
     if not isinstance(ell, (list, tuple)) or not ell:
         raise ConfigError(f"label_diffusion must be a list of positive numbers (one per label), got {ell!r}")
-    ell = tuple(_positive("label_diffusion", v) for v in ell)
+    ell = tuple(positive_number(v, "label_diffusion") for v in ell)
     system = PhysicalSystem(process, dim, potentials, boundary, interaction, schedule, kT, ell, guard)
     if labels is not None or len(ell) > 1:
         system.particle_types(labels, 0 if labels is None else len(labels))
