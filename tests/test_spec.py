@@ -103,7 +103,7 @@ def test_spec_parsers_share_one_syntax_and_one_error():
         assert parse("Foo:a=1,b=[1, 2],c=x") == {"name": "foo", "a": 1, "b": [1, 2], "c": "x"}
         with pytest.raises(ConfigError, match=f"^{what} option 'a' is not of the form key=value$"):
             parse("foo:a")
-    with pytest.raises(ConfigError, match="^artifact option 'a' is not of the form key=value$"):
+    with pytest.raises(ConfigError, match=r"^artifact option 'a' is not of the form key=value$"):
         make_artifact("gmm:a", 10, seed=0)
     assert potential_spec("custom:mod:fn") == {"name": "custom", "force": "mod:fn"}
     assert schedule_spec("python:mod:fn,of=kT") == {"name": "python", "function": "mod:fn", "of": "kT"}
