@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .config import SimulationConfig, _toml_safe, parse_toml
+from .config import SimulationConfig, parse_toml, toml_safe
 from .errors import ConfigError, DustsimError
 from .faults import fault_point
 from .io import (
@@ -60,6 +60,7 @@ from .io import (
     remove_path,
     replace_path,
 )
+from .run_info import config_text
 from .schema import history_line, position_attrs, spatial_labels, trajectory_attrs
 from .spec import integer
 from .streams import MAX_SEED, member_seeds
@@ -204,7 +205,7 @@ def run_member(store: str, index: int, config_toml: str) -> dict[str, Any]:
     group["sigma"][index] = ds["sigma"].values
     if "label" in group and "label" in ds.coords:
         group["label"][index] = ds["label"].values
-    record = {"index": index, "config": ds.attrs["config"], "seconds": time.perf_counter() - started}
+    record = {"index": index, "config": config_text(ds), "seconds": time.perf_counter() - started}
     done = bookkeeping_dir(Path(store)) / f"{index}.json"
     tmp = done.with_suffix(".tmp")
     tmp.write_text(json.dumps(record))
@@ -348,7 +349,7 @@ def run_sweep(
     members = spec.members()
     partial = partial_path(out)
     books = bookkeeping_dir(partial)
-    spec_toml = json.dumps({"parameter_sets": _toml_safe(spec.parameter_sets), "replicas": spec.replicas,
+    spec_toml = json.dumps({"parameter_sets": toml_safe(spec.parameter_sets), "replicas": spec.replicas,
                             "seed": spec.seed, "base": spec.base.to_toml()}, sort_keys=True)
     marker = books / "spec.json"
     if not partial.exists() and out.exists() and _is_store_of(out, spec):
@@ -427,7 +428,7 @@ def _spec_config(spec: SweepSpec) -> str:
     """The ``config`` attribute of a sweep store: the base config and its [sweep] table."""
     import tomli_w
 
-    sweep_table = {"replicas": spec.replicas, "seed": spec.seed, "members": _toml_safe(spec.parameter_sets)}
+    sweep_table = {"replicas": spec.replicas, "seed": spec.seed, "members": toml_safe(spec.parameter_sets)}
     return tomli_w.dumps({**spec.base.to_dict(), "sweep": sweep_table})
 
 
@@ -437,7 +438,7 @@ def _is_store_of(path: Path, spec: SweepSpec) -> bool:
         ds = open_trajectory(path)
     except DustsimError:
         return False
-    same = ds.attrs.get("config") == _spec_config(spec) and "member_config" in ds.coords
+    same = config_text(ds) == _spec_config(spec) and "member_config" in ds.coords
     ds.close()
     return same
 

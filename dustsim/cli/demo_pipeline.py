@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..run_info import config_text
 from .demo_support import support_numbers, support_table
 
 
@@ -430,7 +431,7 @@ def _write_report(result: DemoResult, settings: DemoSettings, fwd: dict[str, Any
             tables=[([{"stage": k, "seconds": v} for k, v in timings.items()], "timings"),
                     ([{"setting": k, "value": v} for k, v in asdict(settings).items()], "settings"),
                     ([{"file": p.name} for p in result.files.values()], "files")],
-            code=[(fwd["text"].attrs["config"], "resolved config of the forward text run")],
+            code=[(config_text(fwd["text"]), "resolved config of the forward text run")],
         ),
     ]
     return write_report(result.report, "dustsim demo: dust, structure and entropy", sections,

@@ -430,9 +430,7 @@ def likelihood_command(model_path: str, points: str, frame_time: float, t_min: f
     model = load_model(model_path, device)
     log_jacobian = 0.0
     if columns is not _TRAJECTORY:  # a points file in its own units: the training run's transformation
-        import tomllib
-
-        table = tomllib.loads(model.meta.get("source", {}).get("config", "") or "").get("artifact", {})
+        table = model.source.artifact if model.source is not None else {}
         x, log_jacobian, done = to_recorded_units(x, columns, table)
         if done:
             click.echo(f"note: {points} {done} as the model's training data were; log-likelihoods are per point "

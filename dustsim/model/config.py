@@ -26,7 +26,6 @@ checkpoints and in the ``config`` attribute of generated trajectories.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -330,10 +329,11 @@ def load_tables(path: str | Path | None) -> dict[str, Any]:
     """Read a TOML config file (``{}`` for None); ConfigError if unreadable or invalid."""
     if path is None:
         return {}
+    from ..config import parse_toml
+
     path = Path(path)
     try:
-        return tomllib.loads(path.read_text())
+        text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return parse_toml(text, str(path))

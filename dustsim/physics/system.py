@@ -224,20 +224,6 @@ class PhysicalSystem:
         return out
 
 
-def has_physics(cfg: Any) -> bool:
-    """Whether a config asks for more than a linear process (see :func:`build_system`)."""
-    boundary = cfg.boundary or {}
-    kinds = boundary.get("kind", "free")
-    kinds = kinds if isinstance(kinds, (list, tuple)) else [kinds]
-    return bool(
-        cfg.potential
-        or (cfg.interaction and str(cfg.interaction.get("name", "")).lower() not in ("", "none"))
-        or cfg.schedule
-        or any(str(k).lower() != "free" for k in kinds)
-        or (cfg.label_diffusion is not None and any(v != 1 for v in cfg.label_diffusion))
-    )
-
-
 def build_system(
     cfg: Any, process: LinearProcess, dim: int, labels: NDArray[np.int32] | None, t_end: float
 ) -> PhysicalSystem:
@@ -384,6 +370,5 @@ __all__ = [
     "PhysicalSystem",
     "build_system",
     "check_initial",
-    "has_physics",
     "unwrap",
 ]
