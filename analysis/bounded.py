@@ -24,7 +24,7 @@ from scipy.special import digamma
 from dustsim.errors import ConfigError
 
 from ._input import as_points, check_k, degeneracy, dequantize, quantisation_steps
-from .entropy import _degenerate, _finish, add_bias
+from .entropy import add_bias, degenerate, finish
 from .neighbors import Backend, kth_neighbour_distance
 from .result import Estimate, check_units
 
@@ -110,8 +110,8 @@ def bounded_knn_entropy(
     params: dict[str, Any] = {"k": k, "norm": "max", "bounds": box.tolist()}
     terms, const, n_ties, note = _box_terms(pts, dtype, k, box, jitter, seed, backend)
     if terms is None:
-        return _degenerate(note, units, "knn-bounded", n, d, params, n_ties)
-    est = _finish(const + float(np.mean(terms)), float(np.std(terms, ddof=1)) / math.sqrt(n), units, "knn-bounded",
+        return degenerate(note, units, "knn-bounded", n, d, params, n_ties)
+    est = finish(const + float(np.mean(terms)), float(np.std(terms, ddof=1)) / math.sqrt(n), units, "knn-bounded",
                   n, d, params, n_ties=n_ties, note=note)
 
     def on_subsample(arrays: list[NDArray[np.float64]]) -> tuple[float, float]:

@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 from dustsim.errors import ConfigError
 
 from ._input import as_points, check_k, degeneracy, dequantize, same_dim
-from .entropy import Norm, _degenerate, _finish, add_bias, knn_terms
+from .entropy import Norm, add_bias, degenerate, finish, knn_terms
 from .neighbors import Backend, kth_neighbour_distance
 from .result import Estimate, check_units, with_interval
 
@@ -87,7 +87,7 @@ def kl_divergence(
     note = ""
     if n_ties:
         if jitter is None:
-            return _degenerate(f"{n_ties} zero neighbour distances and jitter=None", units, "knn-kl", n, d, params,
+            return degenerate(f"{n_ties} zero neighbour distances and jitter=None", units, "knn-kl", n, d, params,
                                n_ties)
         px, how = dequantize(px, dx, jitter, seed)
         py, _ = dequantize(py, dy, jitter, None if seed is None else seed + 1)
@@ -101,7 +101,7 @@ def kl_divergence(
     terms = d * (np.log(nu) - np.log(rho))
     value = float(np.mean(terms)) + math.log(m / (n - 1.0))
     se = float(np.std(terms, ddof=1)) / math.sqrt(n)
-    est = _finish(value, se, units, "knn-kl", n, d, params, n_ties=n_ties, note=note)
+    est = finish(value, se, units, "knn-kl", n, d, params, n_ties=n_ties, note=note)
 
     def on_subsample(arrays: list[NDArray[np.float64]]) -> tuple[float, float]:
         sx, sy = arrays
@@ -176,7 +176,7 @@ def kl_to_density(
     combined = -(terms + logq)
     value = -const + float(np.mean(combined))
     se = float(np.std(combined, ddof=1)) / math.sqrt(n)
-    return _finish(value, se, units, "knn-kl-density", n, d, params, n_ties=n_ties, note=note)
+    return finish(value, se, units, "knn-kl-density", n, d, params, n_ties=n_ties, note=note)
 
 
 def gaussian_logpdf(mean: float | ArrayLike, std: float) -> Callable[[NDArray[np.float64]], NDArray[np.float64]]:

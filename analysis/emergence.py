@@ -65,7 +65,7 @@ from ._input import as_points
 from .coarse import RESOLVED_PER_CHILD, _detail_terms, scale_entropies
 from .exact_cells import exact_coarse_entropy, exact_structure
 from .result import check_units, nats_to
-from .trajectory import PROVENANCE, _frame, _subsample
+from .trajectory import PROVENANCE, read_frame, subsample
 
 #: most frames in the local fit of a crossing time (their covariance needs them read again)
 _MAX_FIT_FRAMES = 40
@@ -226,7 +226,7 @@ def _structure_covariance(position: xr.DataArray, idx: NDArray[np.int64] | None,
     """
     columns, extra = [], []
     for i in frames:
-        pts, _ = as_points(_frame(position, int(i), idx), "frame")
+        pts, _ = as_points(read_frame(position, int(i), idx), "frame")
         _, s_terms, s_extra, *_ = _detail_terms(pts, scale, org)  # s_extra: the second-order k
         columns.append(s_terms)
         extra.append(s_extra)
@@ -366,7 +366,7 @@ def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, toleranc
     times = np.asarray(ds["time"].values, dtype=np.float64)
     org = _grid_origin(ds, origin, d)
     _check_box_tiling(ds, scales, org)
-    idx = _subsample(n_particles, max_particles, np.random.default_rng(seed))
+    idx = subsample(n_particles, max_particles, np.random.default_rng(seed))
     n_used = n_particles if idx is None else len(idx)
 
     process = trajectory_process(ds)
@@ -384,7 +384,7 @@ def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, toleranc
 
         frames = tqdm(frames, desc="emergence", unit="frame", leave=False)
     for i in frames:
-        pts, _ = as_points(_frame(position, i, idx), "frame")
+        pts, _ = as_points(read_frame(position, i, idx), "frame")
         for j, s in enumerate(scales):
             (h[i, j], h_se[i, j], det[i, j], det_se[i, j], structure[i, j], structure_se[i, j],
              resolved[i, j]) = scale_entropies(pts, s, org)

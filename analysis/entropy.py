@@ -34,7 +34,7 @@ def log_unit_ball_volume(d: int, norm: Norm = "euclidean") -> float:
     raise ConfigError(f"norm must be 'euclidean' or 'max', got {norm!r}")
 
 
-def _finish(
+def finish(
     value: float, se: float, units: str, estimator: str, n: int, d: int, params: dict, **extra: object
 ) -> Estimate:
     f = nats_to(units)
@@ -42,7 +42,7 @@ def _finish(
     return with_interval(est)
 
 
-def _degenerate(message: str, units: str, estimator: str, n: int, d: int, params: dict, n_ties: int = 0) -> Estimate:
+def degenerate(message: str, units: str, estimator: str, n: int, d: int, params: dict, n_ties: int = 0) -> Estimate:
     return Estimate(-math.inf, math.nan, units, estimator, n, d, params, n_ties, True, message)
 
 
@@ -180,7 +180,7 @@ def knn_entropy(
         params["period"] = box.tolist()
     terms, const, n_ties, note = knn_terms(pts, dtype, k, norm, jitter, seed, backend, box)
     if terms is None:
-        return _degenerate(note, units, "knn", n, d, params, n_ties)
+        return degenerate(note, units, "knn", n, d, params, n_ties)
     se = float(np.std(terms, ddof=1)) / math.sqrt(n)
     value = const + float(np.mean(terms))
 
@@ -190,7 +190,7 @@ def knn_entropy(
             return math.nan, math.nan
         return c + float(np.mean(t)), float(np.std(t, ddof=1)) / math.sqrt(len(t))
 
-    est = _finish(value, se, units, "knn", n, d, params, n_ties=n_ties, note=note)
+    est = finish(value, se, units, "knn", n, d, params, n_ties=n_ties, note=note)
     return add_bias(est, on_subsample, [pts], bias, k, seed, ci_level)
 
 
@@ -293,7 +293,7 @@ def binned_entropy(
     width = np.array(width, dtype=np.float64)
     if not np.all(np.isfinite(width)) or np.any(width <= 0):
         if bin_width is None:
-            return _degenerate(degeneracy(pts, np.dtype(np.float64)) or "zero spread on some axis: entropy -inf",
+            return degenerate(degeneracy(pts, np.dtype(np.float64)) or "zero spread on some axis: entropy -inf",
                                units, "binned", n, d, {})
         raise ConfigError(f"bin_width must be positive and finite, got {bin_width!r}")
     org = np.broadcast_to(np.asarray(origin, dtype=np.float64), (d,))
@@ -314,7 +314,7 @@ def binned_entropy(
         "discrete": discrete,
         "discrete_entropy_nats": h_disc,
     }
-    return _finish(value, se, units, "binned", n, d, params)
+    return finish(value, se, units, "binned", n, d, params)
 
 
 def gaussian_entropy(x: ArrayLike, *, bias_correction: bool = True, units: str = "nats") -> Estimate:
@@ -347,18 +347,18 @@ def gaussian_entropy(x: ArrayLike, *, bias_correction: bool = True, units: str =
     params = {"bias_correction": bias_correction}
     why = degeneracy(pts, dtype)
     if why:
-        return _degenerate(why, units, "gaussian", n, d, params)
+        return degenerate(why, units, "gaussian", n, d, params)
     centred = pts - pts.mean(axis=0)
     cov = centred.T @ centred / (n - 1)
     sign, logdet = np.linalg.slogdet(cov)
     if sign <= 0:
-        return _degenerate("singular sample covariance: entropy -inf", units, "gaussian", n, d, params)
+        return degenerate("singular sample covariance: entropy -inf", units, "gaussian", n, d, params)
     if bias_correction:
         logdet -= float(np.sum(digamma((n - np.arange(1, d + 1)) / 2.0))) + d * math.log(2.0 / (n - 1))
     value = 0.5 * (d * math.log(2.0 * math.pi * math.e) + logdet)
     maha = np.einsum("ij,ij->i", centred @ np.linalg.inv(cov), centred)
     se = 0.5 * float(np.std(maha, ddof=1)) / math.sqrt(n)
-    return _finish(value, se, units, "gaussian", n, d, params)
+    return finish(value, se, units, "gaussian", n, d, params)
 
 
 def kde_entropy(
@@ -404,7 +404,7 @@ def kde_entropy(
     params: dict = {"bandwidth": bandwidth, "leave_one_out": leave_one_out}
     why = degeneracy(pts, dtype)
     if why:
-        return _degenerate(why, units, "kde", n, d, params)
+        return degenerate(why, units, "kde", n, d, params)
     rng = np.random.default_rng(seed)
     centres = pts if max_points is None or n <= max_points else pts[rng.choice(n, max_points, replace=False)]
     m = len(centres)
@@ -421,7 +421,7 @@ def kde_entropy(
     terms = -logf
     params["bandwidth_factor"] = float(kde.factor)
     se = float(np.std(terms, ddof=1)) / math.sqrt(len(terms))
-    return _finish(float(np.mean(terms)), se, units, "kde", len(ev), d, params)
+    return finish(float(np.mean(terms)), se, units, "kde", len(ev), d, params)
 
 
 __all__ = [

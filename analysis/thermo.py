@@ -39,7 +39,7 @@ from dustsim.processes import LinearProcess
 from dustsim.schema import trajectory_process
 
 from .gmm import GaussianMixture
-from .trajectory import INVARIANT_LAW, PROVENANCE, _frame, _subsample
+from .trajectory import INVARIANT_LAW, PROVENANCE, read_frame, subsample
 
 #: default number of standard errors of a check (as the test suite's Z)
 Z = 4.5
@@ -137,7 +137,7 @@ def score_expectations(
     position = ds["position"]
     times = ds["time"].values.astype(float)
     d = position.sizes["spatial"]
-    idx = _subsample(position.sizes["particle"], max_particles, np.random.default_rng(seed))
+    idx = subsample(position.sizes["particle"], max_particles, np.random.default_rng(seed))
     stationary = p.stationary() if p.name in INVARIANT_LAW else None
     names = ("fisher_information", "dHdt_score", "entropy_production_rate", "dKLdt_score")
     vals = {nm: np.full(len(times), np.nan) for nm in names}
@@ -151,7 +151,7 @@ def score_expectations(
         ses[name][i] = float(np.std(terms, ddof=1)) / math.sqrt(len(terms))
 
     for i, t in enumerate(times):
-        x = _frame(position, i, idx).astype(np.float64)
+        x = read_frame(position, i, idx).astype(np.float64)
         s = np.asarray(score(x, float(t)), dtype=np.float64)
         if s.shape != x.shape:
             raise ConfigError(f"score(x, t) must return an array of shape {x.shape}, got {s.shape}")

@@ -42,13 +42,13 @@ PROVENANCE = ("source", "dustsim_version", "schema_version", "process", "directi
 INVARIANT_LAW = ("ou", "vp", "vp-cosine")
 
 
-def _subsample(n: int, m: int | None, rng: np.random.Generator) -> NDArray[np.int64] | None:
+def subsample(n: int, m: int | None, rng: np.random.Generator) -> NDArray[np.int64] | None:
     if m is None or m >= n:
         return None
     return np.sort(rng.choice(n, size=m, replace=False))
 
 
-def _frame(position: xr.DataArray, i: int, idx: NDArray[np.int64] | None) -> NDArray[np.float64]:
+def read_frame(position: xr.DataArray, i: int, idx: NDArray[np.int64] | None) -> NDArray[np.float64]:
     """One frame (only the subsampled particles), read from disk or dask as needed."""
     frame = position.isel(time=i)
     if idx is not None:
@@ -285,7 +285,7 @@ def _compute_frames(
             todo = tqdm(missing, desc="entropy", unit="frame", leave=False)
         for r, i in todo:
             plan = plans[r]
-            done[(r, i)] = _frame_values_saved(plan.context, _frame(plan.position, i, plan.idx), i, saved, r)
+            done[(r, i)] = _frame_values_saved(plan.context, read_frame(plan.position, i, plan.idx), i, saved, r)
     return [np.stack([done[(r, i)] for i in range(plan.n_frames)]) for r, plan in enumerate(plans)]
 
 
@@ -378,7 +378,7 @@ def _plan_realization(
     k = check_k(k, min(n_particles, max_particles or n_particles))
     times = np.asarray(ds["time"].values, dtype=np.float64)
     rng = np.random.default_rng(seed)
-    idx = _subsample(n_particles, max_particles, rng)
+    idx = subsample(n_particles, max_particles, rng)
     n_used = n_particles if idx is None else len(idx)
     process = trajectory_process(ds)
     stationary = process.stationary() if (kl and process is not None) else None
@@ -397,7 +397,7 @@ def _plan_realization(
         m = n_used if mi_max_particles is None else min(n_used, mi_max_particles)
         mi_pos = np.sort(rng.choice(n_used, size=m, replace=False))
         ref = int(np.argmin(times))
-        x_ref = _frame(position, ref, idx)[mi_pos].astype(np.float64)
+        x_ref = read_frame(position, ref, idx)[mi_pos].astype(np.float64)
 
     scale_list = tuple(float(s) for s in (scales or ()))
     if any(not (s > 0 and math.isfinite(s)) for s in scale_list):

@@ -22,7 +22,7 @@ from scipy.special import digamma, gammaln
 from dustsim.errors import ConfigError
 
 from ._input import as_points, degeneracy, dequantize, quantisation_steps
-from .entropy import _degenerate, _finish, add_bias, log_unit_ball_volume
+from .entropy import add_bias, degenerate, finish, log_unit_ball_volume
 from .result import Estimate, check_units
 
 
@@ -124,8 +124,8 @@ def weighted_knn_entropy(
     params: dict[str, Any] = {"k_max": k_top, "n_constraints": n_con, "weights": weights.tolist()}
     terms, const, n_ties, note = _weighted_terms(pts, dtype, weights, jitter, seed)
     if terms is None:
-        return _degenerate(note, units, "weighted-knn", n, d, params, n_ties)
-    est = _finish(const + float(np.mean(terms)), float(np.std(terms, ddof=1)) / math.sqrt(n), units,
+        return degenerate(note, units, "weighted-knn", n, d, params, n_ties)
+    est = finish(const + float(np.mean(terms)), float(np.std(terms, ddof=1)) / math.sqrt(n), units,
                   "weighted-knn", n, d, params, n_ties=n_ties, note=note)
 
     def on_subsample(arrays: list[NDArray[np.float64]]) -> tuple[float, float]:

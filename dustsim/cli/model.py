@@ -327,9 +327,9 @@ def restore_command(model_path: str, trajectory: str, from_time: float, sampler_
     started = time.perf_counter()
     model = load_model(model_path, cfg.device, use_ema=cfg.use_ema)
     if dry_run:
-        from ..model.restore import _frames
+        from ..model.restore import restoration_frames
 
-        _, _, t_frame, _ = _frames(ds, float(from_time))
+        _, _, t_frame, _ = restoration_frames(ds, float(from_time))
         model.check_dim(d, "the trajectory")
         plan = _reverse_plan(model, cfg, n, t_frame, output)
         print_plan("restore", {"model": f"{model_path} ({model.dim}-D, {model.kind})",

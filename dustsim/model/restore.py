@@ -133,7 +133,14 @@ def exact_posterior_errors(ds: xr.Dataset, process: Any, x0: np.ndarray, xt: np.
             "exact_posterior_draw_error": (displacement_error(draw, x0), "an exact draw from p(X0 | X_t)")}
 
 
-def _frames(ds: xr.Dataset, from_time: float) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None]:
+def restoration_frames(ds: xr.Dataset, from_time: float) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None]:
+    """``(x0, x_t, t, labels)`` of a forward trajectory: its first frame and the frame at ``from_time``.
+
+    Raises
+    ------
+    ConfigError
+        Not a single forward trajectory (InputFileError), or no frame at ``from_time``.
+    """
     pos = ds["position"]
     if "realization" in pos.dims:
         raise InputFileError("restoration needs a single trajectory (select one realization first)")
@@ -193,7 +200,7 @@ def restore(
     cfg = sampler_config(sampler)
     ds = trajectory if isinstance(trajectory, xr.Dataset) else open_trajectory(trajectory)
     source = "dataset" if isinstance(trajectory, xr.Dataset) else str(trajectory)
-    x0, xt, t_frame, labels = _frames(ds, float(from_time))
+    x0, xt, t_frame, labels = restoration_frames(ds, float(from_time))
     n, d = xt.shape
     model.check_dim(d, "the trajectory")
     if not t_frame <= model.t_max * (1 + 1e-9):
