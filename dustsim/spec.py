@@ -102,15 +102,8 @@ def nonnegative_number(value: Any, name: str, where: str = "") -> float:
     return float(value)
 
 
-def number_in(
-    value: Any,
-    name: str,
-    where: str = "",
-    *,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    strict: bool = False,
-) -> float:
+def number_in(value: Any, name: str, where: str = "", *, minimum: float | None = None,
+              maximum: float | None = None, strict: bool = False) -> float:
     """``value`` as a float; ConfigError unless it is a finite number in range.
 
     ``minimum`` is excluded when ``strict`` (``> minimum``), included otherwise;
@@ -127,14 +120,7 @@ def number_in(
     return float(value)
 
 
-def integer(
-    value: Any,
-    name: str,
-    where: str = "",
-    *,
-    minimum: int | None = None,
-    maximum: int | None = None,
-) -> int:
+def integer(value: Any, name: str, where: str = "", *, minimum: int | None = None, maximum: int | None = None) -> int:
     """``value`` as an int; ConfigError unless it is an integer in ``[minimum, maximum]``."""
     if not is_integer(value):
         raise _fail(name, where, "an integer", value)

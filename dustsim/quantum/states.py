@@ -187,7 +187,7 @@ def parse_state(spec: str) -> tuple[str, dict[str, Any]]:
 
     ``"artifact:gmm:k=3"`` -> ``("artifact", {"spec": "gmm:k=3"})``.
     """
-    from ..spec import finite_number, parse_value, split_options
+    from ..spec import finite_number, parse_options
 
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError(f"empty state spec; choose one of: {', '.join(STATE_KINDS)}")
@@ -204,14 +204,10 @@ def parse_state(spec: str) -> tuple[str, dict[str, Any]]:
             raise ConfigError("state 'file' needs a path: 'file:state.npy'")
         return kind, {"path": rest.strip()}
     options: dict[str, Any] = {}
-    for item in split_options(rest) if rest else []:
-        key, eq, value = item.partition("=")
-        key = key.strip()
-        if not eq or not key:
-            raise ConfigError(f"state option {item!r} is not of the form key=value")
+    for key, value in parse_options(rest, "state").items():
         if key not in STATE_KINDS[kind]:
             raise ConfigError(f"state {kind!r} has no option {key!r}; its options are: {', '.join(STATE_KINDS[kind])}")
-        options[key] = finite_number(parse_value(value.strip()), key, f"state {kind!r}")
+        options[key] = finite_number(value, key, f"state {kind!r}")
     return kind, options
 
 
