@@ -86,6 +86,12 @@ def member_seeds(seed: int, count: int) -> list[int]:
     return [int(child.generate_state(1, np.uint64)[0] % MAX_SEED) for child in children]
 
 
+def stage_seeds(seed: int, names: list[str] | tuple[str, ...]) -> dict[str, int]:
+    """32-bit seeds of the stages of a pipeline (the demo), one child of ``seed`` per name in order."""
+    children = np.random.SeedSequence(seed).spawn(len(names))
+    return {name: int(child.generate_state(1, np.uint32)[0]) for name, child in zip(names, children, strict=True)}
+
+
 __all__ = [
     "ARTIFACT_STREAM",
     "DYNAMICS_STREAM",
@@ -97,5 +103,6 @@ __all__ = [
     "fresh_seed",
     "member_seeds",
     "numpy_stream",
+    "stage_seeds",
     "stream_seed",
 ]

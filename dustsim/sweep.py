@@ -237,7 +237,6 @@ def _template(spec: SweepSpec, members: list[SweepMember], history: str | None) 
     if message:
         warnings.warn(f"{message} (member 0)", PriorWarning, stacklevel=3)
     cfg = probe.config
-    assert cfg.n is not None and cfg.dim is not None
     n_real, n_time = len(members), len(probe.record_steps)
     dtype = probe.dtype
     chunk_particles = max(1, min(cfg.n, (1 << 24) // (cfg.dim * dtype.itemsize)))  # <= 16 MiB, one frame

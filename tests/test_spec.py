@@ -160,7 +160,8 @@ def test_stream_draws_differ_between_streams_and_repeat_within():
 def test_no_random_stream_is_defined_outside_the_registry():
     """Spawn keys, stream ids and fresh seeds of dustsim come from dustsim.streams only."""
     root = Path(streams.__file__).parent
-    pattern = re.compile(r"spawn_key=\(\d|^\s*(DYNAMICS_STREAM|ARTIFACT_STREAM|MAX_STEPS_PER_CALL)\s*=|def fresh_seed")
+    pattern = re.compile(r"spawn_key=\(\d|\)\.spawn\(|^\s*(DYNAMICS_STREAM|ARTIFACT_STREAM|MAX_STEPS_PER_CALL)\s*="
+                         r"|def fresh_seed")
     offenders = [
         f"{path.relative_to(root)}:{i}"
         for path in root.rglob("*.py")

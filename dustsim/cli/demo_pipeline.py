@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..run_info import config_text
+from ..streams import stage_seeds
 from .demo_support import support_numbers, support_table
 
 
@@ -149,9 +150,7 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     result = DemoResult(out, out / "report.html")
     stages = Stages(8, log)
-    seeds = {name: int(s.generate_state(1, np.uint32)[0]) for name, s in zip(
-        ("text", "gmm", "train_text", "train_gmm", "sample", "restore", "analysis"),
-        np.random.SeedSequence(seed).spawn(7), strict=True)}
+    seeds = stage_seeds(seed, ("text", "gmm", "train_text", "train_gmm", "sample", "restore", "analysis"))
 
     # 1. forward dust -------------------------------------------------------------------
     def forward() -> dict[str, Any]:
