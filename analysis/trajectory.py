@@ -20,7 +20,8 @@ from numpy.typing import NDArray
 
 from dustsim.errors import ConfigError
 from dustsim.processes import LinearProcess
-from dustsim.schema import closed_box, history_line, trajectory_config, trajectory_process
+from dustsim.run_info import RunInfo
+from dustsim.schema import closed_box, history_line, trajectory_process
 
 from ._input import as_points, check_k
 from .checkpoint import FrameCheckpoint, trajectory_identity
@@ -642,12 +643,8 @@ def uniform_box_log_volume(ds: xr.Dataset) -> float | None:
     box = closed_box(ds)
     if box is None:
         return None
-    lengths, kinds = box
-    config = trajectory_config(ds)
-    process = config.get("process", {})
-    if not isinstance(process, dict) or process.get("name") != "brownian" or config.get("potential"):
-        return None
-    if config.get("interaction") and any(k != "periodic" for k in kinds):
+    lengths, _ = box
+    if RunInfo.from_dataset(ds).stationary_law != "uniform":
         return None
     return float(np.sum(np.log(lengths)))
 

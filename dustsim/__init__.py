@@ -18,6 +18,7 @@ _LAZY = {
     "simulate": ("dustsim.simulation", "simulate"),
     "prepare": ("dustsim.simulation", "prepare"),
     "SimulationConfig": ("dustsim.config", "SimulationConfig"),
+    "RunInfo": ("dustsim.run_info", "RunInfo"),
     "make_process": ("dustsim.processes", "make_process"),
     "make_artifact": ("dustsim.artifacts", "make_artifact"),
     "open_trajectory": ("dustsim.io", "open_trajectory"),
@@ -32,6 +33,7 @@ _LAZY = {
 
 __all__ = [
     "GaussianMixture",
+    "RunInfo",
     "SimulationConfig",
     "__version__",
     "counter_normals",
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
     from .mixture import GaussianMixture
     from .physics.fokker_planck import fokker_planck
     from .processes import make_process
+    from .run_info import RunInfo
     from .schema import trajectory_dataset, validate_trajectory
     from .simulation import prepare, simulate
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import ConfigError, InputFileError
+from .spec import finite_number, integer, parse_options, positive_number
 
 
 @dataclass
@@ -84,49 +84,16 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
         if not rest:
             raise ConfigError(f"artifact {kind!r} needs an argument: '{kind}:{positional.upper()}'")
         return kind, {positional: rest}
-    options: dict[str, Any] = {}
-    if rest:
-        for item in _split_options(rest):
-            key, eq, value = item.partition("=")
-            if not eq or not key.strip():
-                raise ConfigError(f"artifact option {item!r} is not of the form key=value")
-            options[key.strip()] = _parse_value(value.strip())
-    return kind, options
-
-
-def _split_options(text: str) -> list[str]:
-    # commas inside brackets belong to list values
-    items, depth, cur = [], 0, ""
-    for ch in text:
-        depth += ch == "["
-        depth -= ch == "]"
-        if ch == "," and depth == 0:
-            items.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    items.append(cur)
-    return [i for i in items if i.strip()]
-
-
-def _parse_value(text: str) -> Any:
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
+    return kind, parse_options(rest, "artifact")
 
 
 # --------------------------------------------------------------------------- the sets
 def _opt(options: dict[str, Any], kind: str, key: str, default: Any, kind_of: type = float) -> Any:
     value = options.pop(key, default)
     if kind_of is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ConfigError(f"artifact {kind!r}: {key} must be a finite number, got {value!r}")
-        return float(value)
+        return finite_number(value, key, f"artifact {kind!r}")
     if kind_of is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"artifact {kind!r}: {key} must be an integer, got {value!r}")
-        return value
+        return integer(value, key, f"artifact {kind!r}")
     if kind_of is bool and not isinstance(value, bool):
         raise ConfigError(f"artifact {kind!r}: {key} must be true or false, got {value!r}")
     return value
@@ -685,14 +652,12 @@ def make_artifact(
     opts.pop("kind", None)
     opts.pop("spec", None)
     scale = _opt(opts, kind, "scale", 1.0)
-    if scale <= 0:
-        raise ConfigError(f"artifact {kind!r}: scale must be positive, got {scale}")
+    scale = positive_number(scale, "scale", f"artifact {kind!r}")
     if dim is None:
         dim = artifact_dim(spec, options)
-    if not isinstance(dim, int) or isinstance(dim, bool) or not 1 <= dim <= 255:
-        raise ConfigError(f"dim must be an integer between 1 and 255, got {dim!r}")
-    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1 or n >= 2**32):
-        raise ConfigError(f"n must be a positive integer below 2**32, got {n!r}")
+    dim = integer(dim, "dim", minimum=1, maximum=255)
+    if n is not None:
+        n = integer(n, "n", minimum=1, maximum=2**32 - 1)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     if kind != "points" and n is None:
         n = DEFAULT_N

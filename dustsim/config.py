@@ -53,23 +53,26 @@ back to ``dustsim simulate --config`` reproduces the trajectory bit for bit.
 from __future__ import annotations
 
 import dataclasses
-import math
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import tomli_w
 
 from .errors import ConfigError
+from .spec import integer, parse_value, positive_number
 from .stepping import STEPPERS
+from .streams import MAX_SEED
 
 DTYPES = ("float32", "float64")
 #: the physics tables, written after the scalar keys (TOML needs tables last)
 _TABLES = ("potential", "boundary", "interaction", "schedule")
+#: the fields whose settings make physical dust (:func:`has_physics`)
+PHYSICS_FIELDS = (*_TABLES, "label_diffusion")
 DEFAULT_STEPS = 1000
-MAX_SEED = 2**63  # TOML integers are signed 64-bit
 
 
 @dataclass
@@ -194,9 +197,14 @@ class SimulationConfig:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
         return cls.from_toml(text, source=str(path))
 
-    def replace(self, **changes: Any) -> SimulationConfig:
+    def replace(self, **changes: Any) -> Self:
         """A copy with some fields changed (``None`` values are ignored)."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def has_physics(self) -> bool:
+        """Whether the config asks for physical dust (:func:`has_physics`)."""
+        return has_physics({name: getattr(self, name) for name in PHYSICS_FIELDS})
 
     # ------------------------------------------------------------------------ output
     def to_dict(self) -> dict[str, Any]:
@@ -206,14 +214,14 @@ class SimulationConfig:
             value = getattr(self, f.name)
             if f.name in ("process", "process_params", "artifact", *_TABLES) or value is None:
                 continue
-            out[f.name] = _toml_safe(value)
-        out["process"] = {"name": self.process, **_toml_safe(self.process_params)}
+            out[f.name] = toml_safe(value)
+        out["process"] = {"name": self.process, **toml_safe(self.process_params)}
         if self.artifact:
-            out["artifact"] = _toml_safe(self.artifact)
+            out["artifact"] = toml_safe(self.artifact)
         for name in _TABLES:
             value = getattr(self, name)
             if value:
-                out[name] = _toml_safe(value)
+                out[name] = toml_safe(value)
         return out
 
     def to_toml(self) -> str:
@@ -223,17 +231,13 @@ class SimulationConfig:
     # --------------------------------------------------------------------- checking
     def validate(self) -> None:
         """Check types and ranges of the scalar fields; raise ConfigError."""
-        _int_field("n", self.n, minimum=1, maximum=2**32 - 1, optional=True)
-        _int_field("dim", self.dim, minimum=1, maximum=255, optional=True)
-        _int_field("steps", self.steps, minimum=1, optional=True)
-        _int_field("record_every", self.record_every, minimum=1)
-        _int_field("seed", self.seed, minimum=0, maximum=MAX_SEED - 1, optional=True)
+        for name, lo, hi in (("n", 1, 2**32 - 1), ("dim", 1, 255), ("steps", 1, None), ("seed", 0, MAX_SEED - 1)):
+            if getattr(self, name) is not None:
+                integer(getattr(self, name), name, minimum=lo, maximum=hi)
+        integer(self.record_every, "record_every", minimum=1)
         for name in ("t_end", "dt"):
-            value = getattr(self, name)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0
-            ):
-                raise ConfigError(f"{name} must be a positive number, got {value!r}")
+            if getattr(self, name) is not None:
+                positive_number(getattr(self, name), name)
         if self.stepper is not None and self.stepper not in STEPPERS:
             raise ConfigError(f"unknown stepper {self.stepper!r}; choose one of: {', '.join(STEPPERS)}")
         if self.dtype not in DTYPES:
@@ -264,30 +268,72 @@ class SimulationConfig:
         return steps, float(t_end if t_end is not None else 1.0)
 
 
-def parse_toml(text: str, source: str) -> dict[str, Any]:
-    """Parse TOML text; a syntax error becomes a one-line ConfigError naming ``source``."""
+@dataclass
+class ResolvedConfig(SimulationConfig):
+    """A config with every default filled in (:func:`dustsim.simulation.prepare`).
+
+    The same fields as :class:`SimulationConfig`, but the ones a request may leave open
+    are known: the number of particles and axes, the time grid, the stepper and the
+    seed. It is what a trajectory records (:attr:`dustsim.run_info.RunInfo.text`);
+    ``kT``, ``step_guard`` and ``label_diffusion`` stay None where no physics uses them.
+    """
+
+    n: int = 0
+    dim: int = 0
+    steps: int = 0
+    t_end: float = 0.0
+    dt: float = 0.0
+    stepper: str = "exact"
+    seed: int = 0
+
+
+def parse_toml(text: str, source: str, error: type[ConfigError] = ConfigError) -> dict[str, Any]:
+    """Parse TOML text: the one TOML reader of dustsim's configs (files, recorded configs).
+
+    A syntax error becomes a one-line ``error`` (a :class:`ConfigError`) naming ``source``.
+    """
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+        raise error(f"{source}: invalid TOML: {exc}") from None
 
 
-def _int_field(name: str, value: Any, minimum: int, maximum: int | None = None, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ConfigError(f"{name} must be an integer, got {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-        raise ConfigError(f"{name} must be {bound}, got {value}")
+def interacting(interaction: Any) -> bool:
+    """Whether an ``[interaction]`` table asks for a pair interaction (a name other than none)."""
+    return bool(interaction) and isinstance(interaction, dict) and (
+        str(interaction.get("name", "")).strip().lower() not in ("", "none")
+    )
 
 
-def _toml_safe(value: Any) -> Any:
+def has_physics(fields: Mapping[str, Any]) -> bool:
+    """Whether config fields ask for physical dust: more than the linear ``[process]``.
+
+    The one rule: a potential, a pair interaction, a schedule, a boundary other than free
+    on some axis, or a ``label_diffusion`` factor other than 1. ``fields`` is a config's
+    TOML tables or :func:`dataclasses.asdict` of a :class:`SimulationConfig`; a resolved
+    config of a linear run has none of these (:func:`dustsim.simulation.prepare` drops
+    trivial settings).
+    """
+    boundary = fields.get("boundary") or {}
+    kinds = boundary.get("kind", "free") if isinstance(boundary, dict) else "free"
+    kinds = kinds if isinstance(kinds, (list, tuple)) else [kinds]
+    label_diffusion = fields.get("label_diffusion")
+    return bool(
+        fields.get("potential")
+        or interacting(fields.get("interaction"))
+        or fields.get("schedule")
+        or any(str(k).lower() != "free" for k in kinds)
+        or (label_diffusion is not None
+            and (not isinstance(label_diffusion, (list, tuple)) or any(v != 1 for v in label_diffusion)))
+    )
+
+
+def toml_safe(value: Any) -> Any:
     """Convert numpy scalars/arrays and tuples into TOML-serialisable values; drop None."""
     if isinstance(value, dict):
-        return {str(k): _toml_safe(v) for k, v in value.items() if v is not None}
+        return {str(k): toml_safe(v) for k, v in value.items() if v is not None}
     if isinstance(value, (list, tuple, np.ndarray)):
-        return [_toml_safe(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
+        return [toml_safe(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating):
@@ -298,8 +344,8 @@ def _toml_safe(value: Any) -> Any:
 
 
 def parse_config_value(text: str) -> Any:
-    """Parse a ``KEY=VALUE`` value from the command line as a TOML literal (else a string)."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
+    """Parse a ``KEY=VALUE`` value from the command line as a TOML literal (else a string).
+
+    The rule of spec values (:func:`dustsim.spec.parse_value`).
+    """
+    return parse_value(text)

@@ -80,9 +80,9 @@ class GaussianMixture:
     @classmethod
     def from_trajectory(cls, ds: xr.Dataset) -> GaussianMixture | None:
         """The law of X_0 of a trajectory whose artifact is a Gaussian mixture, else None."""
-        from .schema import trajectory_config
+        from .run_info import RunInfo
 
-        return cls.from_config(trajectory_config(ds))
+        return RunInfo.from_dataset(ds).mixture
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> GaussianMixture | None:

@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .errors import ConfigError
+from .spec import is_number, positive_number
 
 FloatArray = NDArray[np.float64]
 
@@ -120,8 +121,7 @@ class LinearProcess:
 
 
 def _positive(name: str, process: str, value: float) -> None:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ConfigError(f"process '{process}': {name} must be a positive number, got {value!r}")
+    positive_number(value, name, f"process '{process}'")
 
 
 @dataclass(frozen=True)
@@ -654,7 +654,7 @@ def make_process(name: str, **params: Any) -> LinearProcess:
     for key, value in params.items():
         if key in sequences and isinstance(value, (list, tuple, str)):
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float, type(None))):
+        if value is not None and not is_number(value):
             raise ConfigError(f"process {name!r}: {key} must be a number, got {value!r}")
     return cls(**{k: (v if k in sequences else float(v) if v is not None else None) for k, v in params.items()})
 

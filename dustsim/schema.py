@@ -18,7 +18,6 @@ analysis reads nothing else. The full description is ``docs/schema.md``; in shor
 from __future__ import annotations
 
 import datetime as _dt
-import tomllib
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,7 +27,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._version import __version__
 from .errors import InputFileError
-from .processes import LinearProcess, make_process
+from .processes import LinearProcess
+from .run_info import RunInfo
 
 SCHEMA_VERSION = "1.0"
 DIRECTIONS = ("forward", "reverse", "restoration")
@@ -175,8 +175,9 @@ def validate_trajectory(ds: xr.Dataset, source: str = "dataset") -> None:
 
 
 def trajectory_config(ds: xr.Dataset) -> dict[str, Any]:
-    """The resolved config recorded in a trajectory, as a dict (see :func:`trajectory_config_text`)."""
-    return _parse_config(trajectory_config_text(ds), "the trajectory's config")
+    """The resolved config recorded in a trajectory, as a dict (a copy of :attr:`RunInfo.tables
+    <dustsim.run_info.RunInfo.tables>`; see :func:`trajectory_config_text`)."""
+    return dict(RunInfo.from_dataset(ds).tables)
 
 
 def trajectory_config_text(ds: xr.Dataset) -> str:
@@ -184,39 +185,16 @@ def trajectory_config_text(ds: xr.Dataset) -> str:
 
     For a sweep store, whose realizations each have their own config (the
     ``member_config`` coordinate), it is the config of the realization(s) selected: one
-    realization, or several that differ only in their seed (the first one's). Realizations
-    with different settings have no single config: select one member first
-    (``ds.isel(realization=r)``).
+    realization, or several that differ only in their seed (the first one's).
+    Realizations with different settings have no single config: select one member first
+    (``ds.isel(realization=r)``). See :meth:`dustsim.run_info.RunInfo.from_dataset`.
 
     Raises
     ------
     InputFileError
         Not valid TOML, or realizations that differ in more than their seed.
     """
-    if "member_config" not in ds.coords:
-        return str(ds.attrs.get("config", ""))
-    texts = [str(v) for v in np.asarray(ds["member_config"].values, dtype=object).ravel().tolist()]
-    configs = [_parse_config(text, "a realization's member_config") for text in dict.fromkeys(texts)]
-    first = {k: v for k, v in configs[0].items() if k != "seed"}
-    differ = sorted({key for c in configs[1:] for key in set(c) | set(first)
-                     if key != "seed" and c.get(key) != first.get(key)})
-    if differ:
-        raise InputFileError(
-            f"the realizations of this sweep differ in {', '.join(differ)}: select one member first "
-            "(ds.isel(realization=r); on the command line --realization R)"
-        )
-    return texts[0]
-
-
-def _parse_config(text: str, what: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputFileError(f"{what} is not valid TOML: {exc}") from None
-
-
-#: config keys whose presence makes the dynamics more than its ``[process]``
-PHYSICS_KEYS = ("potential", "boundary", "interaction", "schedule", "label_diffusion")
+    return RunInfo.from_dataset(ds).text
 
 
 def trajectory_process(ds: xr.Dataset) -> LinearProcess | None:
@@ -224,19 +202,9 @@ def trajectory_process(ds: xr.Dataset) -> LinearProcess | None:
 
     Physical dust (a potential, a box, interactions, a schedule or per-label diffusion
     on top of the ``[process]``) is not that linear process: None, so that nobody uses
-    its exact kernels for it.
+    its exact kernels for it (:attr:`dustsim.run_info.RunInfo.process`).
     """
-    config = trajectory_config(ds)
-    table = config.get("process")
-    if not isinstance(table, dict) or "name" not in table:
-        return None
-    if ds.attrs.get("dynamics", "linear") != "linear" or any(config.get(key) for key in PHYSICS_KEYS):
-        return None
-    params = {k: v for k, v in table.items() if k != "name"}
-    try:
-        return make_process(table["name"], **params)
-    except ValueError:
-        return None
+    return RunInfo.from_dataset(ds).process
 
 
 # --------------------------------------------------------------------- physical dust

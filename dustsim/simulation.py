@@ -23,13 +23,14 @@ import xarray as xr
 from numpy.typing import NDArray
 
 from .artifacts import make_artifact
-from .config import SimulationConfig
+from .config import PHYSICS_FIELDS, ResolvedConfig, SimulationConfig
 from .errors import ConfigError, DustsimError, InputFileError
 from .io import FrameStore, check_writable, finish_output, open_trajectory, output_format, partial_path
 from .io import remove_path as _remove_path
 from .kernels import affine, rng
 from .preflight import check_disk, check_memory
 from .processes import LinearProcess, VarianceExploding, make_process
+from .run_info import RunInfo, config_text
 from .schema import (
     box_coords,
     history_line,
@@ -39,18 +40,13 @@ from .schema import (
     trajectory_coords,
     trajectory_dataset,
 )
-from .stepping import affine_coefficients
+from .stepping import MAX_STEPS_PER_CALL, affine_coefficients
+from .streams import DYNAMICS_STREAM, artifact_rng, fresh_seed
 
 if TYPE_CHECKING:
     from .physics.system import PhysicalSystem
     from .schedule_theory.prior_gap import PriorGap
 
-#: Philox stream ids: every random draw of a run has its own stream of the run's seed.
-DYNAMICS_STREAM = 0
-ARTIFACT_STREAM = 1
-#: largest number of steps handed to one kernel call (bounds coefficient memory and
-#: keeps the progress bar moving)
-MAX_STEPS_PER_CALL = 1024
 #: largest buffer of frames (bytes) filled by one kernel call when frames are recorded
 #: every few steps: several frames per call use every random number a call draws
 MAX_FRAME_BUFFER_BYTES = 1 << 25
@@ -66,8 +62,11 @@ class SimulationPlan:
 
     Attributes
     ----------
-    config : SimulationConfig
-        The resolved config (recorded in the dataset).
+    config : ResolvedConfig
+        The resolved config (every field known).
+    run : RunInfo
+        The run as recorded: ``run.text`` is the config text the dataset records,
+        written once from ``config``.
     process : LinearProcess
     x0 : ndarray, shape (n, d), float64
         Initial positions.
@@ -80,7 +79,8 @@ class SimulationPlan:
         Potentials, boundary, interactions, schedule (None: the linear process alone).
     """
 
-    config: SimulationConfig
+    config: ResolvedConfig
+    run: RunInfo
     process: LinearProcess
     x0: NDArray[np.float64]
     labels: NDArray[np.int32] | None
@@ -105,16 +105,6 @@ class SimulationPlan:
     @property
     def record_times(self) -> NDArray[np.float64]:
         return self.times[self.record_steps]
-
-
-def fresh_seed() -> int:
-    """A seed drawn from OS entropy, in the range a config can record."""
-    return int(np.random.SeedSequence().entropy) % (2**63)
-
-
-def artifact_rng(seed: int) -> np.random.Generator:
-    """The generator of the artifact's draws, derived from the run's seed."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(ARTIFACT_STREAM,)))
 
 
 def largest_distance(x: NDArray[np.float64]) -> float:
@@ -155,7 +145,7 @@ def prepare(config: SimulationConfig) -> SimulationPlan:
     process = make_process(config.process, **params)
     process.check_end_time(t_end)
     physics = _prepare_physics(config, process, artifact.positions, artifact.labels, t_end)
-    resolved = config.replace(
+    request = config.replace(
         n=len(artifact.positions),
         dim=artifact.dim,
         steps=steps,
@@ -168,13 +158,15 @@ def prepare(config: SimulationConfig) -> SimulationPlan:
         **(physics.to_config() if physics is not None else {}),
     )
     if physics is None:  # trivial physics settings (free boundary, all D factors 1) leave no trace
-        resolved = dataclasses.replace(resolved, potential=[], boundary={}, interaction={}, schedule={},
-                                       label_diffusion=None)
+        request = dataclasses.replace(request, potential=[], boundary={}, interaction={}, schedule={},
+                                      label_diffusion=None)
+    resolved = ResolvedConfig(**{f.name: getattr(request, f.name) for f in dataclasses.fields(SimulationConfig)})
+    run = RunInfo.from_config(resolved, "overdamped-langevin" if physics is not None else "linear")
     times = t_end * (np.arange(steps + 1, dtype=np.float64) / steps)
     record = np.arange(0, steps + 1, config.record_every, dtype=np.int64)
     if record[-1] != steps:
         record = np.append(record, steps)
-    return SimulationPlan(resolved, process, artifact.positions, artifact.labels, times, record, physics)
+    return SimulationPlan(resolved, run, process, artifact.positions, artifact.labels, times, record, physics)
 
 
 def check_grid_size(config: SimulationConfig, steps: int) -> None:
@@ -215,7 +207,6 @@ def check_config_size(config: SimulationConfig, output: Path | None) -> None:
 def frame_bytes(plan: SimulationPlan) -> int:
     """Bytes of every recorded frame of a plan (positions, plus image counts in a periodic box)."""
     cfg = plan.config
-    assert cfg.n is not None and cfg.dim is not None
     per = plan.dtype.itemsize + (4 if plan.has_image else 0)
     return len(plan.record_steps) * cfg.n * cfg.dim * per
 
@@ -242,9 +233,9 @@ def _prepare_physics(
     t_end: float,
 ) -> PhysicalSystem | None:
     """The physical system of a config, or None for a linear process alone."""
-    from .physics.system import build_system, check_initial, has_physics
+    from .physics.system import build_system, check_initial
 
-    if not has_physics(config):
+    if not config.has_physics:
         return None
     if config.stepper == "exact":
         raise ConfigError(
@@ -262,32 +253,23 @@ def plan_prior_gap(plan: SimulationPlan) -> PriorGap | None:
     Exact for ``gmm`` artifacts (their law is recorded), from the empirical law of the initial
     points otherwise.
     """
-    from .mixture import GaussianMixture
-    from .schedule_theory.prior_gap import prior_gap
+    from .schedule_theory.prior_gap import data_prior_gap
 
     if plan.physics is not None:  # the prior of physical dust is not the process's
         return None
-    cfg = plan.config
-    mixture = GaussianMixture.from_config({"artifact": cfg.artifact, "init": cfg.init})
-    if mixture is not None and mixture.dim != plan.x0.shape[1]:
-        mixture = None
-    return prior_gap(plan.process, float(plan.times[-1]), x0=plan.x0, mixture=mixture, n_data=len(plan.x0),
-                     seed=int(cfg.seed or 0))
+    return data_prior_gap(plan.process, float(plan.times[-1]), plan.x0, plan.run.mixture, seed=plan.config.seed)
 
 
 def check_prior(plan: SimulationPlan) -> str | None:
     """A warning message if the process ends before it has forgotten the artifact.
 
-    The run's ``KL(p_T || prior)`` (:attr:`SimulationPlan.prior_gap`) must not exceed the data's
-    own sampling noise; the message gives the KL and the option to change. Brownian motion, which
-    no diffusion model uses as its forward process, records the gap without a warning.
+    The run's ``KL(p_T || prior)`` (:attr:`SimulationPlan.prior_gap`) checked by
+    :func:`~dustsim.schedule_theory.prior_gap.prior_warning`.
     """
-    from .schedule_theory.prior_gap import hint, warns_for
+    from .schedule_theory.prior_gap import prior_warning
 
     gap = plan.prior_gap
-    if gap is None or not gap.exceeds or not warns_for(plan.process):
-        return None
-    return gap.warning(hint(plan.process))
+    return None if gap is None else prior_warning(gap, plan.process)
 
 
 def _make_advance(plan: SimulationPlan, image: np.ndarray | None = None) -> Callable[[np.ndarray, int, int], None]:
@@ -298,11 +280,9 @@ def _make_advance(plan: SimulationPlan, image: np.ndarray | None = None) -> Call
     ``image``).
     """
     cfg = plan.config
-    assert cfg.seed is not None and cfg.dim is not None
     if plan.physics is not None:
         from .physics.system import LangevinAdvance
 
-        assert cfg.n is not None
         return LangevinAdvance(plan.physics, plan.times, cfg.seed, plan.dtype, plan.labels, cfg.n, image)
     k0, k1 = rng.split_key(cfg.seed)
     words = np.array([rng.stream_axis_word(DYNAMICS_STREAM, a) for a in range(cfg.dim)], dtype=np.uint64)
@@ -333,7 +313,6 @@ def _advance_frames(
     one call per frame but without discarding random numbers between calls.
     """
     cfg = plan.config
-    assert cfg.n is not None and cfg.dim is not None and cfg.seed is not None
     record = plan.record_steps
     advance = _make_advance(plan, image)
     per_buffer = MAX_FRAME_BUFFER_BYTES // max(1, cfg.dim * cfg.n * plan.dtype.itemsize)
@@ -379,8 +358,8 @@ def _attrs(plan: SimulationPlan, history: str | None) -> dict[str, Any]:
     return trajectory_attrs(
         process=plan.physics.describe() if plan.physics is not None else cfg.process,
         direction="forward",
-        seed=int(cfg.seed or 0),
-        config=cfg.to_toml(),
+        seed=cfg.seed,
+        config=plan.run.text,
         history=history_line(history or "simulate"),
         stepper=cfg.stepper,
         artifact=cfg.init,
@@ -410,7 +389,8 @@ def _progress_bar(plan: SimulationPlan, initial: int, enabled: bool | None) -> A
     )
 
 
-def _as_config(config: SimulationConfig | dict[str, Any] | str | Path | None) -> SimulationConfig:
+def as_config(config: SimulationConfig | dict[str, Any] | str | Path | None) -> SimulationConfig:
+    """A request config from a config object, a TOML-shaped dict, a TOML file path, or None (defaults)."""
     if config is None:
         return SimulationConfig()
     if isinstance(config, SimulationConfig):
@@ -464,7 +444,7 @@ def simulate(
     >>> ds.position.sel(time=1.0).std().item()  # doctest: +SKIP
     0.99...
     """
-    cfg = _as_config(config).replace(**overrides)
+    cfg = as_config(config).replace(**overrides)
     out = check_writable(output) if output is not None else None
     if out is not None:
         output_format(out)
@@ -480,7 +460,7 @@ def simulate(
         if out.exists():
             finish_output(out)
             done = open_trajectory(out)
-            stored = SimulationConfig.from_toml(done.attrs["config"], source=f"{out} (stored config)")
+            stored = RunInfo.from_dataset(done).config
             _check_resume_compatible(stored, cfg, overrides, finished=True)
             return done
     check_config_size(cfg, out)
@@ -492,7 +472,7 @@ def simulate(
     if out is None:
         return _run_in_memory(plan, progress, history)
     store = FrameStore(partial_path(out))
-    store.create(_template(plan, history), {"config": plan.config.to_toml()})
+    store.create(_template(plan, history), {"config": plan.run.text})
     return _run_streaming(plan, store, out, 0, progress)
 
 
@@ -510,7 +490,7 @@ def _state(plan: SimulationPlan, frame: np.ndarray) -> np.ndarray:
 
 def _run_in_memory(plan: SimulationPlan, progress: bool | None, history: str | None) -> xr.Dataset:
     cfg = plan.config
-    frames = np.empty((len(plan.record_steps), cfg.n, cfg.dim), dtype=plan.dtype)  # type: ignore[arg-type]
+    frames = np.empty((len(plan.record_steps), cfg.n, cfg.dim), dtype=plan.dtype)
     images = np.zeros(frames.shape, dtype=np.int32) if plan.has_image else None
     state = _state(plan, plan.x0)
     frames[0] = state.T
@@ -540,7 +520,6 @@ def _template(plan: SimulationPlan, history: str | None) -> xr.Dataset:
     import dask.array as da
 
     cfg = plan.config
-    assert cfg.n is not None and cfg.dim is not None
     n_frames = len(plan.record_steps)
     chunk_particles = max(1, min(cfg.n, (1 << 24) // (cfg.dim * plan.dtype.itemsize)))  # <= 16 MiB chunks
     position = da.empty((n_frames, cfg.n, cfg.dim), dtype=plan.dtype, chunks=(1, chunk_particles, cfg.dim))
@@ -565,7 +544,7 @@ def _template(plan: SimulationPlan, history: str | None) -> xr.Dataset:
 def _run_streaming(
     plan: SimulationPlan, store: FrameStore, out: Path, first_frame: int, progress: bool | None
 ) -> xr.Dataset:
-    record = {"config": plan.config.to_toml()}
+    record = {"config": plan.run.text}
     image = None
     if first_frame == 0:
         state = _state(plan, plan.x0)
@@ -607,10 +586,10 @@ def _resume(
     overrides: dict[str, Any],
 ) -> xr.Dataset:
     record = store.open()
-    stored = SimulationConfig.from_toml(record["config"], source=f"{store.path} (stored config)")
+    stored = RunInfo.from_text(record["config"], f"{store.path} (stored config)").config
     _check_resume_compatible(stored, cfg, overrides)
     plan = prepare(stored)
-    if plan.config.to_toml() != stored.to_toml():
+    if plan.run.text != stored.to_toml():
         raise InputFileError(
             f"cannot resume {out}: the stored config no longer resolves to itself (changed input file?)"
         )
@@ -633,7 +612,7 @@ def _finished_before(store: FrameStore, record: dict[str, Any], out: Path) -> bo
         return False
     try:
         done = open_trajectory(out)
-        same = done.attrs.get("config") == record.get("config")
+        same = config_text(done) == record.get("config")
         done.close()
     except DustsimError:
         return False
@@ -672,7 +651,7 @@ def _check_resume_compatible(stored: SimulationConfig, given: SimulationConfig, 
                 )
 
 
-_PHYSICS_TABLES = ("potential", "boundary", "interaction", "schedule", "label_diffusion")
+_PHYSICS_TABLES = PHYSICS_FIELDS
 _PHYSICS_FIELDS = (*_PHYSICS_TABLES, "kT", "step_guard")
 
 

@@ -17,6 +17,9 @@ from .processes import LinearProcess
 
 Stepper = Literal["exact", "euler"]
 STEPPERS: tuple[str, ...] = ("exact", "euler")
+#: largest number of steps handed to one kernel call (bounds coefficient memory and keeps the
+#: progress bar moving; results do not depend on it, the kernels count absolute steps)
+MAX_STEPS_PER_CALL = 1024
 
 
 def affine_coefficients(

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .config import SimulationConfig, _toml_safe, parse_toml
+from .config import SimulationConfig, parse_toml, toml_safe
 from .errors import ConfigError, DustsimError
 from .faults import fault_point
 from .io import (
@@ -60,7 +60,10 @@ from .io import (
     remove_path,
     replace_path,
 )
+from .run_info import config_text
 from .schema import history_line, position_attrs, spatial_labels, swept_coordinate_name, trajectory_attrs
+from .spec import integer
+from .streams import MAX_SEED, member_seeds
 
 #: fields that change the shape or time grid of a member, so cannot vary within one store
 SHAPE_FIELDS = ("n", "dim", "steps", "t_end", "dt", "record_every", "dtype")
@@ -123,10 +126,8 @@ class SweepSpec:
             sets = [dict(m) for m in table.get("members", [{}])]
         replicas = table.get("replicas", 1)
         seed = table.get("seed", 0)
-        if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
-            raise ConfigError(f"{source}: sweep.replicas must be a positive integer, got {replicas!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-            raise ConfigError(f"{source}: sweep.seed must be an integer in [0, 2**63), got {seed!r}")
+        replicas = integer(replicas, "sweep.replicas", source, minimum=1)
+        seed = integer(seed, "sweep.seed", source, minimum=0, maximum=MAX_SEED - 1)
         spec = cls(base, sets, replicas, seed)
         spec.members()  # validate every key now
         return spec
@@ -146,11 +147,11 @@ class SweepSpec:
     def members(self) -> list[SweepMember]:
         """Every (parameter set, replica) pair, with its own seed."""
         n_total = len(self.parameter_sets) * self.replicas
-        children = np.random.SeedSequence(self.seed).spawn(n_total)
+        seeds = member_seeds(self.seed, n_total)
         out = []
         for index, (m, r) in enumerate(itertools.product(range(len(self.parameter_sets)), range(self.replicas))):
             values = self.parameter_sets[m]
-            seed = int(children[index].generate_state(1, np.uint64)[0] % (2**63))
+            seed = seeds[index]
             out.append(SweepMember(index, m, r, values, apply_values(self.base, values).replace(seed=seed)))
         return out
 
@@ -199,7 +200,7 @@ def run_member(store: str, index: int, config_toml: str) -> dict[str, Any]:
     group["sigma"][index] = ds["sigma"].values
     if "label" in group and "label" in ds.coords:
         group["label"][index] = ds["label"].values
-    record = {"index": index, "config": ds.attrs["config"], "seconds": time.perf_counter() - started}
+    record = {"index": index, "config": config_text(ds), "seconds": time.perf_counter() - started}
     done = bookkeeping_dir(Path(store)) / f"{index}.json"
     tmp = done.with_suffix(".tmp")
     tmp.write_text(json.dumps(record))
@@ -231,7 +232,6 @@ def _template(spec: SweepSpec, members: list[SweepMember], history: str | None) 
     if message:
         warnings.warn(f"{message} (member 0)", PriorWarning, stacklevel=3)
     cfg = probe.config
-    assert cfg.n is not None and cfg.dim is not None
     n_real, n_time = len(members), len(probe.record_steps)
     dtype = probe.dtype
     chunk_particles = max(1, min(cfg.n, (1 << 24) // (cfg.dim * dtype.itemsize)))  # <= 16 MiB, one frame
@@ -343,7 +343,7 @@ def run_sweep(
     members = spec.members()
     partial = partial_path(out)
     books = bookkeeping_dir(partial)
-    spec_toml = json.dumps({"parameter_sets": _toml_safe(spec.parameter_sets), "replicas": spec.replicas,
+    spec_toml = json.dumps({"parameter_sets": toml_safe(spec.parameter_sets), "replicas": spec.replicas,
                             "seed": spec.seed, "base": spec.base.to_toml()}, sort_keys=True)
     marker = books / "spec.json"
     if not partial.exists() and out.exists() and _is_store_of(out, spec):
@@ -422,7 +422,7 @@ def _spec_config(spec: SweepSpec) -> str:
     """The ``config`` attribute of a sweep store: the base config and its [sweep] table."""
     import tomli_w
 
-    sweep_table = {"replicas": spec.replicas, "seed": spec.seed, "members": _toml_safe(spec.parameter_sets)}
+    sweep_table = {"replicas": spec.replicas, "seed": spec.seed, "members": toml_safe(spec.parameter_sets)}
     return tomli_w.dumps({**spec.base.to_dict(), "sweep": sweep_table})
 
 
@@ -432,7 +432,7 @@ def _is_store_of(path: Path, spec: SweepSpec) -> bool:
         ds = open_trajectory(path)
     except DustsimError:
         return False
-    same = ds.attrs.get("config") == _spec_config(spec) and "member_config" in ds.coords
+    same = config_text(ds) == _spec_config(spec) and "member_config" in ds.coords
     ds.close()
     return same
 

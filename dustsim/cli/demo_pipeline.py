@@ -24,6 +24,8 @@ from typing import Any, TypedDict
 import numpy as np
 
 from ..errors import DustsimError
+from ..run_info import config_text
+from ..streams import stage_seeds
 from .demo_support import support_numbers, support_table
 
 
@@ -156,9 +158,7 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     result = DemoResult(out, out / "report.html")
     stages = Stages(8, log)
-    seeds = {name: int(s.generate_state(1, np.uint32)[0]) for name, s in zip(
-        ("text", "gmm", "train_text", "train_gmm", "sample", "restore", "analysis"),
-        np.random.SeedSequence(seed).spawn(7), strict=True)}
+    seeds = stage_seeds(seed, ("text", "gmm", "train_text", "train_gmm", "sample", "restore", "analysis"))
 
     # 1. forward dust -------------------------------------------------------------------
     def forward() -> dict[str, Any]:
@@ -441,7 +441,7 @@ def _write_report(result: DemoResult, settings: DemoSettings, fwd: dict[str, Any
             tables=[([{"stage": k, "seconds": v} for k, v in timings.items()], "timings"),
                     ([{"setting": k, "value": v} for k, v in asdict(settings).items()], "settings"),
                     ([{"file": p.name} for p in result.files.values()], "files")],
-            code=[(fwd["text"].attrs["config"], "resolved config of the forward text run")],
+            code=[(config_text(fwd["text"]), "resolved config of the forward text run")],
         ),
     ]
     return write_report(result.report, "dustsim demo: dust, structure and entropy", sections,

@@ -327,9 +327,9 @@ def restore_command(model_path: str, trajectory: str, from_time: float, sampler_
     started = time.perf_counter()
     model = load_model(model_path, cfg.device, use_ema=cfg.use_ema)
     if dry_run:
-        from ..model.restore import _frames
+        from ..model.restore import restoration_frames
 
-        _, _, t_frame, _ = _frames(ds, float(from_time))
+        _, _, t_frame, _ = restoration_frames(ds, float(from_time))
         model.check_dim(d, "the trajectory")
         plan = _reverse_plan(model, cfg, n, t_frame, output)
         print_plan("restore", {"model": f"{model_path} ({model.dim}-D, {model.kind})",
@@ -430,9 +430,7 @@ def likelihood_command(model_path: str, points: str, frame_time: float, t_min: f
     model = load_model(model_path, device)
     log_jacobian = 0.0
     if columns is not _TRAJECTORY:  # a points file in its own units: the training run's transformation
-        import tomllib
-
-        table = tomllib.loads(model.meta.get("source", {}).get("config", "") or "").get("artifact", {})
+        table = model.source.artifact if model.source is not None else {}
         x, log_jacobian, done = to_recorded_units(x, columns, table)
         if done:
             click.echo(f"note: {points} {done} as the model's training data were; log-likelihoods are per point "

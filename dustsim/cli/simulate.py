@@ -104,7 +104,7 @@ def simulate_command(
         check_config_size(cfg, out)
         plan = prepare(cfg)
         check_frames_size(plan, out)
-        click.echo(plan.config.to_toml(), nl=False)
+        click.echo(plan.run.text, nl=False)
         where = f"written to {output}" if output is not None else "in memory (no --output)"
         click.echo(f"# plan (dry run, nothing written): {len(plan.record_steps)} frames of {plan.config.n} particles, "
                    f"{format_bytes(frame_bytes(plan))} {where}")

@@ -35,6 +35,7 @@ from .._version import __version__
 from ..errors import ConfigError, InputFileError
 from ..io import atomic_output
 from ..processes import LinearProcess
+from ..run_info import RunInfo
 from .config import NetworkConfig
 from .device import select_device
 from .networks import make_network
@@ -107,23 +108,27 @@ def read_checkpoint(path: str | Path, map_location: torch.device | str = "cpu") 
     return state
 
 
-def forward_config(meta: dict[str, Any]) -> dict[str, Any]:
-    """The config that describes the forward dynamics of a checkpoint's training data.
+def source_run(meta: dict[str, Any]) -> RunInfo | None:
+    """The run of a checkpoint's training data (its recorded config), or None if unrecorded or unreadable."""
+    text = meta.get("source", {}).get("config", "")
+    if not text:
+        return None
+    try:
+        return RunInfo.from_text(text, "the model's source config")
+    except ConfigError:
+        return None
+
+
+def forward_run(meta: dict[str, Any]) -> RunInfo:
+    """The run that describes the forward dynamics of a checkpoint's training data.
 
     The source trajectory's full resolved config when recorded (physical runs need its
     potentials and schedules, not only the ``[process]`` table), else the process table.
     """
-    import tomllib
-
-    text = meta.get("source", {}).get("config", "")
-    if text:
-        try:
-            config = tomllib.loads(text)
-        except tomllib.TOMLDecodeError:
-            config = {}
-        if isinstance(config.get("process"), dict):
-            return config
-    return {"process": dict(meta["process"])}
+    run = source_run(meta)
+    if run is not None and isinstance(run.tables.get("process"), dict):
+        return run
+    return RunInfo.from_tables({"process": dict(meta["process"])})
 
 
 def build_module(meta: dict[str, Any]) -> nn.Module:
@@ -140,7 +145,7 @@ def build_module(meta: dict[str, Any]) -> nn.Module:
     if meta["kind"] == "score":
         baseline = None
         if meta.get("baseline", "none") == "equilibrium":
-            baseline = equilibrium_score(sde_from_config(forward_config(meta)))
+            baseline = equilibrium_score(sde_from_config(forward_run(meta)))
         return ScoreNet(net, np.asarray(meta["frame_times"]), np.asarray(meta["frame_mean"]),
                         np.asarray(meta["frame_std"]), baseline=baseline)
     raise InputFileError(f"unknown model kind {meta['kind']!r} in checkpoint")
@@ -193,12 +198,17 @@ class TrainedModel:
     def sde(self) -> ForwardSDE:
         """The forward SDE the model reverses (ConfigError if its drift is unknown)."""
         if self._sde is None:
-            self._sde = sde_from_config(forward_config(self.meta))
+            self._sde = sde_from_config(forward_run(self.meta))
         return self._sde
 
     @property
     def process(self) -> LinearProcess | None:
         return self.sde.process
+
+    @cached_property
+    def source(self) -> RunInfo | None:
+        """The run of the training data, from its recorded config (None if unrecorded or unreadable)."""
+        return source_run(self.meta)
 
     @cached_property
     def score_fn(self) -> ScoreFn:

@@ -26,13 +26,12 @@ checkpoints and in the ``config`` attribute of generated trajectories.
 from __future__ import annotations
 
 import dataclasses
-import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..spec import choice, integer, is_number, number_in
 
 OBJECTIVES = ("auto", "dsm", "ssm")
 WEIGHTINGS = ("edm", "sigma2", "likelihood")
@@ -72,24 +71,18 @@ class _Table:
 
 def _check(table: str, name: str, value: Any, kind: type, minimum: float | None = None,
            maximum: float | None = None, optional: bool = False, strict: bool = False) -> None:
+    """One field of a ``[table]`` (:mod:`dustsim.spec` rules): a number or an int, in range."""
     if value is None and optional:
         return
-    ok = isinstance(value, (int, float) if kind is float else kind) and not isinstance(value, bool)
-    if ok and kind is float:
-        ok = math.isfinite(value)
-    if ok and minimum is not None:
-        ok = value > minimum if strict else value >= minimum
-    if ok and maximum is not None:
-        ok = value <= maximum
-    if not ok:
-        bound = "" if minimum is None else (f" > {minimum}" if strict else f" >= {minimum}")
-        raise ConfigError(f"[{table}] {name} must be a {'number' if kind is float else kind.__name__}{bound}, "
-                          f"got {value!r}")
+    if kind is int:
+        integer(value, name, f"[{table}]", minimum=None if minimum is None else int(minimum),
+                maximum=None if maximum is None else int(maximum))
+    else:
+        number_in(value, name, f"[{table}]", minimum=minimum, maximum=maximum, strict=strict)
 
 
 def _choice(table: str, name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"[{table}] {name} must be one of {', '.join(choices)}, got {value!r}")
+    choice(value, name, choices, f"[{table}]")
 
 
 @dataclass
@@ -235,8 +228,7 @@ class TrainConfig(_Table):
         _check(t, "steps", self.steps, int, 1, optional=True)
         _check(t, "max_time", self.max_time, float, 0, strict=True, optional=True)
         _check(t, "batch_size", self.batch_size, int, 1)
-        if not (isinstance(self.validation_fraction, (int, float)) and not isinstance(self.validation_fraction, bool)
-                and 0 < self.validation_fraction < 1):
+        if not (is_number(self.validation_fraction) and 0 < self.validation_fraction < 1):
             raise ConfigError(f"[training] validation_fraction must be a number in (0, 1), "
                               f"got {self.validation_fraction!r}")
         _check(t, "validation_points", self.validation_points, int, 1)
@@ -337,10 +329,11 @@ def load_tables(path: str | Path | None) -> dict[str, Any]:
     """Read a TOML config file (``{}`` for None); ConfigError if unreadable or invalid."""
     if path is None:
         return {}
+    from ..config import parse_toml
+
     path = Path(path)
     try:
-        return tomllib.loads(path.read_text())
+        text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return parse_toml(text, str(path))

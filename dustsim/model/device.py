@@ -8,16 +8,13 @@ share random numbers and every run can be repeated exactly.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..errors import ConfigError
-
-#: stream ids: one per kind of random draw derived from a run's seed
-STREAMS = {"init": 0, "data": 1, "sampler": 2, "prior": 3, "probe": 4, "projection": 5, "restore": 6,
-           "validation": 7, "validation-draws": 8}
+from ..streams import stream_seed
 
 
 def select_device(name: str | torch.device | None = "auto") -> torch.device:
@@ -53,25 +50,11 @@ def select_device(name: str | torch.device | None = "auto") -> torch.device:
     return device
 
 
-def stream_seed(seed: int, stream: str | int) -> int:
-    """A 63-bit seed for one stream of draws derived from the run's ``seed``."""
-    key = STREAMS[stream] if isinstance(stream, str) else int(stream)
-    state = np.random.SeedSequence(int(seed), spawn_key=(key,)).generate_state(2, dtype=np.uint32)
-    return int((int(state[0]) << 31) ^ int(state[1])) & (2**63 - 1)
-
-
 def make_generator(seed: int, stream: str | int, device: torch.device | str = "cpu") -> torch.Generator:
-    """A :class:`torch.Generator` on ``device`` seeded from ``(seed, stream)``."""
+    """A :class:`torch.Generator` on ``device`` seeded from ``(seed, stream)`` (:func:`dustsim.streams.stream_seed`)."""
     gen = torch.Generator(device=torch.device(device))
     gen.manual_seed(stream_seed(seed, stream))
     return gen
-
-
-def fresh_seed() -> int:
-    """A seed drawn from OS entropy (recorded by the caller)."""
-    # without arguments SeedSequence draws its entropy from the OS: always an int (its type is wider)
-    entropy = cast(int, np.random.SeedSequence().entropy)
-    return int(entropy) % (2**63)
 
 
 def as_tensor(x: Any, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:

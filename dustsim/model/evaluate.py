@@ -17,8 +17,9 @@ import torch
 import xarray as xr
 
 from ..errors import ConfigError
+from ..streams import fresh_seed
 from .checkpoint import TrainedModel
-from .device import fresh_seed, make_generator
+from .device import make_generator
 from .generate import chunked
 from .likelihood import bits_per_dim, log_likelihood
 from .preconditioning import ScoreFn, denoise

@@ -12,7 +12,6 @@ unchanged.
 from __future__ import annotations
 
 import sys
-import tomllib
 from collections.abc import Callable
 from typing import Any
 
@@ -22,9 +21,10 @@ import xarray as xr
 
 from ..errors import ConfigError, StepSizeError
 from ..schema import history_line, trajectory_attrs, trajectory_dataset
+from ..streams import fresh_seed
 from .checkpoint import TrainedModel
 from .config import SamplerConfig
-from .device import fresh_seed, make_generator
+from .device import make_generator
 from .preconditioning import ScoreFn
 from .samplers import Callback, Project, get_sampler, tweedie_denoise
 from .sde import time_grid
@@ -125,10 +125,7 @@ def resolved_config(model: TrainedModel, cfg: SamplerConfig, *, n: int, seed: in
     """The TOML recorded in a generated dataset: the source's artifact, the process, model and sampler."""
     import tomli_w
 
-    try:
-        source = tomllib.loads(model.meta.get("source", {}).get("config", "") or "")
-    except tomllib.TOMLDecodeError:
-        source = {}
+    source = model.source.tables if model.source is not None else {}
     out: dict[str, Any] = {k: source[k] for k in ("init", "dtype", "length_unit") if k in source}
     out.update(n=int(n), dim=model.dim, steps=cfg.steps, t_end=model.t_max, seed=int(seed))
     out["process"] = dict(model.meta["process"])
@@ -232,7 +229,4 @@ def _prior_gap_attrs(model: TrainedModel, from_prior: bool) -> dict[str, Any]:
 
 
 def _length_unit(model: TrainedModel) -> str:
-    try:
-        return str(tomllib.loads(model.meta["source"]["config"]).get("length_unit", "1"))
-    except (KeyError, tomllib.TOMLDecodeError):
-        return "1"
+    return model.source.length_unit if model.source is not None else "1"

@@ -34,9 +34,10 @@ import xarray as xr
 from ..errors import ConfigError, InputFileError
 from ..io import open_trajectory
 from ..schema import history_line, spatial_labels, trajectory_attrs, trajectory_dataset
+from ..streams import EXACT_POSTERIOR_STREAM, RESTORE_REFERENCE_STREAM, fresh_seed, numpy_stream
 from .checkpoint import TrainedModel
 from .config import SamplerConfig
-from .device import fresh_seed, make_generator
+from .device import make_generator
 from .generate import Recorder, chunked, progress_bar, resolved_config, reverse_times, run_sampler, sampler_config
 from .metrics import displacement_error, energy_distance, sliced_wasserstein
 from .samplers import tweedie_denoise
@@ -126,13 +127,20 @@ def exact_posterior_errors(ds: xr.Dataset, process: Any, x0: np.ndarray, xt: np.
         return {}
     a, s, c = float(process.alpha(t)), float(process.sigma(t)), float(process.centre)
     mean = np.where(mask, x0, mixture.posterior_mean(xt, a, s, c))
-    draw_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(8,)))
+    draw_rng = numpy_stream(seed, EXACT_POSTERIOR_STREAM)
     draw = np.where(mask, x0, mixture.posterior_sample(xt, a, s, c, seed=draw_rng))
     return {"exact_posterior_mean_error": (displacement_error(mean, x0), "the exact posterior mean E[X0 | X_t]"),
             "exact_posterior_draw_error": (displacement_error(draw, x0), "an exact draw from p(X0 | X_t)")}
 
 
-def _frames(ds: xr.Dataset, from_time: float) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None]:
+def restoration_frames(ds: xr.Dataset, from_time: float) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None]:
+    """``(x0, x_t, t, labels)`` of a forward trajectory: its first frame and the frame at ``from_time``.
+
+    Raises
+    ------
+    ConfigError
+        Not a single forward trajectory (InputFileError), or no frame at ``from_time``.
+    """
     pos = ds["position"]
     if "realization" in pos.dims:
         raise InputFileError("restoration needs a single trajectory (select one realization first)")
@@ -192,7 +200,7 @@ def restore(
     cfg = sampler_config(sampler)
     ds = trajectory if isinstance(trajectory, xr.Dataset) else open_trajectory(trajectory)
     source = "dataset" if isinstance(trajectory, xr.Dataset) else str(trajectory)
-    x0, xt, t_frame, labels = _frames(ds, float(from_time))
+    x0, xt, t_frame, labels = restoration_frames(ds, float(from_time))
     n, d = xt.shape
     model.check_dim(d, "the trajectory")
     if not t_frame <= model.t_max * (1 + 1e-9):
@@ -240,7 +248,7 @@ def restore(
     restored = rec.frames[-1].astype(np.float64)
     noised_err = displacement_error(xt, x0)
     restored_err = displacement_error(restored, x0)
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7,)))
+    rng = numpy_stream(seed, RESTORE_REFERENCE_STREAM)
     half_a, half_b = split_halves(n, rng)
     floor, floor_sd = energy_floor(x0, rng)
     exact = exact_posterior_errors(ds, model.process, x0, xt, t_frame, mask, seed)

@@ -13,7 +13,7 @@ Times are reduced (dimensionless) like everywhere in dustsim.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ import xarray as xr
 
 from ..errors import ConfigError
 from ..processes import LinearProcess
-from ..schema import trajectory_config, trajectory_process
+from ..run_info import RunInfo
 
 Drift = Callable[[torch.Tensor, Any], torch.Tensor]
 
@@ -97,16 +97,6 @@ def equilibrium_score(sde: ForwardSDE) -> Callable[[torch.Tensor, Any], torch.Te
     return score
 
 
-class _Keys:
-    """Attribute view of a config dict (for :func:`dustsim.physics.system.has_physics`)."""
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        self._config = config
-
-    def __getattr__(self, name: str) -> Any:
-        return self._config.get(name)
-
-
 #: factories of SDEs for processes that are not linear: name -> factory(process table)
 _SDE_FACTORIES: dict[str, Callable[[dict[str, Any]], ForwardSDE]] = {}
 
@@ -124,26 +114,26 @@ def register_sde(name: str, factory: Callable[[dict[str, Any]], ForwardSDE]) -> 
     _SDE_FACTORIES[name] = factory
 
 
-def sde_from_config(config: dict[str, Any]) -> ForwardSDE:
-    """The forward SDE described by a resolved config's ``[process]`` table.
+def sde_from_config(config: RunInfo | Mapping[str, Any]) -> ForwardSDE:
+    """The forward SDE of a run (:class:`~dustsim.run_info.RunInfo`, or a resolved config's tables).
 
     Raises
     ------
     ConfigError
-        The table is missing, or names a process whose drift dustsim does not know.
+        The ``[process]`` table is missing, or names a process whose drift dustsim does not know.
     """
+    from ..config import has_physics
     from ..processes import PROCESSES, make_process
 
-    table = config.get("process")
-    if not isinstance(table, dict) or "name" not in table:
+    run = _as_run(config)
+    table = run.process_table
+    if table is None:
         raise ConfigError("the config has no [process] table naming the forward process")
     name = table["name"]
     if name in _SDE_FACTORIES:
-        return _SDE_FACTORIES[name](dict(table))
-    from ..physics.system import has_physics
-
-    if has_physics(_Keys(config)):
-        return physical_sde(config)
+        return _SDE_FACTORIES[name](table)
+    if has_physics(run.tables):
+        return physical_sde(run)
     if name in PROCESSES:
         return linear_sde(make_process(name, **{k: v for k, v in table.items() if k != "name"}))
     raise ConfigError(
@@ -154,10 +144,14 @@ def sde_from_config(config: dict[str, Any]) -> ForwardSDE:
 
 def sde_from_trajectory(ds: xr.Dataset) -> ForwardSDE:
     """The forward SDE of a trajectory dataset (see :func:`sde_from_config`)."""
-    process = trajectory_process(ds)
-    if process is not None:
-        return linear_sde(process)
-    return sde_from_config(trajectory_config(ds))
+    run = RunInfo.from_dataset(ds)
+    if run.process is not None:
+        return linear_sde(run.process)
+    return sde_from_config(run)
+
+
+def _as_run(config: RunInfo | Mapping[str, Any]) -> RunInfo:
+    return config if isinstance(config, RunInfo) else RunInfo.from_tables(config)
 
 
 def _per_particle(values: Any, x: torch.Tensor) -> Any:
@@ -197,7 +191,7 @@ def torch_external_force(potential: Any, x: torch.Tensor) -> torch.Tensor:
     raise ConfigError(f"the score model cannot use a {name!r} potential (no differentiable force)")
 
 
-def physical_sde(config: dict[str, Any]) -> ForwardSDE:
+def physical_sde(config: RunInfo | Mapping[str, Any]) -> ForwardSDE:
     """The forward SDE of a physical run (:mod:`dustsim.physics.system`): base process plus forces.
 
     ``dX = [f(t)(X - c) + mu(t) F(X)] dt + sqrt(2 D(t)) dW`` with the external force
@@ -208,15 +202,10 @@ def physical_sde(config: dict[str, Any]) -> ForwardSDE:
     with a clear message: the score model learns one-particle densities of free dust in an
     external landscape.
     """
-    from ..config import SimulationConfig
-    from ..physics.system import build_system
-    from ..processes import make_process
-
-    cfg = SimulationConfig.from_dict(config, source="trajectory config")
-    table = dict(config.get("process", {}))
-    process = make_process(table.pop("name", cfg.process), **table)
-    dim = int(cfg.dim or 1)
-    system = build_system(cfg, process, dim, None, float(cfg.t_end or 1.0))
+    system = _as_run(config).physics
+    if system is None:
+        raise ConfigError("the config describes no physical dust (no potential, box, interaction or schedule)")
+    process = system.process
     if system.interaction is not None:
         raise ConfigError("the score model treats particles independently: interacting dust cannot be reversed")
     if any(kind != "free" for kind in system.boundary.kinds):

@@ -38,11 +38,13 @@ from torch import nn
 from .._version import __version__
 from ..errors import ConfigError, DustsimError
 from ..io import check_writable, open_trajectory, save_dataset
-from ..schema import history_line, trajectory_config, trajectory_config_text, trajectory_process
+from ..run_info import RunInfo
+from ..schema import history_line
+from ..streams import fresh_seed
 from .checkpoint import TrainedModel, gaussian_prior, kde_prior, read_checkpoint, save_checkpoint
 from .config import NetworkConfig, TrainConfig
 from .data import FrameSamples, KernelPairs, initial_positions, sigma_data, split_particles
-from .device import fresh_seed, make_generator
+from .device import make_generator
 from .distributed import DistributedContext, init_distributed
 from .losses import dsm_loss, ssm_vr_loss
 from .networks import make_network
@@ -122,8 +124,8 @@ def _source(data: str | Path | xr.Dataset) -> tuple[xr.Dataset, str]:
     return open_trajectory(data), str(data)
 
 
-def _objective(cfg: TrainConfig, ds: xr.Dataset) -> str:
-    linear = trajectory_process(ds) is not None
+def _objective(cfg: TrainConfig, run: RunInfo) -> str:
+    linear = run.process is not None
     if cfg.objective == "auto":
         return "dsm" if linear else "ssm"
     if cfg.objective == "dsm" and not linear:
@@ -131,15 +133,14 @@ def _objective(cfg: TrainConfig, ds: xr.Dataset) -> str:
     return cfg.objective
 
 
-def _t_end(ds: xr.Dataset, config: dict[str, Any]) -> float:
-    t_end = config.get("t_end")
-    return float(t_end) if t_end is not None else float(np.max(ds["time"].values))
+def _t_end(ds: xr.Dataset, run: RunInfo) -> float:
+    return run.t_end if run.t_end is not None else float(np.max(ds["time"].values))
 
 
 def _setup(ds: xr.Dataset, source: str, net_cfg: NetworkConfig, cfg: TrainConfig) -> dict[str, Any]:
     """Data, module and metadata for a fresh run (everything random from ``cfg.seed``)."""
-    config = trajectory_config(ds)
-    objective = _objective(cfg, ds)
+    run = RunInfo.from_dataset(ds)
+    objective = _objective(cfg, run)
     seed = int(cfg.seed)  # type: ignore[arg-type]
     init_gen = make_generator(seed, "init")
     data_gen = make_generator(seed, "data")
@@ -148,14 +149,14 @@ def _setup(ds: xr.Dataset, source: str, net_cfg: NetworkConfig, cfg: TrainConfig
         "objective": objective,
         "network": net_cfg.to_dict(),
         "training": cfg.to_dict(),
-        "process": dict(config.get("process", {"name": ds.attrs.get("process", "unknown")})),
-        "source": {"path": source, "config": trajectory_config_text(ds), "n": int(ds.sizes["particle"])},
+        "process": dict(run.tables.get("process", {"name": ds.attrs.get("process", "unknown")})),
+        "source": {"path": source, "config": run.text, "n": int(ds.sizes["particle"])},
     }
     if objective == "dsm":
-        process = trajectory_process(ds)
-        assert process is not None
+        process = run.process
+        assert process is not None  # the dsm objective needs a linear process (_objective)
         x0 = initial_positions(ds)
-        t_max = _t_end(ds, config)
+        t_max = _t_end(ds, run)
         if float(process.alpha(t_max)) <= 1e-6:  # alpha = 0 (cosine at t = 1): stop just before
             t_max *= 1 - 1e-4
         t_min = cfg.t_min if cfg.t_min is not None else 1e-5 * t_max
@@ -168,7 +169,7 @@ def _setup(ds: xr.Dataset, source: str, net_cfg: NetworkConfig, cfg: TrainConfig
         data: Any = pairs.subset(train_idx)
         held_out: Any = pairs.subset(held_idx)
         prior = gaussian_prior(process, t_max, mean, sd)
-        gap = _check_prior(process, t_max, x0, config, prior, seed)
+        gap = _check_prior(process, t_max, x0, run, prior, seed)
         net = make_network(net_cfg.kind, data.dim, generator=init_gen, **net_cfg.options())
         module: nn.Module = Denoiser(net, sd, mean)
         meta.update(kind="denoiser", dim=data.dim, t_min=t_min, t_max=t_max, sigma_data=sd,
@@ -193,26 +194,22 @@ def _setup(ds: xr.Dataset, source: str, net_cfg: NetworkConfig, cfg: TrainConfig
                     prior=kde_prior(data.frames[-1]))
     meta["validation"] = {"fraction": cfg.validation_fraction, "training_particles": data.n_particles,
                           "held_out_particles": held_out.n_particles, "points": cfg.validation_points}
-    return {"data": data, "held_out": held_out, "module": module, "meta": meta, "data_gen": data_gen}
+    return {"data": data, "held_out": held_out, "module": module, "meta": meta, "data_gen": data_gen, "run": run}
 
 
-def _check_prior(process: Any, t_max: float, x0: np.ndarray, config: dict[str, Any], prior: dict[str, Any],
+def _check_prior(process: Any, t_max: float, x0: np.ndarray, run: RunInfo, prior: dict[str, Any],
                  seed: int) -> Any:
-    """``KL(p_T || model prior)`` (:func:`dustsim.schedule_theory.prior_gap.prior_gap`).
+    """``KL(p_T || model prior)`` (:func:`dustsim.schedule_theory.prior_gap.data_prior_gap`).
 
-    Warns when it exceeds the data's noise.
+    Warns when it exceeds the data's noise (:func:`~dustsim.schedule_theory.prior_gap.prior_warning`).
     """
-    from ..mixture import GaussianMixture
-    from ..schedule_theory.prior_gap import hint, prior_gap, warns_for
+    from ..schedule_theory.prior_gap import data_prior_gap, prior_warning
     from ..simulation import PriorWarning
 
-    mixture = GaussianMixture.from_config(config)
-    if mixture is not None and mixture.dim != x0.shape[1]:
-        mixture = None
-    gap = prior_gap(process, t_max, x0=x0, mixture=mixture, seed=seed, prior=(prior["mean"], prior["std"]))
-    if gap.exceeds and warns_for(process):
-        warnings.warn(gap.warning(hint(process) + "; samples started from the Gaussian prior will be biased"),
-                      PriorWarning, stacklevel=3)
+    gap = data_prior_gap(process, t_max, x0, run.mixture, seed=seed, prior=(prior["mean"], prior["std"]))
+    message = prior_warning(gap, process, "; samples started from the Gaussian prior will be biased")
+    if message:
+        warnings.warn(message, PriorWarning, stacklevel=3)
     return gap
 
 
@@ -413,7 +410,8 @@ def _train(
     data_source, data_gen = setup["data"], setup["data_gen"]
     if cfg.steps is None:
         cfg = cfg.replace(steps=default_steps(data_source.n_particles, data_source.dim))
-    centre = float(trajectory_process(ds).centre) if meta["kind"] == "denoiser" else 0.0  # type: ignore[union-attr]
+    process = setup["run"].process
+    centre = float(process.centre) if meta["kind"] == "denoiser" and process is not None else 0.0
     validation_set = make_validation_set(meta["kind"], setup["held_out"], cfg.validation_points,
                                          make_generator(int(cfg.seed), "validation-draws"),  # type: ignore[arg-type]
                                          device, cfg.weighting, centre, cfg.n_projections)

@@ -30,6 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..errors import ConfigError
 from ..kernels.space import KIND_CODES
+from ..spec import finite_number, per_axis, positive_number
 
 KINDS = tuple(KIND_CODES)
 
@@ -142,10 +143,7 @@ def free(dim: int) -> Boundary:
 
 
 def _per_axis(name: str, value: Any, dim: int) -> list[Any]:
-    values = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value] * dim
-    if len(values) != dim:
-        raise ConfigError(f"boundary {name} has {len(values)} values but the system is {dim}-D")
-    return values
+    return per_axis(value, name, dim, "boundary")
 
 
 def make_boundary(table: dict[str, Any] | None, dim: int) -> Boundary:
@@ -172,13 +170,10 @@ def make_boundary(table: dict[str, Any] | None, dim: int) -> Boundary:
             lengths.append(math.nan)
             los.append(math.nan)
             continue
-        if isinstance(L, bool) or not isinstance(L, (int, float)) or not math.isfinite(L) or L <= 0:
-            raise ConfigError(f"box length on axis {a} must be a positive number, got {L!r}")
-        o = -0.5 * float(L) if origin[a] is None else origin[a]
-        if isinstance(o, bool) or not isinstance(o, (int, float)) or not math.isfinite(o):
-            raise ConfigError(f"box origin on axis {a} must be a finite number, got {o!r}")
-        lengths.append(float(L))
-        los.append(float(o))
+        L = positive_number(L, f"box length on axis {a}")
+        o = finite_number(-0.5 * L if origin[a] is None else origin[a], f"box origin on axis {a}")
+        lengths.append(L)
+        los.append(o)
     return Boundary(tuple(kinds), tuple(los), tuple(lengths))
 
 

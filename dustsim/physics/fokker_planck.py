@@ -341,12 +341,14 @@ def fokker_planck(
         ``density(time, x[, y])`` and ``mass(time)``; see ``docs/schema.md``.
     """
     from ..artifacts import make_artifact
+    from ..config import interacting
     from ..processes import make_process
-    from ..simulation import _as_config, artifact_rng, fresh_seed
+    from ..simulation import as_config
+    from ..streams import artifact_rng, fresh_seed
 
-    cfg = _as_config(config).replace(**overrides)
+    cfg = as_config(config).replace(**overrides)
     cfg.validate()
-    if cfg.interaction and str(cfg.interaction.get("name", "")).lower() not in ("", "none"):
+    if interacting(cfg.interaction):
         raise ConfigError("the Fokker-Planck solver is for non-interacting particles; drop the interaction")
     seed = cfg.seed if cfg.seed is not None else fresh_seed()
     steps, t_end = cfg.time_grid()

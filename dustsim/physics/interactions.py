@@ -34,6 +34,8 @@ from numpy.typing import ArrayLike, NDArray
 from ..errors import ConfigError
 from ..kernels import cells as kc
 from ..kernels import forces as kf
+from ..spec import nonnegative_number, positive_number
+from ..spec import parse_spec as spec_table
 from .boundaries import Boundary, free
 
 INTERACTIONS = ("harmonic", "wca", "lj", "morse")
@@ -130,11 +132,8 @@ class Interaction:
 
 
 def _number(name: str, key: str, value: Any, positive: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"interaction {name!r}: {key} must be a finite number, got {value!r}")
-    if (value <= 0 if positive else value < 0):
-        raise ConfigError(f"interaction {name!r}: {key} must be {'positive' if positive else '>= 0'}, got {value!r}")
-    return float(value)
+    check = positive_number if positive else nonnegative_number
+    return check(value, key, f"interaction {name!r}")
 
 
 def make_interaction(table: dict[str, Any] | None) -> Interaction | None:
@@ -169,16 +168,7 @@ def make_interaction(table: dict[str, Any] | None) -> Interaction | None:
 
 def parse_spec(spec: str) -> dict[str, Any]:
     """``"wca:sigma=1,epsilon=2"`` -> ``{"name": "wca", "sigma": 1, "epsilon": 2}``."""
-    from ..artifacts import _parse_value, _split_options
-
-    name, _, rest = str(spec).strip().partition(":")
-    table: dict[str, Any] = {"name": name.strip().lower()}
-    for item in _split_options(rest) if rest else []:
-        key, eq, value = item.partition("=")
-        if not eq or not key.strip():
-            raise ConfigError(f"interaction option {item!r} is not of the form key=value")
-        table[key.strip()] = _parse_value(value.strip())
-    return table
+    return spec_table(spec, "interaction")
 
 
 def check_box(interaction: Interaction, boundary: Boundary) -> None:

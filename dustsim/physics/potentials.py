@@ -49,6 +49,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..errors import ConfigError
 from ..kernels import forces as kf
+from ..spec import axis_numbers, positive_number
+from ..spec import parse_spec as spec_table
 
 POTENTIALS = ("harmonic", "double-well", "cosine", "constant", "custom")
 _PARAMS: dict[str, dict[str, Any]] = {
@@ -133,39 +135,18 @@ class Potential:
 
 # ------------------------------------------------------------------------- building
 def parse_spec(spec: str) -> dict[str, Any]:
-    """``"double-well:barrier=2,width=[1,2]"`` -> ``{"name": "double-well", "barrier": 2, ...}``."""
-    from ..artifacts import _parse_value, _split_options
+    """``"double-well:barrier=2,width=[1,2]"`` -> ``{"name": "double-well", "barrier": 2, ...}``.
 
-    if not isinstance(spec, str) or not spec.strip():
-        raise ConfigError(f"empty potential spec; choose one of: {', '.join(POTENTIALS)}")
-    name, _, rest = spec.strip().partition(":")
-    table: dict[str, Any] = {"name": name.strip().lower()}
-    if table["name"] == "custom" and rest and "=" not in rest.split(",")[0]:
-        rest = f"force={rest}"  # custom:module:function
-    for item in _split_options(rest) if rest else []:
-        key, eq, value = item.partition("=")
-        if not eq or not key.strip():
-            raise ConfigError(f"potential option {item!r} is not of the form key=value")
-        table[key.strip()] = value.strip() if key.strip() == "force" and table["name"] == "custom" else _parse_value(
-            value.strip()
-        )
-    return table
+    ``custom:module:function`` is short for ``custom:force=module:function``.
+    """
+    custom = str(spec).strip().partition(":")[0].strip().lower() == "custom"
+    return spec_table(spec, "potential", choices=POTENTIALS, strings=("force",) if custom else (),
+                      positional="force" if custom else None)
 
 
 def _per_axis(name: str, key: str, value: Any, dim: int) -> list[float]:
-    values = value if isinstance(value, (list, tuple, np.ndarray)) else [value] * dim
-    if len(values) != dim:
-        raise ConfigError(f"potential {name!r}: {key} has {len(values)} values but the system is {dim}-D")
-    out = []
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
-            raise ConfigError(f"potential {name!r}: {key} must be a finite number or a list of them, got {value!r}")
-        if (name, key) in _POSITIVE and v <= 0:
-            raise ConfigError(f"potential {name!r}: {key} must be positive, got {value!r}")
-        if (name, key) in _NONNEGATIVE and v < 0:
-            raise ConfigError(f"potential {name!r}: {key} must be >= 0, got {value!r}")
-        out.append(float(v))
-    return out
+    sign = "positive" if (name, key) in _POSITIVE else "nonnegative" if (name, key) in _NONNEGATIVE else "any"
+    return axis_numbers(value, key, dim, f"potential {name!r}", sign=sign)
 
 
 def import_function(path: str, what: str = "custom force") -> Callable[..., Any]:
@@ -220,9 +201,8 @@ def make_potential(table: dict[str, Any], dim: int) -> Potential:
             path = str(force)
             fn = import_function(path)
         length = table.get("length")
-        if length is not None and (isinstance(length, bool) or not isinstance(length, (int, float)) or length <= 0):
-            raise ConfigError(f"potential 'custom': length must be a positive number, got {length!r}")
-        return Potential(name, {"force": path, "length": None if length is None else float(length)}, fn)
+        length = None if length is None else positive_number(length, "length", "potential 'custom'")
+        return Potential(name, {"force": path, "length": length}, fn)
     params = {key: _per_axis(name, key, table.get(key, default), dim) for key, default in defaults.items()}
     return Potential(name, params)
 

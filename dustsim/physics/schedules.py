@@ -31,7 +31,6 @@ Config::
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +39,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..errors import ConfigError
+from ..spec import finite_number, positive_number
+from ..spec import parse_spec as spec_table
 
 SCHEDULES = ("constant", "linear", "exponential", "table", "python")
 QUANTITIES = ("D", "kT")
@@ -101,11 +102,8 @@ class Schedule:
 
 
 def _num(name: str, key: str, value: Any, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"schedule {name!r}: {key} must be a finite number, got {value!r}")
-    if positive and value <= 0:
-        raise ConfigError(f"schedule {name!r}: {key} must be positive, got {value!r}")
-    return float(value)
+    check = positive_number if positive else finite_number
+    return check(value, key, f"schedule {name!r}")
 
 
 def make_schedule(table: dict[str, Any] | None, t_end: float) -> Schedule | None:
@@ -162,20 +160,9 @@ def make_schedule(table: dict[str, Any] | None, t_end: float) -> Schedule | None
 
 
 def parse_spec(spec: str) -> dict[str, Any]:
-    """``"linear:start=2,end=0.1,of=kT"`` -> a ``[schedule]`` table."""
-    from ..artifacts import _parse_value, _split_options
-
-    name, _, rest = str(spec).strip().partition(":")
-    table: dict[str, Any] = {"name": name.strip().lower()}
-    if table["name"] == "python" and rest and "=" not in rest.split(",")[0]:
-        rest = f"function={rest}"
-    for item in _split_options(rest) if rest else []:
-        key, eq, value = item.partition("=")
-        if not eq or not key.strip():
-            raise ConfigError(f"schedule option {item!r} is not of the form key=value")
-        key = key.strip()
-        table[key] = value.strip() if key in ("function", "of") else _parse_value(value.strip())
-    return table
+    """``"linear:start=2,end=0.1,of=kT"`` -> a ``[schedule]`` table (``python:module:function`` for short)."""
+    python = str(spec).strip().partition(":")[0].strip().lower() == "python"
+    return spec_table(spec, "schedule", strings=("function", "of"), positional="function" if python else None)
 
 
 __all__ = ["QUANTITIES", "SCHEDULES", "Schedule", "make_schedule", "parse_spec"]

@@ -36,6 +36,9 @@ from ..kernels import euler as ke
 from ..kernels import forces as kf
 from ..kernels import rng
 from ..processes import LinearProcess
+from ..spec import positive_number
+from ..stepping import MAX_STEPS_PER_CALL
+from ..streams import DYNAMICS_STREAM  # the Euler noise: the same stream as the linear processes' dynamics
 from .boundaries import Boundary, make_boundary
 from .interactions import Interaction, check_box, make_interaction
 from .potentials import (
@@ -50,9 +53,6 @@ from .schedules import Schedule, make_schedule
 DEFAULT_KT = 1.0
 #: largest deterministic displacement per step, as a fraction of the forces' length scale
 DEFAULT_STEP_GUARD = 0.2
-#: Philox stream of the Euler noise (the same stream as the linear processes' dynamics)
-DYNAMICS_STREAM = 0
-MAX_STEPS_PER_CALL = 1024
 
 
 @dataclass(frozen=True)
@@ -224,26 +224,6 @@ class PhysicalSystem:
         return out
 
 
-def has_physics(cfg: Any) -> bool:
-    """Whether a config asks for more than a linear process (see :func:`build_system`)."""
-    boundary = cfg.boundary or {}
-    kinds = boundary.get("kind", "free")
-    kinds = kinds if isinstance(kinds, (list, tuple)) else [kinds]
-    return bool(
-        cfg.potential
-        or (cfg.interaction and str(cfg.interaction.get("name", "")).lower() not in ("", "none"))
-        or cfg.schedule
-        or any(str(k).lower() != "free" for k in kinds)
-        or (cfg.label_diffusion is not None and any(v != 1 for v in cfg.label_diffusion))
-    )
-
-
-def _positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
-
-
 def build_system(
     cfg: Any, process: LinearProcess, dim: int, labels: NDArray[np.int32] | None, t_end: float
 ) -> PhysicalSystem:
@@ -256,14 +236,14 @@ def build_system(
             raise ConfigError(f"pair interactions are implemented for 1 to 3 dimensions, got dim = {dim}")
         check_box(interaction, boundary)
     schedule = make_schedule(cfg.schedule, t_end)
-    kT = _positive("kT", DEFAULT_KT if cfg.kT is None else cfg.kT)
-    guard = _positive("step_guard", DEFAULT_STEP_GUARD if cfg.step_guard is None else cfg.step_guard)
+    kT = positive_number(DEFAULT_KT if cfg.kT is None else cfg.kT, "kT")
+    guard = positive_number(DEFAULT_STEP_GUARD if cfg.step_guard is None else cfg.step_guard, "step_guard")
     ell = cfg.label_diffusion
     if ell is None:
         ell = [1.0]
     if not isinstance(ell, (list, tuple)) or not ell:
         raise ConfigError(f"label_diffusion must be a list of positive numbers (one per label), got {ell!r}")
-    ell = tuple(_positive("label_diffusion", v) for v in ell)
+    ell = tuple(positive_number(v, "label_diffusion") for v in ell)
     system = PhysicalSystem(process, dim, potentials, boundary, interaction, schedule, kT, ell, guard)
     if labels is not None or len(ell) > 1:
         system.particle_types(labels, 0 if labels is None else len(labels))
@@ -386,5 +366,4 @@ __all__ = [
     "PhysicalSystem",
     "build_system",
     "check_initial",
-    "has_physics",
 ]

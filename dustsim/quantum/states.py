@@ -187,7 +187,7 @@ def parse_state(spec: str) -> tuple[str, dict[str, Any]]:
 
     ``"artifact:gmm:k=3"`` -> ``("artifact", {"spec": "gmm:k=3"})``.
     """
-    from ..artifacts import _parse_value, _split_options
+    from ..spec import finite_number, parse_options
 
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError(f"empty state spec; choose one of: {', '.join(STATE_KINDS)}")
@@ -204,17 +204,10 @@ def parse_state(spec: str) -> tuple[str, dict[str, Any]]:
             raise ConfigError("state 'file' needs a path: 'file:state.npy'")
         return kind, {"path": rest.strip()}
     options: dict[str, Any] = {}
-    for item in _split_options(rest) if rest else []:
-        key, eq, value = item.partition("=")
-        key = key.strip()
-        if not eq or not key:
-            raise ConfigError(f"state option {item!r} is not of the form key=value")
+    for key, value in parse_options(rest, "state").items():
         if key not in STATE_KINDS[kind]:
             raise ConfigError(f"state {kind!r} has no option {key!r}; its options are: {', '.join(STATE_KINDS[kind])}")
-        v = _parse_value(value.strip())
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ConfigError(f"state {kind!r}: {key} must be a finite number, got {value.strip()!r}")
-        options[key] = float(v)
+        options[key] = finite_number(value, key, f"state {kind!r}")
     return kind, options
 
 

@@ -158,4 +158,31 @@ def prior_gap(process: LinearProcess, t_end: float, *, x0: ArrayLike | None = No
     return PriorGap(float(kl), float(se), method, floor, float(t_end), mean, float(std))
 
 
-__all__ = ["MAX_POINTS", "PriorGap", "describe_attrs", "hint", "noise_floor", "prior_gap", "warns_for"]
+def data_prior_gap(process: LinearProcess, t_end: float, x0: ArrayLike, mixture: GaussianMixture | None, *,
+                   seed: int, prior: tuple[ArrayLike, float] | None = None) -> PriorGap:
+    """The prior check of a run's data: :func:`prior_gap` of the points ``x0`` (shape (n, d)).
+
+    Exact when the data's law is known (``mixture``, used only if its dimension is the
+    points'), else from the empirical law of the points. The one check both the
+    simulator and model training run.
+    """
+    pts = np.asarray(x0)
+    if mixture is not None and mixture.dim != pts.shape[1]:
+        mixture = None
+    return prior_gap(process, t_end, x0=pts, mixture=mixture, seed=seed, prior=prior)
+
+
+def prior_warning(gap: PriorGap, process: LinearProcess, consequence: str = "") -> str | None:
+    """A warning message if the process ends before it has forgotten the data, else None.
+
+    ``KL(p_T || prior)`` must not exceed the data's own sampling noise; the message gives
+    the KL, the option to change and ``consequence``. Brownian motion, which no diffusion
+    model uses as its forward process, records the gap without a warning.
+    """
+    if not gap.exceeds or not warns_for(process):
+        return None
+    return gap.warning(hint(process) + consequence)
+
+
+__all__ = ["MAX_POINTS", "PriorGap", "data_prior_gap", "describe_attrs", "hint", "noise_floor", "prior_gap",
+           "prior_warning", "warns_for"]
