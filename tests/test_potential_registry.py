@@ -59,7 +59,7 @@ def test_kernel_layout_is_the_one_the_kernels_are_compiled_for():
     assert NAMES[:4] == ["harmonic", "double-well", "cosine", "constant"]
     assert [potential_defs.ROW_OFFSET[n] for n in NAMES[:4]] == [0, 2, 5, 8]
     assert [potential_defs.BY_NAME[n].flag for n in NAMES[:4]] == [1, 2, 4, 8]
-    assert kf.N_ROWS == sum(d.kernel_rows for d in potential_defs.DEFINITIONS)
+    assert sum(d.kernel_rows for d in potential_defs.DEFINITIONS) == kf.N_ROWS
     assert {d.name: d.kind for d in pair_defs.DEFINITIONS} == {"harmonic": 1, "wca": 2, "lj": 2, "morse": 3}
     kf.check_cache()  # the on-disk cache was compiled for this registry
 
@@ -181,3 +181,54 @@ def test_pair_defaults_come_from_the_definitions():
         values = {"sigma": inter.sigma, "a": inter.a, "r0": inter.r0}
         assert math.isclose(inter.cutoff, d.default_cutoff(values))
         assert inter.length_scale() > 0
+
+
+# ------------------------------------------------- the dispatch of a new definition
+def _quartic_force(f, x, strength, centre):
+    y = x - centre
+    return f - strength * (y * y * y)
+
+
+def test_a_new_definition_only_needs_its_own_module():
+    # what the package does with a new module: the generated dispatch picks up its slot and rows
+    from numba import njit
+
+    from dustsim.kernels.options import INLINE
+    from dustsim.physics.potential_defs import SeparablePotential, row_offsets
+
+    quartic = SeparablePotential(
+        name="quartic", slot=len(potential_defs.DEFINITIONS), params={"q": 1.0, "centre": 0.0},
+        energy=lambda x, p: np.sum(p["q"] * (x - p["centre"]) ** 4, axis=-1),
+        force=lambda x, p: -4.0 * p["q"] * (x - p["centre"]) ** 3,
+        curvature=lambda p: 48.0 * p["q"], kernel_rows=2,
+        kernel_params=lambda p: (4.0 * p["q"], p["centre"]), kernel_force=njit(**INLINE)(_quartic_force),
+        torch_force=lambda x, axis: -4.0 * axis("q") * (x - axis("centre")) ** 3,
+    )
+    definitions = (*potential_defs.DEFINITIONS, quartic)
+    offsets = row_offsets(definitions)
+    n_rows = sum(d.kernel_rows for d in definitions)
+    assert offsets["quartic"] == kf.N_ROWS and n_rows == kf.N_ROWS + 2
+    lines, namespace = kf.separable_source(definitions)
+    separable = kf.generate("separable_force", lines, namespace, tag="test")
+    params_of = kf.generate("axis_params", kf.axis_params_source(n_rows), {}, tag="test")
+
+    @njit
+    def forces(x, P, flags):
+        out = np.empty_like(x)
+        for a in range(x.shape[0]):
+            prm = params_of(P, a)
+            for i in range(x.shape[1]):
+                out[a, i] = separable(x[a, i], prm, flags)
+        return out
+
+    rng = np.random.default_rng(7)
+    P = np.zeros((n_rows, DIM))
+    flags, expected, x = 0, 0.0, grid(4)
+    for d in definitions:
+        p = {key: rng.uniform(0.5, 1.5, DIM) for key in d.params}
+        for i, row in enumerate(d.kernel_params(p)):
+            P[offsets[d.name] + i] = row
+        flags |= d.flag
+        expected = expected + d.force(x, p)
+    got = forces(np.ascontiguousarray(x.T), P, flags).T
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12 * np.abs(expected).max())

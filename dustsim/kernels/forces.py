@@ -67,10 +67,15 @@ OK, NOT_FINITE, TOO_FAR, FORCE_OVERFLOW = 0, 1, 2, 3
 
 
 # ------------------------------------------------------------- generated dispatch
-def _generate(name: str, lines: list[str], namespace: dict[str, Any]) -> Any:
-    """Compile generated source into an inlined Numba function (deterministic text, named file for tracebacks)."""
+def generate(name: str, lines: list[str], namespace: dict[str, Any], tag: str = "") -> Any:
+    """Compile generated source into an inlined Numba function named ``name``.
+
+    The text is deterministic (built from the registries in slot / kind order) and is
+    registered with :mod:`linecache` under ``<dustsim.kernels.forces generated NAME TAG>``
+    so that tracebacks and ``inspect`` show it.
+    """
     source = "\n".join(lines) + "\n"
-    filename = f"<dustsim.kernels.forces generated {name}>"
+    filename = f"<dustsim.kernels.forces generated {name}{' ' + tag if tag else ''}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)  # source built from the registry above
     fn = namespace[name]
@@ -79,22 +84,25 @@ def _generate(name: str, lines: list[str], namespace: dict[str, Any]) -> Any:
     return njit(**_INLINE)(fn)
 
 
-def _separable_source() -> tuple[list[str], dict[str, Any]]:
+def separable_source(definitions: tuple[Any, ...]) -> tuple[list[str], dict[str, Any]]:
+    """Source of ``separable_force`` over ``definitions`` (slot order: the order forces are summed) and its globals."""
     lines = ["def separable_force(x, prm, flags):", "    f = x - x  # a zero of the right precision"]
     namespace: dict[str, Any] = {}
-    for d in potential_defs.DEFINITIONS:
+    offsets = potential_defs.row_offsets(definitions)
+    for d in sorted(definitions, key=lambda d: d.slot):
         term = f"_term_{d.slot}"
         namespace[term] = d.kernel_force
-        row = potential_defs.ROW_OFFSET[d.name]
+        row = offsets[d.name]
         args = ", ".join(f"prm[{row + i}]" for i in range(d.kernel_rows))
         lines += [f"    if flags & {d.flag}:  # {d.name}", f"        f = {term}(f, x, {args})"]
     lines.append("    return f")
     return lines, namespace
 
 
-def _axis_params_source() -> list[str]:
-    items = ", ".join(f"P[{i}, axis]" for i in range(N_ROWS))
-    return ["def axis_params(P, axis):", f"    return ({items}{',' if N_ROWS == 1 else ''})"]
+def axis_params_source(n_rows: int) -> list[str]:
+    """Source of ``axis_params``: the ``n_rows`` parameters of one axis as a tuple."""
+    items = ", ".join(f"P[{i}, axis]" for i in range(n_rows))
+    return ["def axis_params(P, axis):", f"    return ({items}{',' if n_rows == 1 else ''})"]
 
 
 def _pair_source() -> tuple[list[str], dict[str, Any]]:
@@ -120,8 +128,8 @@ def _pair_source() -> tuple[list[str], dict[str, Any]]:
     return lines, namespace
 
 
-_SEP_LINES, _SEP_NS = _separable_source()
-separable_force = _generate("separable_force", _SEP_LINES, _SEP_NS)
+_SEP_LINES, _SEP_NS = separable_source(potential_defs.DEFINITIONS)
+separable_force = generate("separable_force", _SEP_LINES, _SEP_NS)
 separable_force.__doc__ = """Force on one axis from the built-in external potentials (generated from the registry).
 
     Parameters
@@ -133,10 +141,10 @@ separable_force.__doc__ = """Force on one axis from the built-in external potent
     flags : int64
         Bit mask of the terms present.
     """
-axis_params = _generate("axis_params", _axis_params_source(), {})
+axis_params = generate("axis_params", axis_params_source(N_ROWS), {})
 axis_params.__doc__ = "The separable parameters of one axis, as a tuple (load them once, outside a loop)."
 _PAIR_LINES, _PAIR_NS = _pair_source()
-pair_g = _generate("pair_g", _PAIR_LINES, _PAIR_NS)
+pair_g = generate("pair_g", _PAIR_LINES, _PAIR_NS)
 pair_g.__doc__ = """``g = -u'(r) / r`` of the pair potential at squared distance ``r2`` (0 at ``r = 0``).
 
     Constants come from ``Q`` (``Q_ZERO``) so that they have the precision of the positions.

@@ -49,14 +49,20 @@ def _discover() -> tuple[SeparablePotential, ...]:
 DEFINITIONS: tuple[SeparablePotential, ...] = _discover()
 #: definition by config name
 BY_NAME: dict[str, SeparablePotential] = {d.name: d for d in DEFINITIONS}
-#: first row of ``P`` of each potential (by name)
-ROW_OFFSET: dict[str, int] = {}
-_row = 0
-for _d in DEFINITIONS:
-    ROW_OFFSET[_d.name] = _row
-    _row += _d.kernel_rows
-#: rows of the kernel parameter array ``P``
-N_ROWS: int = _row
-del _row, _d
 
-__all__ = ["BY_NAME", "DEFINITIONS", "N_ROWS", "ROW_OFFSET", "Params", "SeparablePotential"]
+
+def row_offsets(definitions: tuple[SeparablePotential, ...]) -> dict[str, int]:
+    """First row of ``P`` of each potential (by name): rows follow slot order."""
+    out, row = {}, 0
+    for d in sorted(definitions, key=lambda d: d.slot):
+        out[d.name] = row
+        row += d.kernel_rows
+    return out
+
+
+#: first row of ``P`` of each potential (by name)
+ROW_OFFSET: dict[str, int] = row_offsets(DEFINITIONS)
+#: rows of the kernel parameter array ``P``
+N_ROWS: int = sum(d.kernel_rows for d in DEFINITIONS)
+
+__all__ = ["BY_NAME", "DEFINITIONS", "N_ROWS", "ROW_OFFSET", "Params", "SeparablePotential", "row_offsets"]

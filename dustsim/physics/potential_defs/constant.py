@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numpy.typing import NDArray
 
 from ...kernels.options import INLINE
-from .base import SeparablePotential
+from .base import Params, SeparablePotential
 
 
-def energy(x, p):
+def energy(x: NDArray[np.float64], p: Params) -> NDArray[np.float64]:
     return -np.sum(p["force"] * x, axis=-1)
 
 
-def force(x, p):
+def force(x: NDArray[np.float64], p: Params) -> NDArray[np.float64]:
     return np.broadcast_to(p["force"], np.shape(x)).copy()
 
 

@@ -5,25 +5,29 @@ Parameters ``amplitude`` A, ``wavelength`` lambda > 0, ``centre`` c.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from numba import njit
+from numpy.typing import NDArray
 
 from ...kernels.options import INLINE
 from ...kernels.trig import sin2pi
-from .base import SeparablePotential
+from .base import Params, SeparablePotential
 
 
-def energy(x, p):
+def energy(x: NDArray[np.float64], p: Params) -> NDArray[np.float64]:
     phase = 2 * np.pi * (x - p["centre"]) / p["wavelength"]
     return np.sum(p["amplitude"] * np.cos(phase), axis=-1)
 
 
-def force(x, p):
+def force(x: NDArray[np.float64], p: Params) -> NDArray[np.float64]:
     k = 2 * np.pi / p["wavelength"]
     return p["amplitude"] * k * np.sin(k * (x - p["centre"]))
 
 
-def kernel_params(p):
+def kernel_params(p: Params) -> tuple[NDArray[np.float64], ...]:
     lam = p["wavelength"]
     return 2 * np.pi * p["amplitude"] / lam, 1.0 / lam, p["centre"]
 
@@ -34,14 +38,14 @@ def kernel_force(f, x, strength, inv_wavelength, centre):
     return f + strength * sin2pi((x - centre) * inv_wavelength)
 
 
-def torch_force(x, axis):
+def torch_force(x: Any, axis: Callable[[str], Any]) -> Any:
     import math
 
     k = 2.0 * math.pi / axis("wavelength")
     return axis("amplitude") * k * (k * (x - axis("centre"))).sin()
 
 
-def length_scale(p):
+def length_scale(p: Params) -> float:
     return float(np.min(p["wavelength"][p["amplitude"] != 0], initial=np.inf))
 
 

@@ -7,24 +7,28 @@ the minima only, beyond them the potential stiffens as ``x^2``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from numba import njit
+from numpy.typing import NDArray
 
 from ...kernels.options import INLINE
-from .base import SeparablePotential
+from .base import Params, SeparablePotential
 
 
-def energy(x, p):
+def energy(x: NDArray[np.float64], p: Params) -> NDArray[np.float64]:
     y2 = ((x - p["centre"]) / p["width"]) ** 2
     return np.sum(p["barrier"] * (y2 - 1.0) ** 2, axis=-1)
 
 
-def force(x, p):
+def force(x: NDArray[np.float64], p: Params) -> NDArray[np.float64]:
     y = (x - p["centre"]) / p["width"]
     return -4.0 * p["barrier"] / p["width"] * (y**3 - y)
 
 
-def kernel_params(p):
+def kernel_params(p: Params) -> tuple[NDArray[np.float64], ...]:
     w = p["width"]
     return 4.0 * p["barrier"] / w, p["centre"], 1.0 / w
 
@@ -35,17 +39,17 @@ def kernel_force(f, x, strength, centre, inv_width):
     return f - strength * (y * y * y - y)
 
 
-def torch_force(x, axis):
+def torch_force(x: Any, axis: Callable[[str], Any]) -> Any:
     w = axis("width")
     y = (x - axis("centre")) / w
     return -4.0 * axis("barrier") * y * (y * y - 1.0) / w
 
 
-def length_scale(p):
+def length_scale(p: Params) -> float:
     return float(np.min(p["width"][p["barrier"] > 0], initial=np.inf))
 
 
-def confinement(p, a, _confine_kt, _kT):
+def confinement(p: Params, a: int, _confine_kt: float, _kT: float) -> tuple[float, float] | None:
     return (2.0 * float(p["width"][a]), float(p["centre"][a])) if p["barrier"][a] > 0 else None
 
 
