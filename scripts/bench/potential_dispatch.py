@@ -17,8 +17,9 @@ base (below 1: faster; with one Numba thread, CPU time is less sensitive to othe
 
 Wall times on a loaded machine are noisy; ``--compare-code`` adds a measure that does not
 depend on load: each tree compiles the same cases afresh (empty ``NUMBA_CACHE_DIR``) and
-hashes the machine code of every compiled stepper and force kernel (symbol names and
-comments stripped). Equal hashes mean the two trees run the same instructions, so they
+hashes the machine code of every compiled stepper and force kernel (instructions only:
+symbol names, comments and data directives, which hold source paths and line numbers of
+error messages, are stripped). Equal hashes mean the two trees run the same instructions, so they
 cannot differ in speed.
 
 Run: ``python scripts/bench/potential_dispatch.py --base /tmp/base`` (``--quick`` for a
@@ -76,8 +77,10 @@ if len(sys.argv) > 4:  # --compare-code: hash the machine code of the compiled k
                 asm = fn.inspect_asm(sig)
                 asm = re.sub(r"_ZN[0-9A-Za-z_$.]+", "SYM", asm)  # mangled names carry per-process ids
                 lines = [ln.split("#")[0].rstrip() for ln in asm.splitlines()]
-                lines = [re.sub(r"\.const\.pickle(data|buf)\.[0-9a-f]+", "PICKLE", ln) for ln in lines if ln
-                         and not ln.lstrip().startswith((".file", ".loc", ".ident", ".ascii", ".asciz", ".size"))]
+                skip = (".file", ".loc", ".ident", ".ascii", ".asciz", ".size", ".long", ".quad", ".byte", ".short",
+                        ".zero")
+                lines = [re.sub(r"\.const\.pickle(data|buf)\.[0-9a-f]+", "PICKLE", ln) for ln in lines
+                         if ln and not ln.lstrip().startswith(skip)]
                 key = f"{module.__name__.rsplit('.', 1)[-1]}.{name}{sig}"
                 if os.environ.get("DUSTSIM_ASM_DUMP"):  # for looking at a difference
                     tag = hashlib.sha256(key.encode()).hexdigest()[:8]
