@@ -15,8 +15,12 @@ affine
     Exact-kernel and Euler-Maruyama steppers for the linear (Gaussian) processes.
 space
     Boundaries per axis: minimum-image displacement, wrap/reflect shift.
+trig
+    ``sin(2 pi u)`` per precision, vectorisable (the cosine potential's force).
 forces
-    Separable external forces, pair potentials, fixed-point force sums.
+    The dispatch over the external potentials and pair interactions, generated from their
+    definitions (:mod:`dustsim.physics.potential_defs`, :mod:`dustsim.physics.pair_defs`);
+    fixed-point force sums.
 cells
     Cell grids and counting sort for O(N) pair forces.
 euler

@@ -1,27 +1,25 @@
 """Forces: separable external potentials, pair potentials, fixed-point accumulation.
 
+The formulas are not written here: each built-in potential is defined once, in its module
+of :mod:`dustsim.physics.potential_defs` (pair interactions: :mod:`dustsim.physics.pair_defs`),
+and this module generates the kernels' dispatch over them (:func:`separable_force`,
+:func:`axis_params`, :func:`pair_g`) from those registries at import time.
+
 External potentials
 -------------------
 Every built-in external potential is a sum of one-axis terms, ``U(x) = sum_a u_a(x_a)``,
 so the force on axis ``a`` depends on ``x_a`` only and the stepper can advance each axis
 on its own, vectorised. The per-axis parameters are packed into an array ``P`` of shape
-``(N_ROWS, d)`` (rows below) and a bit mask ``flags`` of the terms present::
-
-    harmonic     u = k/2 (x - c)^2                  F = -k (x - c)
-    double-well  u = h ((x - c)^2 / w^2 - 1)^2      F = -(4 h / w) (y^3 - y),  y = (x - c) / w
-    cosine       u = A cos(2 pi (x - c) / lam)      F = (2 pi A / lam) sin(2 pi (x - c) / lam)
-    constant     u = -f x                           F = f
+``(N_ROWS, d)`` and a bit mask ``flags`` of the terms present: the potential of slot ``s``
+owns bit ``1 << s`` and ``kernel_rows`` consecutive rows after those of the lower slots
+(today: harmonic rows 0-1, double-well 2-4, cosine 5-7, constant 8).
 
 Pair potentials
 ---------------
 A pair potential enters through ``g(r^2)`` with ``F_i = g (x_i - x_j)``
-(``g = -u'(r) / r``), for ``r < r_c``; parameters
-``Q = (epsilon, sigma, a, r0, cap, 0, 1, 24)`` (the constants in the positions' precision)::
-
-    harmonic  u = eps/2 (1 - r/sigma)^2           (soft repulsion, r_c = sigma)
-    lj        u = 4 eps ((sigma/r)^12 - (sigma/r)^6)   (WCA: r_c = 2^(1/6) sigma)
-    morse     u = eps ((1 - e^{-a (r - r0)})^2 - 1)
-
+(``g = -u'(r) / r``), for ``r < r_c``; its kernel is picked by the integer ``pair_kind``
+(:data:`PAIR_NONE`: no pair forces) and reads its parameters from
+``Q = (epsilon, sigma, a, r0, cap, 0, 1, 24)`` (the constants in the positions' precision).
 ``cap > 0`` limits the magnitude of a pair force (a warm-up device for overlapping
 starts). Coincident particles (``r = 0``) exert no force on each other.
 
@@ -32,30 +30,34 @@ Pair forces on a particle are summed as 64-bit integers in units of ``2^-32``
 not depend on the order in which neighbours are visited — cell list or brute force, any
 thread count, any memory order of the particles — and the forces of a pair cancel exactly.
 A single pair force above ``FORCE_LIMIT`` (2^24) is reported as an overflow.
+
+Numba cache
+-----------
+The kernels that inline the generated dispatch are cached on disk keyed on their own
+source file, not on the registry: after adding or editing a definition, delete
+``dustsim/kernels/__pycache__`` (``docs/development.md``). :data:`LAYOUT_ID` fingerprints
+the registry layout so that a stale cache is detected (:func:`check_cache`).
 """
 
 from __future__ import annotations
 
-import math
+import hashlib
+import linecache
+from typing import Any
 
 import numpy as np
-from numba import njit, types
-from numba.extending import overload
+from numba import njit
 
+from ..physics import pair_defs, potential_defs
+from ..physics.pair_defs.base import N_Q, Q_A, Q_C24, Q_CAP, Q_EPS, Q_ONE, Q_R0, Q_SIGMA, Q_ZERO  # noqa: F401 - the Q layout
 from .options import INLINE as _INLINE
 from .options import JIT as _JIT
-from .rng import sincos_f32, sincos_f64
 from .space import displacement
 
-# rows of the separable parameter array P
-ROW_K, ROW_CH, ROW_DW, ROW_CD, ROW_WINV, ROW_COS, ROW_LINV, ROW_CC, ROW_F = range(9)
-N_ROWS = 9
-HARMONIC, DOUBLE_WELL, COSINE, CONSTANT = 1, 2, 4, 8
+#: rows of the separable parameter array P (from the registry)
+N_ROWS = potential_defs.N_ROWS
 
-# pair kinds and the parameter vector Q
-PAIR_NONE, PAIR_HARMONIC, PAIR_LJ, PAIR_MORSE = 0, 1, 2, 3
-Q_EPS, Q_SIGMA, Q_A, Q_R0, Q_CAP, Q_ZERO, Q_ONE, Q_C24 = range(8)
-N_Q = 8
+PAIR_NONE = 0
 
 FORCE_SCALE = 2.0**32
 FORCE_LIMIT = 2.0**24
@@ -64,57 +66,71 @@ FORCE_LIMIT = 2.0**24
 OK, NOT_FINITE, TOO_FAR, FORCE_OVERFLOW = 0, 1, 2, 3
 
 
+# ------------------------------------------------------------- generated dispatch
+def generate(name: str, lines: list[str], namespace: dict[str, Any], tag: str = "") -> Any:
+    """Compile generated source into an inlined Numba function named ``name``.
 
-# --------------------------------------------------------------------- sin(2 pi u)
-# Constants are typed per precision (a Python literal would promote float32 to float64);
-# quadrants are selected with float comparisons, which vectorise (integer branches do not).
-_F32 = np.float32
-_ONE_F32, _HALF_F32, _FOUR_F32, _QUARTER_F32 = _F32(1), _F32(0.5), _F32(4), _F32(0.25)
-_TWO_PI_F32 = _F32(2 * math.pi)
-
-
-@njit(**_INLINE)
-def _sin2pi_f32(u):
-    r = u - np.rint(u)  # in [-1/2, 1/2]
-    q = np.rint(r * _FOUR_F32)  # quadrant in -2..2
-    s, c = sincos_f32((r - q * _QUARTER_F32) * _TWO_PI_F32)  # angle in [-pi/4, pi/4]
-    # sin(phi + q pi/2): q = 0: s, 1: c, +-2: -s, -1: -c
-    v = c if (q == _ONE_F32 or q == -_ONE_F32) else s
-    return -v if (q < -_HALF_F32 or q > _ONE_F32 + _HALF_F32) else v
-
-
-@njit(**_INLINE)
-def _sin2pi_f64(u):
-    r = u - np.rint(u)
-    q = np.rint(r * 4.0)
-    s, c = sincos_f64((r - q * 0.25) * (2 * math.pi))
-    v = c if (q == 1.0 or q == -1.0) else s
-    return -v if (q < -0.5 or q > 1.5) else v
+    The text is deterministic (built from the registries in slot / kind order) and is
+    registered with :mod:`linecache` under ``<dustsim.kernels.forces generated NAME TAG>``
+    so that tracebacks and ``inspect`` show it.
+    """
+    source = "\n".join(lines) + "\n"
+    filename = f"<dustsim.kernels.forces generated {name}{' ' + tag if tag else ''}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)  # source built from the registry above
+    fn = namespace[name]
+    fn.__module__ = __name__
+    fn.__doc__ = f"Generated from the registry; source: ``linecache.getlines({filename!r})``."
+    return njit(**_INLINE)(fn)
 
 
-def _sin2pi(u):
-    """``sin(2 pi u)`` for any finite ``u``, in the precision of ``u`` (vectorisable)."""
+def separable_source(definitions: tuple[Any, ...]) -> tuple[list[str], dict[str, Any]]:
+    """Source of ``separable_force`` over ``definitions`` (slot order: the order forces are summed) and its globals."""
+    lines = ["def separable_force(x, prm, flags):", "    f = x - x  # a zero of the right precision"]
+    namespace: dict[str, Any] = {}
+    offsets = potential_defs.row_offsets(definitions)
+    for d in sorted(definitions, key=lambda d: d.slot):
+        term = f"_term_{d.slot}"
+        namespace[term] = d.kernel_force
+        row = offsets[d.name]
+        args = ", ".join(f"prm[{row + i}]" for i in range(d.kernel_rows))
+        lines += [f"    if flags & {d.flag}:  # {d.name}", f"        f = {term}(f, x, {args})"]
+    lines.append("    return f")
+    return lines, namespace
 
 
-@overload(_sin2pi)
-def _sin2pi_overload(u):
-    if u == types.float32:
-        return lambda u: _sin2pi_f32(u)
-    if u == types.float64:
-        return lambda u: _sin2pi_f64(u)
-    return None
+def axis_params_source(n_rows: int) -> list[str]:
+    """Source of ``axis_params``: the ``n_rows`` parameters of one axis as a tuple."""
+    items = ", ".join(f"P[{i}, axis]" for i in range(n_rows))
+    return ["def axis_params(P, axis):", f"    return ({items}{',' if n_rows == 1 else ''})"]
 
 
-@njit(**_INLINE)
-def axis_params(P, axis):
-    """The separable parameters of one axis, as a tuple (load them once, outside a loop)."""
-    return (P[0, axis], P[1, axis], P[2, axis], P[3, axis], P[4, axis], P[5, axis], P[6, axis], P[7, axis],
-            P[8, axis])
+def _pair_source() -> tuple[list[str], dict[str, Any]]:
+    lines = [
+        "def pair_g(r2, kind, Q):",
+        "    zero = Q[Q_ZERO]",
+        "    g = zero",
+        "    if r2 > zero:",
+    ]
+    namespace: dict[str, Any] = {"Q_ZERO": Q_ZERO, "Q_CAP": Q_CAP, "np": np}
+    for i, (kind, kernel) in enumerate(pair_defs.KERNELS.items()):
+        namespace[f"_g_{kind}"] = kernel
+        names = "/".join(d.name for d in pair_defs.DEFINITIONS if d.kind == kind)
+        branch = "if" if i == 0 else "elif"
+        lines += [f"        {branch} kind == {kind}:  # {names}", f"            g = _g_{kind}(r2, Q)"]
+    lines += [
+        "        cap = Q[Q_CAP]",
+        "        if cap > zero:",
+        "            limit = cap / np.sqrt(r2)",
+        "            g = min(max(g, -limit), limit)",
+        "    return g",
+    ]
+    return lines, namespace
 
 
-@njit(**_INLINE)
-def separable_force(x, prm, flags):
-    """Force on one axis from the built-in external potentials (see the module docstring).
+_SEP_LINES, _SEP_NS = separable_source(potential_defs.DEFINITIONS)
+separable_force = generate("separable_force", _SEP_LINES, _SEP_NS)
+separable_force.__doc__ = """Force on one axis from the built-in external potentials (generated from the registry).
 
     Parameters
     ----------
@@ -125,48 +141,56 @@ def separable_force(x, prm, flags):
     flags : int64
         Bit mask of the terms present.
     """
-    f = x - x  # a zero of the right precision
-    if flags & HARMONIC:
-        f = f - prm[ROW_K] * (x - prm[ROW_CH])
-    if flags & DOUBLE_WELL:
-        y = (x - prm[ROW_CD]) * prm[ROW_WINV]
-        f = f - prm[ROW_DW] * (y * y * y - y)
-    if flags & COSINE:
-        f = f + prm[ROW_COS] * _sin2pi((x - prm[ROW_CC]) * prm[ROW_LINV])
-    if flags & CONSTANT:
-        f = f + prm[ROW_F]
-    return f
+axis_params = generate("axis_params", axis_params_source(N_ROWS), {})
+axis_params.__doc__ = "The separable parameters of one axis, as a tuple (load them once, outside a loop)."
+_PAIR_LINES, _PAIR_NS = _pair_source()
+pair_g = generate("pair_g", _PAIR_LINES, _PAIR_NS)
+pair_g.__doc__ = """``g = -u'(r) / r`` of the pair potential at squared distance ``r2`` (0 at ``r = 0``).
 
-
-# -------------------------------------------------------------------------- pair forces
-@njit(**_INLINE)
-def pair_g(r2, kind, Q):
-    """``g = -u'(r) / r`` of the pair potential at squared distance ``r2`` (0 at ``r = 0``).
-
-    Constants come from ``Q`` (``Q_ZERO``, ``Q_ONE``, ``Q_C24``) so that they have the
-    precision of the positions.
+    Constants come from ``Q`` (``Q_ZERO``) so that they have the precision of the positions.
     """
-    zero = Q[Q_ZERO]
-    one = Q[Q_ONE]
-    g = zero
-    if r2 > zero:
-        if kind == PAIR_HARMONIC:
-            r = np.sqrt(r2)
-            sigma = Q[Q_SIGMA]
-            g = Q[Q_EPS] * (sigma - r) / (sigma * sigma * r)
-        elif kind == PAIR_LJ:
-            s2 = Q[Q_SIGMA] * Q[Q_SIGMA] / r2
-            s6 = s2 * s2 * s2
-            g = Q[Q_C24] * Q[Q_EPS] * s6 * (s6 + s6 - one) / r2
-        elif kind == PAIR_MORSE:
-            r = np.sqrt(r2)
-            e = np.exp(-Q[Q_A] * (r - Q[Q_R0]))
-            g = -(Q[Q_EPS] + Q[Q_EPS]) * Q[Q_A] * e * (one - e) / r
-        cap = Q[Q_CAP]
-        if cap > zero:
-            limit = cap / np.sqrt(r2)
-            g = min(max(g, -limit), limit)
-    return g
+
+
+
+def _fingerprint() -> int:
+    """Hash of the generated dispatch and of the bytecode of every kernel formula it calls."""
+    h = hashlib.sha256("\n".join([*_SEP_LINES, *_PAIR_LINES]).encode())
+    for fn in [*(d.kernel_force for d in potential_defs.DEFINITIONS), *pair_defs.KERNELS.values()]:
+        code = fn.py_func.__code__
+        consts = tuple(c for c in code.co_consts if not isinstance(c, type(code)))  # no addresses
+        h.update(code.co_code + repr(consts).encode() + repr(code.co_names).encode())
+    return int.from_bytes(h.digest()[:7], "little")
+
+
+#: fingerprint of the generated dispatch (changes whenever a definition is added, moved or edited)
+LAYOUT_ID = _fingerprint()
+
+
+@njit(**_JIT)
+def _cached_layout_id():
+    return LAYOUT_ID
+
+
+def check_cache() -> None:
+    """Raise if the on-disk Numba cache was compiled for another registry layout.
+
+    The cached kernels freeze the dispatch they were compiled with; a cache built before a
+    potential or pair interaction was added would silently ignore it. Checked once per process.
+    """
+    global _CACHE_CHECKED
+    if _CACHE_CHECKED:
+        return
+    if _cached_layout_id() != LAYOUT_ID:
+        from ..errors import DustsimError
+
+        raise DustsimError(
+            "the Numba cache in dustsim/kernels/__pycache__ was compiled for another set of potentials "
+            "(a definition was added or changed): delete that folder and run again"
+        )
+    _CACHE_CHECKED = True
+
+
+_CACHE_CHECKED = False
 
 
 @njit(**_INLINE)

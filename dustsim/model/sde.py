@@ -171,24 +171,10 @@ def _times(t: Any) -> Any:
 def torch_external_force(potential: Any, x: torch.Tensor) -> torch.Tensor:
     """The force ``-grad U`` of a built-in external potential, in torch (differentiable).
 
-    The same formulas as the simulator's kernel (:mod:`dustsim.physics.potentials`).
+    Its definition's torch force (:mod:`dustsim.physics.potential_defs`), the same formula
+    as the simulator's kernel.
     """
-    def axis(key: str) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(potential.params[key], dtype=np.float64), dtype=x.dtype, device=x.device)
-
-    name = potential.name
-    if name == "harmonic":
-        return -axis("k") * (x - axis("centre"))
-    if name == "double-well":
-        w = axis("width")
-        y = (x - axis("centre")) / w
-        return -4.0 * axis("barrier") * y * (y * y - 1.0) / w
-    if name == "cosine":
-        k = 2.0 * math.pi / axis("wavelength")
-        return axis("amplitude") * k * torch.sin(k * (x - axis("centre")))
-    if name == "constant":
-        return axis("force").expand_as(x)
-    raise ConfigError(f"the score model cannot use a {name!r} potential (no differentiable force)")
+    return potential.torch_force(x)
 
 
 def physical_sde(config: RunInfo | Mapping[str, Any]) -> ForwardSDE:

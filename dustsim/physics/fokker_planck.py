@@ -175,12 +175,10 @@ def _confined_range(system: PhysicalSystem, axis: int) -> tuple[float, float] | 
         return None
     spans, centres = [], []
     for p in system.potentials:
-        if p.name == "harmonic" and p.axis("k")[axis] > 0:
-            spans.append(math.sqrt(2 * CONFINE_KT * system.kT / float(p.axis("k")[axis])))
-            centres.append(float(p.axis("centre")[axis]))
-        elif p.name == "double-well" and p.axis("barrier")[axis] > 0:
-            spans.append(2.0 * float(p.axis("width")[axis]))
-            centres.append(float(p.axis("centre")[axis]))
+        confined = p.confinement(axis, CONFINE_KT, system.kT)
+        if confined is not None:
+            spans.append(confined[0])
+            centres.append(confined[1])
     if not spans:
         return None
     xs = float(np.mean(centres)) + np.linspace(-4 * max(spans), 4 * max(spans), 8001)

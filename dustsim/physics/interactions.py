@@ -9,6 +9,9 @@ at ``cutoff``::
     morse     u = eps ((1 - exp(-a (r - r0)))^2 - 1) - u(rc)     cutoff = r0 + 5/a; attractive well of depth eps:
                                                                  dust aggregates when eps >> kT
 
+Each pair interaction is defined once, in its module of :mod:`dustsim.physics.pair_defs`
+(parameters, default cut-off, energy, force, step-guard length, Numba kernel).
+
 Options common to all: ``cap`` (largest pair force magnitude; 0 = none) tames overlapping
 starting configurations. The stepper sums pair forces in 64-bit fixed point (units of
 2^-32), so forces do not depend on the order in which neighbours are visited (cell list,
@@ -37,15 +40,11 @@ from ..kernels import forces as kf
 from ..spec import nonnegative_number, positive_number
 from ..spec import parse_spec as spec_table
 from .boundaries import Boundary, free
+from .pair_defs import BY_NAME as DEFINITIONS
+from .pair_defs import PairPotential
 
-INTERACTIONS = ("harmonic", "wca", "lj", "morse")
-_KIND = {"harmonic": kf.PAIR_HARMONIC, "wca": kf.PAIR_LJ, "lj": kf.PAIR_LJ, "morse": kf.PAIR_MORSE}
-_PARAMS = {
-    "harmonic": ("epsilon", "sigma", "cap"),
-    "wca": ("epsilon", "sigma", "cap"),
-    "lj": ("epsilon", "sigma", "cutoff", "cap"),
-    "morse": ("epsilon", "r0", "a", "cutoff", "cap"),
-}
+INTERACTIONS = tuple(DEFINITIONS)
+_PARAMS = {name: d.params for name, d in DEFINITIONS.items()}
 
 
 @dataclass(frozen=True)
@@ -78,8 +77,14 @@ class Interaction:
     cap: float = 0.0
 
     @property
+    def definition(self) -> PairPotential:
+        """Its definition (:mod:`dustsim.physics.pair_defs`)."""
+        return DEFINITIONS[self.name]
+
+    @property
     def kind(self) -> int:
-        return _KIND[self.name]
+        """Kernel id of its pair potential (``pair_kind``)."""
+        return self.definition.kind
 
     def to_table(self) -> dict[str, Any]:
         """The ``[interaction]`` table of a config (only this potential's parameters)."""
@@ -88,10 +93,11 @@ class Interaction:
 
     def length_scale(self) -> float:
         """Length over which the force changes: ``sigma``, or ``1/a`` for Morse."""
-        return 1.0 / self.a if self.name == "morse" else self.sigma
+        return float(self.definition.length_scale(self))
 
     def params(self, dtype: np.dtype) -> NDArray:
         """The kernel parameter vector ``Q`` (:mod:`dustsim.kernels.forces`)."""
+        kf.check_cache()
         Q = np.zeros(kf.N_Q)
         Q[kf.Q_EPS], Q[kf.Q_SIGMA], Q[kf.Q_A], Q[kf.Q_R0], Q[kf.Q_CAP] = (
             self.epsilon, self.sigma, self.a, self.r0, self.cap
@@ -109,26 +115,14 @@ class Interaction:
         """Radial force ``-u'(r)`` (positive: repulsive), capped like the stepper's."""
         r = np.asarray(r, dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            if self.name == "harmonic":
-                f = self.epsilon / self.sigma * (1.0 - r / self.sigma)
-            elif self.name == "morse":
-                e = np.exp(-self.a * (r - self.r0))
-                f = -2.0 * self.epsilon * self.a * e * (1.0 - e)
-            else:
-                s6 = (self.sigma / r) ** 6
-                f = 24.0 * self.epsilon * s6 * (2.0 * s6 - 1.0) / r
+            f = self.definition.force(r, self)
         if self.cap > 0:
             f = np.clip(f, -self.cap, self.cap)
         return np.where((r < self.cutoff) & (r > 0), f, 0.0)
 
     def _u(self, r: NDArray[np.float64]) -> NDArray[np.float64]:
         with np.errstate(divide="ignore", invalid="ignore"):
-            if self.name == "harmonic":
-                return 0.5 * self.epsilon * (1.0 - r / self.sigma) ** 2
-            if self.name == "morse":
-                return self.epsilon * ((1.0 - np.exp(-self.a * (r - self.r0))) ** 2 - 1.0)
-            s6 = (self.sigma / r) ** 6
-            return 4.0 * self.epsilon * (s6 * s6 - s6)
+            return self.definition.energy(r, self)
 
 
 def _number(name: str, key: str, value: Any, positive: bool = True) -> float:
@@ -151,19 +145,17 @@ def make_interaction(table: dict[str, Any] | None) -> Interaction | None:
         raise ConfigError(
             f"interaction {name!r} has no parameter {unknown[0]!r}; its parameters are: {', '.join(_PARAMS[name])}"
         )
+    definition = DEFINITIONS[name]
     eps = _number(name, "epsilon", table.get("epsilon", 1.0), positive=False)
     cap = _number(name, "cap", table.get("cap", 0.0), positive=False)
-    if name == "morse":
-        r0 = _number(name, "r0", table.get("r0", 1.0))
-        a = _number(name, "a", table.get("a", 5.0))
-        cutoff = _number(name, "cutoff", table.get("cutoff", r0 + 5.0 / a))
-        return Interaction(name, epsilon=eps, sigma=r0, cutoff=cutoff, a=a, r0=r0, cap=cap)
-    sigma = _number(name, "sigma", table.get("sigma", 1.0))
-    default_cut = {"harmonic": sigma, "wca": 2.0 ** (1.0 / 6.0) * sigma, "lj": 2.5 * sigma}[name]
+    defaults = {"sigma": Interaction.sigma, "a": Interaction.a, "r0": Interaction.r0}
+    values = {key: _number(name, key, table.get(key, defaults[key])) for key in definition.params if key in defaults}
+    values.setdefault("sigma", values.get("r0", Interaction.sigma))  # Morse: sigma = r0
+    default_cut = definition.default_cutoff(values)
     cutoff = _number(name, "cutoff", table.get("cutoff", default_cut))
-    if name in ("harmonic", "wca") and "cutoff" in table and not math.isclose(cutoff, default_cut, rel_tol=1e-12):
+    if definition.fixed_cutoff and "cutoff" in table and not math.isclose(cutoff, default_cut, rel_tol=1e-12):
         raise ConfigError(f"interaction {name!r} has a fixed cut-off ({default_cut:g}); use 'lj' for another cut-off")
-    return Interaction(name, epsilon=eps, sigma=sigma, cutoff=cutoff, cap=cap)
+    return Interaction(name, epsilon=eps, cutoff=cutoff, cap=cap, **values)
 
 
 def parse_spec(spec: str) -> dict[str, Any]:

@@ -10,6 +10,10 @@ one value per axis)::
     constant     U = -sum_a f_a x_a   (sedimentation: a constant force)   force
     custom       a Numba function ``force(x, out)`` adding the force at ``x`` to ``out``
 
+Each built-in potential is defined once, in its module of
+:mod:`dustsim.physics.potential_defs` (energy, force, curvature bound, step-guard length,
+kernel parameters, Numba and torch forces); this module builds and combines them.
+
 A double well along ``x`` only, free along ``y``: ``barrier = [2.0, 0.0]``. Several
 potentials add up (at most one of each built-in kind, and one custom force).
 
@@ -51,17 +55,16 @@ from ..errors import ConfigError
 from ..kernels import forces as kf
 from ..spec import axis_numbers, positive_number
 from ..spec import parse_spec as spec_table
+from .potential_defs import BY_NAME as DEFINITIONS
+from .potential_defs import ROW_OFFSET, SeparablePotential
 
-POTENTIALS = ("harmonic", "double-well", "cosine", "constant", "custom")
+POTENTIALS = (*DEFINITIONS, "custom")
 _PARAMS: dict[str, dict[str, Any]] = {
-    "harmonic": {"k": 1.0, "centre": 0.0},
-    "double-well": {"barrier": 1.0, "width": 1.0, "centre": 0.0},
-    "cosine": {"amplitude": 1.0, "wavelength": 1.0, "centre": 0.0},
-    "constant": {"force": 0.0},
+    **{name: dict(d.params) for name, d in DEFINITIONS.items()},
     "custom": {"force": None, "length": None},
 }
-_POSITIVE = {("double-well", "width"), ("cosine", "wavelength")}
-_NONNEGATIVE = {("double-well", "barrier"), ("harmonic", "k")}
+_POSITIVE = {(name, key) for name, d in DEFINITIONS.items() for key in d.positive}
+_NONNEGATIVE = {(name, key) for name, d in DEFINITIONS.items() for key in d.nonnegative}
 
 
 @dataclass(frozen=True)
@@ -92,20 +95,24 @@ class Potential:
         return {"name": self.name, **{k: v for k, v in self.params.items() if v is not None}}
 
     # ------------------------------------------------------------------ physics
+    @property
+    def definition(self) -> SeparablePotential:
+        """Its definition (:mod:`dustsim.physics.potential_defs`); custom terms have none."""
+        if self.name not in DEFINITIONS:
+            raise ConfigError("a custom potential is given by its force only: its energy is not available")
+        return DEFINITIONS[self.name]
+
+    def arrays(self) -> dict[str, NDArray[np.float64]]:
+        """The per-axis parameters as float64 arrays (what the definitions take)."""
+        return {key: self.axis(key) for key in self.definition.params}
+
     def energy(self, x: ArrayLike) -> NDArray[np.float64]:
         """Potential energy at positions ``x`` (shape ``(..., d)``); custom: not available."""
-        x = np.asarray(x, dtype=np.float64)
-        if self.name == "harmonic":
-            return np.sum(0.5 * self.axis("k") * (x - self.axis("centre")) ** 2, axis=-1)
-        if self.name == "double-well":
-            y2 = ((x - self.axis("centre")) / self.axis("width")) ** 2
-            return np.sum(self.axis("barrier") * (y2 - 1.0) ** 2, axis=-1)
-        if self.name == "cosine":
-            phase = 2 * np.pi * (x - self.axis("centre")) / self.axis("wavelength")
-            return np.sum(self.axis("amplitude") * np.cos(phase), axis=-1)
-        if self.name == "constant":
-            return -np.sum(self.axis("force") * x, axis=-1)
-        raise ConfigError("a custom potential is given by its force only: its energy is not available")
+        return self.definition.energy(np.asarray(x, dtype=np.float64), self.arrays())
+
+    def force(self, x: ArrayLike) -> NDArray[np.float64]:
+        """Force ``-grad U`` at positions ``x`` (shape ``(..., d)``), numpy float64 reference."""
+        return self.definition.force(np.asarray(x, dtype=np.float64), self.arrays())
 
     def curvature(self, dim: int) -> NDArray[np.float64]:
         """Largest curvature ``U''`` per axis near the minima (1 / time per unit mobility).
@@ -114,23 +121,32 @@ class Potential:
         ``mu U'' dt < 1`` (see :mod:`dustsim.physics.system`). Harmonic: ``k``; double well:
         ``8 h / w^2`` (at its minima); cosine: ``A (2 pi / lambda)^2``; others 0.
         """
-        if self.name == "harmonic":
-            return self.axis("k")
-        if self.name == "double-well":
-            return 8.0 * self.axis("barrier") / self.axis("width") ** 2
-        if self.name == "cosine":
-            return np.abs(self.axis("amplitude")) * (2 * np.pi / self.axis("wavelength")) ** 2
-        return np.zeros(dim)
+        if self.name not in DEFINITIONS:
+            return np.zeros(dim)
+        return self.definition.curvature(self.arrays())
 
     def length_scale(self) -> float:
         """Length over which the force changes appreciably (inf if it never does)."""
-        if self.name == "double-well":
-            return float(np.min(self.axis("width")[self.axis("barrier") > 0], initial=np.inf))
-        if self.name == "cosine":
-            return float(np.min(self.axis("wavelength")[self.axis("amplitude") != 0], initial=np.inf))
-        if self.name == "custom" and self.params.get("length") is not None:
-            return float(self.params["length"])
-        return math.inf
+        if self.name == "custom":
+            return math.inf if self.params.get("length") is None else float(self.params["length"])
+        return self.definition.length_scale(self.arrays())
+
+    def confinement(self, axis: int, confine_kt: float, kT: float) -> tuple[float, float] | None:
+        """``(half_width, centre)`` where it stays within about ``confine_kt * kT`` of its minimum on ``axis``."""
+        if self.name not in DEFINITIONS:
+            return None
+        return self.definition.confinement(self.arrays(), axis, confine_kt, kT)
+
+    def torch_force(self, x: Any) -> Any:
+        """The force ``-grad U`` in torch (differentiable) at ``x`` (tensor ``(..., d)``)."""
+        if self.name not in DEFINITIONS:
+            raise ConfigError(f"the score model cannot use a {self.name!r} potential (no differentiable force)")
+        import torch
+
+        def axis(key: str) -> Any:
+            return torch.as_tensor(self.axis(key), dtype=x.dtype, device=x.device)
+
+        return self.definition.torch_force(x, axis)
 
 
 # ------------------------------------------------------------------------- building
@@ -224,24 +240,20 @@ def make_potentials(tables: Sequence[dict[str, Any]] | dict[str, Any] | None, di
 # ------------------------------------------------------------------------ kernels
 def separable_params(potentials: Sequence[Potential], dim: int, dtype: np.dtype) -> tuple[NDArray, int]:
     """The kernel form of the built-in terms: ``(P, flags)`` (see :mod:`dustsim.kernels.forces`)."""
+    kf.check_cache()
     P = np.zeros((kf.N_ROWS, dim), dtype=np.float64)
     flags = 0
     for pot in potentials:
-        if pot.name == "harmonic":
-            P[kf.ROW_K], P[kf.ROW_CH] = pot.axis("k"), pot.axis("centre")
-            flags |= kf.HARMONIC
-        elif pot.name == "double-well":
-            w = pot.axis("width")
-            P[kf.ROW_DW], P[kf.ROW_CD], P[kf.ROW_WINV] = 4.0 * pot.axis("barrier") / w, pot.axis("centre"), 1.0 / w
-            flags |= kf.DOUBLE_WELL
-        elif pot.name == "cosine":
-            lam = pot.axis("wavelength")
-            P[kf.ROW_COS] = 2 * np.pi * pot.axis("amplitude") / lam
-            P[kf.ROW_LINV], P[kf.ROW_CC] = 1.0 / lam, pot.axis("centre")
-            flags |= kf.COSINE
-        elif pot.name == "constant":
-            P[kf.ROW_F] = pot.axis("force")
-            flags |= kf.CONSTANT
+        if pot.name not in DEFINITIONS:
+            continue
+        definition = pot.definition
+        rows = definition.kernel_params(pot.arrays())
+        if len(rows) != definition.kernel_rows:
+            raise ValueError(f"potential {pot.name!r} packs {len(rows)} kernel rows, not {definition.kernel_rows}")
+        start = ROW_OFFSET[pot.name]
+        for i, row in enumerate(rows):
+            P[start + i] = row
+        flags |= definition.flag
     return np.ascontiguousarray(P, dtype=dtype), flags
 
 
