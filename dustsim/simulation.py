@@ -331,7 +331,7 @@ def _advance_frames(
             while k < batch and i + k < len(record) and record[i + k] - record[i + k - 1] == every:
                 k += 1
         s0 = int(record[i - 1])
-        if k > 1:
+        if k > 1 and buffer is not None:
             s1 = int(record[i + k - 1])
             A, B, C = affine_coefficients(
                 plan.process, plan.times[s0 : s1 + 1], cfg.stepper, cfg.dim, plan.dtype, first_step=s0  # type: ignore[arg-type]
@@ -479,8 +479,9 @@ def simulate(
 def _set_threads(threads: int) -> None:
     import numba
 
-    if not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
-        raise ConfigError(f"threads must be between 1 and {numba.config.NUMBA_NUM_THREADS}, got {threads}")
+    most = int(getattr(numba.config, "NUMBA_NUM_THREADS"))  # noqa: B009 - set at import; numba's stubs omit it
+    if not 1 <= threads <= most:
+        raise ConfigError(f"threads must be between 1 and {most}, got {threads}")
     numba.set_num_threads(threads)
 
 
@@ -497,7 +498,7 @@ def _run_in_memory(plan: SimulationPlan, progress: bool | None, history: str | N
     with _progress_bar(plan, 0, progress) as bar:
         for i, positions, image, steps in _advance_frames(plan, state, 1):
             frames[i] = positions.T
-            if images is not None:
+            if images is not None and image is not None:
                 images[i] = image.T
             bar.update(steps)
     ds = trajectory_dataset(

@@ -195,11 +195,12 @@ def run_member(store: str, index: int, config_toml: str) -> dict[str, Any]:
         warnings.simplefilter("ignore", PriorWarning)
         ds = simulate(cfg, progress=False)
     group = zarr.open_group(store, mode="r+")
-    group["position"][index] = ds["position"].values
-    group["alpha"][index] = ds["alpha"].values
-    group["sigma"][index] = ds["sigma"].values
-    if "label" in group and "label" in ds.coords:
-        group["label"][index] = ds["label"].values
+    for name in ("position", "alpha", "sigma", "label"):
+        if name in group and name in ds.variables:
+            array = group[name]
+            if not isinstance(array, zarr.Array):  # pragma: no cover - the store was made by prepare_store
+                raise DustsimError(f"{store}: {name!r} is not an array")
+            array[index] = ds[name].values
     record = {"index": index, "config": config_text(ds), "seconds": time.perf_counter() - started}
     done = bookkeeping_dir(Path(store)) / f"{index}.json"
     tmp = done.with_suffix(".tmp")

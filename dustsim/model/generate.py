@@ -206,7 +206,7 @@ def sample(
     finally:
         bar.close()
     denoised = cfg.denoise and model.process is not None
-    if denoised:
+    if denoised and model.process is not None:
         x = tweedie_denoise(chunked(model.score_fn), model.process, x, float(ts[-1]))
         rec.add(x, 0.0, cfg.steps + 1)
     config = resolved_config(model, cfg, n=n, seed=seed, t_stop=float(ts[-1]), spacing=spacing)

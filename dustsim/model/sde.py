@@ -62,6 +62,7 @@ def linear_sde(process: LinearProcess) -> ForwardSDE:
     c = float(process.centre)
 
     def drift(x: torch.Tensor, t: Any) -> torch.Tensor:
+        f: torch.Tensor | float
         if isinstance(t, torch.Tensor) and t.ndim:
             f = torch.as_tensor(process.drift_coefficient(t.detach().cpu().double().numpy()), dtype=x.dtype,
                                 device=x.device)[:, None]

@@ -443,7 +443,7 @@ def _train(
         val = {k: [float(v) for v in log.get(k, [])] for k in VALIDATION_COLUMNS}
         stopping = {} if state.get("extending") else state.get("stopping", {})
         origin = start if state.get("extending") else int(stopping.get("origin", 0))
-        cooldown = tuple(stopping["cooldown"]) if stopping.get("cooldown") else None  # type: ignore[assignment]
+        cooldown = tuple(stopping["cooldown"]) if stopping.get("cooldown") else None
         pending = stopping.get("pending")
         history_text = state["meta"].get("history", "") + "\n" + history_line(history or "train --resume")
     meta["history"] = history_text
@@ -490,7 +490,7 @@ def _train(
             if cfg.grad_clip > 0:
                 norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             else:
-                norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params]))
+                norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params if p.grad is not None]))
             value = dist.mean(float(loss.detach()), device)
             if not math.isfinite(value):
                 raise TrainingDiverged(f"training diverged at step {step} (loss = {value}); lower the learning rate")

@@ -151,8 +151,8 @@ class Operator:
         if self.constant and self._cache is not None:
             return self._cache
         tt = np.array([t], dtype=np.float64)
-        D, mu = self.system.diffusion_mobility(tt)
-        D, mu = float(D[0]) * self.factor, float(mu[0]) * self.factor
+        D_t, mu_t = self.system.diffusion_mobility(tt)
+        D, mu = float(D_t[0]) * self.factor, float(mu_t[0]) * self.factor
         f = float(np.asarray(self.system.process.drift_coefficient(tt))[0])
         data = []
         for face in self.faces:
@@ -207,7 +207,7 @@ def make_grid(
     if len(counts) != dim or any(isinstance(c, bool) or not isinstance(c, int) or c < 2 for c in counts):
         raise ConfigError(f"cells must be an integer >= 2 (or one per axis), got {cells!r}")
     if domain is not None:
-        doms = [list(domain)] * dim if np.ndim(domain) == 1 else [list(d) for d in domain]  # type: ignore[arg-type]
+        doms: list[list[float]] = [list(domain)] * dim if np.ndim(domain) == 1 else [list(d) for d in domain]  # type: ignore[arg-type]
         if len(doms) != dim or any(len(d) != 2 or not d[0] < d[1] for d in doms):
             raise ConfigError(f"domain must be [lo, hi] (or one per axis) with lo < hi, got {domain!r}")
     D_max = float(np.max(system.diffusion_mobility(np.linspace(0.0, t_end, 257))[0])) * max(system.label_diffusion)

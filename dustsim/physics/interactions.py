@@ -109,7 +109,7 @@ class Interaction:
     def energy(self, r: ArrayLike) -> NDArray[np.float64]:
         """Pair energy ``u(r)`` (zero beyond the cut-off; shifted to be continuous there)."""
         r = np.asarray(r, dtype=np.float64)
-        return np.where(r < self.cutoff, self._u(r) - self._u(np.float64(self.cutoff)), 0.0)
+        return np.where(r < self.cutoff, self._u(r) - self._u(np.asarray(self.cutoff, dtype=np.float64)), 0.0)
 
     def force(self, r: ArrayLike) -> NDArray[np.float64]:
         """Radial force ``-u'(r)`` (positive: repulsive), capped like the stepper's."""

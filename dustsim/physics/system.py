@@ -321,7 +321,8 @@ class LangevinAdvance:
             self.rc = float(inter.cutoff) if inter is not None else 0.0
             self.order = np.arange(n, dtype=np.int64)
             custom = system.custom
-            self.user = compile_user_force(custom.function) if custom is not None else ke.no_force
+            function = custom.function if custom is not None else None
+            self.user = compile_user_force(function) if function is not None else ke.no_force
             self.has_user = custom is not None
         else:
             self.mf = np.ascontiguousarray(self.mf_type[self.types])
