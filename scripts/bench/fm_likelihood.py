@@ -18,8 +18,11 @@ Training is DSM on the interpolant's exact kernel for both processes (the condit
 flow-matching loss on ``u = Z - X_0`` is the same regression up to a time weighting:
 ``v = (x_t - D(x_t)) / t`` for ``alpha = 1 - t``; see ``docs/model.md``).
 
-Checks (exit status 1 when missed, full run only): the FM model's likelihood is within
-``LL_TARGET`` nats of the exact mixture entropy (paired gap), as in the issue.
+Checks (exit status 1 when missed): each model's paired log-likelihood gap is minus a KL
+divergence, so it must not exceed 0 by 4.5 SE or more (a positive gap means a wrong
+likelihood; ``--self-check`` shifts the bound by 10 SE to show that this fails); and, full
+run only, the FM model's likelihood is within ``LL_TARGET`` nats of the exact mixture
+entropy (paired gap), as in the issue.
 """
 
 from __future__ import annotations
@@ -30,7 +33,15 @@ import sys
 import time
 
 import numpy as np
-from common import print_table, save_results, set_threads
+from common import (
+    add_self_check_argument,
+    check_at_most,
+    enable_self_check,
+    print_table,
+    run_benchmark,
+    save_results,
+    set_threads,
+)
 
 LL_TARGET = 0.03
 
@@ -41,7 +52,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--n", type=int, help="particles (default 50 000; quick 5000)")
     parser.add_argument("--seed", type=int, default=0)
+    add_self_check_argument(parser)
     args = parser.parse_args()
+    enable_self_check(args.self_check)
 
     import dustsim
     from dustsim.model import (
@@ -96,8 +109,12 @@ def main() -> int:
     print_table("default training; PF-ODE likelihood (nats); Heun-100 samples", rows,
                 ["process", "particles", "stop", "steps", "train_s", "LL_gap", "LL_gap_se", "LL_plus_H",
                  "LL_plus_H_se", "ED_over_floor", "SW1_over_floor", "gen_logp_minus_data", "gen_logp_se"])
-    path = save_results("fm_likelihood", rows, quick=args.quick, threads=args.threads)
+    path = save_results("fm_likelihood-quick" if args.quick else "fm_likelihood", rows, quick=args.quick,
+                        threads=args.threads)
     print(f"\nwrote {path}")
+    for r in rows:  # LL_gap = E[log q - log p] = -KL(p || q) <= 0
+        check_at_most(f"{r['process']}: PF-ODE log-likelihood gap (minus a KL, so <= 0)", r["LL_gap"], 0.0,
+                      r["LL_gap_se"])
     if args.quick:
         return 0
     fm = rows[0]
@@ -108,4 +125,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_benchmark(main)

@@ -229,6 +229,15 @@ def fm_headlines(results: Path) -> list[Headline]:
     return out
 
 
+def league_headlines(results: Path) -> list[Headline]:
+    ds = _open(results, "league")
+    out = []
+    for r in _rows(ds):
+        out.append(Headline(f"{r['dataset']}, {r['budget_s']:.0f} s, {r['method']}: NLL gap [nats] (ED/floor "
+                            f"{r['ED_over_floor']:.2f})", r["NLL_gap"], "", "≥ 0 (a KL)", se=r["NLL_gap_se"]))
+    return out
+
+
 @dataclass
 class Benchmark:
     """A benchmark: its script, the arguments of the recorded run and of a smoke run, its headlines."""
@@ -239,18 +248,21 @@ class Benchmark:
     quick_args: list[str] = field(default_factory=lambda: ["--quick"])
     default: bool = True
     timeout_s: float = 1800.0
+    python: str | None = None  # an interpreter with the peers, when they live in a venv of their own
 
 
 BENCHMARKS: dict[str, Benchmark] = {
     "simulate": Benchmark("simulate.py", simulate_headlines),
     "interacting": Benchmark("interacting.py", interacting_headlines, default=False),  # sized by lane 11k
     "entropy": Benchmark("entropy.py", entropy_headlines),
-    "estimators": Benchmark("estimators.py", estimators_headlines, args=["--seeds", "200"]),
+    "estimators": Benchmark("estimators.py", estimators_headlines),
     "train": Benchmark("train.py", train_headlines),
     "sweep": Benchmark("sweep.py", sweep_headlines),
     "out_of_core": Benchmark("out_of_core.py", out_of_core_headlines),
     "emergence": Benchmark("emergence.py", emergence_headlines),
     "fm_likelihood": Benchmark("fm_likelihood.py", fm_headlines, default=False),
+    "league": Benchmark("league.py", league_headlines, args=["--budgets", "60"], default=False,
+                        python="/work/venvs/league/bin/python", timeout_s=7200.0),
 }
 
 
@@ -286,7 +298,7 @@ def git_state() -> dict[str, Any]:
 def run_one(name: str, bench: Benchmark, quick: bool, self_check: bool, env: dict[str, str]) -> dict[str, Any]:
     """Run one benchmark in a subprocess with a fresh results folder; return its record entry."""
     args = [*(bench.quick_args if quick else bench.args), *(["--self-check"] if self_check else [])]
-    python = os.environ.get(f"DUSTSIM_BENCH_PYTHON_{name.upper()}", "python")
+    python = os.environ.get(f"DUSTSIM_BENCH_PYTHON_{name.upper()}", bench.python or "python")
     command = shlex.join([python, f"scripts/bench/{bench.script}", *args])
     entry: dict[str, Any] = {"command": command, "quick": quick,
                              "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
