@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 
 import numpy as np
@@ -73,6 +72,7 @@ def main() -> int:
         traj = dustsim.simulate(init="gmm", n=n, process=process, steps=20, record_every=10, seed=args.seed + 1)
         set_threads(args.threads)
         mixture = GaussianMixture.from_trajectory(traj)
+        assert mixture is not None, "the gmm artifact has an exact mixture law"
         training = {"seed": args.seed, "device": "cpu", "threads": args.threads, "checkpoint_every": 0}
         if args.quick:
             training.update(steps=300, batch_size=512)
