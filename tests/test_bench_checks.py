@@ -96,3 +96,37 @@ def test_simulate_benchmark_fails_under_self_check(tmp_path):
     assert bad.returncode == 1
     assert "BENCHMARK FAILED: disagreement:" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+# ------------------------------------------------------------------ run_all, the committed table and the README
+import run_all  # noqa: E402
+
+
+def _between(text: str, begin: str, end: str) -> str:
+    assert begin in text and end in text, f"markers {begin!r} / {end!r} missing"
+    return text.split(begin, 1)[1].split(end, 1)[0].strip()
+
+
+def test_readme_table_is_the_committed_benchmark_table():
+    doc = run_all.DOC.read_text()
+    readme_table = _between(run_all.README.read_text(), run_all.README_BEGIN, run_all.README_END)
+    doc_table = _between(doc, "## Results", "## Provenance")
+    assert readme_table == doc_table, "README.md's benchmark table differs from docs/benchmarks.md"
+    record = run_all.load_record()
+    assert doc == run_all.render_doc(record), "docs/benchmarks.md differs from scripts/bench/records/benchmarks.json"
+    assert record["benchmarks"], "no benchmark recorded"
+    for entry in record["benchmarks"].values():
+        assert {"date", "commit", "dirty", "machine", "command", "status"} <= set(entry)
+
+
+def test_failed_benchmark_shows_failed_not_a_stale_number(tmp_path):
+    script = tmp_path / "failing.py"
+    script.write_text("import sys\nprint('working')\n"
+                      "print('BENCHMARK FAILED: disagreement: x: 1 vs peer 2', file=sys.stderr)\nsys.exit(1)\n")
+    bench = run_all.Benchmark(str(script), lambda results: [run_all.Headline("stale", 42.0)])
+    entry = run_all.run_one("simulate", bench, quick=True, self_check=False, env=dict(os.environ))
+    assert entry["status"] == "FAILED" and entry["reason"] == "BENCHMARK FAILED: disagreement: x: 1 vs peer 2"
+    old = {"benchmarks": {"simulate": {**entry, "status": "ok", "rows": [{"measure": "speed", "value": 6.6}]}}}
+    old["benchmarks"].update({"simulate": entry})
+    table = run_all.results_table(old)
+    assert "**FAILED**" in table and "6.6" not in table and "42" not in table
