@@ -322,6 +322,11 @@ def main() -> int:
         args.n, args.steps, args.frames = 100_000, 10, 20
     set_threads(args.threads)
     which = tuple(args.contenders)
+    if "dustsim" in which:  # the peers get the threads Numba really has (NUMBA_NUM_THREADS may cap it)
+        import numba
+
+        args.threads = numba.get_num_threads()
+        set_threads(args.threads)
     rows = throughput(args.n, 2, args.steps, args.threads, args.repeats, which)
     print_table(f"stepping throughput: N={args.n}, d=2, {args.steps} steps, {args.threads} threads "
                 f"(rate = particle*dim*steps per second, median of {args.repeats} runs; min/max rates)", rows,

@@ -130,16 +130,19 @@ def block_quality(gen: np.ndarray, mixture, rng, blocks: int, floor: float, floo
             "logp_se": math.hypot(logp.std(ddof=1), ref.std(ddof=1)) / math.sqrt(len(gen))}
 
 
-def rank_samplers(rows: list[dict]) -> list[str]:
-    """Pairwise comparisons of the excess ED (same floor: it cancels), in order of the mean."""
-    ordered = sorted(rows, key=lambda r: r["excess_ED"])
+def rank_samplers(rows: list[dict], key: str, se_key: str, label: str, by_abs: bool = False) -> list[str]:
+    """Pairwise comparisons of adjacent samplers, ordered by ``key`` (or by ``|key|``), with their SE."""
+    def score(r: dict) -> float:
+        return abs(r[key]) if by_abs else r[key]
+
+    ordered = sorted(rows, key=score)
     lines = []
     for a, b in itertools.pairwise(ordered):
-        diff = b["excess_ED"] - a["excess_ED"]
-        se = math.hypot(a["ED_se"], b["ED_se"])
+        diff = score(b) - score(a)
+        se = math.hypot(a[se_key], b[se_key])
         verdict = (f"{a['sampler']} better by {diff / se:.1f} SE" if diff > RANK_Z * se
-                   else f"not distinguishable (|z| = {diff / se:.1f} < {RANK_Z:g})")
-        lines.append(f"  {a['sampler']} vs {b['sampler']}: excess ED {a['excess_ED']:.3g} vs {b['excess_ED']:.3g} "
+                   else f"not distinguishable (z = {diff / se:.1f} < {RANK_Z:g})")
+        lines.append(f"  {label}: {a['sampler']} {a[key]:.3g} vs {b['sampler']} {b[key]:.3g} "
                      f"(difference {diff:.3g} ± {se:.2g}): {verdict}")
     return lines
 
@@ -359,8 +362,13 @@ def main() -> int:
           "that of exact samples)", rows,
           ["sampler", "steps", "block_n", "ED", "ED_se", "floor", "ED_multiple", "ED_multiple_se", "excess_ED",
            "excess_ED_se", "logp_minus_exact", "logp_se", "seconds"])
-    print(f"\nranking by excess energy distance (distinguishable beyond {RANK_Z:g} SE):")
-    print("\n".join(rank_samplers(rows)))
+    print(f"\nranking of the samplers (adjacent pairs; distinguishable beyond {RANK_Z:g} SE):")
+    print("\n".join(rank_samplers(rows, "ED", "ED_se", "energy distance")))
+    print("\n".join(rank_samplers(rows, "logp_minus_exact", "logp_se", "|exact log-density gap| (blur or collapse)",
+                                   by_abs=True)))
+    for qrow in rows:
+        results[f"logp_gap_{qrow['sampler']}"] = float(qrow["logp_minus_exact"])
+        results[f"logp_gap_se_{qrow['sampler']}"] = float(qrow["logp_se"])
     held = mixture.sample(500 if quick else 2000, np.random.default_rng(args.seed + 3))
     model_ll, exact_ll, gap, se = ll_gap(model, held, mixture)
     print(f"\nPF-ODE log-likelihood of {len(held)} held-out points: model {model_ll:.4f} nats, exact mixture "
