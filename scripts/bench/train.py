@@ -47,6 +47,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -343,7 +344,7 @@ def main() -> int:
     floor_repeats = 8
     block_n = n_final // BLOCKS
     floor_f, floor_f_sd = energy_noise_floor(mixture.sample, block_n, block_n, rng, repeats=floor_repeats)
-    rows = []
+    rows: list[dict[str, Any]] = []
     plan = ((("euler-maruyama", 200), ("pc", 200), ("heun", 50), ("ddim", 100)) if quick else
             (("euler-maruyama", 500), ("pc", 500), ("heun", 100), ("ddim", 200)))
     for name, st in plan:
