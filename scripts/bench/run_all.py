@@ -113,13 +113,14 @@ def simulate_headlines(results: Path) -> list[Headline]:
     ds = _open(results, "simulate")
     threads = int(ds.attrs.get("threads", 0))
     numpy_peer, torch_peer = f"numpy Generator, {threads} threads", f"torch randn+add_, {threads} threads"
+    used = f"{threads} thread{'' if threads == 1 else 's'} each"
     out = []
     for mode, label in (("dustsim fused", "fused stepping"), ("dustsim every-step", "recording every step")):
         out.append(_ratio(_one(ds, contender=mode, dtype="float32"), _one(ds, contender=torch_peer, dtype="float32"),
-                          f"{label}, float32, vs torch `randn`+`add_` loop ({threads} threads)", "≥ 2×"))
+                          f"{label}, float32, vs torch `randn`+`add_` loop ({used})", "≥ 2×"))
         for dtype in ("float32", "float64"):
             out.append(_ratio(_one(ds, contender=mode, dtype=dtype), _one(ds, contender=numpy_peer, dtype=dtype),
-                              f"{label}, {dtype}, vs numpy `Generator` loop ({threads} threads)", "≥ 3×"))
+                              f"{label}, {dtype}, vs numpy `Generator` loop ({used})", "≥ 3×"))
     stream = _rows(ds, contender="streamed zarr")
     if stream:
         s = stream[0]
@@ -219,7 +220,7 @@ def emergence_headlines(results: Path) -> list[Headline]:
     return [Headline("emergence times and structure vs exact: spread of (estimate - exact) / SE (min-max over "
                      "scales)", float(np.median(spread)), "", "~ 1", low=min(spread), high=max(spread)),
             Headline(f"worst mean z ({worst['part']}, scale {worst['scale']}, d = {worst['d']:.0f})",
-                     worst["mean_z"], "", "|z̄| < 4.5 sd/√seeds", se=max(worst["sd_z"], 1.0)
+                     worst["mean_z"], "", "within 4.5 SE of 0", se=max(worst["sd_z"], 1.0)
                      / math.sqrt(worst["seeds"]))]
 
 
@@ -351,7 +352,7 @@ def run_one(name: str, bench: Benchmark, quick: bool, self_check: bool, env: dic
 # ----------------------------------------------------------------------------- tables
 def _num(v: float) -> str:
     if not math.isfinite(v):
-        return "nan"
+        return "n/a"
     return f"{v:.3g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"
 
 
@@ -368,6 +369,11 @@ def format_result(h: dict[str, Any]) -> str:
     return text
 
 
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
 def results_table(record: dict[str, Any]) -> str:
     """The headline table (Markdown): the same text in docs/benchmarks.md and README.md."""
     lines = ["| benchmark | measure | result | target | run |", "|---|---|---|---|---|"]
@@ -375,13 +381,11 @@ def results_table(record: dict[str, Any]) -> str:
         run = f"{entry['date'][:10]}, {entry['commit']}{' (dirty)' if entry.get('dirty') else ''}" + \
             (", quick" if entry.get("quick") else "")
         if entry["status"] != "ok":
-            reason = entry.get("reason", "").replace("|", "\\|")
-            lines.append(f"| {name} | | **FAILED**: {reason} | | {run} |")
+            lines.append(f"| {name} | | **FAILED**: {_cell(entry.get('reason', ''))} | | {run} |")
             continue
         for i, h in enumerate(entry["rows"]):
-            measure = h["measure"].replace("|", "\\|")
-            lines.append(f"| {name if i == 0 else ''} | {measure} | {format_result(h)} | {h.get('target', '')} | "
-                         f"{run if i == 0 else ''} |")
+            lines.append(f"| {name if i == 0 else ''} | {_cell(h['measure'])} | {_cell(format_result(h))} | "
+                         f"{_cell(h.get('target', ''))} | {run if i == 0 else ''} |")
     return "\n".join(lines)
 
 
@@ -405,7 +409,8 @@ the same table, and a test checks that they agree). Each benchmark ran in its ow
 and checked its result against its peer's or an exact answer before reporting: the same value
 to floating point where the computation is deterministic, agreement within 4.5 standard
 errors where it is statistical. A benchmark that failed shows **FAILED** and why, never an
-older number. Ratios are of medians over at least 3 runs; `[a, b]` is the range from the
+older number. Rows whose run is marked *quick* were measured at smoke sizes, with fewer
+repeats, and are no performance claim. Ratios are of medians over at least 3 runs; `[a, b]` is the range from the
 fastest and slowest runs of both sides; `± x` is one standard error. Peers run in the same
 process with the same threads; where a library cannot use them, the measure says so.
 
