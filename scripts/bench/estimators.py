@@ -27,7 +27,10 @@ Agreement checks (exit status 1 when one fails; ``--self-check`` shifts the exac
 10 SE to show it): part 1's spread / SE within ``SE_RATIO_BAND`` (plus 4.5 of its SE), the
 torus estimate of part 2 unbiased within 4.5 SE (the volume fraction of a kNN ball of
 uniform points on a torus is exactly Beta(k, n - k), so its log has mean psi(k) - psi(n)),
-and in part 5 every file of one task must carry the same exact MI.
+and in part 5 the exact MI of the task files must be consistent: one value per task, the
+same for a task and its MI-invariant transforms (asinh, half_cube, normal_cdf, spiral,
+wiggly, swissroll_x of a base task), and for Gaussian tasks equal to the Gaussian MI of the
+data themselves (bias dx dy / 2n removed; jackknife SE).
 
 Run: ``python scripts/bench/estimators.py`` (``--quick`` for fewer seeds;
 ``--demo demo-output`` adds part 3, ``--exact`` part 4, ``--bmi DIR`` part 5;
@@ -37,6 +40,7 @@ Run: ``python scripts/bench/estimators.py`` (``--quick`` for fewer seeds;
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import sys
 from pathlib import Path
@@ -45,9 +49,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
-    BenchmarkDisagreement,
     add_self_check_argument,
     check_at_most,
+    check_equal,
     check_within_se,
     enable_self_check,
     print_table,
@@ -190,26 +194,69 @@ def check_calibration(se_rows: list[dict], bias_rows: list[dict]) -> None:
                         r["periodic_bias_se"], 0.0)
 
 
-def check_bmi_reference(rows: list[dict]) -> None:
-    """Every file of one task must carry the same exact mutual information."""
+TRANSFORMS = ("normal_cdf-", "half_cube-", "asinh-", "spiral-", "wiggly-", "swissroll_x-")  # MI-invariant maps
+
+
+def _base_task(name: str) -> str:
+    """The task a BMI task transforms (``asinh-student-...`` -> ``student-...``); MI is invariant under them."""
+    changed = True
+    while changed:
+        changed = False
+        for prefix in TRANSFORMS:
+            if name.startswith(prefix):
+                name, changed = name[len(prefix):], True
+    return name
+
+
+def gaussian_mi_check(path: Path, x: np.ndarray, y: np.ndarray, exact: float, blocks: int = 50) -> None:
+    """For a Gaussian task: the plug-in Gaussian MI of the data, less its bias dx dy / (2n), equals the exact MI.
+
+    SE from a delete-one-block jackknife over ``blocks`` blocks.
+    """
+    def gaussian_mi(a: np.ndarray, b: np.ndarray) -> float:
+        joint = np.cov(np.hstack([a, b]).T)
+        dx = a.shape[1]
+        return 0.5 * float(np.linalg.slogdet(joint[:dx, :dx])[1] + np.linalg.slogdet(joint[dx:, dx:])[1]
+                           - np.linalg.slogdet(joint)[1])
+
+    n, dx, dy = len(x), x.shape[1], y.shape[1]
+    value = gaussian_mi(x, y) - dx * dy / (2 * n)
+    edges = np.linspace(0, n, blocks + 1).astype(int)
+    jack = np.array([gaussian_mi(np.delete(x, np.s_[lo:hi], 0), np.delete(y, np.s_[lo:hi], 0))
+                     for lo, hi in itertools.pairwise(edges)])
+    se = math.sqrt((blocks - 1) / blocks * float(((jack - jack.mean()) ** 2).sum()))
+    check_within_se(f"BMI {path.name}: Gaussian plug-in MI of the data vs the exact MI", value, se, exact)
+
+
+def check_bmi_reference(rows: list[dict], files: dict[str, tuple[Path, np.ndarray, np.ndarray, float]]) -> None:
+    """The exact MI of the BMI files: one value per task, the same for a task and its invariant transforms, and
+    (Gaussian tasks) the MI of the data themselves."""
     by: dict[str, set[float]] = {}
     for r in rows:
         by.setdefault(r["task"], set()).add(float(r["mi"]))
     for task, values in by.items():
-        if max(values) - min(values) > 1e-12 * max(1.0, max(values)):
-            raise BenchmarkDisagreement(f"BMI task {task}: files disagree on the exact MI: {sorted(values)}")
-    print(f"check ok: BMI exact MI consistent across files for {len(by)} tasks", flush=True)
+        check_equal(f"BMI task {task}: exact MI of every file", max(values), min(values), rtol=1e-12)
+        base = _base_task(task)
+        if base != task and base in by:
+            check_equal(f"BMI task {task}: exact MI vs its base task {base} (invariant transform)", max(values),
+                        max(by[base]), rtol=1e-9)
+    for task, (path, x, y, exact) in files.items():
+        if task.startswith(("multinormal-", "1v1-normal-")):
+            gaussian_mi_check(path, x, y, exact)
 
 
 def bmi_table(directory: Path, pattern: str = "*.npz") -> tuple[list[dict], list[dict]]:
     from analysis import ksg_mutual_information
 
     rows = []
+    largest: dict[str, tuple[Path, np.ndarray, np.ndarray, float]] = {}
     for path in sorted(directory.glob(pattern)):
         data = np.load(path)
         x, y, exact = data["x"], data["y"], float(data["mi"])
         name, rest = path.stem.rsplit("-n", 1)
         n, seed = (int(v) for v in rest.split("-s"))
+        if name not in largest or len(x) > len(largest[name][1]):
+            largest[name] = (path, x, y, exact)
         for estimator, marginals in (("ksg-standardized", "standardize"), ("ksg", "gaussianize")):
             est = ksg_mutual_information(x, y, seed=seed, marginals=marginals)
             rows.append(_row(est, exact, task=name, dims=f"{x.shape[1]}+{y.shape[1]}", n=n, seed=seed,
@@ -217,7 +264,7 @@ def bmi_table(directory: Path, pattern: str = "*.npz") -> tuple[list[dict], list
             r = rows[-1]
             print(f"{name} n={n} s={seed} {estimator}: {r['value']:.4f} (true {exact:.4f}) "
                   f"ci [{est.ci_low:.3f}, {est.ci_high:.3f}] covered={r['covered']}", flush=True)
-    check_bmi_reference(rows)
+    check_bmi_reference(rows, largest)
     summary = _summarise(rows, ["dims", "n", "estimator"])
     return rows, summary
 

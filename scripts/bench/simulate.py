@@ -245,6 +245,7 @@ def throughput(n: int, d: int, steps: int, threads: int, repeats: int,
                 check_frames(frames, final, dname)
             finals[name] = final
             rows.append(row)
+            del value, frames  # the every-step output array: free it before the next contender
         dust = [k for k in finals if k.startswith("dustsim")]
         for other in dust[1:]:
             check_equal(f"{other} vs {dust[0]} {dname}: final state (same counter-based noise)", finals[other],
