@@ -275,7 +275,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "interacting": Benchmark("interacting.py", interacting_headlines),  # sized by lane 11k
     "entropy": Benchmark("entropy.py", entropy_headlines),
     "estimators": Benchmark("estimators.py", estimators_headlines),
-    "train": Benchmark("train.py", train_headlines),
+    "train": Benchmark("train.py", train_headlines, args=["--threads", "2"]),  # train.py defaults to 1 (shared)
     "sweep": Benchmark("sweep.py", sweep_headlines),
     "out_of_core": Benchmark("out_of_core.py", out_of_core_headlines),
     "emergence": Benchmark("emergence.py", emergence_headlines),

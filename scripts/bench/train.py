@@ -394,7 +394,7 @@ def main() -> int:
         short = TrainConfig(steps=peer_steps, batch_size=2048, lr=2e-3, warmup=10, seed=1, device=device,
                             threads=args.threads, checkpoint_every=0, log_every=peer_steps)
         dev_model = load_model(out_dir / "bench-gmm.pt", device)
-        n_s = 20000 if quick else 100000
+        n_s = 20000 if quick else 50000
         st = 10 if quick else 50
         measured: dict[str, list[float]] = {k: [] for k in ("ours", "bare", "em", "heun", "bare_em")}
         em_samples, bare_samples = [], []
