@@ -130,3 +130,15 @@ def test_failed_benchmark_shows_failed_not_a_stale_number(tmp_path):
     old["benchmarks"].update({"simulate": entry})
     table = run_all.results_table(old)
     assert "**FAILED**" in table and "6.6" not in table and "42" not in table
+
+
+# interacting.py belongs to lane 11k (its agreement checks come with the LAMMPS peer); remove it from here then
+NOT_YET_CHECKED = {"interacting.py"}
+
+
+def test_every_benchmark_has_agreement_checks_and_self_check():
+    scripts = {b.script for b in run_all.BENCHMARKS.values()} - NOT_YET_CHECKED
+    for script in sorted(scripts):
+        text = (BENCH / script).read_text()
+        for needed in ("add_self_check_argument", "enable_self_check", "run_benchmark", "check_"):
+            assert needed in text, f"{script} lacks {needed}"
