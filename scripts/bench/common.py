@@ -146,7 +146,9 @@ def check_within_se(what: str, ours: float, se_ours: float, peer: float, se_peer
 def check_at_most(what: str, value: float, bound: float, se: float = 0.0, z: float = Z) -> float:
     """Check ``value < bound + z se`` (a one-sided statistical check, e.g. an energy distance vs its floor).
 
-    Under ``--self-check`` the bound is lowered by 10 SE (or by 10 x |bound| x 1e-3 when ``se`` is 0).
+    Under ``--self-check`` the bound is lowered by 10 SE (or by 10 x |bound| x 1e-3 when ``se`` is 0); a value
+    more than 10 SE inside its bound still passes then, so a script should not rely on one-sided checks alone
+    to fail its self-check.
     """
     scale = se if se > 0 else 1e-3 * max(abs(bound), 1e-12)
     limit = bound + z * se - (SELF_CHECK_SHIFT * scale if _SELF_CHECK["on"] else 0.0)

@@ -3,7 +3,8 @@
 Every contender advances N particles in d dimensions from 0 by the same Ornstein-Uhlenbeck-
 type affine step ``x <- a x + b z`` (z standard normal), with the same thread count, in this
 one process. Throughput is particle * dimension * steps per second; times are medians of
-``--repeats`` runs (min and max shown), each run starting again from x = 0.
+``--repeats`` runs (min and max shown), each run starting again from x = 0 (dustsim's after
+one untimed warm-up run that loads its compiled kernels).
 
 - dustsim every-step: records the state after every step into an output array of all
   ``steps`` frames (8 frames per kernel call, what ``--record-every 1`` does); the array is
@@ -235,7 +236,8 @@ def throughput(n: int, d: int, steps: int, threads: int, repeats: int,
         dname = np.dtype(dtype).name
         finals = {}
         for name, (fn, used) in contenders_for(n, d, dtype, steps, threads, which).items():
-            timing, value = timed(fn, repeats=repeats)
+            # dustsim warms up (Numba cache load); the numpy/torch loops have nothing to compile
+            timing, value = timed(fn, repeats=repeats, warmup=1 if name.startswith("dustsim") else 0)
             final, frames = value if isinstance(value, tuple) else (value, None)
             row = {"contender": name, "dtype": dname, "threads": used, **timing.columns(),
                    "rate_M_per_s": n * d * steps / timing.median / 1e6,
