@@ -142,3 +142,11 @@ def test_every_benchmark_has_agreement_checks_and_self_check():
         text = (BENCH / script).read_text()
         for needed in ("add_self_check_argument", "enable_self_check", "run_benchmark", "check_"):
             assert needed in text, f"{script} lacks {needed}"
+
+
+def test_hung_benchmark_is_killed_and_fails(tmp_path):
+    script = tmp_path / "hung.py"
+    script.write_text("import time\ntime.sleep(60)\n")
+    bench = run_all.Benchmark(str(script), lambda results: [], timeout_s=1.0)
+    entry = run_all.run_one("sweep", bench, quick=True, self_check=False, env=dict(os.environ))
+    assert entry["status"] == "FAILED" and "timed out" in entry["reason"] and entry["seconds"] < 30

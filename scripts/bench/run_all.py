@@ -37,6 +37,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -336,16 +337,24 @@ def run_one(name: str, bench: Benchmark, quick: bool, self_check: bool, env: dic
             proc = subprocess.Popen([exe, str(HERE / bench.script), *args], cwd=ROOT, text=True,
                                     env={**env, "DUSTSIM_BENCH_DIR": tmp}, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT)
-            assert proc.stdout is not None
-            deadline = started + bench.timeout_s
-            for line in proc.stdout:
-                print(line, end="", flush=True)
-                tail.append(line.rstrip())
-                if time.perf_counter() > deadline:
-                    proc.kill()
-                    tail.append(f"timed out after {bench.timeout_s:.0f} s")
-                    break
-            code = proc.wait()
+            stdout = proc.stdout
+            assert stdout is not None
+
+            def relay() -> None:  # echo the benchmark's output live, keep its last lines for the reason
+                for line in stdout:
+                    print(line, end="", flush=True)
+                    tail.append(line.rstrip())
+
+            reader = threading.Thread(target=relay, daemon=True)
+            reader.start()
+            try:
+                code = proc.wait(timeout=bench.timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                code = proc.wait()
+                reader.join(timeout=5)
+                tail.append(f"BENCHMARK FAILED: timed out after {bench.timeout_s:.0f} s")
+            reader.join(timeout=5)
         except OSError as exc:
             code, tail = -1, collections.deque([f"could not start: {exc}"])
         entry["seconds"] = round(time.perf_counter() - started, 1)
