@@ -272,13 +272,14 @@ class Benchmark:
 
 
 BENCHMARKS: dict[str, Benchmark] = {
-    "simulate": Benchmark("simulate.py", simulate_headlines),
+    # sized so that the default set takes about 20 minutes on 2 quiet cores (interacting aside)
+    "simulate": Benchmark("simulate.py", simulate_headlines, args=["--frames", "500"]),
     "interacting": Benchmark("interacting.py", interacting_headlines),  # sized by lane 11k
     "entropy": Benchmark("entropy.py", entropy_headlines),
     "estimators": Benchmark("estimators.py", estimators_headlines),
-    "train": Benchmark("train.py", train_headlines, args=["--threads", "2"]),  # train.py defaults to 1 (shared)
+    "train": Benchmark("train.py", train_headlines, args=["--threads", "2", "--steps", "3000"]),  # script: 1 thread
     "sweep": Benchmark("sweep.py", sweep_headlines),
-    "out_of_core": Benchmark("out_of_core.py", out_of_core_headlines),
+    "out_of_core": Benchmark("out_of_core.py", out_of_core_headlines, args=["--max-particles", "100000"]),
     "emergence": Benchmark("emergence.py", emergence_headlines),
     "fm_likelihood": Benchmark("fm_likelihood.py", fm_headlines, default=False),
     "bmi": Benchmark("estimators.py", bmi_headlines, default=False,
