@@ -138,7 +138,9 @@ def interacting_headlines(results: Path) -> list[Headline]:
     for row in _rows(ds):
         for key, value in row.items():
             if (key == "ratio" or key.startswith("ratio_") or key.endswith("_ratio")) and isinstance(value, float):
-                out.append(Headline(f"{key}, N = {row.get('N', math.nan):.0f}", value, "×", ""))
+                peer = "jax-md" if key == "ratio" else key.removesuffix("_ratio").removeprefix("ratio_")
+                out.append(Headline(f"dustsim / {peer} speed (column `{key}`), N = {row.get('N', math.nan):.0f}",
+                                    value, "×", ""))
     if "scaling" in ds:
         out.append(Headline("ns per particle-step, largest N / smallest N", float(ds["scaling"].values[-1]), "",
                             "~ 1 (O(N))"))
