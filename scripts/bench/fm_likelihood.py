@@ -18,7 +18,9 @@ Training is DSM on the interpolant's exact kernel for both processes (the condit
 flow-matching loss on ``u = Z - X_0`` is the same regression up to a time weighting:
 ``v = (x_t - D(x_t)) / t`` for ``alpha = 1 - t``; see ``docs/model.md``).
 
-Checks (exit status 1 when missed): each model's paired log-likelihood gap is minus a KL
+Checks (exit status 1 when missed): the exact reference is consistent (minus the mean exact
+log-density of the held-out points equals the mixture's Monte Carlo entropy within 4.5 SE);
+each model's paired log-likelihood gap is minus a KL
 divergence, so it must not exceed 0 by 4.5 SE or more (a positive gap means a wrong
 likelihood; ``--self-check`` shifts the bound by 10 SE to show that this fails); and, full
 run only, the FM model's likelihood is within ``LL_TARGET`` nats of the exact mixture
@@ -35,6 +37,7 @@ import numpy as np
 from common import (
     add_self_check_argument,
     check_at_most,
+    check_within_se,
     enable_self_check,
     print_table,
     run_benchmark,
@@ -85,6 +88,10 @@ def main() -> int:
         ll = model_log_likelihood(res.model, held, seed=0).log_likelihood.values
         gap = ll - mixture.logpdf(held)
         entropy, entropy_se = mixture.entropy(200_000, seed=args.seed + 3)
+        exact_held = -mixture.logpdf(held)  # the exact reference, two ways: must agree (two-sided check)
+        check_within_se(f"{process}: -mean exact log-density of the held-out points vs the mixture entropy",
+                        float(exact_held.mean()), float(exact_held.std(ddof=1) / math.sqrt(len(held))), entropy,
+                        entropy_se)
         m = 1000 if args.quick else 5000
         gen = sample(res.model, m, {"name": "heun", "steps": 100, "record_every": 0},
                      seed=args.seed + 5).position.isel(time=-1).values.astype(np.float64)
