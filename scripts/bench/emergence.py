@@ -13,6 +13,10 @@
 4. Cost: seconds per frame and scale of :func:`analysis.emergence.emergence` (median of
    3 repeats) at a few particle numbers, to size the demo.
 
+Agreement: in parts 1-2 the mean z of every scale must be 0 within 4.5 of its SE
+(max(sd_z, 1) / sqrt(seeds)); the run exits with status 1 otherwise (``--self-check`` shifts
+the exact side by 10 SE to show it).
+
 Run: ``python scripts/bench/emergence.py`` (``--quick`` for fewer seeds, ``--morse`` adds part 3).
 """
 
@@ -27,7 +31,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import median_time, print_table, save_results
+from common import (
+    add_self_check_argument,
+    check_within_se,
+    enable_self_check,
+    median_time,
+    print_table,
+    run_benchmark,
+    save_results,
+)
 
 
 def _z_rows(part: str, z: np.ndarray, labels: list[str], extra: dict) -> list[dict]:
@@ -117,11 +129,13 @@ def cost(quick: bool) -> list[dict]:
     return rows
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--morse", action="store_true", help="add the (slow) Morse aggregation run")
+    add_self_check_argument(parser)
     args = parser.parse_args()
+    enable_self_check(args.self_check)
     seeds = 6 if args.quick else 20
     started = time.perf_counter()
     rows = emergence_times(seeds, 20_000, 1) + emergence_times(max(seeds // 2, 3), 20_000, 2)
@@ -134,12 +148,13 @@ def main() -> None:
                     ["scale", "change_nats", "change_in_se", "structure_end", "resolved_end"])
     costs = cost(args.quick)
     print_table("cost of emergence()", costs, ["n", "frames", "scales", "seconds", "us_per_point_frame_scale"])
-    bad = [r for r in rows if abs(r["mean_z"]) > 4.5 * max(r["sd_z"], 1.0) / math.sqrt(r["seeds"])]
-    save_results("emergence", rows + costs)
+    save_results("emergence-quick" if args.quick else "emergence", rows + costs)
     print(f"\n{time.perf_counter() - started:.0f} s")
-    if bad:
-        raise SystemExit(f"biased beyond 4.5 SE of the mean z: {[(r['part'], r['scale']) for r in bad]}")
+    for r in rows:
+        check_within_se(f"{r['part']} d={r['d']} scale {r['scale']}: mean z over {r['seeds']} seeds vs 0",
+                        r["mean_z"], max(r["sd_z"], 1.0) / math.sqrt(r["seeds"]), 0.0)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)

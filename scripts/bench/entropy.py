@@ -3,9 +3,11 @@
 All contenders compute the Kozachenko-Leonenko entropy (Euclidean norm, same k) of the
 same points in this one process, with the same number of threads available (Numba and
 cKDTree ``workers=-1`` use every core; infomeasure's KDTree query is single-threaded).
-The answers are printed side by side (they agree to floating-point precision on tie-free
-data) with the time ratios. Then a full entropy trajectory of a Zarr run (100 frames x 1e6
-particles by default) is timed, read frame by frame.
+The answers must agree to ``TOLERANCE`` nats (floating-point precision on tie-free data;
+the run exits with status 1 otherwise, ``--self-check`` shifts the peers' values by 10
+tolerances to show it) and are printed side by side with the time ratios (medians of 3
+timed runs, after an untimed warm-up for the Numba side). Then a full entropy trajectory of
+a Zarr run (100 frames x 1e6 particles by default) is timed, read frame by frame.
 
 Run: ``python scripts/bench/entropy.py`` (``--quick`` for a smoke run). Results are also
 written to ``bench-results/entropy.json`` (``DUSTSIM_BENCH_DIR`` to change the folder).
@@ -24,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +36,19 @@ from scipy.special import digamma, gammaln
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import add_self_check_argument, check_equal, enable_self_check, run_benchmark, save_results  # noqa: E402
+
 RESULTS_DIR = Path(os.environ.get("DUSTSIM_BENCH_DIR", ROOT / "bench-results"))
 K = 4
+TOLERANCE = 1e-9  # nats: the same formula on the same distances; only summation order differs
 
 
-def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    """Median wall time of ``fn()`` over ``repeats`` calls (after one untimed warm-up call) and its value."""
-    value = fn()
+def timed(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> tuple[float, Any]:
+    """Median wall time of ``fn()`` over ``repeats`` calls (after ``warmup`` untimed calls) and its value."""
+    value = None
+    for _ in range(warmup):
+        value = fn()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -56,6 +65,16 @@ def ckdtree_entropy(x: np.ndarray, k: int = K) -> float:
     return float(digamma(n) - digamma(k) + log_vd + d * np.mean(np.log(dist)))
 
 
+def _analysis_entropy(x: np.ndarray) -> float:
+    from analysis import knn_entropy
+
+    return float(knn_entropy(x, K, bias="none").value)
+
+
+def _infomeasure_entropy(infomeasure: Any, x: np.ndarray) -> float:
+    return float(infomeasure.entropy(x, approach="kl", k=K, minkowski_p=2, noise_level=0))
+
+
 def knn_rows(sizes: list[int], dims: list[int], repeats: int, peers: bool) -> list[dict[str, Any]]:
     from analysis import knn_entropy
 
@@ -64,22 +83,25 @@ def knn_rows(sizes: list[int], dims: list[int], repeats: int, peers: bool) -> li
     for d in dims:
         for n in sizes:
             x = np.random.default_rng(n + d).standard_normal((n, d))
-            reps = repeats if n <= 200_000 else 1
+            reps = repeats
             # the point estimate only (peers compute no bias): no subsample bias estimate
-            t_ours, ours = timed(lambda x=x: knn_entropy(x, K, bias="none").value, reps)
-            t_tree, tree = timed(lambda x=x: ckdtree_entropy(x), reps)
+            t_ours, ours = timed(partial(_analysis_entropy, x), reps)
+            t_tree, tree = timed(partial(ckdtree_entropy, x), reps, warmup=0)
             row = {"n": n, "d": d, "k": K, "analysis_s": t_ours, "ckdtree_s": t_tree, "analysis_H": ours,
-                   "ckdtree_H": tree, "speedup_vs_ckdtree": t_tree / t_ours}
+                   "ckdtree_H": tree, "speedup_vs_ckdtree": t_tree / t_ours, "repeats": reps}
             if peers:
                 try:
                     import infomeasure
 
-                    t_im, im = timed(lambda x=x: float(infomeasure.entropy(x, approach="kl", k=K, minkowski_p=2,
-                                                                           noise_level=0)), 1)
+                    t_im, im = timed(partial(_infomeasure_entropy, infomeasure, x), reps, warmup=0)
                     row.update({"infomeasure_s": t_im, "infomeasure_H": im, "speedup_vs_infomeasure": t_im / t_ours})
                 except ImportError:
                     pass
             row["max_abs_diff"] = max(abs(row[c] - ours) for c in ("ckdtree_H", "infomeasure_H") if c in row)
+            row["tolerance"] = TOLERANCE
+            for column, peer in (("ckdtree_H", "scipy cKDTree"), ("infomeasure_H", "infomeasure")):
+                if column in row:
+                    check_equal(f"kNN entropy n={n} d={d}: analysis vs {peer}", ours, row[column], atol=TOLERANCE)
             rows.append(row)
             print_row(row)
     return rows
@@ -124,11 +146,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--no-peers", action="store_true", help="skip infomeasure")
+    parser.add_argument("--sizes", type=int, nargs="+", help="numbers of points (default 1e5 1e6; quick 1e4 1e5)")
+    parser.add_argument("--trajectory", type=int, nargs=2, metavar=("N", "FRAMES"),
+                        help="particles and frames of the entropy trajectory (default 1e6 100; quick 1e5 10)")
+    add_self_check_argument(parser)
     args = parser.parse_args()
+    enable_self_check(args.self_check)
     import numba
 
-    sizes = [10_000, 100_000] if args.quick else [100_000, 1_000_000]
-    n_traj, frames = (100_000, 10) if args.quick else (1_000_000, 100)
+    sizes = args.sizes or ([10_000, 100_000] if args.quick else [100_000, 1_000_000])
+    n_traj, frames = args.trajectory or ((100_000, 10) if args.quick else (1_000_000, 100))
     print(f"# kNN entropy, k={K}, Euclidean; {os.cpu_count()} cpus, numba threads {numba.get_num_threads()}, "
           f"threading layer after first use; timings on a shared machine are noisy", flush=True)
     rows = knn_rows(sizes, [2, 3], repeats=3, peers=not args.no_peers)
@@ -146,12 +173,9 @@ def main() -> None:
         "knn_entropy": rows, "trajectory": traj,
     }, indent=2))
     print(f"wrote {out}")
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from common import save_results
-
     name = "entropy-quick" if args.quick else "entropy"
     print(f"results: {save_results(name, [*rows, {'case': 'trajectory', **traj}])}")
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)

@@ -23,6 +23,15 @@
 6. (``--gaussian-bias SEEDS``) the bias of kNN (k = 4) and the weighted KL ensemble for
    Gaussians in 5 and 10 D at n = 20 000 over SEEDS seeds (``default_rng(500 + s)``).
 
+Agreement checks (exit status 1 when one fails; ``--self-check`` shifts the exact side by
+10 SE to show it): part 1's spread / SE within ``SE_RATIO_BAND`` (plus 4.5 of its SE), the
+torus estimate of part 2 unbiased within 4.5 SE (the volume fraction of a kNN ball of
+uniform points on a torus is exactly Beta(k, n - k), so its log has mean psi(k) - psi(n)),
+and in part 5 the exact MI of the task files must be consistent: one value per task, the
+same for a task and its MI-invariant transforms (asinh, half_cube, normal_cdf, spiral,
+wiggly, swissroll_x of a base task), and for Gaussian tasks equal to the Gaussian MI of the
+data themselves (bias dx dy / 2n removed; jackknife SE).
+
 Run: ``python scripts/bench/estimators.py`` (``--quick`` for fewer seeds;
 ``--demo demo-output`` adds part 3, ``--exact`` part 4, ``--bmi DIR`` part 5;
 ``--skip-calibration`` leaves out parts 1-2).
@@ -31,6 +40,7 @@ Run: ``python scripts/bench/estimators.py`` (``--quick`` for fewer seeds;
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import sys
 from pathlib import Path
@@ -38,7 +48,18 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import print_table, save_results
+from common import (
+    add_self_check_argument,
+    check_at_most,
+    check_equal,
+    check_within_se,
+    enable_self_check,
+    print_table,
+    run_benchmark,
+    save_results,
+)
+
+SE_RATIO_BAND = (0.85, 1.35)  # the kNN SE is known to be somewhat low (correlated terms); as in the tests
 
 
 def se_calibration(seeds: int, n: int) -> list[dict]:
@@ -161,15 +182,81 @@ def exact_entropy_table(sizes: tuple[int, ...], seeds: int, dims: tuple[int, ...
     return rows, _summarise(rows, ["law", "d", "n", "estimator"])
 
 
+def check_calibration(se_rows: list[dict], bias_rows: list[dict]) -> None:
+    """Part 1 within the band the tests accept; part 2's torus estimate unbiased."""
+    low, high = SE_RATIO_BAND
+    for r in se_rows:
+        check_at_most(f"kNN spread / SE, d={r['d']}, below {high}", r["spread_over_se"], high, r["ratio_sd"])
+        check_at_most(f"kNN spread / SE, d={r['d']}, above {low} (sign flipped)", -r["spread_over_se"], -low,
+                      r["ratio_sd"])
+    for r in bias_rows:
+        check_within_se(f"torus kNN entropy of uniform points, n={r['n']}, minus exact", r["periodic_bias"],
+                        r["periodic_bias_se"], 0.0)
+
+
+TRANSFORMS = ("normal_cdf-", "half_cube-", "asinh-", "spiral-", "wiggly-", "swissroll_x-")  # MI-invariant maps
+
+
+def _base_task(name: str) -> str:
+    """The task a BMI task transforms (``asinh-student-...`` -> ``student-...``); MI is invariant under them."""
+    changed = True
+    while changed:
+        changed = False
+        for prefix in TRANSFORMS:
+            if name.startswith(prefix):
+                name, changed = name[len(prefix):], True
+    return name
+
+
+def gaussian_mi_check(path: Path, x: np.ndarray, y: np.ndarray, exact: float, blocks: int = 50) -> None:
+    """For a Gaussian task: the plug-in Gaussian MI of the data, less its bias dx dy / (2n), equals the exact MI.
+
+    SE from a delete-one-block jackknife over ``blocks`` blocks.
+    """
+    def gaussian_mi(a: np.ndarray, b: np.ndarray) -> float:
+        joint = np.cov(np.hstack([a, b]).T)
+        dx = a.shape[1]
+        return 0.5 * float(np.linalg.slogdet(joint[:dx, :dx])[1] + np.linalg.slogdet(joint[dx:, dx:])[1]
+                           - np.linalg.slogdet(joint)[1])
+
+    n, dx, dy = len(x), x.shape[1], y.shape[1]
+    value = gaussian_mi(x, y) - dx * dy / (2 * n)
+    edges = np.linspace(0, n, blocks + 1).astype(int)
+    jack = np.array([gaussian_mi(np.delete(x, np.s_[lo:hi], 0), np.delete(y, np.s_[lo:hi], 0))
+                     for lo, hi in itertools.pairwise(edges)])
+    se = math.sqrt((blocks - 1) / blocks * float(((jack - jack.mean()) ** 2).sum()))
+    check_within_se(f"BMI {path.name}: Gaussian plug-in MI of the data vs the exact MI", value, se, exact)
+
+
+def check_bmi_reference(rows: list[dict], files: dict[str, tuple[Path, np.ndarray, np.ndarray, float]]) -> None:
+    """The exact MI of the BMI files: one value per task, the same for a task and its invariant transforms, and
+    (Gaussian tasks) the MI of the data themselves."""
+    by: dict[str, set[float]] = {}
+    for r in rows:
+        by.setdefault(r["task"], set()).add(float(r["mi"]))
+    for task, values in by.items():
+        check_equal(f"BMI task {task}: exact MI of every file", max(values), min(values), rtol=1e-12)
+        base = _base_task(task)
+        if base != task and base in by:
+            check_equal(f"BMI task {task}: exact MI vs its base task {base} (invariant transform)", max(values),
+                        max(by[base]), rtol=1e-9)
+    for task, (path, x, y, exact) in files.items():
+        if task.startswith(("multinormal-", "1v1-normal-")):
+            gaussian_mi_check(path, x, y, exact)
+
+
 def bmi_table(directory: Path, pattern: str = "*.npz") -> tuple[list[dict], list[dict]]:
     from analysis import ksg_mutual_information
 
     rows = []
+    largest: dict[str, tuple[Path, np.ndarray, np.ndarray, float]] = {}
     for path in sorted(directory.glob(pattern)):
         data = np.load(path)
         x, y, exact = data["x"], data["y"], float(data["mi"])
         name, rest = path.stem.rsplit("-n", 1)
         n, seed = (int(v) for v in rest.split("-s"))
+        if name not in largest or len(x) > len(largest[name][1]):
+            largest[name] = (path, x, y, exact)
         for estimator, marginals in (("ksg-standardized", "standardize"), ("ksg", "gaussianize")):
             est = ksg_mutual_information(x, y, seed=seed, marginals=marginals)
             rows.append(_row(est, exact, task=name, dims=f"{x.shape[1]}+{y.shape[1]}", n=n, seed=seed,
@@ -177,6 +264,7 @@ def bmi_table(directory: Path, pattern: str = "*.npz") -> tuple[list[dict], list
             r = rows[-1]
             print(f"{name} n={n} s={seed} {estimator}: {r['value']:.4f} (true {exact:.4f}) "
                   f"ci [{est.ci_low:.3f}, {est.ci_high:.3f}] covered={r['covered']}", flush=True)
+    check_bmi_reference(rows, largest)
     summary = _summarise(rows, ["dims", "n", "estimator"])
     return rows, summary
 
@@ -260,7 +348,7 @@ def gaussian_bias(seeds: int, n: int = 20_000, dims: tuple[int, ...] = (5, 10)) 
     return rows
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=300)
     parser.add_argument("--demo", type=Path, help="a dustsim demo output directory (adds the I-MMSE check)")
@@ -275,7 +363,9 @@ def main() -> None:
     parser.add_argument("--diffusion-steps", type=int, default=4000, help="training steps of each network")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of part 7")
     parser.add_argument("--gaussian-bias", type=int, metavar="SEEDS", help="part 6 with this many seeds")
+    add_self_check_argument(parser)
     args = parser.parse_args()
+    enable_self_check(args.self_check)
     seeds = 20 if args.quick else args.seeds
     rows: list[dict] = []
     if not args.skip_calibration:
@@ -286,6 +376,7 @@ def main() -> None:
         print_table("kNN entropy of uniform points in a periodic square, minus the exact value [nats]", bias_rows,
                     ["n", "seeds", "straight_bias", "straight_bias_se", "periodic_bias", "periodic_bias_se"])
         rows += se_rows + bias_rows
+        check_calibration(se_rows, bias_rows)
     columns = ["runs", "bias", "bias_se", "abs_error", "corrected_abs_error", "coverage_ci", "coverage_se_only"]
     if args.exact:
         dims = (1, 2, 3, 5) if args.quick else (1, 2, 3, 5, 7, 10)
@@ -323,7 +414,8 @@ def main() -> None:
                     ["denoiser", "n", "entropy", "entropy_se"])
         rows += immse_rows
     print(f"\nresults: {save_results('estimators-quick' if args.quick else 'estimators', rows)}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)

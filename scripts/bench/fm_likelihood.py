@@ -18,19 +18,32 @@ Training is DSM on the interpolant's exact kernel for both processes (the condit
 flow-matching loss on ``u = Z - X_0`` is the same regression up to a time weighting:
 ``v = (x_t - D(x_t)) / t`` for ``alpha = 1 - t``; see ``docs/model.md``).
 
-Checks (exit status 1 when missed, full run only): the FM model's likelihood is within
-``LL_TARGET`` nats of the exact mixture entropy (paired gap), as in the issue.
+Checks (exit status 1 when missed): the exact reference is consistent (minus the mean exact
+log-density of the held-out points equals the mixture's Monte Carlo entropy within 4.5 SE);
+each model's paired log-likelihood gap is minus a KL
+divergence, so it must not exceed 0 by 4.5 SE or more (a positive gap means a wrong
+likelihood; ``--self-check`` shifts the bound by 10 SE to show that this fails); and, full
+run only, the FM model's likelihood is within ``LL_TARGET`` nats of the exact mixture
+entropy (paired gap), as in the issue.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 
 import numpy as np
-from common import print_table, save_results, set_threads
+from common import (
+    add_self_check_argument,
+    check_at_most,
+    check_within_se,
+    enable_self_check,
+    print_table,
+    run_benchmark,
+    save_results,
+    set_threads,
+)
 
 LL_TARGET = 0.03
 
@@ -41,7 +54,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--n", type=int, help="particles (default 50 000; quick 5000)")
     parser.add_argument("--seed", type=int, default=0)
+    add_self_check_argument(parser)
     args = parser.parse_args()
+    enable_self_check(args.self_check)
 
     import dustsim
     from dustsim.model import (
@@ -60,6 +75,7 @@ def main() -> int:
         traj = dustsim.simulate(init="gmm", n=n, process=process, steps=20, record_every=10, seed=args.seed + 1)
         set_threads(args.threads)
         mixture = GaussianMixture.from_trajectory(traj)
+        assert mixture is not None, "the gmm artifact has an exact mixture law"
         training = {"seed": args.seed, "device": "cpu", "threads": args.threads, "checkpoint_every": 0}
         if args.quick:
             training.update(steps=300, batch_size=512)
@@ -72,6 +88,10 @@ def main() -> int:
         ll = model_log_likelihood(res.model, held, seed=0).log_likelihood.values
         gap = ll - mixture.logpdf(held)
         entropy, entropy_se = mixture.entropy(200_000, seed=args.seed + 3)
+        exact_held = -mixture.logpdf(held)  # the exact reference, two ways: must agree (two-sided check)
+        check_within_se(f"{process}: -mean exact log-density of the held-out points vs the mixture entropy",
+                        float(exact_held.mean()), float(exact_held.std(ddof=1) / math.sqrt(len(held))), entropy,
+                        entropy_se)
         m = 1000 if args.quick else 5000
         gen = sample(res.model, m, {"name": "heun", "steps": 100, "record_every": 0},
                      seed=args.seed + 5).position.isel(time=-1).values.astype(np.float64)
@@ -96,8 +116,12 @@ def main() -> int:
     print_table("default training; PF-ODE likelihood (nats); Heun-100 samples", rows,
                 ["process", "particles", "stop", "steps", "train_s", "LL_gap", "LL_gap_se", "LL_plus_H",
                  "LL_plus_H_se", "ED_over_floor", "SW1_over_floor", "gen_logp_minus_data", "gen_logp_se"])
-    path = save_results("fm_likelihood", rows, quick=args.quick, threads=args.threads)
+    path = save_results("fm_likelihood-quick" if args.quick else "fm_likelihood", rows, quick=args.quick,
+                        threads=args.threads)
     print(f"\nwrote {path}")
+    for r in rows:  # LL_gap = E[log q - log p] = -KL(p || q) <= 0
+        check_at_most(f"{r['process']}: PF-ODE log-likelihood gap (minus a KL, so <= 0)", r["LL_gap"], 0.0,
+                      r["LL_gap_se"])
     if args.quick:
         return 0
     fm = rows[0]
@@ -108,4 +132,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_benchmark(main)

@@ -30,21 +30,27 @@ torchcfm OT-CFM, Meta's ``flow_matching`` (CondOT path), diffusers' ``DDPMSchedu
 network — and zuko's NSF (its own MLPs, 128 x 3). Peers use Adam at lr 1e-3, batch 2048.
 
 Prints one table and writes ``bench-results/league.nc``. Fails (exit 1) when a method's
-numbers are not finite.
+numbers are not finite, and on a disagreement with the exact answers (``--self-check`` shifts
+the exact side by 10 SE to show it):
+
+- before training, each law's exact log-density is checked against its sampler: the density
+  integrates to 1 on a fine grid (to 1e-3), and the grid's E[x], E[y], E[x^2 + y^2] equal the
+  means of 200 000 samples within 4.5 SE (``--check-laws`` runs only this, no peers needed);
+- every method's NLL gap is a KL divergence, so it cannot be below 0 by more than 4.5 SE: a
+  more negative gap means its likelihood is computed wrongly.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from common import print_table, save_results, set_threads
+from common import add_self_check_argument, check_at_most, enable_self_check, print_table, save_results, set_threads
 
 BATCH = 2048
 OT_BATCH = 256
@@ -110,6 +116,26 @@ def laws() -> dict[str, Law]:
     out["corr-gauss"] = Law("corr-gauss", lambda n, rng: rng.standard_normal((n, 2)) @ chol.T,
                             lambda x: -0.5 * np.einsum("ni,ij,nj->n", x, inv, x) - 0.5 * logdet - np.log(2 * np.pi))
     return out
+
+
+def check_law(law: Law, rng: np.random.Generator, n: int = 200_000, half_width: float = 4.0,
+              cells: int = 1600) -> None:
+    """The exact density against the sampler: normalisation on a grid, and three moments within SE."""
+    from common import check_equal, check_within_se
+
+    edges = np.linspace(-half_width, half_width, cells + 1)
+    mid = 0.5 * (edges[1:] + edges[:-1])
+    gx, gy = np.meshgrid(mid, mid, indexing="ij")
+    grid = np.stack([gx.ravel(), gy.ravel()], 1)
+    weight = np.exp(law.logpdf(grid)) * (edges[1] - edges[0]) ** 2
+    check_equal(f"law {law.name}: integral of the exact density over [-{half_width}, {half_width}]^2", weight.sum(),
+                1.0, atol=1e-3)
+    x = law.sample(n, rng)
+    for label, f in (("E[x]", lambda p: p[:, 0]), ("E[y]", lambda p: p[:, 1]),
+                     ("E[x^2 + y^2]", lambda p: (p**2).sum(1))):
+        values = f(x)
+        check_within_se(f"law {law.name}: {label} of samples vs the exact density", float(values.mean()),
+                        float(values.std(ddof=1) / math.sqrt(n)), float((f(grid) * weight).sum() / weight.sum()))
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -337,7 +363,16 @@ def main() -> int:
     parser.add_argument("--methods", nargs="+", help="subset of the method names")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--check-laws", action="store_true", help="only check the exact laws (no peers needed)")
+    add_self_check_argument(parser)
     args = parser.parse_args()
+    enable_self_check(args.self_check)
+    all_laws = laws()
+    names = args.datasets or list(all_laws)
+    for name in names:
+        check_law(all_laws[name], np.random.default_rng(args.seed + 11))
+    if args.check_laws:
+        return 0
 
     import torch
 
@@ -345,8 +380,6 @@ def main() -> int:
 
     budgets = args.budgets or ([5.0] if args.quick else [60.0, 180.0])
     n_train, n_test, n_gen = (4000, 300, 1000) if args.quick else (20000, 2000, 2000)
-    all_laws = laws()
-    names = args.datasets or list(all_laws)
     methods: dict[str, Callable] = {
         "dustsim-vp": lambda *a: run_dustsim("vp", *a[:3], args.threads, a[3], workdir, a[4]),
         "dustsim-ve": lambda *a: run_dustsim("ve", *a[:3], args.threads, a[3], workdir, a[4]),
@@ -403,6 +436,10 @@ def main() -> int:
                 print(f"best NLL gap {name} @ {budget:g} s: {best['method']} ({best['NLL_gap']:+.4f})")
     path = save_results("league", rows, budgets=budgets, threads=args.threads, quick=args.quick)
     print(f"\nwrote {path}")
+    for r in rows:  # the NLL gap is KL(p || q) >= 0: a gap below -4.5 SE is a wrong likelihood
+        if math.isfinite(r["NLL_gap"]):
+            check_at_most(f"{r['dataset']}/{r['budget_s']:g}s/{r['method']}: -NLL gap (a KL, so <= 0)",
+                          -r["NLL_gap"], 0.0, r["NLL_gap_se"])
     if failures:
         print("FAILED (non-finite numbers): " + ", ".join(failures))
         return 1
@@ -410,4 +447,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from common import run_benchmark
+
+    run_benchmark(main)

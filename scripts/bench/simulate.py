@@ -1,28 +1,45 @@
 """Benchmark: dustsim's stepping kernels vs numpy and torch loops, and streamed-run memory.
 
-Every contender advances N particles in d dimensions by the same Ornstein-Uhlenbeck-type
-affine step ``x <- a x + b z`` (z standard normal), with the same thread count, in this
-one process. Throughput is particle * dimension * steps per second.
+Every contender advances N particles in d dimensions from 0 by the same Ornstein-Uhlenbeck-
+type affine step ``x <- a x + b z`` (z standard normal), with the same thread count, in this
+one process. Throughput is particle * dimension * steps per second; times are medians of
+``--repeats`` runs (min and max shown), each run starting again from x = 0 (dustsim's after
+one untimed warm-up run that loads its compiled kernels).
 
-- dustsim every-step: records the state after every step into a buffer of 8 frames, one
-  kernel call per 8 steps (what ``--record-every 1`` does); the loops below store nothing,
-  so this contender does strictly more work than they do;
+- dustsim every-step: records the state after every step into an output array of all
+  ``steps`` frames (8 frames per kernel call, what ``--record-every 1`` does); the array is
+  returned and checked (its last frame equals the final state, every frame's variance is the
+  exact one). The loops below store nothing, so this contender does strictly more work;
 - dustsim one-call-per-step: one kernel call per step, nothing stored (how ``--record-every
   1`` ran before frames were batched: 3 of every 4 float32 normals drawn were discarded);
 - dustsim fused: all steps in one kernel call (what recording every M >= 10 steps does);
-- numpy: ``Generator.standard_normal(out=z)`` then in-place ``z *= b; x *= a; x += z``
-  (numpy's Generator is single-threaded);
-- torch: ``torch.randn(out=z)`` then ``x.mul_(a).add_(z, alpha=b)``.
+- numpy, T threads: the particles split into T chunks, each advanced by its own thread with
+  its own ``Generator`` (``Generator.spawn``): ``standard_normal(out=z)`` then in-place
+  ``z *= b; x *= a; x += z`` (numpy releases the GIL in both); the ratios use this row;
+- numpy, 1 thread: the same loop in one thread (numpy's Generator is single-threaded);
+- torch, T threads: the same chunked scheme with one ``torch.Generator`` per thread:
+  ``torch.randn(out=z)`` then ``x.mul_(a).add_(z, alpha=b)`` (torch's CPU ``randn`` fills
+  one tensor in one thread, so ``set_num_threads`` alone would not use the cores);
+- torch, 1 thread: one tensor, ``torch.set_num_threads(threads)`` as usual (the library default).
+
+Agreement: after ``steps`` steps each coordinate is N(0, v) with v = b^2 (1 - a^(2 steps)) /
+(1 - a^2); every contender's sample variance (and mean) must match within 4.5 SE, the three
+dustsim modes must agree bitwise (same counter-based noise), and every recorded frame of the
+every-step contender must have the exact variance of its step. A disagreement exits with
+status 1 (``--self-check`` shifts the exact side by 10 SE, and the bitwise side by 10 ulp, to
+show that it does).
 
 Then a streamed Zarr run (1e6 particles, 1000 frames by default) in a child process,
 reporting its peak resident memory against the size of the output it wrote.
 
-Run: ``python scripts/bench/simulate.py`` (``--quick`` for a smoke run).
+Run: ``python scripts/bench/simulate.py`` (``--quick`` for a smoke run; ``--contenders
+numpy torch`` for a subset).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -34,97 +51,213 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import median_time, print_table, save_results, set_threads
+from common import (
+    add_self_check_argument,
+    enable_self_check,
+    print_table,
+    run_benchmark,
+    save_results,
+    set_threads,
+)
 
 A, B = 0.999, 0.02
+CONTENDERS = ("dustsim", "numpy", "torch")
 
 
-def dustsim_recording_runner(x_nd: np.ndarray, steps: int, batch: int = 8):
-    from dustsim.kernels import affine, rng
+def exact_variance(steps: int) -> float:
+    """Variance of each coordinate after ``steps`` steps of ``x <- A x + B z`` from 0."""
+    return B**2 * (1 - A ** (2 * steps)) / (1 - A**2)
 
-    x = np.ascontiguousarray(x_nd.T)
-    d, n = x.shape
-    coeff = [np.full((batch, d), v, dtype=x.dtype) for v in (A, B, 0.0)]
-    frames = np.empty((batch, d, n), dtype=x.dtype)
+
+def _dustsim_setup(n: int, d: int, dtype):
+    from dustsim.kernels import rng
+
     k0, k1 = rng.split_key(1)
     words = np.array([rng.stream_axis_word(0, a) for a in range(d)], dtype=np.uint64)
+    return np.zeros((d, n), dtype=dtype), k0, k1, words
+
+
+def dustsim_recording_runner(n: int, d: int, dtype, steps: int, batch: int = 8):
+    """Record every step into a real ``(steps, d, n)`` output array; return (final state, frames)."""
+    from dustsim.kernels import affine
+
+    x, k0, k1, words = _dustsim_setup(n, d, dtype)
+    coeff = [np.full((batch, d), v, dtype=dtype) for v in (A, B, 0.0)]
+    frames = np.empty((steps, d, n), dtype=dtype)
 
     def run():
+        x[:] = 0
         for s in range(0, steps, batch):
             m = min(batch, steps - s)
-            affine.advance_affine_recording(x, *(c[:m] for c in coeff), s, words, k0, k1, 1, frames[:m])
+            affine.advance_affine_recording(x, *(c[:m] for c in coeff), s, words, k0, k1, 1, frames[s:s + m])
+        return x.T, frames  # views: no copy inside the timing; checked after the last run
 
     return run
 
 
-def dustsim_runner(x_nd: np.ndarray, steps: int, fused: bool):
-    from dustsim.kernels import affine, rng
+def dustsim_runner(n: int, d: int, dtype, steps: int, fused: bool):
+    from dustsim.kernels import affine
 
-    x = np.ascontiguousarray(x_nd.T)
-    d = x.shape[0]
-    coeff = [np.full((steps if fused else 1, d), v, dtype=x.dtype) for v in (A, B, 0.0)]
-    k0, k1 = rng.split_key(1)
-    words = np.array([rng.stream_axis_word(0, a) for a in range(d)], dtype=np.uint64)
+    x, k0, k1, words = _dustsim_setup(n, d, dtype)
+    coeff = [np.full((steps if fused else 1, d), v, dtype=dtype) for v in (A, B, 0.0)]
 
     def run():
+        x[:] = 0
         if fused:
             affine.advance_affine(x, *coeff, 0, words, k0, k1)
         else:
             for s in range(steps):
                 affine.advance_affine(x, *coeff, s, words, k0, k1)
+        return x.T  # a view: no copy inside the timing; checked after the last run
 
     return run
 
 
-def numpy_runner(x: np.ndarray, steps: int):
-    gen = np.random.default_rng(1)
+def _chunks(n: int, parts: int) -> list[slice]:
+    edges = np.linspace(0, n, parts + 1).astype(int)
+    return [slice(int(lo), int(hi)) for lo, hi in itertools.pairwise(edges)]
+
+
+def numpy_runner(n: int, d: int, dtype, steps: int, threads: int):
+    """numpy loop over ``threads`` chunks of particles, one Generator (``spawn``) and one thread each."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    x = np.zeros((n, d), dtype=dtype)
     z = np.empty_like(x)
+    parts = _chunks(n, threads)
+    gens = np.random.default_rng(1).spawn(threads)
+
+    def advance(part: slice, gen: np.random.Generator) -> None:
+        xs, zs = x[part], z[part]
+        for _ in range(steps):
+            gen.standard_normal(out=zs, dtype=dtype)
+            np.multiply(zs, B, out=zs)
+            np.multiply(xs, A, out=xs)
+            np.add(xs, zs, out=xs)
+
+    pool = ThreadPoolExecutor(threads) if threads > 1 else None
 
     def run():
-        for _ in range(steps):
-            gen.standard_normal(out=z, dtype=x.dtype)
-            np.multiply(z, B, out=z)
-            np.multiply(x, A, out=x)
-            np.add(x, z, out=x)
+        x[:] = 0
+        if pool is None:
+            advance(parts[0], gens[0])
+        else:
+            list(pool.map(advance, parts, gens))
+        return x
 
     return run
 
 
-def torch_runner(x_np: np.ndarray, steps: int):
+def torch_runner(n: int, d: int, dtype, steps: int, threads: int):
+    """torch loop; with ``threads`` > 1 over chunks of particles, one Generator and one thread each."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import torch
 
-    x = torch.from_numpy(x_np.copy())
+    x = torch.zeros((n, d), dtype=torch.float32 if dtype == np.float32 else torch.float64)
     z = torch.empty_like(x)
-    gen = torch.Generator().manual_seed(1)
+    parts = _chunks(n, threads)
+    gens = [torch.Generator().manual_seed(1 + i) for i in range(threads)]
+
+    def advance(part: slice, gen) -> None:
+        xs, zs = x[part], z[part]
+        for _ in range(steps):
+            torch.randn(zs.shape, out=zs, dtype=x.dtype, generator=gen)
+            xs.mul_(A).add_(zs, alpha=B)
+
+    pool = ThreadPoolExecutor(threads) if threads > 1 else None
 
     def run():
-        for _ in range(steps):
-            torch.randn(x.shape, out=z, dtype=x.dtype, generator=gen)
-            x.mul_(A).add_(z, alpha=B)
+        x.zero_()
+        if pool is None:
+            advance(parts[0], gens[0])
+        else:
+            list(pool.map(advance, parts, gens))
+        return x.numpy()
 
     return run
 
 
-def throughput(n: int, d: int, steps: int, threads: int, repeats: int) -> list[dict]:
+def contenders_for(n: int, d: int, dtype, steps: int, threads: int, which: tuple[str, ...]) -> dict:
+    """name -> (runner, threads it uses); the ratio columns use the ``T threads`` peers."""
+    out: dict = {}
+    if "dustsim" in which:
+        import numba
+
+        used = numba.get_num_threads()  # what Numba really runs (NUMBA_NUM_THREADS caps ``threads``)
+        out["dustsim fused"] = (dustsim_runner(n, d, dtype, steps, fused=True), used)
+        out["dustsim every-step"] = (dustsim_recording_runner(n, d, dtype, steps), used)
+        out["dustsim one-call-per-step"] = (dustsim_runner(n, d, dtype, steps, fused=False), used)
+    if "numpy" in which:
+        out[f"numpy Generator, {threads} threads"] = (numpy_runner(n, d, dtype, steps, threads), threads)
+        if threads > 1:
+            out["numpy Generator, 1 thread"] = (numpy_runner(n, d, dtype, steps, 1), 1)
+    if "torch" in which:
+        out[f"torch randn+add_, {threads} threads"] = (torch_runner(n, d, dtype, steps, threads), threads)
+        if threads > 1:
+            out["torch randn+add_, 1 tensor (library default)"] = (torch_runner(n, d, dtype, steps, 1), 1)
+    return out
+
+
+def check_moments(name: str, dtype_name: str, final: np.ndarray, steps: int) -> dict:
+    """Sample variance and mean of the final state against the exact N(0, v), within 4.5 SE."""
+    from common import check_within_se
+
+    v = exact_variance(steps)
+    values = final.astype(np.float64).ravel()
+    m = values.size
+    var = float(values.var())
+    check_within_se(f"{name} {dtype_name}: variance after {steps} steps vs exact", var, v * np.sqrt(2 / m), v)
+    check_within_se(f"{name} {dtype_name}: mean after {steps} steps vs exact 0", float(values.mean()),
+                    np.sqrt(v / m), 0.0)
+    return {"variance": var, "variance_exact": v, "variance_se": v * float(np.sqrt(2 / m))}
+
+
+def check_frames(frames: np.ndarray, final: np.ndarray, dtype_name: str) -> None:
+    """The recorded frames: last equals the final state bitwise; each frame has its exact variance."""
+    from common import check_equal, check_within_se
+
+    steps, d, n = frames.shape
+    check_equal(f"dustsim every-step {dtype_name}: last recorded frame vs final state", frames[-1].T, final)
+    var = np.array([frame.astype(np.float64).var() for frame in frames])  # one frame at a time: no full copy
+    exact = np.array([exact_variance(k + 1) for k in range(steps)])
+    dev = np.abs(var - exact) / (exact * np.sqrt(2 / (d * n)))
+    worst = int(np.argmax(dev))
+    check_within_se(f"dustsim every-step {dtype_name}: variance of frame {worst + 1} (the worst of {steps}) vs exact",
+                    float(var[worst]), float(exact[worst] * np.sqrt(2 / (d * n))), float(exact[worst]))
+
+
+def throughput(n: int, d: int, steps: int, threads: int, repeats: int,
+               which: tuple[str, ...] = CONTENDERS) -> list[dict]:
+    from common import check_equal, timed
+
     rows = []
     for dtype in (np.float32, np.float64):
-        base = np.zeros((n, d), dtype=dtype)
-        contenders = {
-            "dustsim fused": dustsim_runner(base, steps, fused=True),
-            "dustsim every-step": dustsim_recording_runner(base, steps),
-            "dustsim one-call-per-step": dustsim_runner(base, steps, fused=False),
-            "numpy Generator": numpy_runner(base.copy(), steps),
-            "torch randn+add_": torch_runner(base, steps),
-        }
-        for name, fn in contenders.items():
-            seconds = median_time(fn, repeats=repeats)
-            rows.append({"contender": name, "dtype": np.dtype(dtype).name, "threads": threads,
-                         "seconds": seconds, "rate_M_per_s": n * d * steps / seconds / 1e6})
+        dname = np.dtype(dtype).name
+        finals = {}
+        for name, (fn, used) in contenders_for(n, d, dtype, steps, threads, which).items():
+            # dustsim warms up (Numba cache load); the numpy/torch loops have nothing to compile
+            timing, value = timed(fn, repeats=repeats, warmup=1 if name.startswith("dustsim") else 0)
+            final, frames = value if isinstance(value, tuple) else (value, None)
+            row = {"contender": name, "dtype": dname, "threads": used, **timing.columns(),
+                   "rate_M_per_s": n * d * steps / timing.median / 1e6,
+                   "rate_min": n * d * steps / timing.max / 1e6, "rate_max": n * d * steps / timing.min / 1e6}
+            row.update(check_moments(name, dname, final, steps))
+            if frames is not None:
+                check_frames(frames, final, dname)
+            finals[name] = final
+            rows.append(row)
+            del value, frames  # the every-step output array: free it before the next contender
+        dust = [k for k in finals if k.startswith("dustsim")]
+        for other in dust[1:]:
+            check_equal(f"{other} vs {dust[0]} {dname}: final state (same counter-based noise)", finals[other],
+                        finals[dust[0]])
     by = {(r["contender"], r["dtype"]): r["rate_M_per_s"] for r in rows}
+    numpy_ref, torch_ref = f"numpy Generator, {threads} threads", f"torch randn+add_, {threads} threads"
     for r in rows:
-        r["vs_numpy"] = r["rate_M_per_s"] / by[("numpy Generator", r["dtype"])]
-        r["vs_torch_f32"] = r["rate_M_per_s"] / by[("torch randn+add_", "float32")]
-        r["vs_torch_same_dtype"] = r["rate_M_per_s"] / by[("torch randn+add_", r["dtype"])]
+        r["vs_numpy"] = r["rate_M_per_s"] / by.get((numpy_ref, r["dtype"]), float("nan"))
+        r["vs_torch_f32"] = r["rate_M_per_s"] / by.get((torch_ref, "float32"), float("nan"))
+        r["vs_torch_same_dtype"] = r["rate_M_per_s"] / by.get((torch_ref, r["dtype"]), float("nan"))
     return rows
 
 
@@ -175,35 +308,53 @@ def streamed_memory(n: int, frames: int, threads: int) -> dict:
             "peak_over_raw_output": result["peak_rss"] / raw, "seconds": result["seconds"]}
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per contender (median, min, max)")
     parser.add_argument("--frames", type=int, default=1000, help="frames of the streamed-memory run")
+    parser.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
+    parser.add_argument("--no-stream", action="store_true", help="skip the streamed-memory run")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    add_self_check_argument(parser)
     args = parser.parse_args()
+    enable_self_check(args.self_check)
     if args.quick:
         args.n, args.steps, args.frames = 100_000, 10, 20
     set_threads(args.threads)
-    rows = throughput(args.n, 2, args.steps, args.threads, repeats=1 if args.quick else 3)
+    which = tuple(args.contenders)
+    if "dustsim" in which:  # the peers get the threads Numba really has (NUMBA_NUM_THREADS may cap it)
+        import numba
+
+        args.threads = numba.get_num_threads()
+        set_threads(args.threads)
+    rows = throughput(args.n, 2, args.steps, args.threads, args.repeats, which)
     print_table(f"stepping throughput: N={args.n}, d=2, {args.steps} steps, {args.threads} threads "
-                "(rate = particle*dim*steps per second)", rows,
-                ["contender", "dtype", "rate_M_per_s", "vs_numpy", "vs_torch_f32", "vs_torch_same_dtype"])
-    mem = streamed_memory(args.n, args.frames, args.threads)
-    print_table("streamed Zarr run (float32, d=2, record every step)", [mem],
-                ["particles", "frames", "output_bytes_raw", "output_bytes_on_disk", "peak_rss_bytes",
-                 "rss_before_run", "peak_over_raw_output", "seconds"])
-    f32 = {r["contender"]: r for r in rows if r["dtype"] == "float32"}
-    f64 = {r["contender"]: r for r in rows if r["dtype"] == "float64"}
-    print("\ntargets: dustsim >= 2x torch float32 loop, >= 3x numpy loop at equal precision")
-    for mode in ("dustsim fused", "dustsim every-step", "dustsim one-call-per-step"):
-        print(f"  {mode}: {f32[mode]['vs_torch_f32']:.2f}x torch f32, "
-              f"{f32[mode]['vs_numpy']:.2f}x numpy f32, {f64[mode]['vs_numpy']:.2f}x numpy f64")
-    path = save_results("simulate-quick" if args.quick else "simulate", [*rows, {"contender": "streamed zarr", **mem}],
-                        n=args.n, steps=args.steps, threads=args.threads)
+                f"(rate = particle*dim*steps per second, median of {args.repeats} runs; min/max rates)", rows,
+                ["contender", "dtype", "threads", "rate_M_per_s", "rate_min", "rate_max", "vs_numpy", "vs_torch_f32",
+                 "vs_torch_same_dtype"])
+    mem = None
+    if not args.no_stream:
+        mem = streamed_memory(args.n, args.frames, args.threads)
+        print_table("streamed Zarr run (float32, d=2, record every step)", [mem],
+                    ["particles", "frames", "output_bytes_raw", "output_bytes_on_disk", "peak_rss_bytes",
+                     "rss_before_run", "peak_over_raw_output", "seconds"])
+    if "dustsim" in which:
+        f32 = {r["contender"]: r for r in rows if r["dtype"] == "float32"}
+        f64 = {r["contender"]: r for r in rows if r["dtype"] == "float64"}
+        print(f"\ntargets: dustsim >= 2x torch float32 loop, >= 3x numpy loop at equal precision "
+              f"(peers with {args.threads} threads)")
+        for mode in ("dustsim fused", "dustsim every-step", "dustsim one-call-per-step"):
+            print(f"  {mode}: {f32[mode]['vs_torch_f32']:.2f}x torch f32, "
+                  f"{f32[mode]['vs_numpy']:.2f}x numpy f32, {f64[mode]['vs_numpy']:.2f}x numpy f64")
+    extra = [{"contender": "streamed zarr", **mem}] if mem else []
+    path = save_results("simulate-quick" if args.quick else "simulate", [*rows, *extra],
+                        n=args.n, steps=args.steps, threads=args.threads, repeats=args.repeats)
     print(f"\nresults: {path}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    run_benchmark(main)
