@@ -270,11 +270,11 @@ class SimulationConfig:
 
 @dataclass
 class ResolvedConfig(SimulationConfig):
-    """A config with every default filled in (:func:`dustsim.simulation.prepare`).
+    """A config with every default filled in (:func:`dustsim.prepare`).
 
     The same fields as :class:`SimulationConfig`, but the ones a request may leave open
     are known: the number of particles and axes, the time grid, the stepper and the
-    seed. It is what a trajectory records (:attr:`dustsim.run_info.RunInfo.text`);
+    seed. It is what a trajectory records (``dustsim.run_info.RunInfo.text``);
     ``kT``, ``step_guard`` and ``label_diffusion`` stay None where no physics uses them.
     """
 
@@ -290,7 +290,7 @@ class ResolvedConfig(SimulationConfig):
 def parse_toml(text: str, source: str, error: type[ConfigError] = ConfigError) -> dict[str, Any]:
     """Parse TOML text: the one TOML reader of dustsim's configs (files, recorded configs).
 
-    A syntax error becomes a one-line ``error`` (a :class:`ConfigError`) naming ``source``.
+    A syntax error becomes a one-line ``error`` (a ``ConfigError``) naming ``source``.
     """
     try:
         return tomllib.loads(text)
@@ -310,8 +310,8 @@ def has_physics(fields: Mapping[str, Any]) -> bool:
 
     The one rule: a potential, a pair interaction, a schedule, a boundary other than free
     on some axis, or a ``label_diffusion`` factor other than 1. ``fields`` is a config's
-    TOML tables or :func:`dataclasses.asdict` of a :class:`SimulationConfig`; a resolved
-    config of a linear run has none of these (:func:`dustsim.simulation.prepare` drops
+    TOML tables or ``dataclasses.asdict`` of a :class:`SimulationConfig`; a resolved
+    config of a linear run has none of these (:func:`dustsim.prepare` drops
     trivial settings).
     """
     boundary = fields.get("boundary") or {}

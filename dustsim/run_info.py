@@ -105,7 +105,7 @@ class RunInfo:
     def from_dataset(cls, ds: xr.Dataset) -> RunInfo:
         """The run of a trajectory (or a dataset that copies its config, such as an entropy dataset).
 
-        For a sweep store it is the selected realization's (see :func:`_member_text`).
+        For a sweep store it is the selected realization's (see ``_member_text``).
         """
         dynamics = str(ds.attrs.get("dynamics", "linear"))
         if "member_config" in ds.coords:
@@ -114,7 +114,7 @@ class RunInfo:
 
     @classmethod
     def from_tables(cls, tables: Mapping[str, Any], *, dynamics: str = "linear") -> RunInfo:
-        """The run of TOML-shaped config tables (a dict as :meth:`tables` holds), its text written from them."""
+        """The run of TOML-shaped config tables (a dict as ``tables`` holds), its text written from them."""
         tables = dict(tables)
         return cls(tomli_dumps(tables), tables, dynamics)
 
@@ -128,7 +128,7 @@ class RunInfo:
     # --------------------------------------------------------------------- reading
     @cached_property
     def config(self) -> SimulationConfig:
-        """The simulator config (the simulator's keys of :attr:`tables`).
+        """The simulator config (the simulator's keys of ``tables``).
 
         Raises
         ------

@@ -175,8 +175,8 @@ def validate_trajectory(ds: xr.Dataset, source: str = "dataset") -> None:
 
 
 def trajectory_config(ds: xr.Dataset) -> dict[str, Any]:
-    """The resolved config recorded in a trajectory, as a dict (a copy of :attr:`RunInfo.tables
-    <dustsim.run_info.RunInfo.tables>`; see :func:`trajectory_config_text`)."""
+    """The resolved config recorded in a trajectory, as a dict (a copy of ``RunInfo.tables``
+    of :class:`dustsim.run_info.RunInfo`; see :func:`trajectory_config_text`)."""
     return dict(RunInfo.from_dataset(ds).tables)
 
 

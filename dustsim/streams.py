@@ -13,7 +13,7 @@ generator; ids of different families may coincide because the families never mee
   :data:`EXACT_POSTERIOR_STREAM`): ``numpy.random.SeedSequence(seed, spawn_key=(id,))``
   feeds a :class:`numpy.random.Generator` (:func:`numpy_stream`).
 - **model streams** (:data:`MODEL_STREAMS`): the torch generators of the score model
-  (:func:`dustsim.model.device.make_generator`) are seeded from
+  (``dustsim.model.device.make_generator``) are seeded from
   :func:`stream_seed`, ``SeedSequence(seed, spawn_key=(id,))`` folded into 63 bits.
 
 The values are part of the output: changing one changes every trajectory, model or

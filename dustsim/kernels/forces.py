@@ -2,8 +2,8 @@
 
 The formulas are not written here: each built-in potential is defined once, in its module
 of :mod:`dustsim.physics.potential_defs` (pair interactions: :mod:`dustsim.physics.pair_defs`),
-and this module generates the kernels' dispatch over them (:func:`separable_force`,
-:func:`axis_params`, :func:`pair_g`) from those registries at import time.
+and this module generates the kernels' dispatch over them (``separable_force``,
+``axis_params``, ``pair_g``) from those registries at import time.
 
 External potentials
 -------------------
@@ -18,7 +18,7 @@ Pair potentials
 ---------------
 A pair potential enters through ``g(r^2)`` with ``F_i = g (x_i - x_j)``
 (``g = -u'(r) / r``), for ``r < r_c``; its kernel is picked by the integer ``pair_kind``
-(:data:`PAIR_NONE`: no pair forces) and reads its parameters from
+(``PAIR_NONE``: no pair forces) and reads its parameters from
 ``Q = (epsilon, sigma, a, r0, cap, 0, 1, 24)`` (the constants in the positions' precision).
 ``cap > 0`` limits the magnitude of a pair force (a warm-up device for overlapping
 starts). Coincident particles (``r = 0``) exert no force on each other.
@@ -35,8 +35,8 @@ Numba cache
 -----------
 The kernels that inline the generated dispatch are cached on disk keyed on their own
 source file, not on the registry: after adding or editing a definition, delete
-``dustsim/kernels/__pycache__`` (``docs/development.md``). :data:`LAYOUT_ID` fingerprints
-the registry layout so that a stale cache is detected (:func:`check_cache`).
+``dustsim/kernels/__pycache__`` (``docs/development.md``). ``LAYOUT_ID`` fingerprints
+the registry layout so that a stale cache is detected (``check_cache``).
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ separable_force.__doc__ = """Force on one axis from the built-in external potent
     x : float32 or float64
         Coordinate (length), finite.
     prm : tuple of N_ROWS floats, same precision as ``x``
-        The axis's parameters, from :func:`axis_params`.
+        The axis's parameters, from ``axis_params``.
     flags : int64
         Bit mask of the terms present.
     """

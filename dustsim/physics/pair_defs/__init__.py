@@ -5,9 +5,9 @@ Every module of this package (other than ``base``) defines ``DEFINITIONS``, a tu
 parameters, default cut-off, energy, force, step-guard length and Numba ``g = -u'(r)/r``.
 The modules are found by name, so **adding a pair interaction is adding one module** plus
 its case in ``tests/test_potential_registry.py``. :mod:`dustsim.kernels.forces` generates
-the kernel dispatch on ``pair_kind`` from :data:`KERNELS`.
+the kernel dispatch on ``pair_kind`` from ``KERNELS``.
 
-A leaf package: numpy, numba and :mod:`dustsim.kernels.options` only.
+A leaf package: numpy, numba and ``dustsim.kernels.options`` only.
 """
 
 from __future__ import annotations

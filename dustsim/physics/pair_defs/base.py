@@ -4,7 +4,7 @@ A pair potential ``u(r)`` acts between every two particles closer than its cut-o
 :class:`PairPotential` owns, in one place:
 
 - the config side: parameter names (a subset of the fields of
-  :class:`~dustsim.physics.interactions.Interaction`: ``epsilon``, ``sigma``, ``a``, ``r0``,
+  ``Interaction``: ``epsilon``, ``sigma``, ``a``, ``r0``,
   ``cutoff``, ``cap``), its default cut-off and whether the cut-off is fixed;
 - the numpy reference: ``energy`` ``u(r)`` (before the shift that makes it continuous at
   the cut-off) and ``force`` ``-u'(r)``, float64;

@@ -10,10 +10,10 @@ force = -grad energy, Numba = numpy = torch, curvature bound).
 
 The kernel layout follows from the slots: potential ``slot`` sets bit ``1 << slot`` of the
 kernel's ``flags`` and owns ``kernel_rows`` consecutive rows of ``P`` after those of the
-lower slots (:data:`ROW_OFFSET`); :mod:`dustsim.kernels.forces` generates its dispatch
-from :data:`DEFINITIONS`.
+lower slots (``ROW_OFFSET``); :mod:`dustsim.kernels.forces` generates its dispatch
+from ``DEFINITIONS``.
 
-This package is a leaf: it imports numpy, numba and :mod:`dustsim.kernels` helpers only
+This package is a leaf: it imports numpy, numba and ``dustsim.kernels`` helpers only
 (torch lazily, inside ``torch_force``), so the kernels can import it.
 """
 
