@@ -369,13 +369,18 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
     status : ndarray of int64, shape (2,)
         Receives ``(first bad step, code)`` or ``(-1, 0)``; as in ``advance_general`` the
         positions after the bad step are written back and nothing after it is meaningful.
+
+    Returns
+    -------
+    int
+        How many times the neighbour list was built (for tests and benchmarks).
     """
     d, n = x.shape
     status[0] = -1
     status[1] = OK
     n_steps = steps.A.shape[0]
     if n_steps == 0 or n == 0:
-        return
+        return 0
     kind, Q, rc, skin, eps = pair
     per = _per_call(x[0, 0])
     p = np.empty((n, d), dtype=x.dtype)
@@ -403,6 +408,7 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
     fresh = True
     nbr = np.empty(0, dtype=np.int32)
     trigger2 = 0.0
+    builds = 0
     for j in range(n_steps):
         s = key.step0 + j
         if rebuild:
@@ -419,6 +425,7 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
             trigger = trigger_distance(p, box, skin, eps)
             trigger2 = trigger * trigger if trigger > 0 else -1.0
             rebuild = False
+            builds += 1
         _step(p, pn, pref, img, ids, lab, z, offsets, nbr, fresh, j, s, steps, forces, box, pair, key, max_drift,
               codes, moved)
         fresh = False
@@ -435,12 +442,13 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
         if moved.max() > trigger2:
             rebuild = True
     _scatter(x, parts, p, img, ids)
+    return builds
 
 
 #: steps the skin is sized to last between rebuilds (for pure diffusion; drift shortens it)
-STEPS_PER_BUILD = 8
+STEPS_PER_BUILD = 16
 #: bounds of the skin, as fractions of the cut-off
-SKIN_RANGE = (0.1, 1.0)
+SKIN_RANGE = (0.1, 2.0)
 
 
 def list_skin(rc: float, step_sigma: float, n: int, d: int = 2) -> float:
