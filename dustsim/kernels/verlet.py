@@ -21,20 +21,19 @@ signature stays short.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
 from .cells import CHUNK, bin_particles, counting_sort, grid_setup, max_cells_for, neighbour_ranges
-from .euler import _cast, _user_force, check, euler_update
+from .euler import cast_like, check, euler_update, user_force_at
 from .forces import FORCE_OVERFLOW, OK, add_pair, axis_params, separable_force
 from .options import INLINE as _INLINE
 from .options import JIT as _JIT
 from .rng import PER_CALL_F32, PER_CALL_F64, box_muller_f32, counter_words, normals2_f64
 from .space import PERIODIC, displacement, wrap
-
 
 #: relative margin of the list radius over ``rc + skin`` (the grid's cells are wider still)
 LIST_MARGIN = 1e-5
@@ -63,7 +62,7 @@ class Forces(NamedTuple):
     mf: np.ndarray
     bf: np.ndarray
     P: np.ndarray
-    flags: np.ndarray
+    flags: Any
     user: object
     has_user: bool
 
@@ -217,7 +216,7 @@ def build_list(p, cell, start, nc, box, rl, offsets):
     ``LIST_MARGIN``); ``cell``, ``start``, ``nc`` describe a grid with cells wider than that.
     """
     n = p.shape[0]
-    kinds, lo, length, hi, half = box
+    kinds, length, half = box.kinds, box.length, box.half
     offsets[0] = 0
     rl2 = (rl * (1.0 + LIST_MARGIN)) ** 2
     empty = np.empty(0, dtype=np.int32)
@@ -231,8 +230,7 @@ def build_list(p, cell, start, nc, box, rl, offsets):
 
 @njit(**_JIT)
 def _grid_for(p, box, rl, eps):
-    kinds, lo, length, hi, half = box
-    return grid_setup(p, kinds, lo.astype(np.float64), length.astype(np.float64), rl, eps,
+    return grid_setup(p, box.kinds, box.lo.astype(np.float64), box.length.astype(np.float64), rl, eps,
                       max_cells_for(p.shape[0]))
 
 
@@ -245,13 +243,13 @@ def _step(p, pn, pref, img, ids, lab, z, offsets, nbr, fresh, j, s, steps, force
     A, C, M, B = steps
     mf, bf, P, flags, user, has_user = forces
     kinds, lo, length, hi, half = box
-    kind, Q, rc, skin, eps = pair
-    step0, words, k0, k1 = key
+    kind, Q, rc = pair.kind, pair.Q, pair.rc
+    words, k0, k1 = key.words, key.k0, key.k1
     x00 = p[0, 0]
-    rc2 = _cast(x00, rc) * _cast(x00, rc)
-    scale = _cast(x00, 2.0**32)
-    limit = _cast(x00, 2.0**24)
-    inv_scale = _cast(x00, 2.0**-32)
+    rc2 = cast_like(x00, rc) * cast_like(x00, rc)
+    scale = cast_like(x00, 2.0**32)
+    limit = cast_like(x00, 2.0**24)
+    inv_scale = cast_like(x00, 2.0**-32)
     per = z.shape[0]
     slot = s % per
     for c in prange(codes.shape[0]):
@@ -275,7 +273,7 @@ def _step(p, pn, pref, img, ids, lab, z, offsets, nbr, fresh, j, s, steps, force
             if bad and code == OK:
                 code = FORCE_OVERFLOW
             if has_user:
-                _user_force(user, p, k, d, xb, fb)
+                user_force_at(user, p, k, d, xb, fb)
             li = lab[k]
             m = M[j] * mf[li]
             b = B[j] * bf[li]
@@ -284,8 +282,8 @@ def _step(p, pn, pref, img, ids, lab, z, offsets, nbr, fresh, j, s, steps, force
                 x = p[k, a]
                 f = separable_force(x, axis_params(P, a), flags)
                 if has_user:
-                    f = f + _cast(x, fb[a])
-                f = f + _cast(x, a0 if a == 0 else (a1 if a == 1 else a2)) * inv_scale
+                    f = f + cast_like(x, fb[a])
+                f = f + cast_like(x, a0 if a == 0 else (a1 if a == 1 else a2)) * inv_scale
                 xn, drift = euler_update(x, f, A[j, a], C[j, a], m, b, z[slot, a, k])
                 cc = check(xn, drift, max_drift)
                 if code == OK:
@@ -315,7 +313,7 @@ def _gather(x, parts, p, img, ids, lab):
 
 @njit(**_JIT)
 def _scatter(x, parts, p, img, ids):
-    image, labels, order = parts
+    image, order = parts.image, parts.order
     d, n = x.shape
     for k in range(n):
         i = ids[k]
@@ -333,7 +331,7 @@ def trigger_distance(p, box, skin, eps):
     at the build; the margin (a few ulps of the largest coordinate or box length) covers
     the rounding of the displacements, computed in the positions' precision.
     """
-    kinds, lo, length, hi, half = box
+    lo, hi = box.lo, box.hi
     n, d = p.shape
     extent = 0.0
     for a in range(d):
@@ -381,7 +379,7 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
     n_steps = steps.A.shape[0]
     if n_steps == 0 or n == 0:
         return 0
-    kind, Q, rc, skin, eps = pair
+    rc, skin, eps = pair.rc, pair.skin, pair.eps
     per = _per_call(x[0, 0])
     p = np.empty((n, d), dtype=x.dtype)
     pn = np.empty((n, d), dtype=x.dtype)

@@ -358,7 +358,8 @@ class LangevinAdvance:
             A, C, M, B = self.system.coefficients(self.times[a : b + 1], self.dtype, first_step=a)
             if self.system.uses_cells and self.pair_kind != kf.PAIR_NONE:
                 # the skin sets only how often the neighbour list is rebuilt, never the result
-                skin = kv.list_skin(self.rc, float(np.max(B)) * float(np.max(self.bf_type)), state.shape[1], d=state.shape[0])
+                step_sigma = float(np.max(B)) * float(np.max(self.bf_type))
+                skin = kv.list_skin(self.rc, step_sigma, state.shape[1], d=state.shape[0])
                 pair = kv.Pair(self.pair_kind, self.Q, self.rc, skin, float(np.finfo(self.dtype).eps))
                 kv.advance_pairs(
                     state, self.parts, kv.Steps(A, C, M, B), self.forces, self.box, pair,
