@@ -82,6 +82,7 @@ def brownian_deck(
     dump_every: int = 0,
     thermo_every: int = 0,
     dump_file: str = "frames.txt",
+    unwrapped: bool = False,
 ) -> str:
     """An input deck: ``n`` atoms uniformly at random in a periodic box of side ``box``.
 
@@ -90,16 +91,18 @@ def brownian_deck(
     pair : (k, rc) or None
         ``pair_style harmonic/cut`` with ``E = k (rc - r)^2`` for ``r < rc`` (dustsim's
         harmonic ``eps/2 (1 - r/sigma)^2`` is ``k = eps / (2 sigma^2)``, ``rc = sigma``);
-        None: free particles (``pair_style zero``).
+        None: free particles (``pair_style none``: no neighbour lists at all).
     skin : float
         Neighbour-list skin (length); lists are rebuilt when an atom has moved half of it.
     equilibrate : int
         Steps run (and not timed) before the measured run.
     dump_every, thermo_every : int
         Positions / ``pe`` output interval of the measured run (0: only at its end).
+    unwrapped : bool
+        Dump unwrapped coordinates (``xu yu zu``) instead of those in the box.
     """
     region = f"region box block 0 {box!r} 0 {box!r} " + ("-0.5 0.5" if dim == 2 else f"0 {box!r}")
-    k, rc = pair if pair is not None else (0.0, 1.0)
+    k, rc = pair if pair is not None else (0.0, 0.0)
     lines = [
         "units lj",
         f"dimension {dim}",
@@ -110,8 +113,7 @@ def brownian_deck(
         "create_box 1 box",
         f"create_atoms 1 random {n} {seed} NULL",
         "mass 1 1.0",
-        (f"pair_style harmonic/cut\npair_coeff * * {k!r} {rc!r}" if pair is not None
-         else f"pair_style zero {rc!r}\npair_coeff * *"),
+        f"pair_style harmonic/cut\npair_coeff * * {k!r} {rc!r}" if pair is not None else "pair_style none",
         f"neighbor {skin!r} bin",
         "neigh_modify every 1 delay 0 check yes",
         f"timestep {dt!r}",
@@ -122,7 +124,8 @@ def brownian_deck(
     if equilibrate:
         lines += [f"thermo {equilibrate}", f"run {equilibrate}", "reset_timestep 0"]
     if dump_every:
-        lines.append(f"dump frames all custom {dump_every} {dump_file} id x y z")
+        coords = "xu yu zu" if unwrapped else "x y z"
+        lines.append(f"dump frames all custom {dump_every} {dump_file} id {coords}")
         lines.append("dump_modify frames sort id format float %.9g")
     lines += [f"thermo {thermo_every or steps}", f"run {steps}"]
     return "\n".join(lines) + "\n"
