@@ -184,7 +184,8 @@ def test_simulate_takes_the_neighbour_list_path_and_matches_the_cell_list(monkey
     """End to end (potential, interaction, periodic box): the list path equals the old cell-list kernel."""
     config = {
         "init": "uniform", "artifact": {"half_width": 20.0}, "n": 1200, "dim": 2, "process": "brownian",
-        "boundary": {"kind": "periodic", "box": 40.5}, "interaction": {"name": "harmonic", "epsilon": 5.0, "sigma": 1.0},
+        "boundary": {"kind": "periodic", "box": 40.5},
+        "interaction": {"name": "harmonic", "epsilon": 5.0, "sigma": 1.0},
         "potential": [{"name": "cosine", "amplitude": 0.5, "wavelength": 8.1}], "dt": 1e-3, "steps": 50,
         "record_every": 10, "seed": 3,
     }
