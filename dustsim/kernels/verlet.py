@@ -37,6 +37,9 @@ from .space import PERIODIC, displacement, wrap
 
 #: relative margin of the list radius over ``rc + skin`` (the grid's cells are wider still)
 LIST_MARGIN = 1e-5
+#: first guess of list entries per particle, and the headroom of a list buffer over the densest chunk
+LIST_STRIDE = 8
+LIST_HEADROOM = 1.2
 
 
 class Steps(NamedTuple):
@@ -147,42 +150,57 @@ def _cell_coords(cell, nc):
     return cell % nc[0], (cell // nc[0]) % nc[1], cell // (nc[0] * nc[1])
 
 
-@njit(parallel=True, **_JIT)
-def _list_pass(p, cell, start, nc, kinds, length, half, rl2, offsets, nbr, fill):
-    """Count (``fill`` False: into ``offsets[k + 1]``) or write (into ``nbr``) the neighbours within ``rl``."""
-    n, d = p.shape
-    n_chunks = (n + CHUNK - 1) // CHUNK
+@njit(**_JIT)
+def _list_chunk(p, cell, start, nc, kinds, length, half, rl2, first, stop, nbr, stride, k_lo, k_hi):
+    """Neighbours within ``rl`` of particles ``k_lo..k_hi`` into their region of ``nbr``; entries found.
+
+    Particle ``k``'s neighbours go to ``nbr[first[k]:stop[k]]``, inside the region
+    ``nbr[k_lo stride : k_hi stride]``; when the entries found exceed the region, the list
+    is incomplete (the caller refills with a larger ``stride``).
+    """
+    d = p.shape[1]
     p0 = kinds[0] == PERIODIC
     p1 = d > 1 and kinds[1] == PERIODIC
     p2 = d > 2 and kinds[2] == PERIODIC
-    for c in prange(n_chunks):
-        rlo = np.empty(18, dtype=np.int64)
-        rhi = np.empty(18, dtype=np.int64)
-        last = np.int64(-1)
-        count = 0
-        for k in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if cell[k] != last:
-                last = cell[k]
-                c0, c1, c2 = _cell_coords(last, nc)
-                count = neighbour_ranges(c0, c1, c2, nc, p0, p1, p2, start, rlo, rhi)
-            t = offsets[k] if fill else 0
-            for r in range(count):
-                for j in range(rlo[r], rhi[r]):
-                    if j != k:
-                        dx = np.float64(displacement(p[k, 0], p[j, 0], kinds[0], length[0], half[0]))
-                        r2 = dx * dx
-                        if d > 1:
-                            dx = np.float64(displacement(p[k, 1], p[j, 1], kinds[1], length[1], half[1]))
-                            r2 += dx * dx
-                        if d > 2:
-                            dx = np.float64(displacement(p[k, 2], p[j, 2], kinds[2], length[2], half[2]))
-                            r2 += dx * dx
-                        if r2 < rl2:
-                            if fill:
-                                nbr[t] = j
-                            t += 1
-            if not fill:
-                offsets[k + 1] = t
+    rlo = np.empty(18, dtype=np.int64)
+    rhi = np.empty(18, dtype=np.int64)
+    last = np.int64(-1)
+    count = 0
+    t = k_lo * stride
+    room = k_hi * stride
+    for k in range(k_lo, k_hi):
+        if cell[k] != last:
+            last = cell[k]
+            c0, c1, c2 = _cell_coords(last, nc)
+            count = neighbour_ranges(c0, c1, c2, nc, p0, p1, p2, start, rlo, rhi)
+        first[k] = t
+        for r in range(count):
+            for j in range(rlo[r], rhi[r]):
+                if j != k:
+                    dx = np.float64(displacement(p[k, 0], p[j, 0], kinds[0], length[0], half[0]))
+                    r2 = dx * dx
+                    if d > 1:
+                        dx = np.float64(displacement(p[k, 1], p[j, 1], kinds[1], length[1], half[1]))
+                        r2 += dx * dx
+                    if d > 2:
+                        dx = np.float64(displacement(p[k, 2], p[j, 2], kinds[2], length[2], half[2]))
+                        r2 += dx * dx
+                    if r2 < rl2:
+                        if t < room:
+                            nbr[t] = j
+                        t += 1
+        stop[k] = min(t, room)
+    return t - k_lo * stride
+
+
+@njit(parallel=True, **_JIT)
+def _list_fill(p, cell, start, nc, kinds, length, half, rl2, first, stop, nbr, stride, need):
+    """The parallel region of :func:`build_list`: one :func:`_list_chunk` per chunk; entries into ``need``."""
+    n = p.shape[0]
+    for c in prange(need.shape[0]):
+        k_lo = np.int64(c) * CHUNK
+        need[c] = _list_chunk(p, cell, start, nc, kinds, length, half, rl2, first, stop, nbr, stride, k_lo,
+                              min(np.int64(n), k_lo + CHUNK))
 
 
 @njit(**_JIT)
@@ -209,23 +227,32 @@ def _sort(cell, n_cells, start, dest, arrays):
 
 
 @njit(**_JIT)
-def build_list(p, cell, start, nc, box, rl, offsets):
-    """Neighbour list (CSR: ``offsets``, returned ``nbr`` of int32) of cell-sorted positions ``p``.
+def build_list(p, cell, start, nc, box, rl, begin, end, nbr):
+    """Neighbour list of cell-sorted positions ``p``: ``nbr[begin[k]:end[k]]`` (int32) for particle ``k``.
 
     Holds every pair closer than ``rl`` (tested in float64 with a relative margin of
-    ``LIST_MARGIN``); ``cell``, ``start``, ``nc`` describe a grid with cells wider than that.
+    ``LIST_MARGIN``); ``cell``, ``start``, ``nc`` describe a grid with cells wider than
+    that. One pass into ``nbr`` (reused when large enough); if a chunk's region overflows,
+    a larger buffer (``LIST_HEADROOM`` over the densest chunk) is made and filled again.
+    Returns the buffer.
     """
     n = p.shape[0]
-    kinds, length, half = box.kinds, box.length, box.half
-    offsets[0] = 0
     rl2 = (rl * (1.0 + LIST_MARGIN)) ** 2
-    empty = np.empty(0, dtype=np.int32)
-    _list_pass(p, cell, start, nc, kinds, length, half, rl2, offsets, empty, False)
-    for k in range(n):
-        offsets[k + 1] += offsets[k]
-    nbr = np.empty(offsets[n], dtype=np.int32)
-    _list_pass(p, cell, start, nc, kinds, length, half, rl2, offsets, nbr, True)
-    return nbr
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    need = np.zeros(n_chunks, dtype=np.int64)
+    for _ in range(2):
+        stride = np.int64(nbr.shape[0] // n)
+        _list_fill(p, cell, start, nc, box.kinds, box.length, box.half, rl2, begin, end, nbr, stride, need)
+        densest = 0.0
+        full = False
+        for c in range(n_chunks):
+            size = min(n, (c + 1) * CHUNK) - c * CHUNK
+            densest = max(densest, need[c] / size)
+            full = full or need[c] > size * stride
+        if not full:
+            return nbr
+        nbr = np.empty(n * (np.int64(np.ceil(densest * LIST_HEADROOM)) + 2), dtype=np.int32)
+    raise RuntimeError("neighbour list: a refill with the measured size overflowed")
 
 
 @njit(**_JIT)
@@ -236,7 +263,7 @@ def _grid_for(p, box, rl, eps):
 
 # ----------------------------------------------------------------------- one step
 @njit(parallel=True, **_JIT)
-def _step(p, pn, pref, img, ids, lab, z, offsets, nbr, fresh, j, s, steps, forces, box, pair, key, max_drift,
+def _step(p, pn, pref, img, ids, lab, z, begin, end, nbr, fresh, j, s, steps, forces, box, pair, key, max_drift,
           codes, moved):
     """One step of every particle (parallel over chunks); per chunk a status code and the largest squared move."""
     n, d = p.shape
@@ -264,7 +291,7 @@ def _step(p, pn, pref, img, ids, lab, z, offsets, nbr, fresh, j, s, steps, force
         for k in range(k_lo, k_hi):
             a0 = a1 = a2 = np.int64(0)
             bad = False
-            for t in range(offsets[k], offsets[k + 1]):
+            for t in range(begin[k], end[k]):
                 q0, q1, q2, b = add_pair(p, k, nbr[t], d, kinds, length, half, rc2, kind, Q, scale, limit)
                 a0 += q0
                 a1 += q1
@@ -396,7 +423,8 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
     cell = np.empty(n, dtype=np.int64)
     dest = np.empty(n, dtype=np.int64)
     start = np.zeros(max_cells_for(n) + 1, dtype=np.int64)
-    offsets = np.zeros(n + 1, dtype=np.int64)
+    begin = np.zeros(n, dtype=np.int64)
+    end = np.zeros(n, dtype=np.int64)
     n_chunks = (n + CHUNK - 1) // CHUNK
     codes = np.zeros(n_chunks, dtype=np.int64)
     moved = np.zeros(n_chunks)
@@ -404,7 +432,7 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
     rl = rc + skin
     rebuild = True
     fresh = True
-    nbr = np.empty(0, dtype=np.int32)
+    nbr = np.empty(n * LIST_STRIDE, dtype=np.int32)
     trigger2 = 0.0
     builds = 0
     for j in range(n_steps):
@@ -418,13 +446,13 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
             ids, ids2 = ids2, ids
             lab, lab2 = lab2, lab
             z, z2 = z2, z
-            nbr = build_list(p, cell, start, nc, box, rl, offsets)
+            nbr = build_list(p, cell, start, nc, box, rl, begin, end, nbr)
             pref[:] = p
             trigger = trigger_distance(p, box, skin, eps)
             trigger2 = trigger * trigger if trigger > 0 else -1.0
             rebuild = False
             builds += 1
-        _step(p, pn, pref, img, ids, lab, z, offsets, nbr, fresh, j, s, steps, forces, box, pair, key, max_drift,
+        _step(p, pn, pref, img, ids, lab, z, begin, end, nbr, fresh, j, s, steps, forces, box, pair, key, max_drift,
               codes, moved)
         fresh = False
         p, pn = pn, p
