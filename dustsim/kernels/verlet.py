@@ -151,13 +151,18 @@ def _cell_coords(cell, nc):
 
 
 @njit(**_JIT)
-def _list_chunk(p, cell, start, nc, kinds, length, half, rl2, first, stop, nbr, stride, k_lo, k_hi):
+def _list_chunk(p, grid, box, rl2, lists, stride, k_lo, k_hi):
     """Neighbours within ``rl`` of particles ``k_lo..k_hi`` into their region of ``nbr``; entries found.
 
     Particle ``k``'s neighbours go to ``nbr[first[k]:stop[k]]``, inside the region
     ``nbr[k_lo stride : k_hi stride]``; when the entries found exceed the region, the list
-    is incomplete (the caller refills with a larger ``stride``).
+    is incomplete (the caller refills with a larger ``stride``). ``grid`` is ``(cell, start,
+    nc)``: the sorted cell of every particle, the first particle of every cell, the cells per
+    axis; ``lists`` is ``(first, stop, nbr)``.
     """
+    cell, start, nc = grid
+    first, stop, nbr = lists
+    kinds, length, half = box.kinds, box.length, box.half
     d = p.shape[1]
     p0 = kinds[0] == PERIODIC
     p1 = d > 1 and kinds[1] == PERIODIC
@@ -194,13 +199,12 @@ def _list_chunk(p, cell, start, nc, kinds, length, half, rl2, first, stop, nbr, 
 
 
 @njit(parallel=True, **_JIT)
-def _list_fill(p, cell, start, nc, kinds, length, half, rl2, first, stop, nbr, stride, need):
+def _list_fill(p, grid, box, rl2, lists, stride, need):
     """The parallel region of :func:`build_list`: one :func:`_list_chunk` per chunk; entries into ``need``."""
     n = p.shape[0]
     for c in prange(need.shape[0]):
         k_lo = np.int64(c) * CHUNK
-        need[c] = _list_chunk(p, cell, start, nc, kinds, length, half, rl2, first, stop, nbr, stride, k_lo,
-                              min(np.int64(n), k_lo + CHUNK))
+        need[c] = _list_chunk(p, grid, box, rl2, lists, stride, k_lo, min(np.int64(n), k_lo + CHUNK))
 
 
 @njit(**_JIT)
@@ -227,12 +231,12 @@ def _sort(cell, n_cells, start, dest, arrays):
 
 
 @njit(**_JIT)
-def build_list(p, cell, start, nc, box, rl, begin, end, nbr):
+def build_list(p, grid, box, rl, begin, end, nbr):
     """Neighbour list of cell-sorted positions ``p``: ``nbr[begin[k]:end[k]]`` (int32) for particle ``k``.
 
     Holds every pair closer than ``rl`` (tested in float64 with a relative margin of
-    ``LIST_MARGIN``); ``cell``, ``start``, ``nc`` describe a grid with cells wider than
-    that. One pass into ``nbr`` (reused when large enough); if a chunk's region overflows,
+    ``LIST_MARGIN``); ``grid = (cell, start, nc)`` describes a cell grid with cells wider
+    than that. One pass into ``nbr`` (reused when large enough); if a chunk's region overflows,
     a larger buffer (``LIST_HEADROOM`` over the densest chunk) is made and filled again.
     Returns the buffer.
     """
@@ -242,7 +246,7 @@ def build_list(p, cell, start, nc, box, rl, begin, end, nbr):
     need = np.zeros(n_chunks, dtype=np.int64)
     for _ in range(2):
         stride = np.int64(nbr.shape[0] // n)
-        _list_fill(p, cell, start, nc, box.kinds, box.length, box.half, rl2, begin, end, nbr, stride, need)
+        _list_fill(p, grid, box, rl2, (begin, end, nbr), stride, need)
         densest = 0.0
         full = False
         for c in range(n_chunks):
@@ -263,9 +267,15 @@ def _grid_for(p, box, rl, eps):
 
 # ----------------------------------------------------------------------- one step
 @njit(parallel=True, **_JIT)
-def _step(p, pn, pref, img, ids, lab, z, begin, end, nbr, fresh, j, s, steps, forces, box, pair, key, max_drift,
-          codes, moved):
-    """One step of every particle (parallel over chunks); per chunk a status code and the largest squared move."""
+def _step(state, lists, fresh, j, s, steps, forces, box, pair, key, max_drift, codes, moved):
+    """One step of every particle (parallel over chunks); per chunk a status code and the largest squared move.
+
+    ``state`` is ``(p, pn, pref, img, ids, lab, z)`` (positions now, next and at the last
+    build, images, ids, labels, noise of the Philox group, all in storage order),
+    ``lists`` is ``(begin, end, nbr)``; ``codes`` and ``moved`` receive the results per chunk.
+    """
+    p, pn, pref, img, ids, lab, z = state
+    begin, end, nbr = lists
     n, d = p.shape
     A, C, M, B = steps
     mf, bf, P, flags, user, has_user = forces
@@ -446,14 +456,14 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
             ids, ids2 = ids2, ids
             lab, lab2 = lab2, lab
             z, z2 = z2, z
-            nbr = build_list(p, cell, start, nc, box, rl, begin, end, nbr)
+            nbr = build_list(p, (cell, start, nc), box, rl, begin, end, nbr)
             pref[:] = p
             trigger = trigger_distance(p, box, skin, eps)
             trigger2 = trigger * trigger if trigger > 0 else -1.0
             rebuild = False
             builds += 1
-        _step(p, pn, pref, img, ids, lab, z, begin, end, nbr, fresh, j, s, steps, forces, box, pair, key, max_drift,
-              codes, moved)
+        _step((p, pn, pref, img, ids, lab, z), (begin, end, nbr), fresh, j, s, steps, forces, box, pair, key,
+              max_drift, codes, moved)
         fresh = False
         p, pn = pn, p
         worst = OK
