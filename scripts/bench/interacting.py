@@ -351,7 +351,7 @@ def main() -> int:
             row["ratio_f64"] = row["dustsim_float64_Mps"] / row[f"lammps_{args.threads}t_Mps"]
             row["ratio_1t"] = row["dustsim_1t_Mps"] / row["lammps_1t_Mps"]
         if jax_ok:
-            jsteps = steps if n < 1_000_000 else 4  # jax-md runs ~0.2 steps/s at 1e6 on 2 cores
+            jsteps = steps if n < 1_000_000 else 2  # jax-md runs ~0.2 steps/s at 1e6 on 2 cores
             st = _stats(time_jax_md(n, jsteps, args.repeats), n * jsteps)
             row.update({f"jax_md_{k}": v for k, v in st.items()})
             row["jax_md_steps"] = jsteps
