@@ -37,9 +37,10 @@ from .space import PERIODIC, displacement, wrap
 
 #: relative margin of the list radius over ``rc + skin`` (the grid's cells are wider still)
 LIST_MARGIN = 1e-5
-#: first guess of list entries per particle, and the headroom of a list buffer over the densest chunk
-LIST_STRIDE = 8
+#: headroom of a list buffer over the densest chunk's entries per particle; the first buffer
+#: of a call guesses ``LIST_GUESS`` times the mean number of candidates (3^d cells' worth)
 LIST_HEADROOM = 1.2
+LIST_GUESS = 0.6
 
 
 class Steps(NamedTuple):
@@ -442,7 +443,7 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
     rl = rc + skin
     rebuild = True
     fresh = True
-    nbr = np.empty(n * LIST_STRIDE, dtype=np.int32)
+    nbr = np.empty(0, dtype=np.int32)
     trigger2 = 0.0
     builds = 0
     for j in range(n_steps):
@@ -456,6 +457,10 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
             ids, ids2 = ids2, ids
             lab, lab2 = lab2, lab
             z, z2 = z2, z
+            if nbr.shape[0] == 0:  # first build: guess the size (a wrong guess costs one refill, never a result)
+                n_cells = nc[0] * nc[1] * nc[2]
+                guess = LIST_GUESS * (n / n_cells) * 3.0 ** min(d, 3) + 4.0
+                nbr = np.empty(n * np.int64(np.ceil(guess)), dtype=np.int32)
             nbr = build_list(p, (cell, start, nc), box, rl, begin, end, nbr)
             pref[:] = p
             trigger = trigger_distance(p, box, skin, eps)

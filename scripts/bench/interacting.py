@@ -64,7 +64,7 @@ R_EDGES = np.linspace(0.0, 2.5, 26)
 Z = 4.5
 #: LAMMPS neighbour skin (its fastest on this system among 0.3, 0.6, 1.0 on the test machine)
 LAMMPS_SKIN = 0.6
-SIZES = [(10_000, 1000), (100_000, 200), (1_000_000, 40)]
+SIZES = [(10_000, 1000), (100_000, 200), (1_000_000, 80)]
 QUICK_SIZES = [(2_000, 100), (10_000, 50)]
 
 
