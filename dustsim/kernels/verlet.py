@@ -28,7 +28,7 @@ from numba import njit, prange, types
 from numba.extending import overload
 
 from .cells import CHUNK, bin_particles, counting_sort, grid_setup, max_cells_for, neighbour_ranges
-from .euler import MIN_PARALLEL_CHUNKS, cast_like, check, euler_update, user_force_at
+from .euler import cast_like, check, euler_update, user_force_at
 from .forces import FORCE_OVERFLOW, OK, add_pair, axis_params, separable_force
 from .options import INLINE as _INLINE
 from .options import JIT as _JIT
@@ -267,13 +267,13 @@ def _grid_for(p, box, rl, eps):
 
 
 # ----------------------------------------------------------------------- one step
-@njit(**_JIT)
-def _step_chunk(state, lists, fresh, j, s, steps, forces, box, pair, key, max_drift, c):
-    """One step of the particles of chunk ``c``: its status code and the largest squared move since the build.
+@njit(parallel=True, **_JIT)
+def _step(state, lists, fresh, j, s, steps, forces, box, pair, key, max_drift, codes, moved):
+    """One step of every particle (parallel over chunks); per chunk a status code and the largest squared move.
 
     ``state`` is ``(p, pn, pref, img, ids, lab, z)`` (positions now, next and at the last
     build, images, ids, labels, noise of the Philox group, all in storage order),
-    ``lists`` is ``(begin, end, nbr)``.
+    ``lists`` is ``(begin, end, nbr)``; ``codes`` and ``moved`` receive the results per chunk.
     """
     p, pn, pref, img, ids, lab, z = state
     begin, end, nbr = lists
@@ -290,55 +290,48 @@ def _step_chunk(state, lists, fresh, j, s, steps, forces, box, pair, key, max_dr
     inv_scale = cast_like(x00, 2.0**-32)
     per = z.shape[0]
     slot = s % per
-    k_lo = np.int64(c) * CHUNK
-    k_hi = min(np.int64(n), k_lo + CHUNK)
-    if fresh or slot == 0:
-        _fill_noise(z, ids, k_lo, k_hi, s // per, words, k0, k1)
-    xb = np.zeros(max(d, 1), dtype=np.float64)
-    fb = np.zeros(max(d, 1), dtype=np.float64)
-    code = OK
-    worst = 0.0
-    for k in range(k_lo, k_hi):
-        a0 = a1 = a2 = np.int64(0)
-        bad = False
-        for t in range(begin[k], end[k]):
-            q0, q1, q2, b = add_pair(p, k, nbr[t], d, kinds, length, half, rc2, kind, Q, scale, limit)
-            a0 += q0
-            a1 += q1
-            a2 += q2
-            bad = bad or b
-        if bad and code == OK:
-            code = FORCE_OVERFLOW
-        if has_user:
-            user_force_at(user, p, k, d, xb, fb)
-        li = lab[k]
-        m = M[j] * mf[li]
-        b = B[j] * bf[li]
-        r2 = 0.0
-        for a in range(d):
-            x = p[k, a]
-            f = separable_force(x, axis_params(P, a), flags)
-            if has_user:
-                f = f + cast_like(x, fb[a])
-            f = f + cast_like(x, a0 if a == 0 else (a1 if a == 1 else a2)) * inv_scale
-            xn, drift = euler_update(x, f, A[j, a], C[j, a], m, b, z[slot, a, k])
-            cc = check(xn, drift, max_drift)
-            if code == OK:
-                code = cc
-            xw, crossed = wrap(xn, kinds[a], lo[a], length[a], hi[a])
-            pn[k, a] = xw
-            img[k, a] += crossed
-            dx = np.float64(displacement(xw, pref[k, a], kinds[a], length[a], half[a]))
-            r2 += dx * dx
-        worst = max(worst, r2)
-    return code, worst
-
-
-@njit(parallel=True, **_JIT)
-def _step_parallel(state, lists, fresh, j, s, steps, forces, box, pair, key, max_drift, codes, moved):
-    """One step of every chunk in parallel (nothing else here, see ``euler._separable_tasks``)."""
     for c in prange(codes.shape[0]):
-        code, worst = _step_chunk(state, lists, fresh, j, s, steps, forces, box, pair, key, max_drift, c)
+        k_lo = c * CHUNK
+        k_hi = min(n, k_lo + CHUNK)
+        if fresh or slot == 0:
+            _fill_noise(z, ids, k_lo, k_hi, s // per, words, k0, k1)
+        xb = np.zeros(max(d, 1), dtype=np.float64)
+        fb = np.zeros(max(d, 1), dtype=np.float64)
+        code = OK
+        worst = 0.0
+        for k in range(k_lo, k_hi):
+            a0 = a1 = a2 = np.int64(0)
+            bad = False
+            for t in range(begin[k], end[k]):
+                q0, q1, q2, b = add_pair(p, k, nbr[t], d, kinds, length, half, rc2, kind, Q, scale, limit)
+                a0 += q0
+                a1 += q1
+                a2 += q2
+                bad = bad or b
+            if bad and code == OK:
+                code = FORCE_OVERFLOW
+            if has_user:
+                user_force_at(user, p, k, d, xb, fb)
+            li = lab[k]
+            m = M[j] * mf[li]
+            b = B[j] * bf[li]
+            r2 = 0.0
+            for a in range(d):
+                x = p[k, a]
+                f = separable_force(x, axis_params(P, a), flags)
+                if has_user:
+                    f = f + cast_like(x, fb[a])
+                f = f + cast_like(x, a0 if a == 0 else (a1 if a == 1 else a2)) * inv_scale
+                xn, drift = euler_update(x, f, A[j, a], C[j, a], m, b, z[slot, a, k])
+                cc = check(xn, drift, max_drift)
+                if code == OK:
+                    code = cc
+                xw, crossed = wrap(xn, kinds[a], lo[a], length[a], hi[a])
+                pn[k, a] = xw
+                img[k, a] += crossed
+                dx = np.float64(displacement(xw, pref[k, a], kinds[a], length[a], half[a]))
+                r2 += dx * dx
+            worst = max(worst, r2)
         codes[c] = code
         moved[c] = worst
 
@@ -474,14 +467,8 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
             trigger2 = trigger * trigger if trigger > 0 else -1.0
             rebuild = False
             builds += 1
-        state = (p, pn, pref, img, ids, lab, z)
-        if n_chunks >= MIN_PARALLEL_CHUNKS:
-            _step_parallel(state, (begin, end, nbr), fresh, j, s, steps, forces, box, pair, key, max_drift, codes,
-                           moved)
-        else:  # a parallel region per step costs more than it gains for a few chunks
-            for c in range(n_chunks):
-                codes[c], moved[c] = _step_chunk(state, (begin, end, nbr), fresh, j, s, steps, forces, box, pair, key,
-                                                 max_drift, c)
+        _step((p, pn, pref, img, ids, lab, z), (begin, end, nbr), fresh, j, s, steps, forces, box, pair, key,
+              max_drift, codes, moved)
         fresh = False
         p, pn = pn, p
         worst = OK
