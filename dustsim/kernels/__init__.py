@@ -25,4 +25,7 @@ cells
     Cell grids and counting sort for O(N) pair forces.
 euler
     Euler-Maruyama steppers for overdamped Langevin dynamics with forces.
+verlet
+    The pair-force stepper: Verlet neighbour lists with a skin, rebuilt on displacement
+    (same trajectory as a cell list rebuilt every step, bit for bit).
 """

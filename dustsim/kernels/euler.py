@@ -295,12 +295,12 @@ def _separable_tasks(x, image, mf, bf, A, C, M, B, P, flags, kinds, lo, length, 
 
 
 # ------------------------------------------------------------------ general (cell list)
-def _cast(x, v):
+def cast_like(x, v):
     """``v`` converted to the precision of ``x``."""
 
 
-@overload(_cast)
-def _cast_overload(x, v):  # noqa: ARG001
+@overload(cast_like)
+def cast_like_overload(x, v):  # noqa: ARG001
     if x == types.float32:
         return lambda x, v: np.float32(v)  # noqa: ARG005
     if x == types.float64:
@@ -347,7 +347,7 @@ def _noise_overload(z, ids, k_lo, k_hi, s, words, k0, k1):  # noqa: ARG001
 
 
 @njit(**_JIT)
-def _user_force(user, p, k, d, xb, fb):
+def user_force_at(user, p, k, d, xb, fb):
     """The user force on sorted particle ``k``, into ``fb`` (a call: the cfunc cannot be inlined)."""
     for a in range(d):
         xb[a] = np.float64(p[k, a])
@@ -397,7 +397,7 @@ def _step_cells(c_lo, c_hi, p, pn, img, ids, lab, mf, bf, z, start, nc, grid_fix
                     if bad and code == OK:
                         code = FORCE_OVERFLOW
                 if has_user:
-                    _user_force(user, p, k, d, xb, fb)
+                    user_force_at(user, p, k, d, xb, fb)
                 li = lab[k]
                 m = M[j] * mf[li]
                 b = B[j] * bf[li]
@@ -405,9 +405,9 @@ def _step_cells(c_lo, c_hi, p, pn, img, ids, lab, mf, bf, z, start, nc, grid_fix
                     x = p[k, a]
                     f = separable_force(x, axis_params(P, a), flags)
                     if has_user:
-                        f = f + _cast(x, fb[a])
+                        f = f + cast_like(x, fb[a])
                     if has_pairs:
-                        f = f + _cast(x, a0 if a == 0 else (a1 if a == 1 else a2)) * inv_scale
+                        f = f + cast_like(x, a0 if a == 0 else (a1 if a == 1 else a2)) * inv_scale
                     xn, drift = euler_update(x, f, A[j, a], C[j, a], m, b, z[a, k])
                     c = check(xn, drift, max_drift)
                     if code == OK:
@@ -514,10 +514,10 @@ def advance_general(x, image, labels, mf, bf, order, A, C, M, B, P, flags, kinds
         return
     x00 = x[0, 0]
     has_pairs = pair_kind != PAIR_NONE
-    rc2 = _cast(x00, rc) * _cast(x00, rc)
-    scale = _cast(x00, 2.0**32)
-    limit = _cast(x00, 2.0**24)
-    inv_scale = _cast(x00, 2.0**-32)
+    rc2 = cast_like(x00, rc) * cast_like(x00, rc)
+    scale = cast_like(x00, 2.0**32)
+    limit = cast_like(x00, 2.0**24)
+    inv_scale = cast_like(x00, 2.0**-32)
     lo64 = lo.astype(np.float64)
     len64 = length.astype(np.float64)
     grid_fixed = True

@@ -35,6 +35,7 @@ from ..errors import ConfigError, StepSizeError
 from ..kernels import euler as ke
 from ..kernels import forces as kf
 from ..kernels import rng
+from ..kernels import verlet as kv
 from ..processes import LinearProcess
 from ..spec import positive_number
 from ..stepping import MAX_STEPS_PER_CALL
@@ -324,6 +325,9 @@ class LangevinAdvance:
             function = custom.function if custom is not None else None
             self.user = compile_user_force(function) if function is not None else ke.no_force
             self.has_user = custom is not None
+            self.parts = kv.Particles(self.image, self.types, self.order)
+            self.forces = kv.Forces(self.mf_type, self.bf_type, self.P, self.flags, self.user, self.has_user)
+            self.box = kv.Box(self.kinds, self.lo, self.length, self.hi, self.half)
         else:
             self.mf = np.ascontiguousarray(self.mf_type[self.types])
             self.bf = np.ascontiguousarray(self.bf_type[self.types])
@@ -333,7 +337,16 @@ class LangevinAdvance:
         for a in range(s0, s1, MAX_STEPS_PER_CALL):
             b = min(s1, a + MAX_STEPS_PER_CALL)
             A, C, M, B = self.system.coefficients(self.times[a : b + 1], self.dtype, first_step=a)
-            if self.system.uses_cells:
+            if self.system.uses_cells and self.pair_kind != kf.PAIR_NONE:
+                # the skin sets only how often the neighbour list is rebuilt, never the result
+                step_sigma = float(np.max(B)) * float(np.max(self.bf_type))
+                skin = kv.list_skin(self.rc, step_sigma, state.shape[1], d=state.shape[0])
+                pair = kv.Pair(self.pair_kind, self.Q, self.rc, skin, float(np.finfo(self.dtype).eps))
+                kv.advance_pairs(
+                    state, self.parts, kv.Steps(A, C, M, B), self.forces, self.box, pair,
+                    kv.Key(a, self.words, self.k0, self.k1), self.max_drift, self.status,
+                )
+            elif self.system.uses_cells:
                 ke.advance_general(
                     state, self.image, self.types, self.mf_type, self.bf_type, self.order, A, C, M, B, self.P,
                     self.flags, self.kinds, self.lo, self.length, self.hi, self.half, self.pair_kind, self.Q, self.rc,

@@ -52,6 +52,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
+    BenchmarkDisagreement,
     add_self_check_argument,
     enable_self_check,
     print_table,
@@ -308,6 +309,52 @@ def streamed_memory(n: int, frames: int, threads: int) -> dict:
             "peak_over_raw_output": result["peak_rss"] / raw, "seconds": result["seconds"]}
 
 
+def lammps_free_particles(n: int, steps: int, threads: int, repeats: int) -> dict:
+    """Free Brownian particles in a periodic 2-D box: dustsim vs LAMMPS, and both MSD slopes vs 2dD.
+
+    D = 1, dt = 1e-3; LAMMPS (``scripts/bench/lammps_peer.py``: ``fix brownian``, which is
+    serial, no pair style) is timed on its ``run`` loop, dustsim end to end (``simulate``).
+    The slope MSD(T) / T of each must equal 2 d D = 4 within 1 % (and within 4.5 standard
+    errors: ``1 / sqrt(n)`` relative in 2-D); ``ok`` is False otherwise, None without LAMMPS.
+    """
+    import statistics
+    import time
+
+    from lammps_peer import LammpsMissing, brownian_deck, run_lammps
+
+    import dustsim
+    from dustsim.schema import unwrapped_position
+
+    L = float(np.sqrt(n * np.pi / 1.2))
+    kwargs = {"init": "uniform", "artifact": {"half_width": 0.5 * L * (1 - 1e-7)}, "n": n, "dim": 2,
+              "process": "brownian", "boundary": {"kind": "periodic", "box": L}, "dt": 1e-3, "seed": 3,
+              "progress": False}
+    dustsim.simulate(**kwargs, steps=2, record_every=2)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        ds = dustsim.simulate(**kwargs, steps=steps, record_every=steps)
+        times.append(time.perf_counter() - start)
+    u = unwrapped_position(ds).values
+    T = steps * 1e-3
+    row = {"contender": "free particles, periodic box", "particles": n, "steps": steps,
+           "dustsim_Mps": n * steps / statistics.median(times) / 1e6,
+           "dustsim_msd_slope": float(np.mean(np.sum((u[-1] - u[0]) ** 2, axis=-1)) / T)}
+    try:
+        deck = brownian_deck(n, L, steps, pair=None, seed=5, dump_every=steps, unwrapped=True)
+        runs = [run_lammps(deck, threads=threads) for _ in range(repeats)]
+    except LammpsMissing as exc:
+        print(f"# free-particle LAMMPS row: {exc}")
+        return {**row, "ok": None, "lammps": "missing"}
+    first, last = runs[-1].frames[0][:, :2], runs[-1].frames[-1][:, :2]
+    row["lammps_Mps"] = n * steps / statistics.median([r.loop_seconds for r in runs]) / 1e6
+    row["lammps_msd_slope"] = float(np.mean(np.sum((last - first) ** 2, axis=-1)) / T)
+    row["ratio"] = row["dustsim_Mps"] / row["lammps_Mps"]
+    se = 1.0 / np.sqrt(n)  # relative: |dx|^2 of a 2-D Gaussian is exponential
+    row["ok"] = all(abs(row[k] / 4.0 - 1) < min(0.01, 4.5 * se) for k in ("dustsim_msd_slope", "lammps_msd_slope"))
+    return row
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
@@ -341,6 +388,12 @@ def main() -> int:
         print_table("streamed Zarr run (float32, d=2, record every step)", [mem],
                     ["particles", "frames", "output_bytes_raw", "output_bytes_on_disk", "peak_rss_bytes",
                      "rss_before_run", "peak_over_raw_output", "seconds"])
+    free = lammps_free_particles(args.n, args.steps, args.threads, repeats=args.repeats)
+    print_table(f"free particles vs LAMMPS ({args.threads} threads; LAMMPS's fix brownian is serial)", [free],
+                ["particles", "steps", "dustsim_Mps", "lammps_Mps", "ratio", "dustsim_msd_slope", "lammps_msd_slope",
+                 "ok"])
+    if free["ok"] is False:
+        raise BenchmarkDisagreement("free particles: an MSD slope is not 2dD = 4 within 1 %")
     if "dustsim" in which:
         f32 = {r["contender"]: r for r in rows if r["dtype"] == "float32"}
         f64 = {r["contender"]: r for r in rows if r["dtype"] == "float64"}

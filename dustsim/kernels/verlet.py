@@ -1,0 +1,505 @@
+"""Euler-Maruyama stepper for pair forces through Verlet neighbour lists with a skin.
+
+The same update as :func:`dustsim.kernels.euler.advance_general`, bit for bit, but the pair
+loop visits a per-particle list of neighbours within ``rc + skin`` instead of the 3^d
+neighbour cells of a cell list rebuilt every step. The list (and the cell order in which
+particles are stored) is rebuilt only when some particle has moved more than about
+``skin / 2`` since the last build; until then every pair closer than ``rc`` is in it. The
+pair loop still tests ``r^2 < rc^2`` with the same arithmetic as the cell list, and pair
+forces are summed in fixed point, so the set of contributing pairs and their sum — hence
+the trajectory — do not depend on the skin, on when the list is rebuilt, on the storage
+order or on the number of threads.
+
+Per step there is one parallel region (noise when a new Philox group starts, forces,
+update, displacement since the last build). The noise of the four (float32) or two
+(float64) steps of one Philox call is drawn once and kept, in storage order, with the
+particles.
+
+Arguments are grouped into tuples (see :func:`advance_pairs`), so that the kernel
+signature stays short.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+from numba import njit, prange, types
+from numba.extending import overload
+
+from .cells import CHUNK, bin_particles, counting_sort, grid_setup, max_cells_for, neighbour_ranges
+from .euler import cast_like, check, euler_update, user_force_at
+from .forces import FORCE_OVERFLOW, OK, add_pair, axis_params, separable_force
+from .options import INLINE as _INLINE
+from .options import JIT as _JIT
+from .rng import PER_CALL_F32, PER_CALL_F64, box_muller_f32, counter_words, normals2_f64
+from .space import PERIODIC, displacement, wrap
+
+#: relative margin of the list radius over ``rc + skin`` (the grid's cells are wider still)
+LIST_MARGIN = 1e-5
+#: headroom of a list buffer over the densest chunk's entries per particle; the first buffer
+#: of a call guesses ``LIST_GUESS`` times the mean number of candidates (3^d cells' worth)
+LIST_HEADROOM = 1.2
+LIST_GUESS = 0.6
+
+
+class Steps(NamedTuple):
+    """Per-step coefficients of the update (:mod:`dustsim.kernels.euler`): ``A, C`` (steps, d); ``M, B`` (steps,)."""
+
+    A: np.ndarray
+    C: np.ndarray
+    M: np.ndarray
+    B: np.ndarray
+
+
+class Particles(NamedTuple):
+    """Per-particle state besides positions: images (d, n) int32, labels (n,) int32, memory order (n,) int64."""
+
+    image: np.ndarray
+    labels: np.ndarray
+    order: np.ndarray
+
+
+class Forces(NamedTuple):
+    """Mobility/noise factors per type ``mf, bf``; separable potentials ``P, flags``; user force."""
+
+    mf: np.ndarray
+    bf: np.ndarray
+    P: np.ndarray
+    flags: Any
+    user: object
+    has_user: bool
+
+
+class Box(NamedTuple):
+    """Boundary per axis (:mod:`dustsim.kernels.space`): kinds int64; lo, length, hi, half in the positions' dtype."""
+
+    kinds: np.ndarray
+    lo: np.ndarray
+    length: np.ndarray
+    hi: np.ndarray
+    half: np.ndarray
+
+
+class Pair(NamedTuple):
+    """Pair interaction: kind, parameters ``Q``, cut-off ``rc`` and list skin (lengths), machine epsilon."""
+
+    kind: int
+    Q: np.ndarray
+    rc: float
+    skin: float
+    eps: float
+
+
+class Key(NamedTuple):
+    """Random stream: global index of the first step, counter words per axis, Philox key."""
+
+    step0: int
+    words: np.ndarray
+    k0: np.uint64
+    k1: np.uint64
+
+
+# ------------------------------------------------------------------ noise, per group
+@njit(**_INLINE)
+def _fill_noise_f32(z, ids, k_lo, k_hi, g, words, k0, k1):
+    """``z[slot, a, k]`` for the four steps of Philox group ``g`` (as ``euler._noise_f32``)."""
+    for a in range(z.shape[1]):
+        word = words[a]
+        for k in range(k_lo, k_hi):
+            w0, w1, w2, w3 = counter_words(ids[k], g, word, k0, k1)
+            z0, z1 = box_muller_f32(np.uint32(w0), np.uint32(w1))
+            z2, z3 = box_muller_f32(np.uint32(w2), np.uint32(w3))
+            z[0, a, k] = z0
+            z[1, a, k] = z1
+            z[2, a, k] = z2
+            z[3, a, k] = z3
+
+
+@njit(**_INLINE)
+def _fill_noise_f64(z, ids, k_lo, k_hi, g, words, k0, k1):
+    """``z[slot, a, k]`` for the two steps of Philox group ``g`` (as ``euler._noise_f64``)."""
+    for a in range(z.shape[1]):
+        word = words[a]
+        for k in range(k_lo, k_hi):
+            z0, z1 = normals2_f64(ids[k], g, word, k0, k1)
+            z[0, a, k] = z0
+            z[1, a, k] = z1
+
+
+@njit(**_JIT)
+def _fill_noise(z, ids, k_lo, k_hi, g, words, k0, k1):
+    if z.shape[0] == PER_CALL_F32:
+        _fill_noise_f32(z, ids, k_lo, k_hi, g, words, k0, k1)
+    else:
+        _fill_noise_f64(z, ids, k_lo, k_hi, g, words, k0, k1)
+
+
+def _per_call(v):
+    """Normals per Philox call (steps per group) for positions of ``v``'s precision."""
+
+
+@overload(_per_call)
+def _per_call_overload(v):
+    per = PER_CALL_F32 if v == types.float32 else PER_CALL_F64
+    return lambda v: per  # noqa: ARG005
+
+
+# ----------------------------------------------------------------- neighbour lists
+@njit(**_INLINE)
+def _cell_coords(cell, nc):
+    return cell % nc[0], (cell // nc[0]) % nc[1], cell // (nc[0] * nc[1])
+
+
+@njit(**_JIT)
+def _list_chunk(p, grid, box, rl2, lists, stride, k_lo, k_hi):
+    """Neighbours within ``rl`` of particles ``k_lo..k_hi`` into their region of ``nbr``; entries found.
+
+    Particle ``k``'s neighbours go to ``nbr[first[k]:stop[k]]``, inside the region
+    ``nbr[k_lo stride : k_hi stride]``; when the entries found exceed the region, the list
+    is incomplete (the caller refills with a larger ``stride``). ``grid`` is ``(cell, start,
+    nc)``: the sorted cell of every particle, the first particle of every cell, the cells per
+    axis; ``lists`` is ``(first, stop, nbr)``.
+    """
+    cell, start, nc = grid
+    first, stop, nbr = lists
+    kinds, length, half = box.kinds, box.length, box.half
+    d = p.shape[1]
+    p0 = kinds[0] == PERIODIC
+    p1 = d > 1 and kinds[1] == PERIODIC
+    p2 = d > 2 and kinds[2] == PERIODIC
+    rlo = np.empty(18, dtype=np.int64)
+    rhi = np.empty(18, dtype=np.int64)
+    last = np.int64(-1)
+    count = 0
+    t = k_lo * stride
+    room = k_hi * stride
+    for k in range(k_lo, k_hi):
+        if cell[k] != last:
+            last = cell[k]
+            c0, c1, c2 = _cell_coords(last, nc)
+            count = neighbour_ranges(c0, c1, c2, nc, p0, p1, p2, start, rlo, rhi)
+        first[k] = t
+        for r in range(count):
+            for j in range(rlo[r], rhi[r]):
+                if j != k:
+                    dx = np.float64(displacement(p[k, 0], p[j, 0], kinds[0], length[0], half[0]))
+                    r2 = dx * dx
+                    if d > 1:
+                        dx = np.float64(displacement(p[k, 1], p[j, 1], kinds[1], length[1], half[1]))
+                        r2 += dx * dx
+                    if d > 2:
+                        dx = np.float64(displacement(p[k, 2], p[j, 2], kinds[2], length[2], half[2]))
+                        r2 += dx * dx
+                    if r2 < rl2:
+                        if t < room:
+                            nbr[t] = j
+                        t += 1
+        stop[k] = min(t, room)
+    return t - k_lo * stride
+
+
+@njit(parallel=True, **_JIT)
+def _list_fill(p, grid, box, rl2, lists, stride, need):
+    """The parallel region of :func:`build_list`: one :func:`_list_chunk` per chunk; entries into ``need``."""
+    n = p.shape[0]
+    for c in prange(need.shape[0]):
+        k_lo = np.int64(c) * CHUNK
+        need[c] = _list_chunk(p, grid, box, rl2, lists, stride, k_lo, min(np.int64(n), k_lo + CHUNK))
+
+
+@njit(**_JIT)
+def _sort(cell, n_cells, start, dest, arrays):
+    """Counting sort by cell; move positions, images, ids, labels and noise (``arrays``) into their twins."""
+    p, img, ids, lab, z, p2, img2, ids2, lab2, z2 = arrays
+    counting_sort(cell, n_cells, start, dest)
+    n, d = p.shape
+    for k in range(n):
+        t = dest[k]
+        ids2[t] = ids[k]
+        lab2[t] = lab[k]
+        for a in range(d):
+            p2[t, a] = p[k, a]
+            img2[t, a] = img[k, a]
+    for s in range(z.shape[0]):
+        for a in range(d):
+            for k in range(n):
+                z2[s, a, dest[k]] = z[s, a, k]
+    cell2 = np.empty_like(cell)
+    for k in range(n):
+        cell2[dest[k]] = cell[k]
+    cell[:] = cell2
+
+
+@njit(**_JIT)
+def build_list(p, grid, box, rl, begin, end, nbr):
+    """Neighbour list of cell-sorted positions ``p``: ``nbr[begin[k]:end[k]]`` (int32) for particle ``k``.
+
+    Holds every pair closer than ``rl`` (tested in float64 with a relative margin of
+    ``LIST_MARGIN``); ``grid = (cell, start, nc)`` describes a cell grid with cells wider
+    than that. One pass into ``nbr`` (reused when large enough); if a chunk's region overflows,
+    a larger buffer (``LIST_HEADROOM`` over the densest chunk) is made and filled again.
+    Returns the buffer.
+    """
+    n = p.shape[0]
+    rl2 = (rl * (1.0 + LIST_MARGIN)) ** 2
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    need = np.zeros(n_chunks, dtype=np.int64)
+    for _ in range(2):
+        stride = np.int64(nbr.shape[0] // n)
+        _list_fill(p, grid, box, rl2, (begin, end, nbr), stride, need)
+        densest = 0.0
+        full = False
+        for c in range(n_chunks):
+            size = min(n, (c + 1) * CHUNK) - c * CHUNK
+            densest = max(densest, need[c] / size)
+            full = full or need[c] > size * stride
+        if not full:
+            return nbr
+        nbr = np.empty(n * (np.int64(np.ceil(densest * LIST_HEADROOM)) + 2), dtype=np.int32)
+    raise RuntimeError("neighbour list: a refill with the measured size overflowed")
+
+
+@njit(**_JIT)
+def _grid_for(p, box, rl, eps):
+    return grid_setup(p, box.kinds, box.lo.astype(np.float64), box.length.astype(np.float64), rl, eps,
+                      max_cells_for(p.shape[0]))
+
+
+# ----------------------------------------------------------------------- one step
+@njit(parallel=True, **_JIT)
+def _step(state, lists, fresh, j, s, steps, forces, box, pair, key, max_drift, codes, moved):
+    """One step of every particle (parallel over chunks); per chunk a status code and the largest squared move.
+
+    ``state`` is ``(p, pn, pref, img, ids, lab, z)`` (positions now, next and at the last
+    build, images, ids, labels, noise of the Philox group, all in storage order),
+    ``lists`` is ``(begin, end, nbr)``; ``codes`` and ``moved`` receive the results per chunk.
+    """
+    p, pn, pref, img, ids, lab, z = state
+    begin, end, nbr = lists
+    n, d = p.shape
+    A, C, M, B = steps
+    mf, bf, P, flags, user, has_user = forces
+    kinds, lo, length, hi, half = box
+    kind, Q, rc = pair.kind, pair.Q, pair.rc
+    words, k0, k1 = key.words, key.k0, key.k1
+    x00 = p[0, 0]
+    rc2 = cast_like(x00, rc) * cast_like(x00, rc)
+    scale = cast_like(x00, 2.0**32)
+    limit = cast_like(x00, 2.0**24)
+    inv_scale = cast_like(x00, 2.0**-32)
+    per = z.shape[0]
+    slot = s % per
+    for c in prange(codes.shape[0]):
+        k_lo = c * CHUNK
+        k_hi = min(n, k_lo + CHUNK)
+        if fresh or slot == 0:
+            _fill_noise(z, ids, k_lo, k_hi, s // per, words, k0, k1)
+        xb = np.zeros(max(d, 1), dtype=np.float64)
+        fb = np.zeros(max(d, 1), dtype=np.float64)
+        code = OK
+        worst = 0.0
+        for k in range(k_lo, k_hi):
+            a0 = a1 = a2 = np.int64(0)
+            bad = False
+            for t in range(begin[k], end[k]):
+                q0, q1, q2, b = add_pair(p, k, nbr[t], d, kinds, length, half, rc2, kind, Q, scale, limit)
+                a0 += q0
+                a1 += q1
+                a2 += q2
+                bad = bad or b
+            if bad and code == OK:
+                code = FORCE_OVERFLOW
+            if has_user:
+                user_force_at(user, p, k, d, xb, fb)
+            li = lab[k]
+            m = M[j] * mf[li]
+            b = B[j] * bf[li]
+            r2 = 0.0
+            for a in range(d):
+                x = p[k, a]
+                f = separable_force(x, axis_params(P, a), flags)
+                if has_user:
+                    f = f + cast_like(x, fb[a])
+                f = f + cast_like(x, a0 if a == 0 else (a1 if a == 1 else a2)) * inv_scale
+                xn, drift = euler_update(x, f, A[j, a], C[j, a], m, b, z[slot, a, k])
+                cc = check(xn, drift, max_drift)
+                if code == OK:
+                    code = cc
+                xw, crossed = wrap(xn, kinds[a], lo[a], length[a], hi[a])
+                pn[k, a] = xw
+                img[k, a] += crossed
+                dx = np.float64(displacement(xw, pref[k, a], kinds[a], length[a], half[a]))
+                r2 += dx * dx
+            worst = max(worst, r2)
+        codes[c] = code
+        moved[c] = worst
+
+
+@njit(**_JIT)
+def _gather(x, parts, p, img, ids, lab):
+    image, labels, order = parts
+    d, n = x.shape
+    for k in range(n):
+        i = order[k]
+        ids[k] = i
+        lab[k] = labels[i]
+        for a in range(d):
+            p[k, a] = x[a, i]
+            img[k, a] = image[a, i]
+
+
+@njit(**_JIT)
+def _scatter(x, parts, p, img, ids):
+    image, order = parts.image, parts.order
+    d, n = x.shape
+    for k in range(n):
+        i = ids[k]
+        order[k] = i
+        for a in range(d):
+            x[a, i] = p[k, a]
+            image[a, i] = img[k, a]
+
+
+@njit(**_JIT)
+def trigger_distance(p, box, skin, eps):
+    """Largest move since the last build that keeps the list complete: ``skin / 2`` less a rounding margin.
+
+    Two particles each moved by less than ``skin / 2`` are at most ``skin`` closer than
+    at the build; the margin (a few ulps of the largest coordinate or box length) covers
+    the rounding of the displacements, computed in the positions' precision.
+    """
+    lo, hi = box.lo, box.hi
+    n, d = p.shape
+    extent = 0.0
+    for a in range(d):
+        extent = max(extent, abs(np.float64(lo[a])), abs(np.float64(hi[a])))
+    for k in range(n):
+        for a in range(d):
+            extent = max(extent, abs(np.float64(p[k, a])))
+    return 0.5 * skin - 64.0 * eps * (extent + skin)
+
+
+@njit(**_JIT)
+def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
+    """Advance ``steps.A.shape[0]`` Euler steps with pair forces (and optional user force), in place.
+
+    Parameters
+    ----------
+    x : ndarray, shape (d, n), float32 or float64
+        Positions, axis-major.
+    parts : Particles
+        Image counts (updated), labels, memory order (updated; it does not change results).
+    steps : Steps
+        Per-step coefficients.
+    forces : Forces
+        Type factors, separable potentials, user force.
+    box : Box
+        Boundary per axis.
+    pair : Pair
+        Pair kind, parameters, cut-off and neighbour-list skin (``skin > 0``).
+    key : Key
+        First step's global index, counter words, Philox key.
+    max_drift : float
+        Step guard: largest allowed deterministic displacement per step.
+    status : ndarray of int64, shape (2,)
+        Receives ``(first bad step, code)`` or ``(-1, 0)``; as in ``advance_general`` the
+        positions after the bad step are written back and nothing after it is meaningful.
+
+    Returns
+    -------
+    int
+        How many times the neighbour list was built (for tests and benchmarks).
+    """
+    d, n = x.shape
+    status[0] = -1
+    status[1] = OK
+    n_steps = steps.A.shape[0]
+    if n_steps == 0 or n == 0:
+        return 0
+    rc, skin, eps = pair.rc, pair.skin, pair.eps
+    per = _per_call(x[0, 0])
+    p = np.empty((n, d), dtype=x.dtype)
+    pn = np.empty((n, d), dtype=x.dtype)
+    pref = np.empty((n, d), dtype=x.dtype)
+    img = np.empty((n, d), dtype=np.int32)
+    ids = np.empty(n, dtype=np.int64)
+    lab = np.empty(n, dtype=np.int32)
+    z = np.zeros((per, d, n), dtype=x.dtype)
+    p2 = np.empty_like(p)
+    img2 = np.empty_like(img)
+    ids2 = np.empty_like(ids)
+    lab2 = np.empty_like(lab)
+    z2 = np.zeros_like(z)
+    cell = np.empty(n, dtype=np.int64)
+    dest = np.empty(n, dtype=np.int64)
+    start = np.zeros(max_cells_for(n) + 1, dtype=np.int64)
+    begin = np.zeros(n, dtype=np.int64)
+    end = np.zeros(n, dtype=np.int64)
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    codes = np.zeros(n_chunks, dtype=np.int64)
+    moved = np.zeros(n_chunks)
+    _gather(x, parts, p, img, ids, lab)
+    rl = rc + skin
+    rebuild = True
+    fresh = True
+    nbr = np.empty(0, dtype=np.int32)
+    trigger2 = 0.0
+    builds = 0
+    for j in range(n_steps):
+        s = key.step0 + j
+        if rebuild:
+            origin, hinv, nc = _grid_for(p, box, rl, eps)
+            bin_particles(p, origin, hinv, nc, cell)
+            _sort(cell, nc[0] * nc[1] * nc[2], start, dest, (p, img, ids, lab, z, p2, img2, ids2, lab2, z2))
+            p, p2 = p2, p
+            img, img2 = img2, img
+            ids, ids2 = ids2, ids
+            lab, lab2 = lab2, lab
+            z, z2 = z2, z
+            if nbr.shape[0] == 0:  # first build: guess the size (a wrong guess costs one refill, never a result)
+                n_cells = nc[0] * nc[1] * nc[2]
+                guess = LIST_GUESS * (n / n_cells) * 3.0 ** min(d, 3) + 4.0
+                nbr = np.empty(n * np.int64(np.ceil(guess)), dtype=np.int32)
+            nbr = build_list(p, (cell, start, nc), box, rl, begin, end, nbr)
+            pref[:] = p
+            trigger = trigger_distance(p, box, skin, eps)
+            trigger2 = trigger * trigger if trigger > 0 else -1.0
+            rebuild = False
+            builds += 1
+        _step((p, pn, pref, img, ids, lab, z), (begin, end, nbr), fresh, j, s, steps, forces, box, pair, key,
+              max_drift, codes, moved)
+        fresh = False
+        p, pn = pn, p
+        worst = OK
+        for c in range(n_chunks):
+            if codes[c] != OK:
+                worst = codes[c]
+                break
+        if worst != OK:
+            status[0] = s
+            status[1] = worst
+            break
+        if moved.max() > trigger2:
+            rebuild = True
+    _scatter(x, parts, p, img, ids)
+    return builds
+
+
+#: steps the skin is sized to last between rebuilds (for pure diffusion; drift shortens it)
+STEPS_PER_BUILD = 16
+#: bounds of the skin, as fractions of the cut-off
+SKIN_RANGE = (0.1, 2.0)
+
+
+def list_skin(rc: float, step_sigma: float, n: int, d: int = 2) -> float:
+    """A neighbour-list skin (length) for cut-off ``rc`` and per-axis noise step ``step_sigma``.
+
+    Sized so that the largest of ``n`` diffusive moves of ``STEPS_PER_BUILD`` steps stays
+    under ``skin / 2`` (the radius of a ``d``-dimensional Gaussian of per-axis standard
+    deviation ``s`` rarely exceeds ``s sqrt(2 ln n + d)``), clipped to ``SKIN_RANGE`` times
+    ``rc``. Any positive skin gives the same trajectory; this only balances the cost of
+    longer lists against that of rebuilding them.
+    """
+    reach = step_sigma * np.sqrt(STEPS_PER_BUILD) * np.sqrt(2.0 * np.log(max(n, 2)) + d)
+    return float(np.clip(2.0 * reach, SKIN_RANGE[0] * rc, SKIN_RANGE[1] * rc))
