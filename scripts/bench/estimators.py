@@ -221,10 +221,13 @@ def diffusion_table(directory: Path, pattern: str, steps: int, threshold: float 
                 cache[key] = (diffusion_mutual_information(x, y, steps=steps, seed=0), time.perf_counter() - started)
             est, seconds = cache[key]
             rows.append(_row(est, exact, task=name, n=n, file=path.name, estimator="diffusion", mi=exact,
-                             seconds=seconds, train_estimate=est.params["train_estimate"]))
+                             seconds=seconds, train_estimate=est.params["train_estimate"],
+                             held_out_difference=est.params["held_out_difference"],
+                             held_out_loss_gain=est.params["held_out_loss_gain"]))
             print(f"{path.name}: diffusion {est.value:.4f} ci [{est.ci_low:.3f}, {est.ci_high:.3f}] "
-                  f"train {est.params['train_estimate']:.3f}, KSG error {ksg_error:.3f}, true {exact:.4f}, "
-                  f"{seconds:.0f} s", flush=True)
+                  f"(held-out |d|^2 {est.params['held_out_difference']:.3f}, loss gain "
+                  f"{est.params['held_out_loss_gain']:.3f}, train {est.params['train_estimate']:.3f}), "
+                  f"KSG error {ksg_error:.3f}, true {exact:.4f}, {seconds:.0f} s", flush=True)
     per_task = []
     for (name, n), _ in files.items():
         by = {e: [r for r in rows if r["task"] == name and r["n"] == n and r["estimator"] == e]
