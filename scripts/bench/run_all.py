@@ -134,16 +134,26 @@ def simulate_headlines(results: Path) -> list[Headline]:
 
 def interacting_headlines(results: Path) -> list[Headline]:
     ds = _open(results, "interacting")
+    rows = _rows(ds)
     out = []
-    for row in _rows(ds):
-        for key, value in row.items():
-            if (key == "ratio" or key.startswith("ratio_") or key.endswith("_ratio")) and isinstance(value, float):
-                peer = "jax-md" if key == "ratio" else key.removesuffix("_ratio").removeprefix("ratio_")
-                out.append(Headline(f"dustsim / {peer} speed (column `{key}`), N = {row.get('N', math.nan):.0f}",
-                                    value, "×", ""))
-    if "scaling" in ds:
-        out.append(Headline("ns per particle-step, largest N / smallest N", float(ds["scaling"].values[-1]), "",
-                            "~ 1 (O(N))"))
+    for row in rows:
+        n = row.get("N", math.nan)
+        for key, what, target in (("ratio_f32", "float32, 2 threads each", "≥ 2 (≥ 1.5 at 1e6)"),
+                                  ("ratio_f64", "float64, 2 threads each", "≥ 1"),
+                                  ("ratio_1t", "float32, 1 thread each", "")):
+            value = row.get(key)
+            if isinstance(value, float) and math.isfinite(value):
+                out.append(Headline(f"interacting soft disks, N = {n:.0f}: dustsim / LAMMPS ({what})", value, "×",
+                                    target, note=f"dustsim {row.get('dustsim_float32_Mps', math.nan):.1f} M "
+                                    "particle-steps/s (float32)"))
+        jax = row.get("jax_md_Mps")
+        if isinstance(jax, float) and math.isfinite(jax):
+            out.append(Headline(f"interacting soft disks, N = {n:.0f}: dustsim / jax-md (float32)",
+                                row["dustsim_float32_Mps"] / jax, "×", ""))
+    if rows and "ns_per_particle_step_f32" in rows[0]:
+        ratio = rows[-1]["ns_per_particle_step_f32"] / rows[0]["ns_per_particle_step_f32"]
+        out.append(Headline(f"interacting: ns per particle-step, N = {rows[-1]['N']:.0f} / N = {rows[0]['N']:.0f}",
+                            ratio, "", "≤ 1.1"))
     return out
 
 
