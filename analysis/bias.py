@@ -103,7 +103,7 @@ def subsample_bias(
             subs = []
             for a, p in zip(arrays, perms, strict=True):
                 size = len(a) // parts
-                subs.append(a[p[j * size:(j + 1) * size]])
+                subs.append(a[p[j * size : (j + 1) * size]])
             v, s = estimate(subs)
             vals.append(v)
             ses.append(s)
@@ -132,9 +132,6 @@ def subsample_bias(
     return SubsampleBias(bias, bias_se, gamma, means[0], means[1], corrected_se)
 
 
-
-
-
 #: ``bias="auto"`` estimates the bias by subsamples up to this many points (above, the
 #: extra cost of about two estimator runs is left to an explicit ``bias="subsample"``)
 AUTO_MAX_POINTS = 200_000
@@ -151,4 +148,6 @@ def wants_subsample_bias(bias: str, n: int, k: int) -> bool:
     if bias == "none" or n // 4 <= 2 * k:
         return False
     return bias == "subsample" or n <= AUTO_MAX_POINTS
+
+
 __all__ = ["SubsampleBias", "subsample_bias", "wants_subsample_bias"]

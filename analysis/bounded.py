@@ -37,8 +37,15 @@ def data_box(points: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.array([lo - pad, hi + pad])
 
 
-def _box_terms(points: NDArray[np.float64], dtype: np.dtype, k: int, box: NDArray[np.float64], jitter: Any,
-               seed: int | None, backend: Backend) -> tuple[NDArray[np.float64] | None, float, int, str]:
+def _box_terms(
+    points: NDArray[np.float64],
+    dtype: np.dtype,
+    k: int,
+    box: NDArray[np.float64],
+    jitter: Any,
+    seed: int | None,
+    backend: Backend,
+) -> tuple[NDArray[np.float64] | None, float, int, str]:
     n = len(points)
     const = float(digamma(n) - digamma(k))
     why = degeneracy(points, dtype)
@@ -111,8 +118,17 @@ def bounded_knn_entropy(
     terms, const, n_ties, note = _box_terms(pts, dtype, k, box, jitter, seed, backend)
     if terms is None:
         return degenerate_estimate(note, units, "knn-bounded", n, d, params, n_ties)
-    est = finish_estimate(const + float(np.mean(terms)), float(np.std(terms, ddof=1)) / math.sqrt(n), units,
-                          "knn-bounded", n, d, params, n_ties=n_ties, note=note)
+    est = finish_estimate(
+        const + float(np.mean(terms)),
+        float(np.std(terms, ddof=1)) / math.sqrt(n),
+        units,
+        "knn-bounded",
+        n,
+        d,
+        params,
+        n_ties=n_ties,
+        note=note,
+    )
 
     def on_subsample(arrays: list[NDArray[np.float64]]) -> tuple[float, float]:
         t, c, _, _ = _box_terms(arrays[0], dtype, k, box, jitter, seed, backend)

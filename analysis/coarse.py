@@ -61,8 +61,9 @@ def _null_bias_one(c: int, k: int) -> float:
     return math.log(k) + k * float(np.sum(binom.pmf(m, c, 1.0 / k) * (m / c) * np.log(m / c)))
 
 
-def detail_terms(pts: NDArray[np.float64], scale: float, org: NDArray[np.float64]
-                  ) -> tuple[NDArray[np.float64], NDArray[np.float64], float, float, int, int]:
+def detail_terms(
+    pts: NDArray[np.float64], scale: float, org: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], float, float, int, int]:
     """Per-point terms of the detail entropy and of the structure (see :func:`scale_entropies`).
 
     Returns ``(detail_terms, structure_terms, second_order, resolved, m_parent, m_child)``:
@@ -85,8 +86,9 @@ def detail_terms(pts: NDArray[np.float64], scale: float, org: NDArray[np.float64
     return terms, s_terms, second_order, resolved, len(parent_count), len(child_count)
 
 
-def scale_entropies(points: ArrayLike, scale: float, origin: float | ArrayLike = 0.0
-                    ) -> tuple[float, float, float, float, float, float, float]:
+def scale_entropies(
+    points: ArrayLike, scale: float, origin: float | ArrayLike = 0.0
+) -> tuple[float, float, float, float, float, float, float]:
     """Coarse-grained entropy at ``scale``, the detail entropy below it and the structure, with SEs (nats).
 
     Returns ``(H, H_se, detail, detail_se, structure, structure_se, resolved)``.
@@ -125,9 +127,15 @@ def scale_entropies(points: ArrayLike, scale: float, origin: float | ArrayLike =
     terms, s_terms, s_extra, resolved, m_coarse, m_fine = detail_terms(pts, scale, org)
     structure = float(np.mean(s_terms))
 
-    return (coarse.value, math.sqrt(coarse.se**2 + (m_coarse - 1) / (2.0 * n * n)),
-            fine.value - coarse.value, _divergence_se(terms, m_fine - m_coarse, debias=False),
-            structure, _divergence_se(s_terms, s_extra), resolved)
+    return (
+        coarse.value,
+        math.sqrt(coarse.se**2 + (m_coarse - 1) / (2.0 * n * n)),
+        fine.value - coarse.value,
+        _divergence_se(terms, m_fine - m_coarse, debias=False),
+        structure,
+        _divergence_se(s_terms, s_extra),
+        resolved,
+    )
 
 
 def _divergence_se(terms: NDArray[np.float64], k: float, debias: bool = True) -> float:

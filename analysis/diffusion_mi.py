@@ -64,8 +64,9 @@ from .result import Estimate, check_units, nats_to, with_interval
 FloatArray = NDArray[np.float64]
 
 
-def _prepare(x: FloatArray, y: FloatArray, tx: np.dtype, ty: np.dtype, marginals: str,
-             seed: int) -> tuple[FloatArray, FloatArray, str]:
+def _prepare(
+    x: FloatArray, y: FloatArray, tx: np.dtype, ty: np.dtype, marginals: str, seed: int
+) -> tuple[FloatArray, FloatArray, str]:
     """Dequantise gridded axes, then map every axis to unit scale (ranks or standardisation)."""
     notes = []
     for i, (p, t) in enumerate(((x, tx), (y, ty))):
@@ -125,8 +126,9 @@ def _network(dx: int, dy: int, width: int, depth: int, generator: Any) -> Any:
             self.marginal = Trunk(dx, dx)
             self.correction = Trunk(dx + dy + 1, dx)
 
-        def forward(self, z: torch.Tensor, log_snr: torch.Tensor,
-                    cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        def forward(
+            self, z: torch.Tensor, log_snr: torch.Tensor, cond: torch.Tensor
+        ) -> tuple[torch.Tensor, torch.Tensor]:
             """``(eps_m, w * correction(z, lambda, cond))``, ``cond = [m y, m]``."""
             frac = torch.sigmoid(log_snr)[:, None]  # snr / (1 + snr)
             zin = z * torch.sqrt(1.0 - frac)
@@ -151,8 +153,20 @@ def _logistic_draws(u: NDArray[np.float64], loc: float, scale: float) -> tuple[F
     return lam, density
 
 
-def _train(x: FloatArray, y: FloatArray, *, steps: int, batch_size: int, width: int, depth: int, lr: float,
-           loc: float, scale: float, seed: int, weight_decay: float = 0.0) -> Any:
+def _train(
+    x: FloatArray,
+    y: FloatArray,
+    *,
+    steps: int,
+    batch_size: int,
+    width: int,
+    depth: int,
+    lr: float,
+    loc: float,
+    scale: float,
+    seed: int,
+    weight_decay: float = 0.0,
+) -> Any:
     import torch
 
     gen = torch.Generator().manual_seed(seed)
@@ -182,8 +196,9 @@ def _train(x: FloatArray, y: FloatArray, *, steps: int, batch_size: int, width: 
     return net.eval()
 
 
-def _per_point(net: Any, x: FloatArray, y: FloatArray, *, n_draws: int, loc: float, scale: float,
-               rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
+def _per_point(
+    net: Any, x: FloatArray, y: FloatArray, *, n_draws: int, loc: float, scale: float, rng: np.random.Generator
+) -> tuple[FloatArray, FloatArray]:
     """Per-point importance-sampled estimates (nats) of ``1/2 int E_eps|eps_c - eps_m|^2 d lambda``
     and of the loss difference ``1/2 int E_eps(|eps - eps_m|^2 - |eps - eps_c|^2) d lambda``."""
     import torch
@@ -282,8 +297,13 @@ def diffusion_mutual_information(
         raise ConfigError(f"x and y must have the same number of samples, got {len(px)} and {len(py)}")
     if marginals not in ("gaussianize", "standardize"):
         raise ConfigError(f"marginals must be 'gaussianize' or 'standardize', got {marginals!r}")
-    for name, count in (("steps", steps), ("batch_size", batch_size), ("width", width), ("depth", depth),
-                        ("n_draws", n_draws)):
+    for name, count in (
+        ("steps", steps),
+        ("batch_size", batch_size),
+        ("width", width),
+        ("depth", depth),
+        ("n_draws", n_draws),
+    ):
         if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
             raise ConfigError(f"{name} must be a positive integer, got {count!r}")
     if not (lr > 0 and log_snr_scale > 0 and weight_decay >= 0 and math.isfinite(log_snr_loc)):
@@ -293,21 +313,31 @@ def diffusion_mutual_information(
     n = len(px)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x4D494E44,)))
     order = rng.permutation(n)
-    folds = (order[: n // 2], order[n // 2:])
+    folds = (order[: n // 2], order[n // 2 :])
     held, gain = np.empty(n), np.empty(n)
     fold_values, fold_se, train_values = [], [], []
     for fold, (train_idx, test_idx) in enumerate((folds, folds[::-1])):
-        net = _train(px[train_idx], py[train_idx], steps=int(steps), batch_size=int(batch_size), width=int(width),
-                     depth=int(depth), lr=lr, loc=log_snr_loc, scale=log_snr_scale, seed=seed * 2 + fold,
-                     weight_decay=weight_decay)
-        held[test_idx], gain[test_idx] = _per_point(net, px[test_idx], py[test_idx], rng=rng, n_draws=n_draws,
-                                                    loc=log_snr_loc, scale=log_snr_scale)
+        net = _train(
+            px[train_idx],
+            py[train_idx],
+            steps=int(steps),
+            batch_size=int(batch_size),
+            width=int(width),
+            depth=int(depth),
+            lr=lr,
+            loc=log_snr_loc,
+            scale=log_snr_scale,
+            seed=seed * 2 + fold,
+            weight_decay=weight_decay,
+        )
+        held[test_idx], gain[test_idx] = _per_point(
+            net, px[test_idx], py[test_idx], rng=rng, n_draws=n_draws, loc=log_snr_loc, scale=log_snr_scale
+        )
         terms = 0.5 * (held[test_idx] + gain[test_idx])
         fold_values.append(float(terms.mean()))
         fold_se.append(float(terms.std(ddof=1)) / math.sqrt(len(terms)))
         own = train_idx[: len(test_idx)]
-        own_terms, _ = _per_point(net, px[own], py[own], rng=rng, n_draws=n_draws, loc=log_snr_loc,
-                                  scale=log_snr_scale)
+        own_terms, _ = _per_point(net, px[own], py[own], rng=rng, n_draws=n_draws, loc=log_snr_loc, scale=log_snr_scale)
         train_values.append(float(own_terms.mean()))
     # the two held-out statistics bracket the error e = d - d* of the predicted difference d
     # (d* the exact one): E|d|^2 = I + 2 E[d*.e] + E|e|^2 and the loss gain
@@ -328,14 +358,34 @@ def diffusion_mutual_information(
     misfit = float(misfit_terms.mean())
     misfit_se = float(misfit_terms.std(ddof=1)) / math.sqrt(n)
     f = nats_to(units)
-    params = {"steps": int(steps), "batch_size": int(batch_size), "width": int(width), "depth": int(depth),
-              "lr": lr, "weight_decay": weight_decay, "n_draws": int(n_draws), "log_snr_loc": log_snr_loc,
-              "log_snr_scale": log_snr_scale, "marginals": marginals,
-              "fold_estimates": tuple(v * f for v in fold_values), "train_estimate": float(np.mean(train_values)) * f,
-              "held_out_difference": float(held.mean()) * f, "held_out_loss_gain": float(gain.mean()) * f,
-              "misfit": misfit * f, "seconds": time.perf_counter() - started}
-    est = Estimate(value * f, se * f, units=units, estimator="diffusion", n=n, dim=px.shape[1] + py.shape[1],
-                   params=params, note=note)
+    params = {
+        "steps": int(steps),
+        "batch_size": int(batch_size),
+        "width": int(width),
+        "depth": int(depth),
+        "lr": lr,
+        "weight_decay": weight_decay,
+        "n_draws": int(n_draws),
+        "log_snr_loc": log_snr_loc,
+        "log_snr_scale": log_snr_scale,
+        "marginals": marginals,
+        "fold_estimates": tuple(v * f for v in fold_values),
+        "train_estimate": float(np.mean(train_values)) * f,
+        "held_out_difference": float(held.mean()) * f,
+        "held_out_loss_gain": float(gain.mean()) * f,
+        "misfit": misfit * f,
+        "seconds": time.perf_counter() - started,
+    }
+    est = Estimate(
+        value * f,
+        se * f,
+        units=units,
+        estimator="diffusion",
+        n=n,
+        dim=px.shape[1] + py.shape[1],
+        params=params,
+        note=note,
+    )
     return with_interval(est, bias=0.0, bias_se=math.hypot(misfit, misfit_se) * f, lower=0.0)
 
 

@@ -71,9 +71,17 @@ def kl_divergence(
             raise ConfigError(f"{name} has no density ({why}); the KL divergence is not defined by this estimator")
     shared = shared_rows(px, py)
     if shared == n and n == m:
-        est = Estimate(0.0, 0.0, units=units, estimator="knn-kl", n=n, dim=d, params=params,
-                       note="x and y are the same sample (the same points): D = 0 exactly for their empirical laws; "
-                       "the estimator needs independent samples of P and Q")
+        est = Estimate(
+            0.0,
+            0.0,
+            units=units,
+            estimator="knn-kl",
+            n=n,
+            dim=d,
+            params=params,
+            note="x and y are the same sample (the same points): D = 0 exactly for their empirical laws; "
+            "the estimator needs independent samples of P and Q",
+        )
         return with_interval(est, lower=0.0)
     if shared:
         params["shared_points"] = shared
@@ -87,17 +95,28 @@ def kl_divergence(
     note = ""
     if n_ties:
         if jitter is None:
-            return degenerate_estimate(f"{n_ties} zero neighbour distances and jitter=None", units, "knn-kl", n, d,
-                                       params, n_ties)
+            return degenerate_estimate(
+                f"{n_ties} zero neighbour distances and jitter=None", units, "knn-kl", n, d, params, n_ties
+            )
         px, how = dequantize(px, dx, jitter, seed)
         py, _ = dequantize(py, dy, jitter, None if seed is None else seed + 1)
         rho = kth_neighbour_distance(px, k, norm=norm, backend=backend)
         nu = kth_neighbour_distance(py, k, queries=px, norm=norm, backend=backend)
         note = f"{n_ties} zero neighbour distances; ties broken ({how})"
     if shared:
-        note = "; ".join(filter(None, [note, (
-            f"{shared} points of x also occur in y: the samples are not independent (a point's copy would be its "
-            f"nearest y at distance 0, biasing D down to -infinity); the copies were removed from y (m = {m})")]))
+        note = "; ".join(
+            filter(
+                None,
+                [
+                    note,
+                    (
+                        f"{shared} points of x also occur in y: the samples are not independent (a point's "
+                        "copy would be its nearest y at distance 0, biasing D down to -infinity); the copies "
+                        f"were removed from y (m = {m})"
+                    ),
+                ],
+            )
+        )
     terms = d * (np.log(nu) - np.log(rho))
     value = float(np.mean(terms)) + math.log(m / (n - 1.0))
     se = float(np.std(terms, ddof=1)) / math.sqrt(n)
@@ -169,8 +188,18 @@ def kl_to_density(
     params = {"k": k, "norm": norm}
     terms, const, n_ties, note = knn_terms(pts, dtype, k, norm, jitter, seed, backend)
     if terms is None:
-        return Estimate(math.inf, math.nan, units=units, estimator="knn-kl-density", n=n, dim=d, params=params,
-                        n_ties=n_ties, degenerate=True, note=note)
+        return Estimate(
+            math.inf,
+            math.nan,
+            units=units,
+            estimator="knn-kl-density",
+            n=n,
+            dim=d,
+            params=params,
+            n_ties=n_ties,
+            degenerate=True,
+            note=note,
+        )
     logq = np.asarray(logpdf(pts), dtype=np.float64)
     if logq.shape != (n,):
         raise ConfigError(f"logpdf must return one value per point, shape ({n},), got {logq.shape}")
@@ -189,7 +218,6 @@ def gaussian_logpdf(mean: float | ArrayLike, std: float) -> Callable[[NDArray[np
         return -0.5 * np.einsum("ij,ij->i", z, z) - d * (0.5 * math.log(2.0 * math.pi) + math.log(std))
 
     return logpdf
-
 
 
 __all__ = ["gaussian_logpdf", "kl_divergence", "kl_to_density"]

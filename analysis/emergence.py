@@ -93,8 +93,10 @@ def default_scales(ds: xr.Dataset, n_scales: int = 8) -> list[float]:
         ends = [np.asarray(pos.isel(time=i).values, dtype=np.float64) for i in (0, -1)]
         extent = max(float(np.max(e.max(axis=0) - e.min(axis=0))) for e in ends)
     if not (extent > 0 and math.isfinite(extent)):
-        raise ConfigError("the dust has no extent (all particles at one point in the first and last frame): "
-                          "give the scales explicitly")
+        raise ConfigError(
+            "the dust has no extent (all particles at one point in the first and last frame): "
+            "give the scales explicitly"
+        )
     return [extent / 2.0 ** (j + 1) for j in range(int(n_scales))]
 
 
@@ -128,15 +130,18 @@ def _check_box_tiling(ds: xr.Dataset, scales: Sequence[float], org: NDArray[np.f
     if box is None:
         return
     lengths = box[0]
-    corner = (np.asarray(ds["box_origin"].values, dtype=np.float64) if "box_origin" in ds.coords
-              else -0.5 * lengths)
+    corner = np.asarray(ds["box_origin"].values, dtype=np.float64) if "box_origin" in ds.coords else -0.5 * lengths
     for s in scales:
         half = 0.5 * s  # the children must tile it too
         cuts = np.concatenate([(lengths / half), (corner - org) / half])
         if np.any(np.abs(cuts - np.round(cuts)) > 1e-9 * np.maximum(1.0, np.abs(cuts))):
-            warnings.warn(f"cells of side {s:g} (and {half:g}) do not tile the box {lengths.tolist()} from corner "
-                          f"{corner.tolist()}: cut cells at its faces show as structure; choose scales that divide "
-                          "the box (the default ones do)", UserWarning, stacklevel=3)
+            warnings.warn(
+                f"cells of side {s:g} (and {half:g}) do not tile the box {lengths.tolist()} from corner "
+                f"{corner.tolist()}: cut cells at its faces show as structure; choose scales that divide "
+                "the box (the default ones do)",
+                UserWarning,
+                stacklevel=3,
+            )
 
 
 def _bracket(s: NDArray[np.float64], tol: float, falling: bool) -> tuple[int, int]:
@@ -160,8 +165,9 @@ def _bracket(s: NDArray[np.float64], tol: float, falling: bool) -> tuple[int, in
     return int(np.flatnonzero(above)[0]) - 1, 0
 
 
-def _crossing(times: NDArray[np.float64], s: NDArray[np.float64], tol: float, falling: bool
-              ) -> tuple[float, int, NDArray[np.int64], NDArray[np.float64]]:
+def _crossing(
+    times: NDArray[np.float64], s: NDArray[np.float64], tol: float, falling: bool
+) -> tuple[float, int, NDArray[np.int64], NDArray[np.float64]]:
     """Time where the estimated structure ``s`` crosses ``tol``, with what its SE needs.
 
     Adjacent frames differ by noise as much as by trend, so the crossing is not read off
@@ -186,9 +192,9 @@ def _crossing(times: NDArray[np.float64], s: NDArray[np.float64], tol: float, fa
         return (0.0 if (falling and status == 1) else math.nan), status, *none
     structured, smooth = (v > 2.0 * tol), (v < 0.5 * tol)
     if falling:  # structured before the bracket, smooth after it
-        before, after = np.flatnonzero(structured[: j + 1]), np.flatnonzero(smooth[j + 1:]) + j + 1
+        before, after = np.flatnonzero(structured[: j + 1]), np.flatnonzero(smooth[j + 1 :]) + j + 1
     else:
-        before, after = np.flatnonzero(smooth[: j + 1]), np.flatnonzero(structured[j + 1:]) + j + 1
+        before, after = np.flatnonzero(smooth[: j + 1]), np.flatnonzero(structured[j + 1 :]) + j + 1
     lo = int(before[-1]) + 1 if len(before) else 0
     hi = int(after[0]) - 1 if len(after) else len(v) - 1
     lo, hi = min(lo, j), max(hi, j + 1)
@@ -216,8 +222,13 @@ def _crossing(times: NDArray[np.float64], s: NDArray[np.float64], tol: float, fa
     return tau, 0, order[[j, j + 1]], grad
 
 
-def _structure_covariance(position: xr.DataArray, idx: NDArray[np.int64] | None, frames: NDArray[np.int64],
-                          scale: float, org: NDArray[np.float64]) -> NDArray[np.float64]:
+def _structure_covariance(
+    position: xr.DataArray,
+    idx: NDArray[np.int64] | None,
+    frames: NDArray[np.int64],
+    scale: float,
+    org: NDArray[np.float64],
+) -> NDArray[np.float64]:
     """Covariance of the structure estimates of some frames (nats^2).
 
     The same particles are tracked through the frames, so the estimates are correlated;
@@ -240,8 +251,15 @@ def _structure_covariance(position: xr.DataArray, idx: NDArray[np.int64] | None,
     return cov / n + np.diag(k / (2.0 * n * n))
 
 
-def _exact_crossing(mixture: GaussianMixture, process: LinearProcess, scale: float, origin: NDArray[np.float64],
-                    tol: float, lo: float, hi: float) -> float:
+def _exact_crossing(
+    mixture: GaussianMixture,
+    process: LinearProcess,
+    scale: float,
+    origin: NDArray[np.float64],
+    tol: float,
+    lo: float,
+    hi: float,
+) -> float:
     """The exact crossing time inside the bracket ``[lo, hi]`` (brentq on the exact structure)."""
     from scipy.optimize import brentq
 
@@ -335,8 +353,9 @@ def emergence(
         raise ConfigError("not a trajectory: the dataset has no 'position' variable")
     if not (isinstance(tolerance, (int, float)) and tolerance > 0 and math.isfinite(tolerance)):
         raise ConfigError(f"tolerance must be a positive number of nats, got {tolerance!r}")
-    if max_particles is not None and (isinstance(max_particles, bool) or max_particles < 2
-                                      or not isinstance(max_particles, (int, np.integer))):
+    if max_particles is not None and (
+        isinstance(max_particles, bool) or max_particles < 2 or not isinstance(max_particles, (int, np.integer))
+    ):
         raise ConfigError(f"max_particles must be an integer >= 2 (or None for all), got {max_particles!r}")
     scale_list = [float(s) for s in (scales if scales is not None else default_scales(ds, n_scales))]
     if not scale_list or any(not (s > 0 and math.isfinite(s)) for s in scale_list):
@@ -344,12 +363,23 @@ def emergence(
     if len(set(scale_list)) != len(scale_list):
         raise ConfigError(f"scales must be distinct, got {scale_list}")
     scale_list.sort()
-    options: dict[str, Any] = {"scales": scale_list, "origin": origin, "tolerance": float(tolerance),
-                               "max_particles": max_particles, "seed": seed, "exact": exact, "mixture": mixture,
-                               "units": units, "progress": progress, "history": history}
+    options: dict[str, Any] = {
+        "scales": scale_list,
+        "origin": origin,
+        "tolerance": float(tolerance),
+        "max_particles": max_particles,
+        "seed": seed,
+        "exact": exact,
+        "mixture": mixture,
+        "units": units,
+        "progress": progress,
+        "history": history,
+    }
     if "realization" in ds["position"].dims:
-        parts = [_emergence_one(ds.isel(realization=r), **{**options, "seed": seed + r})
-                 for r in range(ds.sizes["realization"])]
+        parts = [
+            _emergence_one(ds.isel(realization=r), **{**options, "seed": seed + r})
+            for r in range(ds.sizes["realization"])
+        ]
         out = xr.concat(parts, dim="realization", combine_attrs="override")
         if "realization" in ds.coords:
             out = out.assign_coords(realization=ds["realization"].values)
@@ -357,9 +387,20 @@ def emergence(
     return _emergence_one(ds, **options)
 
 
-def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, tolerance: float, max_particles: int | None,
-                   seed: int, exact: bool | None, mixture: GaussianMixture | None, units: str, progress: bool,
-                   history: str | None) -> xr.Dataset:
+def _emergence_one(
+    ds: xr.Dataset,
+    *,
+    scales: list[float],
+    origin: Any,
+    tolerance: float,
+    max_particles: int | None,
+    seed: int,
+    exact: bool | None,
+    mixture: GaussianMixture | None,
+    units: str,
+    progress: bool,
+    history: str | None,
+) -> xr.Dataset:
     position = ds["position"]
     n_frames, n_particles, d = (position.sizes[s] for s in ("time", "particle", "spatial"))
     if n_frames == 0:
@@ -374,8 +415,10 @@ def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, toleranc
     law = mixture if mixture is not None else (GaussianMixture.from_trajectory(ds) if exact is not False else None)
     do_exact = exact is not False and law is not None and process is not None and law.dim == d
     if exact and not do_exact:
-        raise ConfigError("exact coarse-grained entropies need a Gaussian-mixture artifact (or mixture=) "
-                          "of the trajectory's dimension and a linear process")
+        raise ConfigError(
+            "exact coarse-grained entropies need a Gaussian-mixture artifact (or mixture=) "
+            "of the trajectory's dimension and a linear process"
+        )
 
     n_sc = len(scales)
     h, h_se, det, det_se, structure, structure_se, resolved = (np.full((n_frames, n_sc), np.nan) for _ in range(7))
@@ -387,40 +430,70 @@ def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, toleranc
     for i in frames:
         pts, _ = as_points(read_frame(position, i, idx), "frame")
         for j, s in enumerate(scales):
-            (h[i, j], h_se[i, j], det[i, j], det_se[i, j], structure[i, j], structure_se[i, j],
-             resolved[i, j]) = scale_entropies(pts, s, org)
+            (h[i, j], h_se[i, j], det[i, j], det_se[i, j], structure[i, j], structure_se[i, j], resolved[i, j]) = (
+                scale_entropies(pts, s, org)
+            )
 
     f = nats_to(units)
     length_unit = str(position.attrs.get("units", "1"))
-    coords: dict[str, Any] = {"time": ("time", times, ds["time"].attrs),
-                              "scale": ("scale", np.asarray(scales), {"units": length_unit,
-                                                                      "long_name": "cell side Delta"})}
+    coords: dict[str, Any] = {
+        "time": ("time", times, ds["time"].attrs),
+        "scale": ("scale", np.asarray(scales), {"units": length_unit, "long_name": "cell side Delta"}),
+    }
     for c in ("step", "alpha", "sigma"):
         if c in ds.coords:
             coords[c] = ("time", np.asarray(ds[c].values), ds[c].attrs)
     out = xr.Dataset(coords=coords)
     dims = ("time", "scale")
     log_scale = d * np.log(np.asarray(scales))[None, :]
-    out["coarse_entropy"] = (dims, h * f, {
-        "units": units, "long_name": "coarse-grained entropy H_Delta = -sum p_i log p_i over cubes of side Delta",
-        "estimator": "plug-in with the Miller-Madow correction (analysis.binned_entropy, discrete=True)"})
+    out["coarse_entropy"] = (
+        dims,
+        h * f,
+        {
+            "units": units,
+            "long_name": "coarse-grained entropy H_Delta = -sum p_i log p_i over cubes of side Delta",
+            "estimator": "plug-in with the Miller-Madow correction (analysis.binned_entropy, discrete=True)",
+        },
+    )
     out["coarse_entropy_se"] = (dims, h_se * f, {"units": units, "long_name": "standard error of coarse_entropy"})
-    out["continuum_entropy"] = (dims, (h + log_scale) * f, {
-        "units": units, "long_name": "H_Delta + d log Delta: tends to the differential entropy as Delta -> 0",
-        "note": f"lengths in {length_unit!r}: rescaling them by a adds d log a"})
+    out["continuum_entropy"] = (
+        dims,
+        (h + log_scale) * f,
+        {
+            "units": units,
+            "long_name": "H_Delta + d log Delta: tends to the differential entropy as Delta -> 0",
+            "note": f"lengths in {length_unit!r}: rescaling them by a adds d log a",
+        },
+    )
     out["continuum_entropy_se"] = (dims, h_se * f, {"units": units})
-    out["detail_entropy"] = (dims, det * f, {
-        "units": units, "long_name": "H_{Delta/2} - H_Delta: entropy of the half-size cell given the cell"})
+    out["detail_entropy"] = (
+        dims,
+        det * f,
+        {"units": units, "long_name": "H_{Delta/2} - H_Delta: entropy of the half-size cell given the cell"},
+    )
     out["detail_entropy_se"] = (dims, det_se * f, {"units": units})
-    out["structure"] = (dims, structure * f, {
-        "units": units, "long_name": "structure at scale Delta: d log 2 - (H_{Delta/2} - H_Delta) >= 0",
-        "note": ("mean KL divergence of the within-cell distribution from uniform; ~ Delta^2 J / 32 when smooth. "
-                 "Plug-in minus its value for uniform cells (null_bias); see resolved_fraction")})
+    out["structure"] = (
+        dims,
+        structure * f,
+        {
+            "units": units,
+            "long_name": "structure at scale Delta: d log 2 - (H_{Delta/2} - H_Delta) >= 0",
+            "note": (
+                "mean KL divergence of the within-cell distribution from uniform; ~ Delta^2 J / 32 when smooth. "
+                "Plug-in minus its value for uniform cells (null_bias); see resolved_fraction"
+            ),
+        },
+    )
     out["structure_se"] = (dims, structure_se * f, {"units": units})
-    out["resolved_fraction"] = (dims, resolved, {
-        "units": "1",
-        "long_name": f"fraction of the particles in cells of at least {RESOLVED_PER_CHILD} x 2^d particles",
-        "note": "structure hidden in the other (sparse) cells is partly missed: a downward bias"})
+    out["resolved_fraction"] = (
+        dims,
+        resolved,
+        {
+            "units": "1",
+            "long_name": f"fraction of the particles in cells of at least {RESOLVED_PER_CHILD} x 2^d particles",
+            "note": "structure hidden in the other (sparse) cells is partly missed: a downward bias",
+        },
+    )
 
     tau, tau_se, status, order, order_se, order_status = (np.full(n_sc, np.nan) for _ in range(6))
     for j, s in enumerate(scales):
@@ -434,24 +507,51 @@ def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, toleranc
             elif flag[j] == 1 and falling:
                 value_se[j] = 0.0
     time_units = str(ds["time"].attrs.get("units", "1"))
-    out["emergence_time"] = ("scale", tau, {
-        "units": time_units, "tolerance_nats": tolerance,
-        "long_name": "last time the structure at scale Delta is >= tolerance (smooth afterwards)",
-        "note": "0: smooth from the start; NaN: still structured at the last frame (see emergence_status)"})
-    out["emergence_time_se"] = ("scale", tau_se, {
-        "units": time_units,
-        "long_name": "delta-method SE of the local fit, with the covariance of the frames (same particles)"})
-    out["emergence_status"] = ("scale", status.astype(np.int8), {
-        "long_name": "0: crossing found, 1: never structured, 2: censored (structured at the last frame), "
-                     f"3: crossing found but the structure's SE there exceeds tolerance / {NOISY_RATIO:g} "
-                     "(noise may have made it: raise the tolerance or the particle number)"})
-    out["ordering_time"] = ("scale", order, {
-        "units": time_units, "tolerance_nats": tolerance,
-        "long_name": "first time the structure at scale Delta rises to the tolerance (order appears)"})
+    out["emergence_time"] = (
+        "scale",
+        tau,
+        {
+            "units": time_units,
+            "tolerance_nats": tolerance,
+            "long_name": "last time the structure at scale Delta is >= tolerance (smooth afterwards)",
+            "note": "0: smooth from the start; NaN: still structured at the last frame (see emergence_status)",
+        },
+    )
+    out["emergence_time_se"] = (
+        "scale",
+        tau_se,
+        {
+            "units": time_units,
+            "long_name": "delta-method SE of the local fit, with the covariance of the frames (same particles)",
+        },
+    )
+    out["emergence_status"] = (
+        "scale",
+        status.astype(np.int8),
+        {
+            "long_name": "0: crossing found, 1: never structured, 2: censored (structured at the last frame), "
+            f"3: crossing found but the structure's SE there exceeds tolerance / {NOISY_RATIO:g} "
+            "(noise may have made it: raise the tolerance or the particle number)"
+        },
+    )
+    out["ordering_time"] = (
+        "scale",
+        order,
+        {
+            "units": time_units,
+            "tolerance_nats": tolerance,
+            "long_name": "first time the structure at scale Delta rises to the tolerance (order appears)",
+        },
+    )
     out["ordering_time_se"] = ("scale", order_se, {"units": time_units})
-    out["ordering_status"] = ("scale", order_status.astype(np.int8), {
-        "long_name": "0: crossing found, 1: never ordered, 2: structured from the first frame, 3: noisy (as for "
-                     "emergence_status)"})
+    out["ordering_status"] = (
+        "scale",
+        order_status.astype(np.int8),
+        {
+            "long_name": "0: crossing found, 1: never ordered, 2: structured from the first frame, 3: noisy (as for "
+            "emergence_status)"
+        },
+    )
 
     if do_exact:
         assert law is not None and process is not None
@@ -480,31 +580,44 @@ def _emergence_one(ds: xr.Dataset, *, scales: list[float], origin: Any, toleranc
             elif st == 0:
                 lo, hi = float(times[srt][k]), float(times[srt][k + 1])
                 ex_tau[j] = _exact_crossing(law, process, s, org, tolerance, lo, hi)
-        out["exact_coarse_entropy"] = (dims, ex_h * f, {
-            "units": units, "long_name": "exact H_Delta of the Gaussian-mixture marginal (normal CDF cell integrals)"})
+        out["exact_coarse_entropy"] = (
+            dims,
+            ex_h * f,
+            {"units": units, "long_name": "exact H_Delta of the Gaussian-mixture marginal (normal CDF cell integrals)"},
+        )
         out["exact_structure"] = (dims, ex_s * f, {"units": units, "long_name": "exact structure at scale Delta"})
         if skipped:
             out["exact_coarse_entropy"].attrs["note"] = "NaN at scales too fine for the exact cell grid: " + "; ".join(
-                skipped)
-        out["exact_emergence_time"] = ("scale", ex_tau, {
-            "units": time_units, "tolerance_nats": tolerance,
-            "long_name": "exact emergence time (root of the exact structure between the bracketing frames)"})
+                skipped
+            )
+        out["exact_emergence_time"] = (
+            "scale",
+            ex_tau,
+            {
+                "units": time_units,
+                "tolerance_nats": tolerance,
+                "long_name": "exact emergence time (root of the exact structure between the bracketing frames)",
+            },
+        )
 
     out.attrs = {a: ds.attrs[a] for a in PROVENANCE if a in ds.attrs}
-    out.attrs.update({
-        "title": "dustsim emergence across scales",
-        "kind": "emergence",
-        "history": (str(ds.attrs.get("history", "")).rstrip("\n") + "\n"
-                    + history_line(history or "emergence")).lstrip("\n"),
-        "units": units,
-        "length_unit": length_unit,
-        "dim": d,
-        "tolerance_nats": tolerance,
-        "origin": org.tolist(),
-        "n_particles": n_particles,
-        "n_particles_used": n_used,
-        "analysis_seed": seed,
-    })
+    out.attrs.update(
+        {
+            "title": "dustsim emergence across scales",
+            "kind": "emergence",
+            "history": (
+                str(ds.attrs.get("history", "")).rstrip("\n") + "\n" + history_line(history or "emergence")
+            ).lstrip("\n"),
+            "units": units,
+            "length_unit": length_unit,
+            "dim": d,
+            "tolerance_nats": tolerance,
+            "origin": org.tolist(),
+            "n_particles": n_particles,
+            "n_particles_used": n_used,
+            "analysis_seed": seed,
+        }
+    )
     return out
 
 

@@ -74,11 +74,21 @@ def emergence_plot(result: xr.Dataset, *, title: str | None = None, z: float = 1
         ax_h, ax_s, ax_t, ax_d = axes[0]
         # (a) H_Delta(t): time across, scale up (log), colour the coarse-grained entropy
         edges = np.sqrt(scales[1:] * scales[:-1]) if len(scales) > 1 else np.array([])
-        y_edges = np.concatenate([[scales[0] ** 2 / edges[0]] if len(edges) else [scales[0] / 1.5], edges,
-                                  [scales[-1] ** 2 / edges[-1]] if len(edges) else [scales[0] * 1.5]])
+        y_edges = np.concatenate(
+            [
+                [scales[0] ** 2 / edges[0]] if len(edges) else [scales[0] / 1.5],
+                edges,
+                [scales[-1] ** 2 / edges[-1]] if len(edges) else [scales[0] * 1.5],
+            ]
+        )
         t_mid = 0.5 * (times[1:] + times[:-1]) if len(times) > 1 else np.array([])
-        x_edges = np.concatenate([[times[0] - (t_mid[0] - times[0]) if len(t_mid) else times[0] - 0.5], t_mid,
-                                  [times[-1] + (times[-1] - t_mid[-1]) if len(t_mid) else times[0] + 0.5]])
+        x_edges = np.concatenate(
+            [
+                [times[0] - (t_mid[0] - times[0]) if len(t_mid) else times[0] - 0.5],
+                t_mid,
+                [times[-1] + (times[-1] - t_mid[-1]) if len(t_mid) else times[0] + 0.5],
+            ]
+        )
         mesh = ax_h.pcolormesh(x_edges, y_edges, np.asarray(res["coarse_entropy"].values).T, shading="flat")
         ax_h.set_yscale("log")
         ax_h.set_xlabel("time t" + unit_suffix(str(res["time"].attrs.get("units", "1"))))
@@ -87,8 +97,15 @@ def emergence_plot(result: xr.Dataset, *, title: str | None = None, z: float = 1
         fig.colorbar(mesh, ax=ax_h, label=f"H_Δ(t) ({units})")
         ok_tau = np.isfinite(np.asarray(res["emergence_time"].values))
         if ok_tau.any():
-            ax_h.plot(res["emergence_time"].values[ok_tau], scales[ok_tau], "o", color="white", mec="black",
-                      ms=4, label="emergence time")
+            ax_h.plot(
+                res["emergence_time"].values[ok_tau],
+                scales[ok_tau],
+                "o",
+                color="white",
+                mec="black",
+                ms=4,
+                label="emergence time",
+            )
             ax_h.legend(loc="lower right", fontsize=8)
         ax_h.set_title("(a) coarse-grained entropy")
         # (b) structure S_Delta(t) per scale, against the tolerance
@@ -101,8 +118,13 @@ def emergence_plot(result: xr.Dataset, *, title: str | None = None, z: float = 1
             colour = cmap(j / max(len(scales) - 1, 1))
             ax_s.plot(times, np.clip(s_vals[:, j], floor, None), color=colour, label=f"Δ = {s:.3g}")
             if "exact_structure" in res:
-                ax_s.plot(times, np.clip(np.asarray(res["exact_structure"].values)[:, j] / factor, floor, None),
-                          ":", color="black", lw=0.9)
+                ax_s.plot(
+                    times,
+                    np.clip(np.asarray(res["exact_structure"].values)[:, j] / factor, floor, None),
+                    ":",
+                    color="black",
+                    lw=0.9,
+                )
         if math.isfinite(tol):
             ax_s.axhline(tol, color="#D55E00", ls="--", lw=1.0, label=f"tolerance {tol:g} nats")
         ax_s.set_yscale("log")
@@ -121,14 +143,36 @@ def emergence_plot(result: xr.Dataset, *, title: str | None = None, z: float = 1
             noisy = good & (np.asarray(res["emergence_status"].values) == 3)
             clean = good & ~noisy
             if clean.any():
-                ax_t.errorbar(scales[clean], tau[clean], yerr=z * tau_se[clean], fmt="o", capsize=2,
-                              color="#0072B2", label="emergence (smooth after)")
+                ax_t.errorbar(
+                    scales[clean],
+                    tau[clean],
+                    yerr=z * tau_se[clean],
+                    fmt="o",
+                    capsize=2,
+                    color="#0072B2",
+                    label="emergence (smooth after)",
+                )
             if noisy.any():
-                ax_t.errorbar(scales[noisy], tau[noisy], yerr=z * tau_se[noisy], fmt="o", mfc="none", capsize=2,
-                              color="#0072B2", label="emergence, within the noise")
+                ax_t.errorbar(
+                    scales[noisy],
+                    tau[noisy],
+                    yerr=z * tau_se[noisy],
+                    fmt="o",
+                    mfc="none",
+                    capsize=2,
+                    color="#0072B2",
+                    label="emergence, within the noise",
+                )
             if ordered.any():
-                ax_t.errorbar(scales[ordered], order[ordered], yerr=z * order_se[ordered], fmt="^", capsize=2,
-                              color="#D55E00", label="ordering (structured after)")
+                ax_t.errorbar(
+                    scales[ordered],
+                    order[ordered],
+                    yerr=z * order_se[ordered],
+                    fmt="^",
+                    capsize=2,
+                    color="#D55E00",
+                    label="ordering (structured after)",
+                )
             if "exact_emergence_time" in res and good.any():
                 ex = np.asarray(res["exact_emergence_time"].values)
                 ax_t.plot(scales, np.where(ex > 0, ex, np.nan), "s", mfc="none", color="black", label="exact")
@@ -142,8 +186,14 @@ def emergence_plot(result: xr.Dataset, *, title: str | None = None, z: float = 1
             if d_coef is not None and math.isfinite(tol) and good.any():
                 dim = int(res.attrs.get("dim", 1))
                 xs = np.geomspace(scales.min(), scales.max(), 50)
-                ax_t.plot(xs, dim / (32.0 * tol) * xs**2 / (2.0 * d_coef), "--", color="#009E73", lw=1.0,
-                          label="(d/32ε) Δ²/2D")
+                ax_t.plot(
+                    xs,
+                    dim / (32.0 * tol) * xs**2 / (2.0 * d_coef),
+                    "--",
+                    color="#009E73",
+                    lw=1.0,
+                    label="(d/32ε) Δ²/2D",
+                )
             from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
             ax_t.set_xscale("log")
@@ -154,8 +204,14 @@ def emergence_plot(result: xr.Dataset, *, title: str | None = None, z: float = 1
                 axis.set_minor_formatter(NullFormatter())
             ax_t.legend(fontsize=7)
         else:
-            ax_t.text(0.5, 0.5, "no scale crossed the tolerance\nwithin the run", ha="center", va="center",
-                      transform=ax_t.transAxes)
+            ax_t.text(
+                0.5,
+                0.5,
+                "no scale crossed the tolerance\nwithin the run",
+                ha="center",
+                va="center",
+                transform=ax_t.transAxes,
+            )
         ax_t.set_xlabel("scale Δ" + length)
         ax_t.set_ylabel("time t_Δ")
         ax_t.set_title("(c) when each scale turns smooth (or ordered)")

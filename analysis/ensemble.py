@@ -47,8 +47,10 @@ def ensemble_summary(ds: xr.Dataset, dim: str = "realization", confidence: float
         mean = values.mean(dim)
         sem = values.std(dim, ddof=1) / np.sqrt(n)
         out[name] = mean.assign_attrs(var.attrs)
-        out[f"{name}_sem"] = sem.assign_attrs(units=var.attrs.get("units", ""), long_name=f"standard error of the "
-                                              f"ensemble mean of {name} ({n} realizations)")
+        out[f"{name}_sem"] = sem.assign_attrs(
+            units=var.attrs.get("units", ""),
+            long_name=f"standard error of the ensemble mean of {name} ({n} realizations)",
+        )
         out[f"{name}_ci_low"] = (mean - quantile * sem).assign_attrs(units=var.attrs.get("units", ""))
         out[f"{name}_ci_high"] = (mean + quantile * sem).assign_attrs(units=var.attrs.get("units", ""))
     out.attrs = {**ds.attrs, "ensemble_size": n, "confidence": confidence}

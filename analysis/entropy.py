@@ -35,13 +35,30 @@ def log_unit_ball_volume(d: int, norm: Norm = "euclidean") -> float:
 
 
 def finish_estimate(
-    value: float, se: float, units: str, estimator: str, n: int, d: int, params: dict, *, n_ties: int = 0,
+    value: float,
+    se: float,
+    units: str,
+    estimator: str,
+    n: int,
+    d: int,
+    params: dict,
+    *,
+    n_ties: int = 0,
     note: str = "",
 ) -> Estimate:
     """The estimate of ``value`` and ``se`` (nats) in ``units``, with its confidence interval."""
     f = nats_to(units)
-    est = Estimate(float(value) * f, float(se) * f, units=units, estimator=estimator, n=n, dim=d, params=params,
-                   n_ties=n_ties, note=note)
+    est = Estimate(
+        float(value) * f,
+        float(se) * f,
+        units=units,
+        estimator=estimator,
+        n=n,
+        dim=d,
+        params=params,
+        n_ties=n_ties,
+        note=note,
+    )
     return with_interval(est)
 
 
@@ -49,8 +66,18 @@ def degenerate_estimate(
     message: str, units: str, estimator: str, n: int, d: int, params: dict, n_ties: int = 0
 ) -> Estimate:
     """The estimate of data without a density: value ``-inf``, ``degenerate`` set, ``message`` as note."""
-    return Estimate(-math.inf, math.nan, units=units, estimator=estimator, n=n, dim=d, params=params, n_ties=n_ties,
-                    degenerate=True, note=message)
+    return Estimate(
+        -math.inf,
+        math.nan,
+        units=units,
+        estimator=estimator,
+        n=n,
+        dim=d,
+        params=params,
+        n_ties=n_ties,
+        degenerate=True,
+        note=message,
+    )
 
 
 def knn_terms(
@@ -80,9 +107,14 @@ def knn_terms(
     steps = quantisation_steps(points, dtype) if jitter == "auto" else np.zeros(d)
     if n_ties or np.any(steps > 0):
         if n_ties and jitter is None:
-            return None, const, n_ties, (
-                f"{n_ties} points have at least k = {k} exact duplicates (zero k-th neighbour distance) and "
-                "jitter=None: the estimate is -inf"
+            return (
+                None,
+                const,
+                n_ties,
+                (
+                    f"{n_ties} points have at least k = {k} exact duplicates (zero k-th neighbour distance) and "
+                    "jitter=None: the estimate is -inf"
+                ),
             )
         if jitter is None:  # pragma: no cover - ties returned above; grid steps are sought only for "auto"
             raise ValueError("jitter=None cannot break ties")
@@ -227,8 +259,15 @@ def add_bias(
         return with_interval(est, level=ci_level, lower=lower, upper_open=upper_open)
     params = {**est.params, "bias_method": "subsample n, n/2, n/4", "bias_gamma": sub.gamma}
     est = replace(est, params=params)
-    return with_interval(est, bias=sub.bias * f, bias_se=sub.bias_se * f, level=ci_level, lower=lower,
-                         upper_open=upper_open, corrected_se=sub.corrected_se * f)
+    return with_interval(
+        est,
+        bias=sub.bias * f,
+        bias_se=sub.bias_se * f,
+        level=ci_level,
+        lower=lower,
+        upper_open=upper_open,
+        corrected_se=sub.corrected_se * f,
+    )
 
 
 def scott_bin_width(points: NDArray[np.float64]) -> NDArray[np.float64]:

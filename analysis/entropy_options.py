@@ -108,8 +108,9 @@ class EntropyOptions:
             raise ConfigError(f"unknown estimator {bad!r}; choose from {', '.join(ESTIMATORS)}")
         object.__setattr__(self, "estimators", estimators)
         if self.mi_estimator not in MI_ESTIMATORS:
-            raise ConfigError(f"unknown mutual-information estimator {self.mi_estimator!r}; "
-                              f"choose from {', '.join(MI_ESTIMATORS)}")
+            raise ConfigError(
+                f"unknown mutual-information estimator {self.mi_estimator!r}; choose from {', '.join(MI_ESTIMATORS)}"
+            )
         if self.backend not in BACKENDS:
             raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         scales = tuple(float(s) for s in (self.scales or ()))
@@ -118,8 +119,9 @@ class EntropyOptions:
         object.__setattr__(self, "scales", scales)
 
     @classmethod
-    def from_keywords(cls, *, estimators: Sequence[str], scales: Sequence[float] | None, **options: Any
-                      ) -> EntropyOptions:
+    def from_keywords(
+        cls, *, estimators: Sequence[str], scales: Sequence[float] | None, **options: Any
+    ) -> EntropyOptions:
         """The options from ``entropy_trajectory``'s keywords (sequences become tuples)."""
         if isinstance(estimators, str):
             raise ConfigError(f"estimators must be a sequence of names, got the string {estimators!r}")

@@ -40,8 +40,9 @@ def _interval_probabilities(edges: NDArray[np.float64], mean: float, std: float)
     return np.clip(prob, 0.0, None)
 
 
-def exact_cell_probabilities(mixture: GaussianMixture, scale: float, origin: float | ArrayLike = 0.0
-                             ) -> NDArray[np.float64]:
+def exact_cell_probabilities(
+    mixture: GaussianMixture, scale: float, origin: float | ArrayLike = 0.0
+) -> NDArray[np.float64]:
     """Probabilities of the cubes of side ``scale`` under an isotropic Gaussian mixture.
 
     The cells are anchored at ``origin`` (a cell corner) and cover every component to
@@ -64,12 +65,18 @@ def exact_cell_probabilities(mixture: GaussianMixture, scale: float, origin: flo
     d = mixture.dim
     org = np.broadcast_to(np.asarray(origin, dtype=np.float64), (d,))
     reach = _TAIL_SD * float(mixture.stds.max())
-    edges = [_axis_edges(float(mixture.means[:, a].min()) - reach, float(mixture.means[:, a].max()) + reach,
-                         scale, float(org[a])) for a in range(d)]
+    edges = [
+        _axis_edges(
+            float(mixture.means[:, a].min()) - reach, float(mixture.means[:, a].max()) + reach, scale, float(org[a])
+        )
+        for a in range(d)
+    ]
     n_cells = math.prod(len(e) - 1 for e in edges)
     if n_cells > MAX_EXACT_CELLS:
-        raise ConfigError(f"the exact coarse-grained entropy at scale {scale:g} needs {n_cells:.3g} cells "
-                          f"(more than {MAX_EXACT_CELLS:.0e}); use a coarser scale")
+        raise ConfigError(
+            f"the exact coarse-grained entropy at scale {scale:g} needs {n_cells:.3g} cells "
+            f"(more than {MAX_EXACT_CELLS:.0e}); use a coarser scale"
+        )
     total = np.zeros([len(e) - 1 for e in edges])
     for w, mu, s in zip(mixture.weights, mixture.means, mixture.stds, strict=True):
         cell = np.asarray(w, dtype=np.float64)

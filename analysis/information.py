@@ -174,31 +174,62 @@ def ksg_mutual_information(
     cx, cy = constant_axes(px), constant_axes(py)
     if cx.all() or cy.all():
         which = "x and y are" if cx.all() and cy.all() else ("x is" if cx.all() else "y is")
-        est = Estimate(0.0, 0.0, units=units, estimator="ksg", n=n, dim=dim, params=params,
-                       note=f"{which} constant: I(X; Y) = 0 exactly (a constant carries no information)")
+        est = Estimate(
+            0.0,
+            0.0,
+            units=units,
+            estimator="ksg",
+            n=n,
+            dim=dim,
+            params=params,
+            note=f"{which} constant: I(X; Y) = 0 exactly (a constant carries no information)",
+        )
         return with_interval(est, level=ci_level, lower=0.0)
     notes = []
     if cx.any() or cy.any():
-        notes.append(f"dropped constant axes (x: {np.flatnonzero(cx).tolist()}, y: {np.flatnonzero(cy).tolist()}); "
-                     "they carry no information")
+        notes.append(
+            f"dropped constant axes (x: {np.flatnonzero(cx).tolist()}, y: {np.flatnonzero(cy).tolist()}); "
+            "they carry no information"
+        )
         px, py = px[:, ~cx], py[:, ~cy]
     terms, _, n_ties, note = _ksg_terms(px, py, tx, ty, k, jitter, seed, backend, marginals)
     if note:
         notes.append(note)
     if terms is None:
-        return Estimate(math.nan, math.nan, units=units, estimator="ksg", n=n, dim=dim, params=params, n_ties=n_ties,
-                        degenerate=True, note="; ".join(notes))
+        return Estimate(
+            math.nan,
+            math.nan,
+            units=units,
+            estimator="ksg",
+            n=n,
+            dim=dim,
+            params=params,
+            n_ties=n_ties,
+            degenerate=True,
+            note="; ".join(notes),
+        )
     value = float(digamma(k) + digamma(n)) - float(np.mean(terms))
     se = float(np.std(terms, ddof=1)) / math.sqrt(n)
     ceiling = ksg_ceiling(n, k)
     at_ceiling = value >= ceiling - max(se, 1e-9 * ceiling)
     if at_ceiling:
-        notes.append(f"at the estimator's ceiling psi(n) - psi(k) = {ceiling:.4g} nats: Y is (nearly) a function of "
-                     "X and the true MI may be far larger (infinite for Y = X); the value is a lower bound")
+        notes.append(
+            f"at the estimator's ceiling psi(n) - psi(k) = {ceiling:.4g} nats: Y is (nearly) a function of "
+            "X and the true MI may be far larger (infinite for Y = X); the value is a lower bound"
+        )
         params["at_ceiling"] = True
     f = nats_to(units)
-    est = Estimate(value * f, se * f, units=units, estimator="ksg", n=n, dim=dim, params=params, n_ties=n_ties,
-                   note="; ".join(notes))
+    est = Estimate(
+        value * f,
+        se * f,
+        units=units,
+        estimator="ksg",
+        n=n,
+        dim=dim,
+        params=params,
+        n_ties=n_ties,
+        note="; ".join(notes),
+    )
 
     def on_subsample(arrays: list[NDArray[np.float64]]) -> tuple[float, float]:
         m = len(arrays[0])

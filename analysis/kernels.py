@@ -186,15 +186,42 @@ def _knn_block(lo, hi, qx, qy, qz, self_query, gx, gy, gz, starts, origin, h, sh
                     if abs(iz - cz) == r or abs(iy - cy) == r:  # a full row of the shell
                         a, b = max(a, 0), min(b, sx - 1)
                         if a <= b:
-                            _scan(starts[base + a], starts[base + b + 1], skip, x, y, z, gx, gy, gz, d, maxnorm,
-                                  best, k)
+                            _scan(
+                                starts[base + a], starts[base + b + 1], skip, x, y, z, gx, gy, gz, d, maxnorm, best, k
+                            )
                     else:  # only the two end cells of the row belong to the shell
                         if xlo >= 0 and a <= xlo:
-                            _scan(starts[base + xlo], starts[base + xlo + 1], skip, x, y, z, gx, gy, gz, d,
-                                  maxnorm, best, k)
+                            _scan(
+                                starts[base + xlo],
+                                starts[base + xlo + 1],
+                                skip,
+                                x,
+                                y,
+                                z,
+                                gx,
+                                gy,
+                                gz,
+                                d,
+                                maxnorm,
+                                best,
+                                k,
+                            )
                         if xhi < sx and xhi <= b:
-                            _scan(starts[base + xhi], starts[base + xhi + 1], skip, x, y, z, gx, gy, gz, d,
-                                  maxnorm, best, k)
+                            _scan(
+                                starts[base + xhi],
+                                starts[base + xhi + 1],
+                                skip,
+                                x,
+                                y,
+                                z,
+                                gx,
+                                gy,
+                                gz,
+                                d,
+                                maxnorm,
+                                best,
+                                k,
+                            )
             # every point not yet seen lies beyond the faces of the searched block
             gap = np.inf
             if xlo > 0:
@@ -287,8 +314,6 @@ def grid_kth_distance(qx, qy, qz, self_query, gx, gy, gz, starts, origin, h, sha
         hi = min(m, lo + BLOCK)
         _knn_block(lo, hi, qx, qy, qz, self_query, gx, gy, gz, starts, origin, h, shape, d, k, maxnorm, tol, out)
     return out
-
-
 
 
 @njit(**_JIT)

@@ -30,8 +30,9 @@ FloatArray = NDArray[np.float64]
 SnrDenoiser = Callable[[FloatArray, float], FloatArray]
 
 
-def model_entropy(log_likelihood: Callable[[FloatArray], ArrayLike], samples: ArrayLike, *,
-                  units: str = "nats") -> Estimate:
+def model_entropy(
+    log_likelihood: Callable[[FloatArray], ArrayLike], samples: ArrayLike, *, units: str = "nats"
+) -> Estimate:
     r"""``-E[log p_model(X)]`` from a model's log-likelihood at samples.
 
     With samples drawn from the model this is the model's entropy; with data samples it is
@@ -60,12 +61,18 @@ def model_entropy(log_likelihood: Callable[[FloatArray], ArrayLike], samples: Ar
         raise ConfigError("log_likelihood returned non-finite values")
     f = nats_to(units)
     se = float(np.std(ll, ddof=1)) / math.sqrt(len(ll))
-    return with_interval(Estimate(-float(np.mean(ll)) * f, se * f, units=units, estimator="model-likelihood",
-                                  n=len(pts), dim=pts.shape[1]))
+    return with_interval(
+        Estimate(
+            -float(np.mean(ll)) * f, se * f, units=units, estimator="model-likelihood", n=len(pts), dim=pts.shape[1]
+        )
+    )
 
 
-def snr_denoiser(denoiser: Callable[[FloatArray, float], FloatArray], process: LinearProcess,
-                 t_range: tuple[float, float] | None = None) -> SnrDenoiser:
+def snr_denoiser(
+    denoiser: Callable[[FloatArray, float], FloatArray],
+    process: LinearProcess,
+    t_range: tuple[float, float] | None = None,
+) -> SnrDenoiser:
     """Turn a diffusion denoiser ``denoiser(x_t, t) -> E[x_0 | x_t]`` into an SNR denoiser.
 
     For ``snr`` the time t with ``alpha(t)^2 / sigma(t)^2 = snr`` is found by root finding
@@ -178,8 +185,17 @@ def immse_entropy(
     nll = -gaussian_logpdf(0.0, 1.0)(pts) + 0.5 * (integral + low_tail)
     f = nats_to(units)
     params = {"snr_min": snr_min, "snr_max": snr_max, "n_snr": n_snr}
-    est = with_interval(Estimate(float(np.mean(nll)) * f, float(np.std(nll, ddof=1)) / math.sqrt(n) * f, units=units,
-                                 estimator="i-mmse", n=n, dim=d, params=params))
+    est = with_interval(
+        Estimate(
+            float(np.mean(nll)) * f,
+            float(np.std(nll, ddof=1)) / math.sqrt(n) * f,
+            units=units,
+            estimator="i-mmse",
+            n=n,
+            dim=d,
+            params=params,
+        )
+    )
     curve = xr.Dataset(
         {
             "mmse": ("snr", err.mean(axis=0), {"units": "length^2", "long_name": "E|x0 - x0_hat|^2"}),
@@ -268,8 +284,10 @@ def kl_routes(
         kl[2] = -h.value + float(np.mean(cross))
         se[2] = math.hypot(h.se, float(np.std(cross, ddof=1)) / math.sqrt(n))
     return xr.Dataset(
-        {"kl": ("route", kl, {"units": "nats", "long_name": "KL(p_0 || stationary law)"}),
-         "kl_se": ("route", se, {"units": "nats"})},
+        {
+            "kl": ("route", kl, {"units": "nats", "long_name": "KL(p_0 || stationary law)"}),
+            "kl_se": ("route", se, {"units": "nats"}),
+        },
         coords={"route": routes},
         attrs={"title": "KL to the stationary law by three routes", "process": process.name, "n_samples": n},
     )

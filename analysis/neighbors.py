@@ -94,8 +94,23 @@ def build_grid(points: NDArray[np.float64], target: float = TARGET_OCCUPANCY) ->
 
 def _search(q: tuple, self_query: bool, grid: Grid, k: int, maxnorm: bool) -> NDArray[np.float64]:
     fn = kernels.grid_kth_distance_serial if len(q[0]) < kernels.SERIAL_BELOW else kernels.grid_kth_distance
-    return fn(q[0], q[1], q[2], self_query, grid.gx, grid.gy, grid.gz, grid.starts, grid.origin, grid.h,
-              grid.shape, grid.dim, k, maxnorm, grid.tol)
+    return fn(
+        q[0],
+        q[1],
+        q[2],
+        self_query,
+        grid.gx,
+        grid.gy,
+        grid.gz,
+        grid.starts,
+        grid.origin,
+        grid.h,
+        grid.shape,
+        grid.dim,
+        k,
+        maxnorm,
+        grid.tol,
+    )
 
 
 def _unsort(values: NDArray[np.float64], order: NDArray[np.int64]) -> NDArray[np.float64]:
@@ -188,8 +203,9 @@ def _wrap(points: NDArray[np.float64], period: NDArray[np.float64]) -> NDArray[n
     return np.where(wrapped >= period, 0.0, wrapped)  # mod of a tiny negative can round to period
 
 
-def count_within(points: NDArray[np.float64], radius: NDArray[np.float64], backend: Backend = "auto") -> NDArray[
-        np.int64]:
+def count_within(
+    points: NDArray[np.float64], radius: NDArray[np.float64], backend: Backend = "auto"
+) -> NDArray[np.int64]:
     """Number of other points strictly closer than ``radius[i]`` to point i, in the maximum norm.
 
     The grid (d <= 3) or ``cKDTree.query_ball_point(return_length=True)``.
@@ -202,8 +218,18 @@ def count_within(points: NDArray[np.float64], radius: NDArray[np.float64], backe
         counts = cKDTree(points).query_ball_point(points, r=strict, p=np.inf, return_length=True, workers=-1)
         return np.asarray(counts, dtype=np.int64) - 1
     r_sorted = np.ascontiguousarray(radius[grid.order], dtype=np.float64)
-    counts = kernels.grid_count_within(r_sorted, grid.gx, grid.gy, grid.gz, grid.starts, grid.origin, grid.h,
-                                       grid.shape, grid.dim, grid.n < kernels.SERIAL_BELOW)
+    counts = kernels.grid_count_within(
+        r_sorted,
+        grid.gx,
+        grid.gy,
+        grid.gz,
+        grid.starts,
+        grid.origin,
+        grid.h,
+        grid.shape,
+        grid.dim,
+        grid.n < kernels.SERIAL_BELOW,
+    )
     out = np.empty_like(counts)
     out[grid.order] = counts
     return out

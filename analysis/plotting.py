@@ -53,8 +53,9 @@ def dustsim_style() -> Iterator[None]:
         yield
 
 
-def new_axes(ax: Any = None, ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (4.0, 3.2),
-              **kwargs: Any) -> tuple[Any, Any]:
+def new_axes(
+    ax: Any = None, ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (4.0, 3.2), **kwargs: Any
+) -> tuple[Any, Any]:
     import matplotlib.pyplot as plt
 
     if ax is not None:
@@ -221,8 +222,15 @@ def filmstrip(
                 ax.set_aspect("equal", adjustable="box")
             outside = int(np.sum(np.any((points[:, :2] < own[0]) | (points[:, :2] > own[1]), axis=1)))
             if outside:
-                ax.text(0.97, 0.03, f"{outside} of {len(points)} outside", transform=ax.transAxes, ha="right",
-                        fontsize=7, color="0.35")
+                ax.text(
+                    0.97,
+                    0.03,
+                    f"{outside} of {len(points)} outside",
+                    transform=ax.transAxes,
+                    ha="right",
+                    fontsize=7,
+                    color="0.35",
+                )
             extra = ""
             if "sigma" in ds.coords and ds["sigma"].dims == ("time",):
                 extra = f", σ = {float(ds['sigma'].sel(time=t, method='nearest')):.2f}"
@@ -243,8 +251,9 @@ def filmstrip(
 def _trajectory_title(ds: xr.Dataset) -> str:
     direction = ds.attrs.get("direction", "forward")
     process = ds.attrs.get("process", "")
-    verb = {"forward": "dissolving into noise", "reverse": "re-forming from noise",
-            "restoration": "restored"}.get(direction, direction)
+    verb = {"forward": "dissolving into noise", "reverse": "re-forming from noise", "restoration": "restored"}.get(
+        direction, direction
+    )
     return f"{ds.attrs.get('artifact', 'dust')} {verb} ({process})"
 
 
@@ -287,8 +296,13 @@ def density_heatmaps(
         top = max(float(h.max()) for h in hists) or 1.0
         norm = LogNorm(vmin=top * 1e-3, vmax=top, clip=True)
         for ax, t, hist in zip(axes, shown, hists, strict=True):
-            im = ax.imshow(np.where(hist > 0, hist, np.nan).T, origin="lower",
-                           extent=(-extent, extent, -extent, extent), cmap=DENSITY_CMAP, norm=norm)
+            im = ax.imshow(
+                np.where(hist > 0, hist, np.nan).T,
+                origin="lower",
+                extent=(-extent, extent, -extent, extent),
+                cmap=DENSITY_CMAP,
+                norm=norm,
+            )
             ax.set_title(f"t = {float(t):.2f}")
             ax.set_xlabel(length_label(ds, str(ds["spatial"].values[0])))
             ax.grid(False)
@@ -316,8 +330,7 @@ def compare_clouds(
         axes = np.atleast_2d(axes)[0]
         for i, (ax, (name, pts)) in enumerate(zip(axes, panels.items(), strict=True)):
             pick = rng.choice(len(pts), size=min(len(pts), max_points), replace=False)
-            ax.scatter(pts[pick, 0], pts[pick, 1], s=1.0, c=PALETTE[i % len(PALETTE)], linewidths=0,
-                       rasterized=True)
+            ax.scatter(pts[pick, 0], pts[pick, 1], s=1.0, c=PALETTE[i % len(PALETTE)], linewidths=0, rasterized=True)
             ax.set_title(name)
             ax.set_xlim(-lim, lim)
             ax.set_ylim(-lim, lim)
@@ -439,8 +452,10 @@ def _members(ds: xr.Dataset) -> list[tuple[str, xr.Dataset]]:
     for member in np.unique(ds["member"].values):
         part = ds.isel(realization=np.flatnonzero(ds["member"].values == member))
         values = [part[name].values[0] for name in swept]
-        label = ", ".join(f"{name} = {v:g}" if isinstance(v, int | float | np.number) else f"{name} = {v}"
-                          for name, v in zip(swept, values, strict=True))
+        label = ", ".join(
+            f"{name} = {v:g}" if isinstance(v, int | float | np.number) else f"{name} = {v}"
+            for name, v in zip(swept, values, strict=True)
+        )
         groups.append((label or f"member {member}", part))
     return groups
 
@@ -467,8 +482,9 @@ def mi_ceiling(n: int, k: int, units: str = "nats") -> float:
     return value / np.log(2.0) if units == "bits" else value
 
 
-def _series_plot(ax: Any, datasets: dict[str, xr.Dataset], var: str, z: float, estimators: Sequence[str] | None,
-                 exact: bool) -> int:
+def _series_plot(
+    ax: Any, datasets: dict[str, xr.Dataset], var: str, z: float, estimators: Sequence[str] | None, exact: bool
+) -> int:
     """Plot ``var`` (and its ``_se`` band) of every dataset; returns the number of lines drawn.
 
     A sweep's entropy trajectory gives one line per member (mean over its replicas)."""
@@ -500,17 +516,31 @@ def _series_plot(ax: Any, datasets: dict[str, xr.Dataset], var: str, z: float, e
                 _band(ax, t[order], y, None if se is None else np.asarray(se.values, dtype=float)[order], colour, z)
                 lines += 1
             if var == "mutual_information" and "n_particles_used" in whole.attrs and "k" in whole.attrs:
-                ceiling = mi_ceiling(int(whole.attrs["n_particles_used"]), int(whole.attrs["k"]),
-                                     str(whole.attrs.get("units", "nats")))
+                ceiling = mi_ceiling(
+                    int(whole.attrs["n_particles_used"]), int(whole.attrs["k"]), str(whole.attrs.get("units", "nats"))
+                )
                 ax.axhline(ceiling, color="0.4", linewidth=0.8, linestyle=(0, (4, 2)))
-                ax.annotate(f"estimator ceiling ψ(n) − ψ(k) = {ceiling:.2f}", (t[order][-1], ceiling),
-                            xytext=(0, 3), textcoords="offset points", ha="right", fontsize=7, color="0.35")
+                ax.annotate(
+                    f"estimator ceiling ψ(n) − ψ(k) = {ceiling:.2f}",
+                    (t[order][-1], ceiling),
+                    xytext=(0, 3),
+                    textcoords="offset points",
+                    ha="right",
+                    fontsize=7,
+                    color="0.35",
+                )
             if exact and var == "entropy" and "exact_entropy" in ds and len(groups) == 1:
                 ex = ds["exact_entropy"]
                 if "realization" in ex.dims:
                     ex = ex.mean("realization")
-                ax.plot(t[order], np.asarray(ex.values, dtype=float)[order], color="black", linewidth=1.0,
-                        linestyle=(0, (1, 1)), label=f"{label}, exact (Gaussian mixture)")
+                ax.plot(
+                    t[order],
+                    np.asarray(ex.values, dtype=float)[order],
+                    color="black",
+                    linewidth=1.0,
+                    linestyle=(0, (1, 1)),
+                    label=f"{label}, exact (Gaussian mixture)",
+                )
                 lines += 1
     return lines
 
@@ -573,8 +603,11 @@ def information_panels(
     """
     maps = _as_mapping(datasets)
     first = next(iter(maps.values()))
-    panels = [("entropy", "entropy H"), ("kl_to_equilibrium", "KL to equilibrium D(p_t ‖ p_∞)"),
-              ("mutual_information", "mutual information I(X_0; X_t)")]
+    panels = [
+        ("entropy", "entropy H"),
+        ("kl_to_equilibrium", "KL to equilibrium D(p_t ‖ p_∞)"),
+        ("mutual_information", "mutual information I(X_0; X_t)"),
+    ]
     panels = [p for p in panels if any(p[0] in ds for ds in maps.values())]
     n = len(panels) + (sohl_dickstein is not None)
     with dustsim_style():
@@ -602,8 +635,15 @@ def sohl_dickstein_plot(bounds: xr.Dataset, *, ax: Any = None, z: float = 1.96) 
         lower = np.asarray(bounds["lower"].values, dtype=float)
         upper = np.asarray(bounds["upper"].values, dtype=float)
         ok = np.isfinite(lower) & np.isfinite(upper)
-        ax.fill_between(mid[ok], lower[ok], upper[ok], color=PALETTE[5], alpha=0.35, linewidth=0,
-                        label="bounds (Sohl-Dickstein 2015)")
+        ax.fill_between(
+            mid[ok],
+            lower[ok],
+            upper[ok],
+            color=PALETTE[5],
+            alpha=0.35,
+            linewidth=0,
+            label="bounds (Sohl-Dickstein 2015)",
+        )
         cond = np.asarray(bounds["conditional_entropy"].values, dtype=float)
         se = np.asarray(bounds["conditional_entropy_se"].values, dtype=float)
         ax.errorbar(mid, cond, yerr=z * se, fmt="o", markersize=3, color=PALETTE[3], label="measured H(X_s | X_t)")
@@ -631,22 +671,37 @@ def loss_plot(log: xr.Dataset, *, ax: Any = None, title: str | None = None) -> A
             vstep = np.asarray(log["validation_step"].values)
             vloss = np.asarray(log["validation_loss"].values)
             band = 2 * np.asarray(log["validation_se"].values)
-            ax.fill_between(vstep, vloss - band, vloss + band, color=PALETTE[2], alpha=0.25, lw=0,
-                            label="validation ± 2 SE")
+            ax.fill_between(
+                vstep, vloss - band, vloss + band, color=PALETTE[2], alpha=0.25, lw=0, label="validation ± 2 SE"
+            )
             ax.plot(vstep, vloss, color=PALETTE[2], lw=1.2, label="validation loss (EMA, fixed draws)")
             if "validation_smoothed" in log.variables:
-                ax.plot(vstep, np.asarray(log["validation_smoothed"].values), color="k", lw=0.8, ls=":",
-                        label="smoothed (stopping rule)")
-            tail = vloss[len(vloss) // 5:] if len(vloss) > 4 else vloss
-            lo, hi = float(np.min(tail - band[-len(tail):])), float(np.max(tail + band[-len(tail):]))
+                ax.plot(
+                    vstep,
+                    np.asarray(log["validation_smoothed"].values),
+                    color="k",
+                    lw=0.8,
+                    ls=":",
+                    label="smoothed (stopping rule)",
+                )
+            tail = vloss[len(vloss) // 5 :] if len(vloss) > 4 else vloss
+            lo, hi = float(np.min(tail - band[-len(tail) :])), float(np.max(tail + band[-len(tail) :]))
             pad = 0.5 * (hi - lo) + 1e-12
             ax.set_ylim(lo - pad, hi + 3 * pad)
             reason = log.attrs.get("stop_reason")
             if reason is not None:
                 where = float(log.attrs.get("stop_step", vstep[-1]))
                 ax.axvline(where, color="0.3", lw=0.8, ls="--")
-                ax.annotate(f"stopped: {reason}\nstep {where:.0f}", (where, 0.0), xycoords=("data", "axes fraction"),
-                            xytext=(-4, 4), textcoords="offset points", ha="right", va="bottom", fontsize=8)
+                ax.annotate(
+                    f"stopped: {reason}\nstep {where:.0f}",
+                    (where, 0.0),
+                    xycoords=("data", "axes fraction"),
+                    xytext=(-4, 4),
+                    textcoords="offset points",
+                    ha="right",
+                    va="bottom",
+                    fontsize=8,
+                )
         else:
             ax.set_yscale("log" if np.all(loss > 0) else "linear")
         ax.set_xlabel("optimiser step")
@@ -670,8 +725,12 @@ def density_plot(density: xr.Dataset, times: Sequence[float] | None = None, *, n
         if "y" not in rho.dims:
             fig, ax = new_axes(size=(5.0, 3.4))
             for i, t in enumerate(shown):
-                ax.plot(density["x"].values, rho.sel(time=t, method="nearest").values,
-                        color=PALETTE[i % len(PALETTE)], label=f"t = {float(t):.2f}")
+                ax.plot(
+                    density["x"].values,
+                    rho.sel(time=t, method="nearest").values,
+                    color=PALETTE[i % len(PALETTE)],
+                    label=f"t = {float(t):.2f}",
+                )
             ax.set_xlabel("x (reduced units)")
             ax.set_ylabel("density p(x, t) (reduced units)")
             ax.legend(frameon=False)
@@ -681,8 +740,13 @@ def density_plot(density: xr.Dataset, times: Sequence[float] | None = None, *, n
         axes = np.atleast_2d(axes)[0]
         x, y = density["x"].values, density["y"].values
         for ax, t in zip(axes, shown, strict=True):
-            im = ax.imshow(rho.sel(time=t, method="nearest").values.T, origin="lower", cmap=DENSITY_CMAP,
-                           extent=(x[0], x[-1], y[0], y[-1]), aspect="equal")
+            im = ax.imshow(
+                rho.sel(time=t, method="nearest").values.T,
+                origin="lower",
+                cmap=DENSITY_CMAP,
+                extent=(x[0], x[-1], y[0], y[-1]),
+                aspect="equal",
+            )
             ax.set_title(f"t = {float(t):.2f}")
             ax.set_xlabel("x (reduced units)")
             ax.grid(False)

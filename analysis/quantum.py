@@ -93,8 +93,18 @@ def quantum_entropy(ds: xr.Dataset, *, wigner_every: int = 1) -> xr.Dataset:
     nt = ds.sizes["time"]
     density = ds["density"].values
     two_d = density.ndim == 3
-    out = {name: np.full(nt, np.nan) for name in ("von_neumann", "purity", "shannon", "coherence_length",
-                                                 "negative_volume", "position_mean", "position_std")}
+    out = {
+        name: np.full(nt, np.nan)
+        for name in (
+            "von_neumann",
+            "purity",
+            "shannon",
+            "coherence_length",
+            "negative_volume",
+            "position_mean",
+            "position_std",
+        )
+    }
     marginal = density.sum(axis=2) * grid.dx if two_d else density
     cell = grid.dx**2 if two_d else grid.dx
     for k in range(nt):

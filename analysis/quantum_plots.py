@@ -52,8 +52,16 @@ def wigner_snapshots(ds: xr.Dataset, times: Sequence[float] | None = None, *, n_
         fig, axes = new_axes(ncols=len(idx), size=(2.8, 2.7))
         axes = np.atleast_2d(axes)[0]
         for ax, w, t in zip(axes, W, sub["time"].values, strict=True):
-            im = ax.imshow(w.T, origin="lower", extent=(x[0], x[-1], p[0], p[-1]), aspect="auto", cmap=WIGNER_CMAP,
-                           vmin=-vmax, vmax=vmax, interpolation="nearest")
+            im = ax.imshow(
+                w.T,
+                origin="lower",
+                extent=(x[0], x[-1], p[0], p[-1]),
+                aspect="auto",
+                cmap=WIGNER_CMAP,
+                vmin=-vmax,
+                vmax=vmax,
+                interpolation="nearest",
+            )
             ax.set_xlim(xlo, xhi)
             ax.set_ylim(plo, phi)
             ax.set_title(f"t = {float(t):.3g}")
@@ -77,8 +85,13 @@ def density_matrix_heatmaps(ds: xr.Dataset, times: Sequence[float] | None = None
         fig, axes = new_axes(ncols=len(idx), size=(2.7, 2.7))
         axes = np.atleast_2d(axes)[0]
         for ax, r, t in zip(axes, rhos, sub["time"].values, strict=True):
-            im = ax.imshow(np.abs(r).T, origin="lower", extent=(x[0], x[-1], x[0], x[-1]), cmap=DENSITY_CMAP,
-                           interpolation="nearest")
+            im = ax.imshow(
+                np.abs(r).T,
+                origin="lower",
+                extent=(x[0], x[-1], x[0], x[-1]),
+                cmap=DENSITY_CMAP,
+                interpolation="nearest",
+            )
             ax.set_xlim(lo, hi)
             ax.set_ylim(lo, hi)
             ax.set_title(f"t = {float(t):.3g}")
@@ -102,8 +115,12 @@ def quantum_entropy_panels(qe: xr.Dataset) -> Any:
             ax.axhline(np.log(2), color="0.5", lw=0.8, ls=":", label="ln 2")
         ax.set_ylabel("nats")
         ax.legend(frameon=False, fontsize=8)
-        for ax, var, label in zip(axes[1:], ("purity", "coherence_length", "negative_volume"),
-                                  ("purity tr rho^2", "coherence length", "Wigner negative volume"), strict=True):
+        for ax, var, label in zip(
+            axes[1:],
+            ("purity", "coherence_length", "negative_volume"),
+            ("purity tr rho^2", "coherence length", "Wigner negative volume"),
+            strict=True,
+        ):
             values = qe[var].values
             ok = np.isfinite(values)
             ax.plot(t[ok], values[ok], color=PALETTE[{"purity": 1, "coherence_length": 2}.get(var, 4)], marker=".")
@@ -115,8 +132,9 @@ def quantum_entropy_panels(qe: xr.Dataset) -> Any:
     return fig
 
 
-def spreading_plot(quantum: xr.Dataset, classical: xr.Dataset | None = None, *, label: str = "classical",
-                   ax: Any = None) -> Any:
+def spreading_plot(
+    quantum: xr.Dataset, classical: xr.Dataset | None = None, *, label: str = "classical", ax: Any = None
+) -> Any:
     """Standard deviation of the position over time: quantum ``|psi|^2``, and a classical run overlaid.
 
     ``classical`` is a trajectory (std of the first axis over particles per frame) or a

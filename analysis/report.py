@@ -77,8 +77,10 @@ def _table(rows: Sequence[dict[str, Any]], caption: str) -> str:
 
 def render_html(title: str, sections: Sequence[Section], subtitle: str = "") -> str:
     """The report as one HTML string."""
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
+    parts = [
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>",
+    ]
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts.append(f"<p class='meta'>{html.escape(subtitle)} · generated {stamp}</p>")
     for s in sections:
@@ -90,8 +92,10 @@ def render_html(title: str, sections: Sequence[Section], subtitle: str = "") -> 
         for fig, caption in s.figures:
             raw, mime = figure_data(fig)
             data = base64.b64encode(raw).decode("ascii")
-            parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:{mime};base64,{data}'>"
-                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+            parts.append(
+                f"<figure><img alt='{html.escape(caption)}' src='data:{mime};base64,{data}'>"
+                f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+            )
         for text, caption in s.code:
             parts.append(f"<p class='meta'>{html.escape(caption)}</p><pre>{html.escape(text)}</pre>")
     parts.append("</body></html>")

@@ -111,8 +111,16 @@ class Estimate:
     def to(self, units: str) -> Estimate:
         """The same estimate in ``units`` (``"nats"`` or ``"bits"``)."""
         factor = nats_to(units) / nats_to(self.units)
-        return replace(self, value=self.value * factor, se=self.se * factor, units=units, bias=self.bias * factor,
-                       bias_se=self.bias_se * factor, ci_low=self.ci_low * factor, ci_high=self.ci_high * factor)
+        return replace(
+            self,
+            value=self.value * factor,
+            se=self.se * factor,
+            units=units,
+            bias=self.bias * factor,
+            bias_se=self.bias_se * factor,
+            ci_low=self.ci_low * factor,
+            ci_high=self.ci_high * factor,
+        )
 
 
 def normal_quantile(level: float) -> float:
@@ -156,5 +164,4 @@ def with_interval(
     low, high = centre - z * spread, centre + z * spread
     if upper_open:
         low, high = min(low, est.value - z * est.se), math.inf
-    return replace(est, bias=bias, bias_se=bias_se, ci_low=max(low, lower), ci_high=max(high, lower),
-                   ci_level=level)
+    return replace(est, bias=bias, bias_se=bias_se, ci_low=max(low, lower), ci_high=max(high, lower), ci_level=level)

@@ -84,8 +84,9 @@ def _spearman(x: FloatArray, y: FloatArray) -> float:
     return float(spearmanr(x, y).statistic)
 
 
-def rank_correlation(sigma: FloatArray, error: FloatArray, *, n_boot: int = 2000, confidence: float = 0.95,
-                     seed: int = 0) -> tuple[float, float, float]:
+def rank_correlation(
+    sigma: FloatArray, error: FloatArray, *, n_boot: int = 2000, confidence: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
     """Spearman's rho between ``sigma`` and ``error`` (finite pairs) and a percentile bootstrap interval.
 
     The bootstrap resamples the schedules with replacement (resamples with fewer than three
@@ -119,8 +120,7 @@ def _exact_score(mixture: GaussianMixture, process: LinearProcess) -> Score:
     return score
 
 
-def _trained_score(mixture: GaussianMixture, process: LinearProcess, *, n_train: int, steps: int,
-                   seed: int) -> Score:
+def _trained_score(mixture: GaussianMixture, process: LinearProcess, *, n_train: int, steps: int, seed: int) -> Score:
     """Train a small denoiser on a forward run of ``process`` (exact kernel) and wrap its score for numpy."""
     import torch
 
@@ -129,10 +129,24 @@ def _trained_score(mixture: GaussianMixture, process: LinearProcess, *, n_train:
 
     artifact = {"means": mixture.means.tolist(), "stds": mixture.stds.tolist(), "weights": mixture.weights.tolist()}
     t_end = float(process.t_max or 1.0)
-    ds = dustsim.simulate(init="gmm", artifact=artifact, n=n_train, dim=mixture.dim, process=process.name,
-                          process_params=process.params(), steps=1, t_end=t_end, seed=seed, progress=False)
-    result = train(ds, network={"width": 64, "depth": 3}, training={"steps": steps, "seed": seed, "batch_size": 256},
-                   progress=False)
+    ds = dustsim.simulate(
+        init="gmm",
+        artifact=artifact,
+        n=n_train,
+        dim=mixture.dim,
+        process=process.name,
+        process_params=process.params(),
+        steps=1,
+        t_end=t_end,
+        seed=seed,
+        progress=False,
+    )
+    result = train(
+        ds,
+        network={"width": 64, "depth": 3},
+        training={"steps": steps, "seed": seed, "batch_size": 256},
+        progress=False,
+    )
     fn = result.model.score_fn
 
     def score(x: FloatArray, t: float) -> FloatArray:
@@ -206,12 +220,36 @@ def schedule_study(
         names = [f"{nm}#{i}" for i, nm in enumerate(names)]
     kinds = ["exact", "trained"] if trained else ["exact"]
     shape2 = (len(kinds), len(procs), len(nfe))
-    per_nfe = {k: np.full(shape2, np.nan) for k in (
-        "bound", "bound_se", "bound_prior_gap", "bound_discretisation", "bound_score", "kl_data_generated",
-        "kl_data_generated_se", "kl_generated_data", "kl_generated_data_se", "sliced_w2", "energy_over_floor")}
-    per_schedule = {k: np.full(len(procs), np.nan) for k in (
-        "action", "action_se", "thermodynamic_length", "thermodynamic_length_se", "entropy_production",
-        "entropy_production_se", "pearson_d0", "pearson_d0_se", "w1_change_bound")}
+    per_nfe = {
+        k: np.full(shape2, np.nan)
+        for k in (
+            "bound",
+            "bound_se",
+            "bound_prior_gap",
+            "bound_discretisation",
+            "bound_score",
+            "kl_data_generated",
+            "kl_data_generated_se",
+            "kl_generated_data",
+            "kl_generated_data_se",
+            "sliced_w2",
+            "energy_over_floor",
+        )
+    }
+    per_schedule = {
+        k: np.full(len(procs), np.nan)
+        for k in (
+            "action",
+            "action_se",
+            "thermodynamic_length",
+            "thermodynamic_length_se",
+            "entropy_production",
+            "entropy_production_se",
+            "pearson_d0",
+            "pearson_d0_se",
+            "w1_change_bound",
+        )
+    }
     rng = np.random.default_rng(seed)
     reference = mix.sample(n, rng)  # the data sample every generated set is compared with
     floor, _ = energy_noise_floor(lambda m, g: mix.sample(m, g), n, n, rng, repeats=3)
@@ -267,37 +305,68 @@ def schedule_study(
             err = per_nfe["kl_data_generated"][a, :, j]
             rho[a, j], lo[a, j], hi[a, j] = rank_correlation(per_schedule["action"], err, n_boot=n_boot, seed=seed)
             rho_vp[a, j], lo_vp[a, j], hi_vp[a, j] = rank_correlation(
-                per_schedule["action"][same_prior], err[same_prior], n_boot=n_boot, seed=seed)
+                per_schedule["action"][same_prior], err[same_prior], n_boot=n_boot, seed=seed
+            )
             best[a, j] = names[int(np.nanargmin(err))] if np.any(np.isfinite(err)) else ""
-    holds = (per_nfe["kl_data_generated"] - 4.5 * per_nfe["kl_data_generated_se"]
-             <= per_nfe["bound"] + 4.5 * per_nfe["bound_se"]) | ~np.isfinite(per_nfe["kl_data_generated"])
+    holds = (
+        per_nfe["kl_data_generated"] - 4.5 * per_nfe["kl_data_generated_se"]
+        <= per_nfe["bound"] + 4.5 * per_nfe["bound_se"]
+    ) | ~np.isfinite(per_nfe["kl_data_generated"])
     nats = {"units": "nats"}
     dims2 = ("score", "schedule", "nfe")
     ds = xr.Dataset(
         {
-            **{k: ("schedule", v, {"units": "length^2 / time" if k.startswith("action") else
-                                   "length" if k.startswith(("thermo", "w1_")) else
-                                   "1" if k.startswith("pearson") else "nats"})
-               for k, v in per_schedule.items()},
-            **{k: (dims2, v, {"units": "length" if k == "sliced_w2" else "1" if k == "energy_over_floor" else "nats"})
-               for k, v in per_nfe.items()},
+            **{
+                k: (
+                    "schedule",
+                    v,
+                    {
+                        "units": "length^2 / time"
+                        if k.startswith("action")
+                        else "length"
+                        if k.startswith(("thermo", "w1_"))
+                        else "1"
+                        if k.startswith("pearson")
+                        else "nats"
+                    },
+                )
+                for k, v in per_schedule.items()
+            },
+            **{
+                k: (dims2, v, {"units": "length" if k == "sliced_w2" else "1" if k == "energy_over_floor" else "nats"})
+                for k, v in per_nfe.items()
+            },
             "bound_holds": (dims2, holds),
             "spearman": (("score", "nfe"), rho, {"long_name": "Spearman rho, action vs kl_data_generated"}),
             "spearman_lo": (("score", "nfe"), lo, {"long_name": "95% bootstrap interval (schedules resampled)"}),
             "spearman_hi": (("score", "nfe"), hi),
-            "spearman_same_prior": (("score", "nfe"), rho_vp,
-                                    {"long_name": "Spearman rho over the schedules that end at N(0, I)"}),
+            "spearman_same_prior": (
+                ("score", "nfe"),
+                rho_vp,
+                {"long_name": "Spearman rho over the schedules that end at N(0, I)"},
+            ),
             "spearman_same_prior_lo": (("score", "nfe"), lo_vp),
             "spearman_same_prior_hi": (("score", "nfe"), hi_vp),
             "best_schedule": (("score", "nfe"), best.astype(str)),
             "process_params": ("schedule", np.array([repr(p.params()) for p in procs], dtype=str)),
         },
-        coords={"schedule": ("schedule", np.array(names, dtype=str)), "nfe": ("nfe", np.array(nfe, dtype=np.int64)),
-                "score": ("score", np.array(kinds, dtype=str))},
-        attrs={"title": "dustsim schedule study", "n": n, "seed": seed, "energy_noise_floor": floor,
-               "kl_noise_floor": kl_floor.value, "kl_noise_floor_se": kl_floor.se,
-               "data_components": mix.n_components, "data_dim": mix.dim,
-               "wall_seconds": time.perf_counter() - started, "units_note": nats["units"]},
+        coords={
+            "schedule": ("schedule", np.array(names, dtype=str)),
+            "nfe": ("nfe", np.array(nfe, dtype=np.int64)),
+            "score": ("score", np.array(kinds, dtype=str)),
+        },
+        attrs={
+            "title": "dustsim schedule study",
+            "n": n,
+            "seed": seed,
+            "energy_noise_floor": floor,
+            "kl_noise_floor": kl_floor.value,
+            "kl_noise_floor_se": kl_floor.se,
+            "data_components": mix.n_components,
+            "data_dim": mix.dim,
+            "wall_seconds": time.perf_counter() - started,
+            "units_note": nats["units"],
+        },
     )
     return ds
 
@@ -314,23 +383,38 @@ def plot_schedule_study(ds: xr.Dataset, path: str | None = None, *, score: str =
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     for name in sub.schedule.values:
         row = sub.sel(schedule=name)
-        ax1.errorbar(row.nfe.values, np.maximum(row.kl_data_generated.values, 1e-3),
-                     yerr=row.kl_data_generated_se.values,
-                     marker="o", capsize=2, label=str(name))
+        ax1.errorbar(
+            row.nfe.values,
+            np.maximum(row.kl_data_generated.values, 1e-3),
+            yerr=row.kl_data_generated_se.values,
+            marker="o",
+            capsize=2,
+            label=str(name),
+        )
     floor = float(ds.attrs.get("kl_noise_floor", 0.0))
     for ax in (ax1, ax2):
         if floor > 0:
             ax.axhline(floor, color="0.5", ls=":", lw=1, label="kNN estimator floor")
-    ax1.set(xscale="log", yscale="log", xlabel="NFE", ylabel="KL(p_0 || q_0) [nats]",
-            title=f"measured error ({score} score)")
+    ax1.set(
+        xscale="log",
+        yscale="log",
+        xlabel="NFE",
+        ylabel="KL(p_0 || q_0) [nats]",
+        title=f"measured error ({score} score)",
+    )
     ax1.legend(fontsize=8)
     action = sub.action.values
     for k in sub.nfe.values:
         err = np.maximum(sub.sel(nfe=k).kl_data_generated.values, 1e-3)
         rho = float(sub.spearman.sel(nfe=k))
         ax2.scatter(action, err, label=f"NFE {k} (rho {rho:.2f})")
-    ax2.set(xscale="log", yscale="log", xlabel="action Sigma = int E|nu|^2 dt", ylabel="KL(p_0 || q_0) [nats]",
-            title="error vs entropy production (KL clipped at 1e-3)")
+    ax2.set(
+        xscale="log",
+        yscale="log",
+        xlabel="action Sigma = int E|nu|^2 dt",
+        ylabel="KL(p_0 || q_0) [nats]",
+        title="error vs entropy production (KL clipped at 1e-3)",
+    )
     ax2.legend(fontsize=8)
     fig.tight_layout()
     if path is not None:
@@ -347,28 +431,40 @@ def summary_lines(ds: xr.Dataset) -> list[str]:
     lines = []
     for kind in ds.score.values:
         sub = ds.sel(score=kind)
-        lines.append(f"[{kind} score] schedule, action Sigma, then KL(p_0||q_0) / bound at NFE "
-                     + ", ".join(str(k) for k in sub.nfe.values))
+        lines.append(
+            f"[{kind} score] schedule, action Sigma, then KL(p_0||q_0) / bound at NFE "
+            + ", ".join(str(k) for k in sub.nfe.values)
+        )
         for name in sub.schedule.values:
             row = sub.sel(schedule=name)
-            cells = "  ".join(f"{float(e):.3g}/{float(b):.3g}" for e, b in
-                              zip(row.kl_data_generated.values, row.bound.values, strict=True))
+            cells = "  ".join(
+                f"{float(e):.3g}/{float(b):.3g}"
+                for e, b in zip(row.kl_data_generated.values, row.bound.values, strict=True)
+            )
             lines.append(f"  {name:10s} {float(row.action):9.4g}  {cells}")
         for k in sub.nfe.values:
             r = sub.sel(nfe=k)
-            lines.append(f"  NFE {int(k):3d}: Spearman(Sigma, KL) = {float(r.spearman):+.2f} "
-                         f"[{float(r.spearman_lo):+.2f}, {float(r.spearman_hi):+.2f}]; prior N(0, I) only "
-                         f"{float(r.spearman_same_prior):+.2f} [{float(r.spearman_same_prior_lo):+.2f}, "
-                         f"{float(r.spearman_same_prior_hi):+.2f}]; best {r.best_schedule.values!s}")
-        lines.append(f"  kNN KL estimator floor (two data samples): {ds.attrs['kl_noise_floor']:.3g} "
-                     f"+- {ds.attrs['kl_noise_floor_se']:.2g} nats")
+            lines.append(
+                f"  NFE {int(k):3d}: Spearman(Sigma, KL) = {float(r.spearman):+.2f} "
+                f"[{float(r.spearman_lo):+.2f}, {float(r.spearman_hi):+.2f}]; prior N(0, I) only "
+                f"{float(r.spearman_same_prior):+.2f} [{float(r.spearman_same_prior_lo):+.2f}, "
+                f"{float(r.spearman_same_prior_hi):+.2f}]; best {r.best_schedule.values!s}"
+            )
+        lines.append(
+            f"  kNN KL estimator floor (two data samples): {ds.attrs['kl_noise_floor']:.3g} "
+            f"+- {ds.attrs['kl_noise_floor_se']:.2g} nats"
+        )
     if "w1_change_bound" in ds:
-        lines.append("Ikeda et al.'s speed-accuracy bound |W1(q,p) - W1(p_T,pi)| <= sqrt(T D0 Sigma) "
-                     "(exact-score probability flow; D0 = chi^2(pi || p_T)):")
+        lines.append(
+            "Ikeda et al.'s speed-accuracy bound |W1(q,p) - W1(p_T,pi)| <= sqrt(T D0 Sigma) "
+            "(exact-score probability flow; D0 = chi^2(pi || p_T)):"
+        )
         for name in ds.schedule.values:
             row = ds.sel(schedule=name)
-            lines.append(f"  {name:10s} D0 {float(row.pearson_d0):.3g} +- {float(row.pearson_d0_se):.2g}, "
-                         f"bound {float(row.w1_change_bound):.3g}")
+            lines.append(
+                f"  {name:10s} D0 {float(row.pearson_d0):.3g} +- {float(row.pearson_d0_se):.2g}, "
+                f"bound {float(row.w1_change_bound):.3g}"
+            )
     return lines
 
 
@@ -384,8 +480,9 @@ def demo_section(out_dir: Any, *, quick: bool = False, seed: int = 0) -> Any:
     from .report import Section
 
     nfe = (5, 20) if quick else (5, 20, 100)
-    ds = schedule_study(n=400 if quick else 1000, nfe=nfe, n_bound=300 if quick else 600, n_boot=500, seed=seed,
-                        trained=False)
+    ds = schedule_study(
+        n=400 if quick else 1000, nfe=nfe, n_bound=300 if quick else 600, n_boot=500, seed=seed, trained=False
+    )
     out = Path(out_dir)
     save_dataset(ds, out / "schedule_study.nc")
     fig = plot_schedule_study(ds)
@@ -398,20 +495,33 @@ def demo_section(out_dir: Any, *, quick: bool = False, seed: int = 0) -> Any:
             r = row.sel(nfe=k)
             entry[f"KL / bound, NFE {int(k)}"] = f"{float(r.kl_data_generated):.3g} / {float(r.bound):.3g}"
         rows.append(entry)
-    corr = [{"NFE": int(k), "Spearman(Sigma, KL)": float(sub.spearman.sel(nfe=k)),
-             "95% bootstrap": f"[{float(sub.spearman_lo.sel(nfe=k)):.2f}, {float(sub.spearman_hi.sel(nfe=k)):.2f}]",
-             "smallest error": str(sub.best_schedule.sel(nfe=k).values)} for k in sub.nfe.values]
-    text = ("Each noise schedule moves the data to the prior along a path of densities; its kinetic action "
-            "Sigma = int E|nu_t|^2 dt (the entropy production of that path at unit diffusion coefficient) is "
-            "smallest for the Wasserstein geodesic, the fitted 'ot' schedule. Samples generated with the exact "
-            "mixture score at a few numbers of steps (NFE) are compared with the data (kNN KL(p_0 || q_0), "
-            f"estimator floor {ds.attrs['kl_noise_floor']:.3g} nats); the Girsanov bound on that KL is never "
-            f"exceeded ({'holds' if bool(ds.bound_holds.values.all()) else 'VIOLATED'}). The rank correlation "
-            "between Sigma and the error is reported per NFE with a bootstrap interval over schedules.")
-    return Section("Noise schedules: entropy production and the speed-accuracy bound", text,
-                   figures=[(fig, "measured error vs NFE per schedule, and vs the action Sigma")],
-                   tables=[(rows, "action, measured KL and its bound per schedule"),
-                           (corr, "rank correlation of Sigma and the measured error")])
+    corr = [
+        {
+            "NFE": int(k),
+            "Spearman(Sigma, KL)": float(sub.spearman.sel(nfe=k)),
+            "95% bootstrap": f"[{float(sub.spearman_lo.sel(nfe=k)):.2f}, {float(sub.spearman_hi.sel(nfe=k)):.2f}]",
+            "smallest error": str(sub.best_schedule.sel(nfe=k).values),
+        }
+        for k in sub.nfe.values
+    ]
+    text = (
+        "Each noise schedule moves the data to the prior along a path of densities; its kinetic action "
+        "Sigma = int E|nu_t|^2 dt (the entropy production of that path at unit diffusion coefficient) is "
+        "smallest for the Wasserstein geodesic, the fitted 'ot' schedule. Samples generated with the exact "
+        "mixture score at a few numbers of steps (NFE) are compared with the data (kNN KL(p_0 || q_0), "
+        f"estimator floor {ds.attrs['kl_noise_floor']:.3g} nats); the Girsanov bound on that KL is never "
+        f"exceeded ({'holds' if bool(ds.bound_holds.values.all()) else 'VIOLATED'}). The rank correlation "
+        "between Sigma and the error is reported per NFE with a bootstrap interval over schedules."
+    )
+    return Section(
+        "Noise schedules: entropy production and the speed-accuracy bound",
+        text,
+        figures=[(fig, "measured error vs NFE per schedule, and vs the action Sigma")],
+        tables=[
+            (rows, "action, measured KL and its bound per schedule"),
+            (corr, "rank correlation of Sigma and the measured error"),
+        ],
+    )
 
 
 __all__ = [

@@ -74,16 +74,19 @@ def _series(entropy: xr.Dataset, estimator: str) -> tuple[NDArray[np.float64], N
         return entropy["exact_entropy"].values.astype(float), entropy["exact_entropy_se"].values.astype(float)
     if estimator not in entropy["estimator"].values:
         raise ConfigError(f"the entropy dataset has no estimator {estimator!r}")
-    return (entropy["entropy"].sel(estimator=estimator).values.astype(float),
-            entropy["entropy_se"].sel(estimator=estimator).values.astype(float))
+    return (
+        entropy["entropy"].sel(estimator=estimator).values.astype(float),
+        entropy["entropy_se"].sel(estimator=estimator).values.astype(float),
+    )
 
 
 def _to_nats(entropy: xr.Dataset) -> float:
     return math.log(2.0) if entropy.attrs.get("units") == "bits" else 1.0
 
 
-def finite_difference(t: NDArray[np.float64], y: NDArray[np.float64], se: NDArray[np.float64]) -> tuple[
-        NDArray[np.float64], NDArray[np.float64]]:
+def finite_difference(
+    t: NDArray[np.float64], y: NDArray[np.float64], se: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Slope dy/dt by central differences (one-sided at the ends) and its standard error.
 
     The SE treats the errors of the frames as independent, which overstates it when the
@@ -183,8 +186,9 @@ def _merge_time(a: xr.Dataset, b: xr.Dataset) -> xr.Dataset:
     return b
 
 
-def trapezoid(t: NDArray[np.float64], rate: NDArray[np.float64], rate_se: NDArray[np.float64]) -> tuple[
-        NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+def trapezoid(
+    t: NDArray[np.float64], rate: NDArray[np.float64], rate_se: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Integral of ``rate`` over each interval of ``t`` by the trapezoid rule.
 
     Returns the integrals, their standard errors and an estimate of the quadrature error,
@@ -248,8 +252,11 @@ def h_theorem(entropy: xr.Dataset, *, z: float = Z) -> xr.Dataset:
     guaranteed = bool(invariant) and entropy.attrs.get("direction") == "forward"
     out = xr.Dataset(
         {
-            "kl_increment": ("interval", inc, {"units": e.attrs.get("units", "nats"),
-                                               "long_name": "KL(t_end) - KL(t_start)"}),
+            "kl_increment": (
+                "interval",
+                inc,
+                {"units": e.attrs.get("units", "nats"), "long_name": "KL(t_end) - KL(t_start)"},
+            ),
             "kl_increment_se": ("interval", inc_se, {"units": e.attrs.get("units", "nats")}),
             "violation": ("interval", violation, {"long_name": f"KL increased by more than {z} SE"}),
             "entropy_increment": ("interval", dh, {"units": e.attrs.get("units", "nats")}),
@@ -258,8 +265,14 @@ def h_theorem(entropy: xr.Dataset, *, z: float = Z) -> xr.Dataset:
         },
         coords={"time": ("time", t), **_intervals(t)},
     )
-    out.attrs = _attrs(entropy, "H-theorem check", z, holds=int(not violation.any()), guaranteed=int(guaranteed),
-                       entropy_monotone=int(monotone))
+    out.attrs = _attrs(
+        entropy,
+        "H-theorem check",
+        z,
+        holds=int(not violation.any()),
+        guaranteed=int(guaranteed),
+        entropy_monotone=int(monotone),
+    )
     return out
 
 
@@ -308,10 +321,19 @@ def de_bruijn(
     from .trajectory import entropy_trajectory
 
     if entropy is None:
-        entropy = entropy_trajectory(ds, estimators=("knn",) if estimator in ("knn", "exact") else (estimator,),
-                                     kl=False, mutual_information=False, exact=estimator == "exact", seed=seed)
-    se_ds = expectations if expectations is not None else score_expectations(
-        ds, score, process=process, max_particles=max_particles, seed=seed)
+        entropy = entropy_trajectory(
+            ds,
+            estimators=("knn",) if estimator in ("knn", "exact") else (estimator,),
+            kl=False,
+            mutual_information=False,
+            exact=estimator == "exact",
+            seed=seed,
+        )
+    se_ds = (
+        expectations
+        if expectations is not None
+        else score_expectations(ds, score, process=process, max_particles=max_particles, seed=seed)
+    )
     e = _merge_time(se_ds, entropy)
     t = se_ds["time"].values
     h, h_se = _series(e, estimator)
@@ -330,14 +352,20 @@ def de_bruijn(
         {
             "dHdt_score": ("time", pred, {**rate, "long_name": "d f(t) + g(t)^2 J(t) / 2 (de Bruijn, with the score)"}),
             "dHdt_score_se": ("time", pred_se, rate),
-            "dHdt_measured": ("time", slope, {**rate,
-                                              "long_name": f"finite-difference slope of the {estimator} entropy"}),
+            "dHdt_measured": (
+                "time",
+                slope,
+                {**rate, "long_name": f"finite-difference slope of the {estimator} entropy"},
+            ),
             "dHdt_measured_se": ("time", slope_se, rate),
             "fisher_information": se_ds["fisher_information"],
             "entropy_change_measured": ("interval", change, {"units": "nats"}),
             "entropy_change_measured_se": ("interval", change_se, {"units": "nats"}),
-            "entropy_change_score": ("interval", integ, {"units": "nats",
-                                                         "long_name": "trapezoid integral of dHdt_score"}),
+            "entropy_change_score": (
+                "interval",
+                integ,
+                {"units": "nats", "long_name": "trapezoid integral of dHdt_score"},
+            ),
             "entropy_change_score_se": ("interval", integ_se, {"units": "nats"}),
             "entropy_change_score_quadrature_error": ("interval", quad, {"units": "nats"}),
             "agree": ("interval", agree, {"long_name": f"changes agree within {z} SE + quadrature error"}),
@@ -373,8 +401,16 @@ def entropy_production(
         score; a sanity check of the inputs).
     """
     se_ds = score_expectations(ds, score, process=process, max_particles=max_particles, seed=seed)
-    db = de_bruijn(ds, score, entropy=entropy, estimator=estimator, process=process, max_particles=max_particles,
-                   seed=seed, expectations=se_ds)
+    db = de_bruijn(
+        ds,
+        score,
+        entropy=entropy,
+        estimator=estimator,
+        process=process,
+        max_particles=max_particles,
+        seed=seed,
+        expectations=se_ds,
+    )
     pi = se_ds["entropy_production_rate"]
     rate = {"units": "nats per unit time"}
     out = xr.Dataset(
@@ -384,8 +420,11 @@ def entropy_production(
             "dHdt_score": db["dHdt_score"],
             "dHdt_measured": db["dHdt_measured"],
             "dHdt_measured_se": db["dHdt_measured_se"],
-            "heat_flow": ("time", pi.values - db["dHdt_score"].values,
-                          {**rate, "long_name": "entropy flow into the medium, Pi - dH/dt"}),
+            "heat_flow": (
+                "time",
+                pi.values - db["dHdt_score"].values,
+                {**rate, "long_name": "entropy flow into the medium, Pi - dH/dt"},
+            ),
         }
     )
     ok = pi.values[np.isfinite(pi.values)]
@@ -471,8 +510,9 @@ def kl_decay(
     return out
 
 
-def entropy_power(entropy: xr.Dataset, *, estimator: str = "knn", process: LinearProcess | None = None,
-                  z: float = Z) -> xr.Dataset:
+def entropy_power(
+    entropy: xr.Dataset, *, estimator: str = "knn", process: LinearProcess | None = None, z: float = Z
+) -> xr.Dataset:
     """Entropy power inequality ``N(X_t) >= alpha_{t|t0}^2 N(X_t0) + sigma_{t|t0}^2`` along a forward run.
 
     ``N(X) = exp(2 H / d) / (2 pi e)`` (length^2). ``X_t = c + A (X_t0 - c) + B Z`` with Z
@@ -514,8 +554,9 @@ def entropy_power(entropy: xr.Dataset, *, estimator: str = "knn", process: Linea
     return out
 
 
-def sohl_dickstein_bounds(entropy: xr.Dataset, *, estimator: str = "knn", process: LinearProcess | None = None,
-                          z: float = Z) -> xr.Dataset:
+def sohl_dickstein_bounds(
+    entropy: xr.Dataset, *, estimator: str = "knn", process: LinearProcess | None = None, z: float = Z
+) -> xr.Dataset:
     """Bounds on the reverse-step conditional entropy ``H(X_s | X_t)`` for successive frames s < t.
 
     Sohl-Dickstein et al. (2015), eq. 24, with the exact Gaussian kernels of the process:
@@ -569,13 +610,17 @@ def sohl_dickstein_bounds(entropy: xr.Dataset, *, estimator: str = "knn", proces
         },
         coords=_intervals(t),
     )
-    out.attrs = _attrs(entropy, "Sohl-Dickstein bounds on H(X_s|X_t)", z, estimator=estimator,
-                       holds=int(bool(lower_ok.all() and np.all(upper_ok[grows]))))
+    out.attrs = _attrs(
+        entropy,
+        "Sohl-Dickstein bounds on H(X_s|X_t)",
+        z,
+        estimator=estimator,
+        holds=int(bool(lower_ok.all() and np.all(upper_ok[grows]))),
+    )
     return out
 
 
-def mixture_entropy_bounds(entropy: xr.Dataset, *, process: LinearProcess | None = None,
-                           z: float = Z) -> xr.Dataset:
+def mixture_entropy_bounds(entropy: xr.Dataset, *, process: LinearProcess | None = None, z: float = Z) -> xr.Dataset:
     """Gaussian-mixture bounds ``sum w_k H_k <= H(p_t) <= sum w_k H_k + H(w)`` at every frame.
 
     Needs a Gaussian-mixture artifact recorded in the config. Compares the bounds with

@@ -34,8 +34,17 @@ from .neighbors import Backend
 from .result import nats_to
 
 #: global attributes copied from the source trajectory (provenance)
-PROVENANCE = ("source", "dustsim_version", "schema_version", "process", "direction", "seed", "config", "stepper",
-              "artifact")
+PROVENANCE = (
+    "source",
+    "dustsim_version",
+    "schema_version",
+    "process",
+    "direction",
+    "seed",
+    "config",
+    "stepper",
+    "artifact",
+)
 #: processes whose stationary law is invariant at every time (so KL to it cannot grow)
 INVARIANT_LAW = ("ou", "vp", "vp-cosine")
 
@@ -188,9 +197,20 @@ def entropy_trajectory(
         Not a trajectory, unknown estimator, bad k or units.
     """
     options = EntropyOptions.from_keywords(
-        estimators=estimators, k=k, max_particles=max_particles, seed=seed, units=units, kl=kl,
-        mutual_information=mutual_information, mi_max_particles=mi_max_particles, exact=exact,
-        exact_samples=exact_samples, scales=scales, bin_width=bin_width, backend=backend, mi_estimator=mi_estimator,
+        estimators=estimators,
+        k=k,
+        max_particles=max_particles,
+        seed=seed,
+        units=units,
+        kl=kl,
+        mutual_information=mutual_information,
+        mi_max_particles=mi_max_particles,
+        exact=exact,
+        exact_samples=exact_samples,
+        scales=scales,
+        bin_width=bin_width,
+        backend=backend,
+        mi_estimator=mi_estimator,
     )
     if "position" not in ds.data_vars:
         raise ConfigError("not a trajectory: the dataset has no 'position' variable")
@@ -249,8 +269,9 @@ def _compute_frames(
     """
     done: dict[tuple[int, int], FrameResult | None] = {}
     if saved is not None:
-        done = {(r, i): _load_frame(saved, r, i, plan.context) for r, plan in enumerate(plans)
-                for i in range(plan.n_frames)}
+        done = {
+            (r, i): _load_frame(saved, r, i, plan.context) for r, plan in enumerate(plans) for i in range(plan.n_frames)
+        }
     missing = [(r, i) for r, plan in enumerate(plans) for i in range(plan.n_frames) if done.get((r, i)) is None]
     if use_dask and missing:
         import dask
@@ -293,13 +314,16 @@ def _load_frame(saved: FrameCheckpoint, realization: int, i: int, ctx: _FrameCon
         return None
     result = FrameResult.from_record(record)
     if result is None or result.entropy.shape != (len(ctx.estimators),) or result.cg.shape != (len(ctx.scales),):
-        raise ConfigError(f"the checkpoint {saved.path} holds a frame result this analysis cannot read "
-                          f"({saved.file(realization, i).name}); delete the checkpoint or start without resuming")
+        raise ConfigError(
+            f"the checkpoint {saved.path} holds a frame result this analysis cannot read "
+            f"({saved.file(realization, i).name}); delete the checkpoint or start without resuming"
+        )
     return result
 
 
-def _frame_values_saved(ctx: _FrameContext, raw: Any, i: int, saved: FrameCheckpoint | None,
-                        realization: int) -> FrameResult:
+def _frame_values_saved(
+    ctx: _FrameContext, raw: Any, i: int, saved: FrameCheckpoint | None, realization: int
+) -> FrameResult:
     """:func:`_frame_values`, saved to the checkpoint when there is one."""
     result = _frame_values(ctx, raw, i)
     if saved is not None:
@@ -362,9 +386,14 @@ class FrameResult:
             entropy_se=np.array(record["entropy_se"], dtype=np.float64),
             n_ties=np.array(record["n_ties"], dtype=np.int64),
             degenerate=np.array(record["degenerate"], dtype=np.bool_),
-            kl=float(record["kl"]), kl_se=float(record["kl_se"]), mi=float(record["mi"]), mi_se=float(record["mi_se"]),
-            exact=float(record["exact"]), exact_se=float(record["exact_se"]),
-            cg=np.array(record["cg"], dtype=np.float64), cg_se=np.array(record["cg_se"], dtype=np.float64),
+            kl=float(record["kl"]),
+            kl_se=float(record["kl_se"]),
+            mi=float(record["mi"]),
+            mi_se=float(record["mi_se"]),
+            exact=float(record["exact"]),
+            exact_se=float(record["exact_se"]),
+            cg=np.array(record["cg"], dtype=np.float64),
+            cg_se=np.array(record["cg_se"], dtype=np.float64),
         )
 
 
@@ -445,10 +474,23 @@ def _plan_realization(ds: xr.Dataset, options: EntropyOptions, seed: int) -> _Re
         x_ref = read_frame(position, ref, idx)[mi_pos].astype(np.float64)
 
     context = _FrameContext(
-        estimators=options.estimators, k=k, dtype=position.dtype, seed=seed, bin_width=options.bin_width,
-        backend=options.backend, stationary=stationary, uniform_log_volume=uniform_log_volume, period=period,
-        x_ref=x_ref, mi_pos=mi_pos, mixture=exact_mixture, process=process, times=times, draws=draws,
-        scales=options.scales, mi_estimator=options.mi_estimator,
+        estimators=options.estimators,
+        k=k,
+        dtype=position.dtype,
+        seed=seed,
+        bin_width=options.bin_width,
+        backend=options.backend,
+        stationary=stationary,
+        uniform_log_volume=uniform_log_volume,
+        period=period,
+        x_ref=x_ref,
+        mi_pos=mi_pos,
+        mixture=exact_mixture,
+        process=process,
+        times=times,
+        draws=draws,
+        scales=options.scales,
+        mi_estimator=options.mi_estimator,
     )
     return _RealizationPlan(ds, position, idx, context, options.units, n_used)
 
@@ -461,8 +503,16 @@ def _frame_values(ctx: _FrameContext, raw: Any, i: int) -> FrameResult:
     pts, _ = as_points(np.asarray(raw), "frame")
     knn_terms_i, knn_const = None, 0.0
     for j, name in enumerate(ctx.estimators):
-        v, se, nt, dg, terms, const = _frame_entropy(name, pts, ctx.dtype, k=ctx.k, bin_width=ctx.bin_width,
-                                                    seed=ctx.seed + i, backend=ctx.backend, period=ctx.period)
+        v, se, nt, dg, terms, const = _frame_entropy(
+            name,
+            pts,
+            ctx.dtype,
+            k=ctx.k,
+            bin_width=ctx.bin_width,
+            seed=ctx.seed + i,
+            backend=ctx.backend,
+            period=ctx.period,
+        )
         ent[j], ent_se[j], ties[j], degen[j] = v, se, nt, dg
         if name == "knn":
             knn_terms_i, knn_const = terms, const
@@ -479,8 +529,9 @@ def _frame_values(ctx: _FrameContext, raw: Any, i: int) -> FrameResult:
 
             est = diffusion_mutual_information(ctx.x_ref, y, seed=ctx.seed + i)
         else:
-            est = ksg_mutual_information(ctx.x_ref, y, ctx.k, seed=ctx.seed + i, backend=ctx.backend,
-                                         bias="none", marginals="standardize")
+            est = ksg_mutual_information(
+                ctx.x_ref, y, ctx.k, seed=ctx.seed + i, backend=ctx.backend, bias="none", marginals="standardize"
+            )
         mi, mi_se = est.value, est.se
     if ctx.mixture is not None and ctx.process is not None:
         est = mixture_entropy(ctx.mixture.transported(ctx.process, float(ctx.times[i])), draws=ctx.draws)
@@ -489,8 +540,20 @@ def _frame_values(ctx: _FrameContext, raw: Any, i: int) -> FrameResult:
     for j, s in enumerate(ctx.scales):
         est = binned_entropy(pts, s, discrete=True)
         cg[j], cg_se[j] = est.value, est.se
-    return FrameResult(entropy=ent, entropy_se=ent_se, n_ties=ties, degenerate=degen, kl=kl, kl_se=kl_se, mi=mi,
-                       mi_se=mi_se, exact=exact, exact_se=exact_se, cg=cg, cg_se=cg_se)
+    return FrameResult(
+        entropy=ent,
+        entropy_se=ent_se,
+        n_ties=ties,
+        degenerate=degen,
+        kl=kl,
+        kl_se=kl_se,
+        mi=mi,
+        mi_se=mi_se,
+        exact=exact,
+        exact_se=exact_se,
+        cg=cg,
+        cg_se=cg_se,
+    )
 
 
 def _assemble(plan: _RealizationPlan, frames: Sequence[FrameResult], history: str | None) -> xr.Dataset:
@@ -514,8 +577,10 @@ def _assemble(plan: _RealizationPlan, frames: Sequence[FrameResult], history: st
     unit_name = units
     length_unit = str(position.attrs.get("units", "1"))
     # plain (loaded) copies: the source's coords may be dask arrays carrying ensemble coords
-    coords: dict[str, Any] = {"time": ("time", np.asarray(ds["time"].values), ds["time"].attrs),
-                              "estimator": ("estimator", list(estimators))}
+    coords: dict[str, Any] = {
+        "time": ("time", np.asarray(ds["time"].values), ds["time"].attrs),
+        "estimator": ("estimator", list(estimators)),
+    }
     for c in ("step", "alpha", "sigma"):
         if c in ds.coords:
             coords[c] = ("time", np.asarray(ds[c].values), ds[c].attrs)
@@ -523,40 +588,59 @@ def _assemble(plan: _RealizationPlan, frames: Sequence[FrameResult], history: st
         "units": unit_name,
         "long_name": "differential entropy of the particle positions",
         "length_unit": length_unit,
-        "note": (f"positions in length unit {length_unit!r}; rescaling lengths by a factor a adds d*log(a) nats "
-                 f"(d = {d}). -inf where the frame has no density (degenerate)."),
+        "note": (
+            f"positions in length unit {length_unit!r}; rescaling lengths by a factor a adds d*log(a) nats "
+            f"(d = {d}). -inf where the frame has no density (degenerate)."
+        ),
     }
     out = xr.Dataset(coords=coords)
     out["entropy"] = (("time", "estimator"), ent * f, h_attrs)
-    out["entropy_se"] = (("time", "estimator"), ent_se * f,
-                         {"units": unit_name, "long_name": "standard error of entropy"})
-    out["n_ties"] = (("time", "estimator"), ties,
-                     {"long_name": "points with zero neighbour distance (ties broken by dequantization)"})
-    out["degenerate"] = (("time", "estimator"), degen,
-                         {"long_name": "frame has no density (point source or lower-dimensional): entropy -inf"})
+    out["entropy_se"] = (
+        ("time", "estimator"),
+        ent_se * f,
+        {"units": unit_name, "long_name": "standard error of entropy"},
+    )
+    out["n_ties"] = (
+        ("time", "estimator"),
+        ties,
+        {"long_name": "points with zero neighbour distance (ties broken by dequantization)"},
+    )
+    out["degenerate"] = (
+        ("time", "estimator"),
+        degen,
+        {"long_name": "frame has no density (point source or lower-dimensional): entropy -inf"},
+    )
     if stationary is not None or ctx.uniform_log_volume is not None:
         if stationary is not None:
             centre, spread = stationary
             law, invariant = f"N({centre:g}, {spread:g}^2 I)", process is not None and process.name in INVARIANT_LAW
         else:  # the box's uniform law is invariant at every time, whatever the D schedule
             law, invariant = "uniform on the box", True
-        out["kl_to_equilibrium"] = ("time", kl_v * f, {
-            "units": unit_name,
-            "long_name": f"relative entropy D(p_t || {law}) to the stationary law (kNN entropy)",
-            "stationary_law": law,
-            "invariant_law": int(invariant),
-        })
+        out["kl_to_equilibrium"] = (
+            "time",
+            kl_v * f,
+            {
+                "units": unit_name,
+                "long_name": f"relative entropy D(p_t || {law}) to the stationary law (kNN entropy)",
+                "stationary_law": law,
+                "invariant_law": int(invariant),
+            },
+        )
         out["kl_to_equilibrium_se"] = ("time", kl_se * f, {"units": unit_name})
     if mi_pos is not None:
-        out["mutual_information"] = ("time", mi_v * f, {
-            "units": unit_name,
-            "long_name": f"I(X_0; X_t), {'KSG' if ctx.mi_estimator == 'ksg' else 'diffusion (MINDE)'} estimate, "
-                         "X_0 = frame at the smallest time",
-            "estimator": ctx.mi_estimator,
-            "k": k,
-            "n_pairs": len(mi_pos),
-            "note": "saturates near psi(n) - psi(k) where X_t = X_0",
-        })
+        out["mutual_information"] = (
+            "time",
+            mi_v * f,
+            {
+                "units": unit_name,
+                "long_name": f"I(X_0; X_t), {'KSG' if ctx.mi_estimator == 'ksg' else 'diffusion (MINDE)'} estimate, "
+                "X_0 = frame at the smallest time",
+                "estimator": ctx.mi_estimator,
+                "k": k,
+                "n_pairs": len(mi_pos),
+                "note": "saturates near psi(n) - psi(k) where X_t = X_0",
+            },
+        )
         out["mutual_information_se"] = ("time", mi_se * f, {"units": unit_name})
         if process is not None and direction == "forward" and "knn" in estimators and float(times.min()) == 0.0:
             sig = np.asarray(process.sigma(times), dtype=np.float64)
@@ -564,41 +648,59 @@ def _assemble(plan: _RealizationPlan, frames: Sequence[FrameResult], history: st
                 h_cond = 0.5 * d * np.log(2.0 * math.pi * math.e * sig**2)
             lin = ent[:, list(estimators).index("knn")] - h_cond
             lin = np.where(sig == 0, math.inf, lin)
-            out["mutual_information_linear"] = ("time", lin * f, {
-                "units": unit_name,
-                "long_name": "I(X_0; X_t) = H(X_t) - (d/2) log(2 pi e sigma(t)^2) (linear process, kNN H)",
-            })
-            out["mutual_information_linear_se"] = ("time", ent_se[:, list(estimators).index("knn")] * f,
-                                                   {"units": unit_name})
+            out["mutual_information_linear"] = (
+                "time",
+                lin * f,
+                {
+                    "units": unit_name,
+                    "long_name": "I(X_0; X_t) = H(X_t) - (d/2) log(2 pi e sigma(t)^2) (linear process, kNN H)",
+                },
+            )
+            out["mutual_information_linear_se"] = (
+                "time",
+                ent_se[:, list(estimators).index("knn")] * f,
+                {"units": unit_name},
+            )
     if do_exact:
-        out["exact_entropy"] = ("time", ex_v * f, {
-            "units": unit_name,
-            "long_name": "entropy of the exact marginal p_t of the Gaussian-mixture artifact (Monte Carlo)",
-            "n_samples": exact_samples,
-        })
+        out["exact_entropy"] = (
+            "time",
+            ex_v * f,
+            {
+                "units": unit_name,
+                "long_name": "entropy of the exact marginal p_t of the Gaussian-mixture artifact (Monte Carlo)",
+                "n_samples": exact_samples,
+            },
+        )
         out["exact_entropy_se"] = ("time", ex_se * f, {"units": unit_name})
     if scale_list:
         out = out.assign_coords(scale=("scale", scale_list, {"units": length_unit, "long_name": "bin width"}))
-        out["coarse_grained_entropy"] = (("time", "scale"), cg_v * f, {
-            "units": unit_name,
-            "long_name": "Shannon entropy of the positions coarse-grained into cubes of side scale (Miller-Madow)",
-            "note": "adding d*log(scale) approximates the differential entropy",
-        })
+        out["coarse_grained_entropy"] = (
+            ("time", "scale"),
+            cg_v * f,
+            {
+                "units": unit_name,
+                "long_name": "Shannon entropy of the positions coarse-grained into cubes of side scale (Miller-Madow)",
+                "note": "adding d*log(scale) approximates the differential entropy",
+            },
+        )
         out["coarse_grained_entropy_se"] = (("time", "scale"), cg_se * f, {"units": unit_name})
 
     out.attrs = {a: ds.attrs[a] for a in PROVENANCE if a in ds.attrs}
-    out.attrs.update({
-        "title": "dustsim entropy trajectory",
-        "history": (str(ds.attrs.get("history", "")).rstrip("\n") + "\n"
-                    + history_line(history or "entropy_trajectory")).lstrip("\n"),
-        "units": unit_name,
-        "length_unit": length_unit,
-        "dim": d,
-        "k": k,
-        "n_particles": n_particles,
-        "n_particles_used": n_used,
-        "analysis_seed": seed,
-    })
+    out.attrs.update(
+        {
+            "title": "dustsim entropy trajectory",
+            "history": (
+                str(ds.attrs.get("history", "")).rstrip("\n") + "\n" + history_line(history or "entropy_trajectory")
+            ).lstrip("\n"),
+            "units": unit_name,
+            "length_unit": length_unit,
+            "dim": d,
+            "k": k,
+            "n_particles": n_particles,
+            "n_particles_used": n_used,
+            "analysis_seed": seed,
+        }
+    )
     return out
 
 
@@ -647,7 +749,6 @@ def uniform_box_log_volume(ds: xr.Dataset) -> float | None:
     if RunInfo.from_dataset(ds).stationary_law != "uniform":
         return None
     return float(np.sum(np.log(lengths)))
-
 
 
 __all__ = ["ESTIMATORS", "EntropyOptions", "FrameResult", "entropy_trajectory"]

@@ -147,8 +147,17 @@ def weighted_knn_entropy(
     terms, const, n_ties, note = _weighted_terms(pts, dtype, weights, jitter, seed)
     if terms is None:
         return degenerate_estimate(note, units, "weighted-knn", n, d, params, n_ties)
-    est = finish_estimate(const + float(np.mean(terms)), float(np.std(terms, ddof=1)) / math.sqrt(n), units,
-                  "weighted-knn", n, d, params, n_ties=n_ties, note=note)
+    est = finish_estimate(
+        const + float(np.mean(terms)),
+        float(np.std(terms, ddof=1)) / math.sqrt(n),
+        units,
+        "weighted-knn",
+        n,
+        d,
+        params,
+        n_ties=n_ties,
+        note=note,
+    )
 
     def on_subsample(arrays: list[NDArray[np.float64]]) -> tuple[float, float]:
         sub = arrays[0]

@@ -300,6 +300,7 @@ def _image_invert(gray: NDArray[np.float64], alpha: NDArray[np.float64], path: P
     The background is read off the image's border (one pixel wide): light border, or a
     transparent border around dark opaque content, means dark ink. Says what it assumed.
     """
+
     def border(a: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
 
@@ -311,8 +312,9 @@ def _image_invert(gray: NDArray[np.float64], alpha: NDArray[np.float64], path: P
         dark = bool(border(gray).mean() > LIGHT_BACKGROUND)
         what = "light background: dark pixels are the shape" if dark else "dark background: bright pixels are the shape"
     if dark:
-        _note(f"image: {path.name} has a {what}; density = darkness (invert = true); pass -A invert=false for "
-              "brightness")
+        _note(
+            f"image: {path.name} has a {what}; density = darkness (invert = true); pass -A invert=false for brightness"
+        )
     return dark
 
 
@@ -401,13 +403,16 @@ def _read_text_points(path: Path, delimiter: str | None) -> tuple[NDArray[np.flo
                 columns = fields
                 continue
             col = next(j for j, f in enumerate(fields) if not _is_number(f))
-            raise InputFileError(f"cannot read points file {path}: line {number}, column {col + 1}: "
-                                 f"{fields[col]!r} is not a number") from None
+            raise InputFileError(
+                f"cannot read points file {path}: line {number}, column {col + 1}: {fields[col]!r} is not a number"
+            ) from None
         width = len(columns) if columns is not None and not rows else len(rows[0]) if rows else len(values)
         if len(values) != width:
             first = "the header" if columns is not None and not rows else f"line {lines[0]}"
-            raise InputFileError(f"cannot read points file {path}: line {number} has {len(values)} values, but "
-                                 f"{first} has {width} columns (a missing or extra value?)")
+            raise InputFileError(
+                f"cannot read points file {path}: line {number} has {len(values)} values, but "
+                f"{first} has {width} columns (a missing or extra value?)"
+            )
         rows.append(values)
         lines.append(number)
     if not rows:
@@ -452,8 +457,9 @@ def _lonlat_axes(columns: list[str] | None) -> tuple[int, int] | None:
     return (lon[0], lat[0]) if lon and lat else None
 
 
-def _project(data: NDArray[np.float64], columns: list[str] | None, o: dict[str, Any], path: Path) -> tuple[
-        NDArray[np.float64], dict[str, Any]]:
+def _project(
+    data: NDArray[np.float64], columns: list[str] | None, o: dict[str, Any], path: Path
+) -> tuple[NDArray[np.float64], dict[str, Any]]:
     """Longitude/latitude columns (degrees) onto a plane: x = lon cos(lat0), y = lat (equirectangular)."""
     projection = str(o.pop("projection", "auto"))
     if projection not in ("auto", "none", "equirectangular"):
@@ -467,18 +473,23 @@ def _project(data: NDArray[np.float64], columns: list[str] | None, o: dict[str, 
         axes = (0, 1)
     lon, lat = data[:, axes[0]], data[:, axes[1]]
     if np.abs(lat).max() > 90 or np.abs(lon).max() > 360:
-        raise InputFileError(f"points file {path}: columns {columns} are named as longitude/latitude but hold values "
-                             "beyond +-360 / +-90 degrees; pass -A projection=none")
+        raise InputFileError(
+            f"points file {path}: columns {columns} are named as longitude/latitude but hold values "
+            "beyond +-360 / +-90 degrees; pass -A projection=none"
+        )
     lat0 = float(o.pop("reference_latitude", float(np.mean(lat))))
     out = np.stack([lon * math.cos(math.radians(lat0)), lat], axis=1)
     if projection == "auto" and columns is not None:
-        _note(f"points: columns {columns[axes[0]]!r}, {columns[axes[1]]!r} read as longitude/latitude in degrees and "
-              f"projected onto a plane (x = lon cos({lat0:.4g} deg), y = lat); pass -A projection=none to keep them")
+        _note(
+            f"points: columns {columns[axes[0]]!r}, {columns[axes[1]]!r} read as longitude/latitude in degrees and "
+            f"projected onto a plane (x = lon cos({lat0:.4g} deg), y = lat); pass -A projection=none to keep them"
+        )
     return out, {"projection": "equirectangular", "reference_latitude": lat0}
 
 
-def _standardize(data: NDArray[np.float64], o: dict[str, Any], same_units: bool = False) -> tuple[
-        NDArray[np.float64], dict[str, Any]]:
+def _standardize(
+    data: NDArray[np.float64], o: dict[str, Any], same_units: bool = False
+) -> tuple[NDArray[np.float64], dict[str, Any]]:
     """Centre and rescale a user's cloud (``standardize``: auto, axes, isotropic or none).
 
     ``same_units``: the axes share one unit (projected longitude/latitude), so ``auto``
@@ -488,8 +499,7 @@ def _standardize(data: NDArray[np.float64], o: dict[str, Any], same_units: bool 
     if mode is False:
         mode = "none"
     if mode not in STANDARDIZE_MODES:
-        raise ConfigError(f"artifact 'points': standardize must be one of {', '.join(STANDARDIZE_MODES)}, "
-                          f"got {mode!r}")
+        raise ConfigError(f"artifact 'points': standardize must be one of {', '.join(STANDARDIZE_MODES)}, got {mode!r}")
     centre, spread = o.pop("centre", None), o.pop("spread", None)
     d = data.shape[1]
     if centre is not None or spread is not None:  # a resolved (recorded) transformation: apply it as it is
@@ -509,8 +519,13 @@ def _standardize(data: NDArray[np.float64], o: dict[str, Any], same_units: bool 
         if d > 1 and ratio > AXIS_RATIO_LIMIT and not same_units:
             chosen, reason = "axes", f"the axes' spreads differ by a factor {ratio:.3g}"
         elif rms_origin > RMS_RANGE[1] or 0 < rms_mean < RMS_RANGE[0]:
-            chosen, reason = "isotropic", (f"its rms distance from the origin is {rms_origin:.3g} and its rms spread "
-                                           f"{rms_mean:.3g} (noise processes expect about 1)")
+            chosen, reason = (
+                "isotropic",
+                (
+                    f"its rms distance from the origin is {rms_origin:.3g} and its rms spread "
+                    f"{rms_mean:.3g} (noise processes expect about 1)"
+                ),
+            )
         else:
             return data, {"standardize": "none"}
     if chosen == "none":
@@ -519,9 +534,11 @@ def _standardize(data: NDArray[np.float64], o: dict[str, Any], same_units: bool 
     spread = spread_axes if chosen == "axes" else np.full(d, float(spread_axes.max()))
     if mode == "auto":
         how = "each axis to mean 0, std 1" if chosen == "axes" else "one factor to mean 0, largest axis std 1"
-        _note(f"points: standardised ({how}) because {reason}: x' = (x - centre) / spread with centre "
-              f"{_short(centre)}, spread {_short(spread)} (recorded in the config); pass -A standardize=none to keep "
-              "the file's units")
+        _note(
+            f"points: standardised ({how}) because {reason}: x' = (x - centre) / spread with centre "
+            f"{_short(centre)}, spread {_short(spread)} (recorded in the config); pass -A standardize=none to keep "
+            "the file's units"
+        )
     return (data - centre) / spread, {"standardize": chosen, "centre": centre.tolist(), "spread": spread.tolist()}
 
 
@@ -529,8 +546,9 @@ def _short(values: NDArray[np.float64]) -> str:
     return "[" + ", ".join(f"{v:.4g}" for v in values[:4]) + (", ..." if len(values) > 4 else "") + "]"
 
 
-def to_recorded_units(data: NDArray[np.float64], columns: list[str] | None,
-                      table: dict[str, Any]) -> tuple[NDArray[np.float64], float, str]:
+def to_recorded_units(
+    data: NDArray[np.float64], columns: list[str] | None, table: dict[str, Any]
+) -> tuple[NDArray[np.float64], float, str]:
     """Apply a points artifact's recorded projection and standardisation to new points of the same file format.
 
     ``table`` is the resolved ``[artifact]`` table of the run a model was trained on.
@@ -573,16 +591,17 @@ def _points(n: int | None, dim: int, rng: np.random.Generator, o: dict[str, Any]
         raise InputFileError(f"points file {path} has {data.shape[1]} columns but dim is {dim}")
     distinct = len(np.unique(data, axis=0))
     if distinct < len(data):
-        _note(f"points: {path.name} has {len(data) - distinct} duplicate points ({distinct} distinct of {len(data)}); "
-              "they are kept (nearest-neighbour entropy estimates at t = 0 see zero distances)")
+        _note(
+            f"points: {path.name} has {len(data) - distinct} duplicate points ({distinct} distinct of {len(data)}); "
+            "they are kept (nearest-neighbour entropy estimates at t = 0 see zero distances)"
+        )
     data, standardized = _standardize(data, o, same_units=projected.get("projection") == "equirectangular")
     replace = n is not None and n > len(data)
     if n is None or n == len(data):
         pos = data
     else:
         pos = data[rng.choice(len(data), size=n, replace=replace)]
-    params: dict[str, Any] = {"path": str(path), "sha256": digest, "resampled": replace, **projected,
-                              **standardized}
+    params: dict[str, Any] = {"path": str(path), "sha256": digest, "resampled": replace, **projected, **standardized}
     if columns is not None:
         params["columns"] = columns
     return Artifact(pos.copy(), None, params)

@@ -300,8 +300,10 @@ def parse_toml(text: str, source: str, error: type[ConfigError] = ConfigError) -
 
 def interacting(interaction: Any) -> bool:
     """Whether an ``[interaction]`` table asks for a pair interaction (a name other than none)."""
-    return bool(interaction) and isinstance(interaction, dict) and (
-        str(interaction.get("name", "")).strip().lower() not in ("", "none")
+    return (
+        bool(interaction)
+        and isinstance(interaction, dict)
+        and (str(interaction.get("name", "")).strip().lower() not in ("", "none"))
     )
 
 
@@ -323,8 +325,10 @@ def has_physics(fields: Mapping[str, Any]) -> bool:
         or interacting(fields.get("interaction"))
         or fields.get("schedule")
         or any(str(k).lower() != "free" for k in kinds)
-        or (label_diffusion is not None
-            and (not isinstance(label_diffusion, (list, tuple)) or any(v != 1 for v in label_diffusion)))
+        or (
+            label_diffusion is not None
+            and (not isinstance(label_diffusion, (list, tuple)) or any(v != 1 for v in label_diffusion))
+        )
     )
 
 

@@ -114,7 +114,7 @@ def stale_temporaries(path: str | Path) -> list[Path]:
     out = []
     for kind in ("tmp", "old"):
         for candidate in parent.glob(f".{glob.escape(path.name)}.{kind}-*"):
-            tag = candidate.name[len(path.name) + len(kind) + 3:]
+            tag = candidate.name[len(path.name) + len(kind) + 3 :]
             pid, dash, _ = tag.partition("-")
             if dash and pid.isdigit() and _pid_alive(int(pid)):
                 continue
@@ -212,8 +212,9 @@ def _open_failure(path: Path, fmt: str, exc: BaseException) -> str:
     if not head:
         return "the file is empty"
     if head.startswith(b"\x89HDF") or head.startswith(b"CDF"):
-        return (f"the netCDF file is corrupt or truncated ({path.stat().st_size} bytes; an interrupted copy or "
-                "download?)")
+        return (
+            f"the netCDF file is corrupt or truncated ({path.stat().st_size} bytes; an interrupted copy or download?)"
+        )
     return "not a netCDF file (its first bytes are not a netCDF / HDF5 signature)"
 
 

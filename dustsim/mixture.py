@@ -72,8 +72,9 @@ class GaussianMixture:
         """From a resolved ``[artifact]`` config table of kind ``gmm`` (``scale`` applied)."""
         try:
             scale = float(table.get("scale", 1.0))
-            return cls(np.asarray(table["means"]) * scale, np.asarray(table["stds"]) * scale,
-                       np.asarray(table["weights"]))
+            return cls(
+                np.asarray(table["means"]) * scale, np.asarray(table["stds"]) * scale, np.asarray(table["weights"])
+            )
         except KeyError as exc:
             raise ConfigError(f"the artifact table has no {exc.args[0]!r}: not a resolved gmm artifact") from None
 
@@ -177,15 +178,21 @@ class GaussianMixture:
         """``n`` samples, shape ``(n, d)``."""
         return self.from_draws(self.base_draws(n, seed))
 
-    def sample_labelled(self, n: int, seed: int | np.random.Generator | None = 0) -> tuple[
-            FloatArray, NDArray[np.int64]]:
+    def sample_labelled(
+        self, n: int, seed: int | np.random.Generator | None = 0
+    ) -> tuple[FloatArray, NDArray[np.int64]]:
         """``n`` samples and their component labels."""
         draws = self.base_draws(n, seed)
         return self.from_draws(draws), draws[0]
 
     # ------------------------------------------------------------------ entropy
-    def entropy(self, n_samples: int = 200_000, *, seed: int | None = 0,
-                draws: tuple[NDArray[np.int64], FloatArray] | None = None) -> tuple[float, float]:
+    def entropy(
+        self,
+        n_samples: int = 200_000,
+        *,
+        seed: int | None = 0,
+        draws: tuple[NDArray[np.int64], FloatArray] | None = None,
+    ) -> tuple[float, float]:
         r"""Monte Carlo entropy :math:`-E[\log p(X)]` with the exact density: ``(value, se)`` in nats.
 
         The same ``seed`` (or the same ``draws``, from :meth:`base_draws`) gives the same base
@@ -220,8 +227,9 @@ class GaussianMixture:
         pts = self._check(x)
         if sigma == 0:
             return centre + (pts - centre) / alpha
-        noisy = GaussianMixture(centre + alpha * (self.means - centre),
-                                np.sqrt(alpha**2 * self.stds**2 + sigma**2), self.weights)
+        noisy = GaussianMixture(
+            centre + alpha * (self.means - centre), np.sqrt(alpha**2 * self.stds**2 + sigma**2), self.weights
+        )
         # per component: E[X_0 | x, k] = mu_k + g_k (x - c - alpha (mu_k - c))
         gain = alpha * self.stds**2 / (alpha**2 * self.stds**2 + sigma**2)  # (K,)
         resid_mean = self.means - gain[:, None] * (centre + alpha * (self.means - centre))  # (K, d)
@@ -232,8 +240,9 @@ class GaussianMixture:
             out[lo : lo + _ROWS] = r @ resid_mean + (r @ gain)[:, None] * xb
         return out
 
-    def posterior_sample(self, x: ArrayLike, alpha: float, sigma: float, centre: float = 0.0,
-                         seed: int | np.random.Generator | None = 0) -> FloatArray:
+    def posterior_sample(
+        self, x: ArrayLike, alpha: float, sigma: float, centre: float = 0.0, seed: int | np.random.Generator | None = 0
+    ) -> FloatArray:
         r"""One exact draw from :math:`p(X_0 \mid X_t = x)` per row of ``x``.
 
         For ``X_t = c + alpha (X_0 - c) + sigma Z`` the posterior is again a mixture: the

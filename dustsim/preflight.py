@@ -50,8 +50,9 @@ def check_memory(nbytes: float, what: str, advice: str) -> None:
     """
     total = physical_memory()
     if nbytes > total:
-        raise ConfigError(f"{what} needs {format_bytes(nbytes)} of memory, more than this machine's "
-                          f"{format_bytes(total)}; {advice}")
+        raise ConfigError(
+            f"{what} needs {format_bytes(nbytes)} of memory, more than this machine's {format_bytes(total)}; {advice}"
+        )
 
 
 def free_space(path: str | Path) -> int:
@@ -69,5 +70,7 @@ def check_disk(nbytes: float, path: str | Path, what: str, advice: str) -> None:
     """ConfigError if an output of ``nbytes`` (uncompressed) cannot fit where ``path`` goes."""
     free = free_space(path)
     if nbytes > free:
-        raise ConfigError(f"{what} would write {format_bytes(nbytes)} to {path}, more than the "
-                          f"{format_bytes(free)} free there; {advice}")
+        raise ConfigError(
+            f"{what} would write {format_bytes(nbytes)} to {path}, more than the "
+            f"{format_bytes(free)} free there; {advice}"
+        )

@@ -115,9 +115,7 @@ class LinearProcess:
         if not (t_end > 0 and math.isfinite(t_end)):
             raise ConfigError(f"the end time must be a positive number, got {t_end}")
         if self.t_max is not None and t_end > self.t_max:
-            raise ConfigError(
-                f"process '{self.name}' is defined on t in [0, {self.t_max}], got t_end = {t_end}"
-            )
+            raise ConfigError(f"process '{self.name}' is defined on t in [0, {self.t_max}], got t_end = {t_end}")
 
 
 def _positive(name: str, process: str, value: float) -> None:
@@ -460,9 +458,7 @@ class EDM(LinearProcess):
         _positive("sigma_max", self.name, self.sigma_max)
         _positive("rho", self.name, self.rho)
         if self.sigma_max <= self.sigma_min:
-            raise ConfigError(
-                f"process 'edm': sigma_max ({self.sigma_max}) must exceed sigma_min ({self.sigma_min})"
-            )
+            raise ConfigError(f"process 'edm': sigma_max ({self.sigma_max}) must exceed sigma_min ({self.sigma_min})")
 
     def _root(self, t: ArrayLike) -> FloatArray:
         lo, hi = self.sigma_min ** (1.0 / self.rho), self.sigma_max ** (1.0 / self.rho)
@@ -640,9 +636,7 @@ def make_process(name: str, **params: Any) -> LinearProcess:
     try:
         cls = PROCESSES[name]
     except KeyError:
-        raise ConfigError(
-            f"unknown process {name!r}; choose one of: {', '.join(PROCESSES)}"
-        ) from None
+        raise ConfigError(f"unknown process {name!r}; choose one of: {', '.join(PROCESSES)}") from None
     known = set(cls.__dataclass_fields__)
     unknown = sorted(set(params) - known)
     if unknown:

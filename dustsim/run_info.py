@@ -57,8 +57,9 @@ def _member_text(ds: xr.Dataset) -> str:
     texts = [str(v) for v in np.asarray(ds["member_config"].values, dtype=object).ravel().tolist()]
     tables = [parse_toml(text, "a realization's member_config", InputFileError) for text in dict.fromkeys(texts)]
     first = {k: v for k, v in tables[0].items() if k != "seed"}
-    differ = sorted({key for t in tables[1:] for key in set(t) | set(first)
-                     if key != "seed" and t.get(key) != first.get(key)})
+    differ = sorted(
+        {key for t in tables[1:] for key in set(t) | set(first) if key != "seed" and t.get(key) != first.get(key)}
+    )
     if differ:
         raise InputFileError(
             f"the realizations of this sweep differ in {', '.join(differ)}: select one member first "
@@ -96,8 +97,7 @@ class RunInfo:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_text(cls, text: str, source: str = "config", *, dynamics: str = "linear",
-                  member: bool = False) -> RunInfo:
+    def from_text(cls, text: str, source: str = "config", *, dynamics: str = "linear", member: bool = False) -> RunInfo:
         """Parse a recorded config (InputFileError naming ``source`` if it is not TOML)."""
         return cls(text, parse_toml(text, source, InputFileError), dynamics, member)
 
@@ -135,8 +135,9 @@ class RunInfo:
         ConfigError
             Tables that no simulator config can have (a malformed recorded config).
         """
-        return SimulationConfig.from_dict({k: v for k, v in self.tables.items() if k in SIMULATOR_KEYS},
-                                          source="the recorded config")
+        return SimulationConfig.from_dict(
+            {k: v for k, v in self.tables.items() if k in SIMULATOR_KEYS}, source="the recorded config"
+        )
 
     @property
     def process_table(self) -> dict[str, Any] | None:

@@ -216,8 +216,11 @@ def box_coords(lo: ArrayLike, length: ArrayLike) -> dict[str, Any]:
     """The ``box`` and ``box_origin`` coordinates (per spatial axis; NaN on free axes)."""
     return {
         "box": ("spatial", np.asarray(length, dtype=np.float64), {"long_name": "box length", "units": "1"}),
-        "box_origin": ("spatial", np.asarray(lo, dtype=np.float64), {"long_name": "lower corner of the box",
-                                                                     "units": "1"}),
+        "box_origin": (
+            "spatial",
+            np.asarray(lo, dtype=np.float64),
+            {"long_name": "lower corner of the box", "units": "1"},
+        ),
     }
 
 

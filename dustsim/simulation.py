@@ -158,8 +158,9 @@ def prepare(config: SimulationConfig) -> SimulationPlan:
         **(physics.to_config() if physics is not None else {}),
     )
     if physics is None:  # trivial physics settings (free boundary, all D factors 1) leave no trace
-        request = dataclasses.replace(request, potential=[], boundary={}, interaction={}, schedule={},
-                                      label_diffusion=None)
+        request = dataclasses.replace(
+            request, potential=[], boundary={}, interaction={}, schedule={}, label_diffusion=None
+        )
     resolved = ResolvedConfig(**{f.name: getattr(request, f.name) for f in dataclasses.fields(SimulationConfig)})
     run = RunInfo.from_config(resolved, "overdamped-langevin" if physics is not None else "linear")
     times = t_end * (np.arange(steps + 1, dtype=np.float64) / steps)
@@ -291,7 +292,12 @@ def _make_advance(plan: SimulationPlan, image: np.ndarray | None = None) -> Call
         for a in range(s0, s1, MAX_STEPS_PER_CALL):
             b = min(s1, a + MAX_STEPS_PER_CALL)
             A, B, C = affine_coefficients(
-                plan.process, plan.times[a : b + 1], cfg.stepper, cfg.dim, plan.dtype, first_step=a  # type: ignore[arg-type]
+                plan.process,
+                plan.times[a : b + 1],
+                cfg.stepper,  # type: ignore[arg-type]
+                cfg.dim,
+                plan.dtype,
+                first_step=a,
             )
             affine.advance_affine(state, A, B, C, a, words, k0, k1)
 
@@ -334,7 +340,12 @@ def _advance_frames(
         if k > 1 and buffer is not None:
             s1 = int(record[i + k - 1])
             A, B, C = affine_coefficients(
-                plan.process, plan.times[s0 : s1 + 1], cfg.stepper, cfg.dim, plan.dtype, first_step=s0  # type: ignore[arg-type]
+                plan.process,
+                plan.times[s0 : s1 + 1],
+                cfg.stepper,  # type: ignore[arg-type]
+                cfg.dim,
+                plan.dtype,
+                first_step=s0,
             )
             affine.advance_affine_recording(state, A, B, C, s0, words, k0, k1, every, buffer[:k])
             for j in range(k):
@@ -567,7 +578,11 @@ def _run_streaming(
 
 
 def _write_frame(
-    plan: SimulationPlan, store: FrameStore, index: int, state: np.ndarray, image: np.ndarray | None,
+    plan: SimulationPlan,
+    store: FrameStore,
+    index: int,
+    state: np.ndarray,
+    image: np.ndarray | None,
     record: dict[str, Any],
 ) -> None:
     """Write one frame (and its image counts for a periodic box)."""
@@ -622,15 +637,28 @@ def _finished_before(store: FrameStore, record: dict[str, Any], out: Path) -> bo
     return same
 
 
-def _check_resume_compatible(stored: SimulationConfig, given: SimulationConfig, overrides: dict[str, Any],
-                             finished: bool = False) -> None:
+def _check_resume_compatible(
+    stored: SimulationConfig, given: SimulationConfig, overrides: dict[str, Any], finished: bool = False
+) -> None:
     """Every field the caller set explicitly must match the interrupted (or finished) run."""
     run = "finished" if finished else "interrupted"
     explicit = {k: v for k, v in overrides.items() if v is not None}
     default = SimulationConfig()
     tables: dict[str, Any] = {}
-    for name in ("init", "n", "dim", "process", "steps", "t_end", "dt", "record_every", "stepper", "dtype", "seed",
-                 *_PHYSICS_FIELDS):
+    for name in (
+        "init",
+        "n",
+        "dim",
+        "process",
+        "steps",
+        "t_end",
+        "dt",
+        "record_every",
+        "stepper",
+        "dtype",
+        "seed",
+        *_PHYSICS_FIELDS,
+    ):
         value = getattr(given, name)
         if name not in explicit and value == getattr(default, name):
             continue
@@ -647,8 +675,7 @@ def _check_resume_compatible(stored: SimulationConfig, given: SimulationConfig, 
         for name in tables:
             if getattr(resolved, name) != getattr(stored, name):
                 raise ConfigError(
-                    f"cannot resume: {name} = {tables[name]!r} differs from the {run} run's "
-                    f"{getattr(stored, name)!r}"
+                    f"cannot resume: {name} = {tables[name]!r} differs from the {run} run's {getattr(stored, name)!r}"
                 )
 
 

@@ -102,8 +102,15 @@ def nonnegative_number(value: Any, name: str, where: str = "") -> float:
     return float(value)
 
 
-def number_in(value: Any, name: str, where: str = "", *, minimum: float | None = None,
-              maximum: float | None = None, strict: bool = False) -> float:
+def number_in(
+    value: Any,
+    name: str,
+    where: str = "",
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strict: bool = False,
+) -> float:
     """``value`` as a float; ConfigError unless it is a finite number in range.
 
     ``minimum`` is excluded when ``strict`` (``> minimum``), included otherwise;

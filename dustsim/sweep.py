@@ -238,12 +238,21 @@ def _template(spec: SweepSpec, members: list[SweepMember], history: str | None) 
     chunk_particles = max(1, min(cfg.n, (1 << 24) // (cfg.dim * dtype.itemsize)))  # <= 16 MiB, one frame
     coords: dict[str, Any] = {
         "realization": ("realization", np.arange(n_real, dtype=np.int64), {"long_name": "realization index"}),
-        "member": ("realization", np.array([m.member for m in members], dtype=np.int64),
-                   {"long_name": "parameter set index"}),
-        "replica": ("realization", np.array([m.replica for m in members], dtype=np.int64),
-                    {"long_name": "replica within the parameter set"}),
-        "seed": ("realization", np.array([m.config.seed for m in members], dtype=np.int64),
-                 {"long_name": "seed of the realization"}),
+        "member": (
+            "realization",
+            np.array([m.member for m in members], dtype=np.int64),
+            {"long_name": "parameter set index"},
+        ),
+        "replica": (
+            "realization",
+            np.array([m.replica for m in members], dtype=np.int64),
+            {"long_name": "replica within the parameter set"},
+        ),
+        "seed": (
+            "realization",
+            np.array([m.config.seed for m in members], dtype=np.int64),
+            {"long_name": "seed of the realization"},
+        ),
         "time": ("time", probe.record_times, {"long_name": "diffusion time", "units": "1"}),
         "step": ("time", probe.record_steps, {"long_name": "integration step", "units": "1"}),
         "particle": ("particle", np.arange(cfg.n, dtype=np.int64), {"long_name": "particle index"}),
@@ -253,22 +262,40 @@ def _template(spec: SweepSpec, members: list[SweepMember], history: str | None) 
         values = [m.values.get(key) for m in members]
         coords[swept_coordinate_name(key)] = ("realization", np.asarray(values), {"long_name": f"swept {key}"})
     lazy = {
-        "position": (("realization", "time", "particle", "spatial"),
-                     da.empty((n_real, n_time, cfg.n, cfg.dim), dtype=dtype,
-                              chunks=(1, 1, chunk_particles, cfg.dim)),
-                     position_attrs(cfg.length_unit)),
-        "alpha": (("realization", "time"), da.empty((n_real, n_time), chunks=(1, n_time)),
-                  {"long_name": "mean coefficient of X_t given X_0", "units": "1"}),
-        "sigma": (("realization", "time"), da.empty((n_real, n_time), chunks=(1, n_time)),
-                  {"long_name": "standard deviation of X_t given X_0, per axis", "units": "1"}),
+        "position": (
+            ("realization", "time", "particle", "spatial"),
+            da.empty((n_real, n_time, cfg.n, cfg.dim), dtype=dtype, chunks=(1, 1, chunk_particles, cfg.dim)),
+            position_attrs(cfg.length_unit),
+        ),
+        "alpha": (
+            ("realization", "time"),
+            da.empty((n_real, n_time), chunks=(1, n_time)),
+            {"long_name": "mean coefficient of X_t given X_0", "units": "1"},
+        ),
+        "sigma": (
+            ("realization", "time"),
+            da.empty((n_real, n_time), chunks=(1, n_time)),
+            {"long_name": "standard deviation of X_t given X_0, per axis", "units": "1"},
+        ),
     }
     if probe.labels is not None:
-        lazy["label"] = (("realization", "particle"), da.empty((n_real, cfg.n), dtype=np.int32, chunks=(1, cfg.n)),
-                         {"long_name": "particle label"})
+        lazy["label"] = (
+            ("realization", "particle"),
+            da.empty((n_real, cfg.n), dtype=np.int32, chunks=(1, cfg.n)),
+            {"long_name": "particle label"},
+        )
     base_toml = _spec_config(spec)
-    attrs = trajectory_attrs(process=cfg.process, direction="forward", seed=spec.seed, config=base_toml,
-                             history=history_line(history or "sweep"), stepper=cfg.stepper, artifact=cfg.init,
-                             title="dustsim sweep", swept=", ".join(spec.swept_keys))
+    attrs = trajectory_attrs(
+        process=cfg.process,
+        direction="forward",
+        seed=spec.seed,
+        config=base_toml,
+        history=history_line(history or "sweep"),
+        stepper=cfg.stepper,
+        artifact=cfg.init,
+        title="dustsim sweep",
+        swept=", ".join(spec.swept_keys),
+    )
     ds = xr.Dataset({"position": lazy.pop("position")}, coords=coords, attrs=attrs)
     return ds.assign_coords(lazy)
 
@@ -289,8 +316,7 @@ def dask_client(scheduler: str | None = None, n_workers: int | None = None) -> t
     n_workers = n_workers or cores
     threads = max(1, cores // n_workers)
     env = {"NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                           env=env)
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0", env=env)
     return Client(cluster), cluster
 
 
@@ -344,8 +370,15 @@ def run_sweep(
     members = spec.members()
     partial = partial_path(out)
     books = bookkeeping_dir(partial)
-    spec_toml = json.dumps({"parameter_sets": toml_safe(spec.parameter_sets), "replicas": spec.replicas,
-                            "seed": spec.seed, "base": spec.base.to_toml()}, sort_keys=True)
+    spec_toml = json.dumps(
+        {
+            "parameter_sets": toml_safe(spec.parameter_sets),
+            "replicas": spec.replicas,
+            "seed": spec.seed,
+            "base": spec.base.to_toml(),
+        },
+        sort_keys=True,
+    )
     marker = books / "spec.json"
     if not partial.exists() and out.exists() and _is_store_of(out, spec):
         remove_path(books)  # finished before: killed after the rename, or simply run again
@@ -367,8 +400,15 @@ def run_sweep(
         client, cluster = dask_client(scheduler, n_workers)
         try:
             futures = {
-                client.submit(run_member, str(partial.resolve()), m.index, m.config.to_toml(), retries=retries,
-                              key=f"dustsim-member-{m.index}-{spec.seed}", pure=False): m
+                client.submit(
+                    run_member,
+                    str(partial.resolve()),
+                    m.index,
+                    m.config.to_toml(),
+                    retries=retries,
+                    key=f"dustsim-member-{m.index}-{spec.seed}",
+                    pure=False,
+                ): m
                 for m in todo
             }
             enabled = sys.stderr.isatty() if progress is None else progress
@@ -415,8 +455,12 @@ def check_members(members: list[SweepMember], output: Path) -> None:
         except ConfigError as exc:
             raise ConfigError(f"sweep member {member.index} ({_describe(member)}): {exc}") from None
         per_member = max(per_member, frame_bytes(plan))
-    check_disk(per_member * len(members), output, f"{len(members)} members",
-               "sweep fewer values or replicas, or record fewer frames (record_every)")
+    check_disk(
+        per_member * len(members),
+        output,
+        f"{len(members)} members",
+        "sweep fewer values or replicas, or record fewer frames (record_every)",
+    )
 
 
 def _spec_config(spec: SweepSpec) -> str:
@@ -453,8 +497,13 @@ def _finish(partial: Path, members: list[SweepMember]) -> None:
         raise DustsimError(f"sweep incomplete: members {missing[:5]} did not finish")
     attrs = dict(zarr.open_group(str(partial), mode="r").attrs)
     configs = xr.Dataset(
-        coords={"member_config": ("realization", np.array([done[m.index]["config"] for m in members], dtype=object),
-                                  {"long_name": "resolved config of the realization (TOML)"})},
+        coords={
+            "member_config": (
+                "realization",
+                np.array([done[m.index]["config"] for m in members], dtype=object),
+                {"long_name": "resolved config of the realization (TOML)"},
+            )
+        },
         attrs=attrs,
     )
     configs.to_zarr(partial, mode="a", zarr_format=ZARR_FORMAT, consolidated=True)

@@ -31,8 +31,14 @@ def main() -> None:
                 frame = ds.position.sel(time=t, method="nearest").values
                 pick = rng.choice(len(frame), size=min(len(frame), 6000), replace=False)
                 labels = ds["label"].values[pick] if "label" in ds.coords else np.zeros(len(pick), int)
-                ax.scatter(frame[pick, 0], frame[pick, 1], s=0.6, c=np.asarray(PALETTE)[labels % len(PALETTE)],
-                           linewidths=0, rasterized=True)
+                ax.scatter(
+                    frame[pick, 0],
+                    frame[pick, 1],
+                    s=0.6,
+                    c=np.asarray(PALETTE)[labels % len(PALETTE)],
+                    linewidths=0,
+                    rasterized=True,
+                )
                 ax.set_xlim(-2.6, 2.6)
                 ax.set_ylim(-2.6, 2.6)
                 ax.set_aspect("equal")

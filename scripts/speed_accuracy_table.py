@@ -25,8 +25,10 @@ def main() -> None:
         tau = end_time(p)
         start = start_law(p, tau, shift=0.3 * start_law(p, tau).stds[0], scale=1.1)
         r = complete_estimation(q, p, start)
-        cells = [f"{name:9s} D0={r.d0:.3g} eta={r.response:.3g} int_vloss2={r.loss_action:.3g} "
-                 f"Sigma={r.action:.3g} W2^2/T={r.geodesic_action:.3g} holds={r.holds}"]
+        cells = [
+            f"{name:9s} D0={r.d0:.3g} eta={r.response:.3g} int_vloss2={r.loss_action:.3g} "
+            f"Sigma={r.action:.3g} W2^2/T={r.geodesic_action:.3g} holds={r.holds}"
+        ]
         for nfe in (5, 10, 20, 50, 100):
             ie = incomplete_estimation(q, p, nfe, perturbed_score(q, p, 0.1), action=r.action)
             cells.append(f"{nfe}:{abs(ie.delta_w1):.3g}/{ie.bound:.3g}")

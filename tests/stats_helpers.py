@@ -14,7 +14,6 @@ import numpy as np
 Z = 4.5
 
 
-
 def assert_within_se(estimate, exact, se, what: str = "estimate", z: float = Z) -> None:
     estimate, exact, se = np.broadcast_arrays(
         np.asarray(estimate, float), np.asarray(exact, float), np.asarray(se, float)
@@ -25,5 +24,3 @@ def assert_within_se(estimate, exact, se, what: str = "estimate", z: float = Z) 
         f"{what}: {estimate.flat[worst]:.6g} vs exact {exact.flat[worst]:.6g} "
         f"({dev.flat[worst]:.2f} standard errors, tolerance {z})"
     )
-
-

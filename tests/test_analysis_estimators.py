@@ -265,8 +265,14 @@ def test_tie_free_data_are_never_jittered():
 # ------------------------------------------------------------------------------- errors
 @pytest.mark.parametrize(
     "bad",
-    [np.empty((0, 2)), np.array([[np.nan, 1.0], [0.0, 1.0], [1, 2], [3, 4], [5, 6], [7, 8]]), np.ones((1, 2)),
-     np.ones((4, 3, 2)), np.array(["a", "b"]), np.empty((10, 0))],
+    [
+        np.empty((0, 2)),
+        np.array([[np.nan, 1.0], [0.0, 1.0], [1, 2], [3, 4], [5, 6], [7, 8]]),
+        np.ones((1, 2)),
+        np.ones((4, 3, 2)),
+        np.array(["a", "b"]),
+        np.empty((10, 0)),
+    ],
 )
 def test_clear_errors_on_bad_input(bad):
     for fn in (knn_entropy, binned_entropy, gaussian_entropy, kde_entropy):

@@ -29,12 +29,19 @@ def test_options_are_validated_once_and_normalised():
     assert opts.estimators == ("knn", "binned") and opts.scales == (1.0, 2.5)
     assert opts == EntropyOptions(estimators=("knn", "binned"), scales=(1.0, 2.5), k=3)
     assert json.loads(json.dumps(opts.key()))["estimators"] == ["knn", "binned"]
-    for bad, match in [({"units": "hartree"}, "units"), ({"max_particles": True}, "max_particles"),
-                       ({"mi_max_particles": 1}, "mi_max_particles"), ({"exact_samples": None}, "exact_samples"),
-                       ({"estimators": ("nope",)}, "unknown estimator"), ({"estimators": ()}, "unknown estimator"),
-                       ({"estimators": "knn"}, "sequence of names"), ({"mi_estimator": "mine"}, "mutual-information"),
-                       ({"scales": (0.0,)}, "scales"), ({"scales": (math.inf,)}, "scales"),
-                       ({"backend": "faiss"}, "backend")]:
+    for bad, match in [
+        ({"units": "hartree"}, "units"),
+        ({"max_particles": True}, "max_particles"),
+        ({"mi_max_particles": 1}, "mi_max_particles"),
+        ({"exact_samples": None}, "exact_samples"),
+        ({"estimators": ("nope",)}, "unknown estimator"),
+        ({"estimators": ()}, "unknown estimator"),
+        ({"estimators": "knn"}, "sequence of names"),
+        ({"mi_estimator": "mine"}, "mutual-information"),
+        ({"scales": (0.0,)}, "scales"),
+        ({"scales": (math.inf,)}, "scales"),
+        ({"backend": "faiss"}, "backend"),
+    ]:
         with pytest.raises(ConfigError, match=match):
             EntropyOptions(**bad)
     with pytest.raises(AttributeError):
@@ -48,12 +55,20 @@ finite = st.floats(allow_nan=True, allow_infinity=True, width=64)
 @given(n_est=st.integers(1, 5), n_sc=st.integers(0, 3), data=st.data())
 def test_frame_record_round_trips_exactly(n_est, n_sc, data):
     arr = lambda n: np.array(data.draw(st.lists(finite, min_size=n, max_size=n)), dtype=np.float64)  # noqa: E731
-    result = FrameResult(entropy=arr(n_est), entropy_se=arr(n_est),
-                         n_ties=np.array(data.draw(st.lists(st.integers(0, 2**40), min_size=n_est, max_size=n_est)),
-                                         dtype=np.int64),
-                         degenerate=np.array(data.draw(st.lists(st.booleans(), min_size=n_est, max_size=n_est))),
-                         kl=data.draw(finite), kl_se=data.draw(finite), mi=data.draw(finite), mi_se=data.draw(finite),
-                         exact=data.draw(finite), exact_se=data.draw(finite), cg=arr(n_sc), cg_se=arr(n_sc))
+    result = FrameResult(
+        entropy=arr(n_est),
+        entropy_se=arr(n_est),
+        n_ties=np.array(data.draw(st.lists(st.integers(0, 2**40), min_size=n_est, max_size=n_est)), dtype=np.int64),
+        degenerate=np.array(data.draw(st.lists(st.booleans(), min_size=n_est, max_size=n_est))),
+        kl=data.draw(finite),
+        kl_se=data.draw(finite),
+        mi=data.draw(finite),
+        mi_se=data.draw(finite),
+        exact=data.draw(finite),
+        exact_se=data.draw(finite),
+        cg=arr(n_sc),
+        cg_se=arr(n_sc),
+    )
     back = FrameResult.from_record(result.to_record())
     assert back is not None
     for name in ("entropy", "entropy_se", "n_ties", "degenerate", "cg", "cg_se"):

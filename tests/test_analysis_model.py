@@ -43,8 +43,7 @@ def test_snr_denoiser_from_a_diffusion_denoiser():
     via_time = snr_denoiser(MIX.denoiser(vp), vp, (1e-4, 1.0))
     z = np.random.default_rng(4).standard_normal((100, 2))
     for snr in (1e-3, 0.5, 30.0, 5e3):
-        np.testing.assert_allclose(via_time(z, snr), MIX.posterior_mean(z, math.sqrt(snr), 1.0), rtol=1e-7,
-                                   atol=1e-9)
+        np.testing.assert_allclose(via_time(z, snr), MIX.posterior_mean(z, math.sqrt(snr), 1.0), rtol=1e-7, atol=1e-9)
     with pytest.raises(ConfigError, match="outside"):
         via_time(z, 1e9)
 
@@ -64,8 +63,9 @@ def test_model_entropy_from_a_log_likelihood():
 def test_kl_to_the_prior_by_three_routes():
     vp = make_process("vp")
     x, _ = MIX.sample_labelled(8_000, seed=8)
-    routes = kl_routes(x, vp, score=MIX.score_function(vp),
-                       denoiser=lambda z, snr: MIX.posterior_mean(z, math.sqrt(snr), 1.0))
+    routes = kl_routes(
+        x, vp, score=MIX.score_function(vp), denoiser=lambda z, snr: MIX.posterior_mean(z, math.sqrt(snr), 1.0)
+    )
     h = mixture_entropy(MIX, 400_000, seed=9)
     y, _ = MIX.sample_labelled(400_000, seed=10)
     cross = 0.5 * np.sum(y**2, axis=1) + math.log(2 * math.pi)

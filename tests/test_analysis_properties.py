@@ -50,7 +50,8 @@ def test_permutation_invariance(seed, d):
         assert fn(x[perm]).value == pytest.approx(fn(x).value, abs=1e-10)
     y = x[:, :1] + np.random.default_rng(seed + 2).standard_normal((len(x), 1))
     assert ksg_mutual_information(x[perm], y[perm]).value == pytest.approx(
-        ksg_mutual_information(x, y).value, abs=1e-10)
+        ksg_mutual_information(x, y).value, abs=1e-10
+    )
 
 
 @SETTINGS

@@ -17,8 +17,16 @@ from dustsim.schema import trajectory_process
 @pytest.fixture(scope="module")
 def run():
     # fine frames (dt = 0.01) so that the trapezoid rule resolves dH/dt near t = 0
-    ds = dustsim.simulate(init="gmm", artifact={"k": 4, "std": 0.1}, n=20_000, process="vp", steps=1000,
-                          record_every=10, seed=6, dtype="float64")
+    ds = dustsim.simulate(
+        init="gmm",
+        artifact={"k": 4, "std": 0.1},
+        n=20_000,
+        process="vp",
+        steps=1000,
+        record_every=10,
+        seed=6,
+        dtype="float64",
+    )
     e = entropy_trajectory(ds, mutual_information=False, exact_samples=50_000)
     mix = GaussianMixture.from_trajectory(ds)
     return ds, e, mix.score_function(trajectory_process(ds))
@@ -32,11 +40,14 @@ def test_de_bruijn_with_the_analytic_score(run):
     check = thermo.de_bruijn(ds, score, entropy=e, estimator="knn")
     # cumulative: H(0.3) - H(0) measured by kNN vs the integral of d f + g^2 J / 2
     sel = check["t_end"] <= 0.3 + 1e-9
-    measured = float(e["entropy"].sel(estimator="knn").sel(time=0.3, method="nearest")
-                     - e["entropy"].sel(estimator="knn")[0])
+    measured = float(
+        e["entropy"].sel(estimator="knn").sel(time=0.3, method="nearest") - e["entropy"].sel(estimator="knn")[0]
+    )
     predicted = float(check["entropy_change_score"][sel].sum())
-    se = math.hypot(float(e["entropy_se"].sel(estimator="knn")[0]),
-                    float(e["entropy_se"].sel(estimator="knn").sel(time=0.3, method="nearest")))
+    se = math.hypot(
+        float(e["entropy_se"].sel(estimator="knn")[0]),
+        float(e["entropy_se"].sel(estimator="knn").sel(time=0.3, method="nearest")),
+    )
     assert_within_se(measured, predicted, se, "kNN entropy change vs de Bruijn integral")
     # the finite-difference slope matches the predicted rate where the rate is smooth
     late = check.sel(time=slice(0.2, 0.9))
@@ -74,8 +85,16 @@ def test_sohl_dickstein_and_mixture_bounds(run):
 
 
 def test_entropy_power_inequality_under_ve():
-    ds = dustsim.simulate(init="gmm", artifact={"k": 3, "std": 0.1}, n=20_000, process="ve", steps=100,
-                          record_every=10, seed=7, dtype="float64")
+    ds = dustsim.simulate(
+        init="gmm",
+        artifact={"k": 3, "std": 0.1},
+        n=20_000,
+        process="ve",
+        steps=100,
+        record_every=10,
+        seed=7,
+        dtype="float64",
+    )
     e = entropy_trajectory(ds, mutual_information=False)
     for estimator in ("exact", "knn"):
         epi = thermo.entropy_power(e, estimator=estimator)
@@ -90,8 +109,16 @@ def test_entropy_power_inequality_under_ve():
 
 
 def test_sohl_dickstein_upper_bound_fails_where_entropy_falls():
-    ds = dustsim.simulate(init="gmm", artifact={"k": 4, "std": 0.3, "radius": 4.0}, n=10_000, process="vp",
-                          steps=200, record_every=20, seed=8, dtype="float64")
+    ds = dustsim.simulate(
+        init="gmm",
+        artifact={"k": 4, "std": 0.3, "radius": 4.0},
+        n=10_000,
+        process="vp",
+        steps=200,
+        record_every=20,
+        seed=8,
+        dtype="float64",
+    )
     e = entropy_trajectory(ds, mutual_information=False, exact_samples=50_000)
     sd = thermo.sohl_dickstein_bounds(e, estimator="exact")
     assert np.all(sd["lower_holds"])
@@ -108,9 +135,18 @@ def test_brownian_dust_in_a_box_relaxes_to_the_uniform_law(kind):
     from analysis import knn_entropy
 
     side, std, n = 4.0, 0.3, 20_000
-    ds = dustsim.simulate(init="gaussian", artifact={"std": std}, n=n, dim=2, process="brownian",
-                          boundary={"kind": kind, "box": [side, side]}, dt=1e-3, steps=3000, record_every=300,
-                          seed=8)
+    ds = dustsim.simulate(
+        init="gaussian",
+        artifact={"std": std},
+        n=n,
+        dim=2,
+        process="brownian",
+        boundary={"kind": kind, "box": [side, side]},
+        dt=1e-3,
+        steps=3000,
+        record_every=300,
+        seed=8,
+    )
     ent = entropy_trajectory(ds, mutual_information=False)
     kl = ent["kl_to_equilibrium"]
     assert kl.attrs["stationary_law"] == "uniform on the box" and kl.attrs["invariant_law"] == 1
@@ -121,5 +157,6 @@ def test_brownian_dust_in_a_box_relaxes_to_the_uniform_law(kind):
     uniform = np.random.default_rng(9).uniform(-side / 2, side / 2, (n, 2))
     h = knn_entropy(uniform, period=side if kind == "periodic" else None)
     reference = 2 * math.log(side) - h.value
-    assert_within_se(float(kl[-1]), reference, math.hypot(float(ent["kl_to_equilibrium_se"][-1]), h.se),
-                     "KL at the end")
+    assert_within_se(
+        float(kl[-1]), reference, math.hypot(float(ent["kl_to_equilibrium_se"][-1]), h.se), "KL at the end"
+    )

@@ -19,8 +19,16 @@ from dustsim.errors import ConfigError
 
 @pytest.fixture(scope="module")
 def vp_gmm():
-    return dustsim.simulate(init="gmm", artifact={"k": 4, "std": 0.1}, n=100_000, process="vp", steps=200,
-                            record_every=40, seed=1, dtype="float64")
+    return dustsim.simulate(
+        init="gmm",
+        artifact={"k": 4, "std": 0.1},
+        n=100_000,
+        process="vp",
+        steps=200,
+        record_every=40,
+        seed=1,
+        dtype="float64",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +89,16 @@ def test_provenance_units_and_meaning(vp_gmm, vp_entropy):
 
 
 def test_entropy_of_a_wide_artifact_rises_then_falls_while_kl_falls():
-    ds = dustsim.simulate(init="gmm", artifact={"k": 4, "std": 0.3, "radius": 4.0}, n=20_000, process="vp",
-                          steps=200, record_every=20, seed=2, dtype="float64")
+    ds = dustsim.simulate(
+        init="gmm",
+        artifact={"k": 4, "std": 0.3, "radius": 4.0},
+        n=20_000,
+        process="vp",
+        steps=200,
+        record_every=20,
+        seed=2,
+        dtype="float64",
+    )
     e = entropy_trajectory(ds, mutual_information=False, exact=False)
     h = e["entropy"].sel(estimator="knn").values
     se = e["entropy_se"].sel(estimator="knn").values
@@ -94,8 +110,14 @@ def test_entropy_of_a_wide_artifact_rises_then_falls_while_kl_falls():
 
 
 def test_coarse_grained_entropy_on_a_scale_dimension(vp_gmm):
-    e = entropy_trajectory(vp_gmm, estimators=("knn", "binned", "gaussian"), scales=[0.05, 0.2, 0.8],
-                           max_particles=20_000, mutual_information=False, exact=False)
+    e = entropy_trajectory(
+        vp_gmm,
+        estimators=("knn", "binned", "gaussian"),
+        scales=[0.05, 0.2, 0.8],
+        max_particles=20_000,
+        mutual_information=False,
+        exact=False,
+    )
     cg = e["coarse_grained_entropy"]
     assert cg.dims == ("time", "scale")
     # coarser cells lose information: the discrete entropy falls with the scale
@@ -106,8 +128,9 @@ def test_coarse_grained_entropy_on_a_scale_dimension(vp_gmm):
 
 
 def test_point_source_start_is_reported(recwarn):
-    ds = dustsim.simulate(init="point", n=5000, dim=2, process="vp", steps=100, record_every=50, seed=3,
-                          dtype="float64")
+    ds = dustsim.simulate(
+        init="point", n=5000, dim=2, process="vp", steps=100, record_every=50, seed=3, dtype="float64"
+    )
     e = entropy_trajectory(ds)
     assert bool(e["degenerate"][0, 0]) and e["entropy"][0, 0] == -math.inf
     assert e["kl_to_equilibrium"][0] == math.inf
@@ -133,8 +156,7 @@ def test_reverse_direction_and_realizations(vp_gmm):
     back = entropy_trajectory(rev, exact=False)
     np.testing.assert_allclose(back["entropy"].values[::-1], fwd["entropy"].values, rtol=1e-12)
     # X_0 is the frame at the smallest time in both directions
-    np.testing.assert_allclose(back["mutual_information"].values[::-1], fwd["mutual_information"].values,
-                               rtol=1e-12)
+    np.testing.assert_allclose(back["mutual_information"].values[::-1], fwd["mutual_information"].values, rtol=1e-12)
     assert "mutual_information_linear" not in back  # the forward kernel says nothing about a reverse run
     shuffled = small.assign(position=(small["position"].dims, small["position"].values[:, ::-1]))
     ens = xr.concat([small, shuffled], dim="realization")
@@ -160,8 +182,26 @@ def test_cli_entropy(tmp_path, capsys):
     traj = tmp_path / "run.nc"
     dustsim.save_dataset(dustsim.simulate(init="gmm", n=3000, process="vp", steps=50, record_every=25, seed=5), traj)
     out = tmp_path / "h.nc"
-    code = main(["entropy", str(traj), "-o", str(out), "--estimator", "knn,binned", "--k", "3",
-                 "--max-particles", "2000", "--scales", "0.1,0.2", "--units", "bits", "--seed", "7"])
+    code = main(
+        [
+            "entropy",
+            str(traj),
+            "-o",
+            str(out),
+            "--estimator",
+            "knn,binned",
+            "--k",
+            "3",
+            "--max-particles",
+            "2000",
+            "--scales",
+            "0.1,0.2",
+            "--units",
+            "bits",
+            "--seed",
+            "7",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     e = dustsim.open_dataset(out)
     assert list(e["estimator"].values) == ["knn", "binned"] and e.attrs["k"] == 3

@@ -42,8 +42,11 @@ def _imports_of(path: Path) -> set[str]:
 @cache
 def import_graph() -> dict[str, set[str]]:
     """``{module: imported modules and names}`` for every module of dustsim and analysis."""
-    return {_module_name(p): _imports_of(p) for package in ("dustsim", "analysis")
-            for p in sorted((ROOT / package).rglob("*.py"))}
+    return {
+        _module_name(p): _imports_of(p)
+        for package in ("dustsim", "analysis")
+        for p in sorted((ROOT / package).rglob("*.py"))
+    }
 
 
 def _within(name: str, *packages: str) -> bool:
@@ -52,9 +55,13 @@ def _within(name: str, *packages: str) -> bool:
 
 
 def _violations(importers: tuple[str, ...], forbidden: tuple[str, ...], exempt: tuple[str, ...] = ()) -> list[str]:
-    return sorted(f"{module} imports {target}" for module, targets in import_graph().items()
-                  if _within(module, *importers) and not _within(module, *exempt)
-                  for target in targets if _within(target, *forbidden))
+    return sorted(
+        f"{module} imports {target}"
+        for module, targets in import_graph().items()
+        if _within(module, *importers) and not _within(module, *exempt)
+        for target in targets
+        if _within(target, *forbidden)
+    )
 
 
 def test_the_graph_sees_every_module_and_resolves_relative_imports():
@@ -71,20 +78,47 @@ def test_the_core_never_imports_analysis():
 #: the per-potential definitions own their Numba force (one definition per potential), so the
 #: kernels read them; the definitions in turn may use only what kernels may use
 DEFINITIONS = ("dustsim.physics.potential_defs", "dustsim.physics.pair_defs")
-KERNEL_SAFE = ("dustsim.kernels", "numba", "numpy", "llvmlite", "__future__", "math", "typing", "collections",
-               "dataclasses", "hashlib", "linecache", "importlib", "pkgutil", "dustsim.errors", *DEFINITIONS)
+KERNEL_SAFE = (
+    "dustsim.kernels",
+    "numba",
+    "numpy",
+    "llvmlite",
+    "__future__",
+    "math",
+    "typing",
+    "collections",
+    "dataclasses",
+    "hashlib",
+    "linecache",
+    "importlib",
+    "pkgutil",
+    "dustsim.errors",
+    *DEFINITIONS,
+)
 
 
 def test_kernels_import_only_numba_numpy_and_each_other():
-    bad = sorted(f"{m} imports {t}" for m, ts in import_graph().items() if _within(m, "dustsim.kernels")
-                 for t in ts if not _within(t.split(":")[0], *KERNEL_SAFE) and t != "dustsim.physics:pair_defs"
-                 and t != "dustsim.physics:potential_defs" and t != "dustsim.physics")
+    bad = sorted(
+        f"{m} imports {t}"
+        for m, ts in import_graph().items()
+        if _within(m, "dustsim.kernels")
+        for t in ts
+        if not _within(t.split(":")[0], *KERNEL_SAFE)
+        and t != "dustsim.physics:pair_defs"
+        and t != "dustsim.physics:potential_defs"
+        and t != "dustsim.physics"
+    )
     assert bad == []
 
 
 def test_potential_definitions_import_only_what_kernels_may():
-    bad = sorted(f"{m} imports {t}" for m, ts in import_graph().items() if _within(m, *DEFINITIONS)
-                 for t in ts if not _within(t.split(":")[0], *KERNEL_SAFE, "torch"))
+    bad = sorted(
+        f"{m} imports {t}"
+        for m, ts in import_graph().items()
+        if _within(m, *DEFINITIONS)
+        for t in ts
+        if not _within(t.split(":")[0], *KERNEL_SAFE, "torch")
+    )
     assert bad == []
 
 
@@ -108,23 +142,39 @@ def test_analysis_uses_only_public_dustsim_modules_and_names():
             name, _, member = target.partition(":")
             if not _within(name, "dustsim"):
                 continue
-            if _within(name, "dustsim.kernels", "dustsim.cli") or any(p.startswith("_") for p in name.split(".")) \
-                    or member.startswith("_"):
+            if (
+                _within(name, "dustsim.kernels", "dustsim.cli")
+                or any(p.startswith("_") for p in name.split("."))
+                or member.startswith("_")
+            ):
                 bad.append(f"{module} imports {target}")
     assert bad == []
 
 
 def test_private_names_are_not_imported_across_analysis_modules():
-    bad = sorted(f"{m} imports {t}" for m, ts in import_graph().items() if _within(m, "analysis")
-                 for t in ts if ":" in t and _within(t, "analysis") and t.partition(":")[2].startswith("_")
-                 and t.partition(":")[0] != m)
+    bad = sorted(
+        f"{m} imports {t}"
+        for m, ts in import_graph().items()
+        if _within(m, "analysis")
+        for t in ts
+        if ":" in t and _within(t, "analysis") and t.partition(":")[2].startswith("_") and t.partition(":")[0] != m
+    )
     assert bad == []
 
 
 #: the parts of dustsim (docs/development.md, "The parts"), by module prefix
 PARTS = {
-    "contract": ("dustsim.errors", "dustsim.config", "dustsim.schema", "dustsim.io", "dustsim.faults",
-                 "dustsim.preflight", "dustsim._version", "dustsim.spec", "dustsim.streams"),
+    "contract": (
+        "dustsim.errors",
+        "dustsim.config",
+        "dustsim.schema",
+        "dustsim.io",
+        "dustsim.faults",
+        "dustsim.preflight",
+        "dustsim._version",
+        "dustsim.spec",
+        "dustsim.streams",
+    ),
     "resolution": ("dustsim.run_info",),
     "laws": ("dustsim.processes", "dustsim.artifacts", "dustsim.mixture", "dustsim.stepping"),
     "physics": ("dustsim.physics",),
@@ -173,9 +223,13 @@ def test_each_part_imports_only_the_parts_above_it():
         for target in targets:
             name = target.split(":")[0]
             other = _part(name)
-            if other is None or other in MAY_IMPORT[part] or name in MAY_IMPORT[part] \
-                    or (part == "kernels" and _within(name, *DEFINITIONS, "dustsim.errors")) \
-                    or name == "dustsim.physics":
+            if (
+                other is None
+                or other in MAY_IMPORT[part]
+                or name in MAY_IMPORT[part]
+                or (part == "kernels" and _within(name, *DEFINITIONS, "dustsim.errors"))
+                or name == "dustsim.physics"
+            ):
                 continue
             if (module, name) not in KNOWN_EXCEPTIONS:
                 bad.append(f"{module} ({part}) imports {name} ({other})")

@@ -81,10 +81,29 @@ def test_run_benchmark_exit_codes(capsys):
 
 
 def _simulate(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DUSTSIM_BENCH_DIR": str(tmp_path),
-           "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, str(BENCH / "simulate.py"), "--n", "1000", "--steps", "10", "--repeats", "1",
-           "--threads", "2", "--no-stream", "--contenders", "numpy", *extra]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "DUSTSIM_BENCH_DIR": str(tmp_path),
+        "NUMBA_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+    cmd = [
+        sys.executable,
+        str(BENCH / "simulate.py"),
+        "--n",
+        "1000",
+        "--steps",
+        "10",
+        "--repeats",
+        "1",
+        "--threads",
+        "2",
+        "--no-stream",
+        "--contenders",
+        "numpy",
+        *extra,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
 
 
@@ -121,8 +140,10 @@ def test_readme_table_is_the_committed_benchmark_table():
 
 def test_failed_benchmark_shows_failed_not_a_stale_number(tmp_path):
     script = tmp_path / "failing.py"
-    script.write_text("import sys\nprint('working')\n"
-                      "print('BENCHMARK FAILED: disagreement: x: 1 vs peer 2', file=sys.stderr)\nsys.exit(1)\n")
+    script.write_text(
+        "import sys\nprint('working')\n"
+        "print('BENCHMARK FAILED: disagreement: x: 1 vs peer 2', file=sys.stderr)\nsys.exit(1)\n"
+    )
     bench = run_all.Benchmark(str(script), lambda results: [run_all.Headline("stale", 42.0)])
     entry = run_all.run_one("simulate", bench, quick=True, self_check=False, env=dict(os.environ))
     assert entry["status"] == "FAILED" and entry["reason"] == "BENCHMARK FAILED: disagreement: x: 1 vs peer 2"

@@ -20,8 +20,9 @@ def run(*args, capsys):
 
 def test_simulate_writes_and_summarises(tmp_path, capsys):
     out = tmp_path / "dust.nc"
-    code, stdout, err = run("simulate", "--init", "text:HI", "--n", "500", "--steps", "20", "--seed", "1",
-                            "-o", str(out), capsys=capsys)
+    code, stdout, err = run(
+        "simulate", "--init", "text:HI", "--n", "500", "--steps", "20", "--seed", "1", "-o", str(out), capsys=capsys
+    )
     assert code == 0, err
     assert "500 particles" in stdout and "seed 1" in stdout
     ds = dustsim.open_trajectory(out)
@@ -102,8 +103,9 @@ def test_points_file_is_used(tmp_path, capsys):
     cloud = np.random.default_rng(0).normal(size=(300, 3))
     path = points_file(tmp_path, "cloud.npy", cloud)
     out = tmp_path / "o.nc"
-    code, _, err = run("simulate", "--init", f"points:{path}", "--process", "ve", "--steps", "10", "-o", str(out),
-                       capsys=capsys)
+    code, _, err = run(
+        "simulate", "--init", f"points:{path}", "--process", "ve", "--steps", "10", "-o", str(out), capsys=capsys
+    )
     assert code == 0, err
     ds = dustsim.open_trajectory(out)
     np.testing.assert_allclose(ds.position.isel(time=0).values, cloud.astype(np.float32))

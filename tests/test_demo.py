@@ -17,9 +17,19 @@ def test_quick_demo_end_to_end(tmp_path, capsys):
     assert f"report: {out / 'report.html'}" in captured.out
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 8 and html.count("data:image/gif;base64,") == 1
-    for name in ("forward_text.zarr", "forward_gmm.zarr", "reverse_text.nc", "reverse_gmm.nc",
-                 "restoration_text.nc", "model_text.pt", "model_gmm.loss.nc", "entropy_forward_gmm.nc",
-                 "entropy_restoration_text.nc", "forward_text.gif", "fig_panels_text.png"):
+    for name in (
+        "forward_text.zarr",
+        "forward_gmm.zarr",
+        "reverse_text.nc",
+        "reverse_gmm.nc",
+        "restoration_text.nc",
+        "model_text.pt",
+        "model_gmm.loss.nc",
+        "entropy_forward_gmm.nc",
+        "entropy_restoration_text.nc",
+        "forward_text.gif",
+        "fig_panels_text.png",
+    ):
         assert (out / name).exists(), name
     reverse = xr.open_dataset(out / "reverse_text.nc")
     assert reverse.attrs["direction"] == "reverse"

@@ -71,13 +71,16 @@ def test_same_seed_same_answer():
     assert a.value == b.value and a.se == b.se
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"y": np.zeros((50, 1))}, "same number of samples"),
-    ({"x": np.zeros((5, 1)), "y": np.zeros((5, 1))}, "at least 20"),
-    ({"steps": 0}, "steps must be a positive integer"),
-    ({"marginals": "rank"}, "marginals"),
-    ({"log_snr_scale": -1.0}, "log_snr_scale"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"y": np.zeros((50, 1))}, "same number of samples"),
+        ({"x": np.zeros((5, 1)), "y": np.zeros((5, 1))}, "at least 20"),
+        ({"steps": 0}, "steps must be a positive integer"),
+        ({"marginals": "rank"}, "marginals"),
+        ({"log_snr_scale": -1.0}, "log_snr_scale"),
+    ],
+)
 def test_bad_input_is_a_config_error(kwargs, match):
     x, y = _correlated(100, 0.5, 1, seed=0)
     args = {"x": x, "y": y, **kwargs}

@@ -29,16 +29,36 @@ POINT = GaussianMixture([[0.0]], [0.0], [1.0])
 @pytest.fixture(scope="module")
 def brownian_gmm():
     """Four 2-D clumps spreading by free Brownian motion (exact stepper, float64)."""
-    return dustsim.simulate(init="gmm", artifact={"k": 4, "radius": 1.0, "std": 0.1}, n=40_000, dim=2,
-                            process="brownian", process_params={"D": 0.5}, t_end=0.5, steps=50, record_every=10,
-                            seed=11, dtype="float64")
+    return dustsim.simulate(
+        init="gmm",
+        artifact={"k": 4, "radius": 1.0, "std": 0.1},
+        n=40_000,
+        dim=2,
+        process="brownian",
+        process_params={"D": 0.5},
+        t_end=0.5,
+        steps=50,
+        record_every=10,
+        seed=11,
+        dtype="float64",
+    )
 
 
 @pytest.fixture(scope="module")
 def point_source():
     """Free Brownian dust from a point (1-D): its law depends on sqrt(2Dt)/Delta only."""
-    return dustsim.simulate(init="point", n=40_000, dim=1, process="brownian", process_params={"D": 0.5},
-                            t_end=2.0, steps=100, record_every=1, seed=3, dtype="float64")
+    return dustsim.simulate(
+        init="point",
+        n=40_000,
+        dim=1,
+        process="brownian",
+        process_params={"D": 0.5},
+        t_end=2.0,
+        steps=100,
+        record_every=1,
+        seed=3,
+        dtype="float64",
+    )
 
 
 # ----------------------------------------------------------------------------- exact reference
@@ -104,8 +124,9 @@ def test_coarse_entropy_agrees_with_the_exact_mixture_on_every_scale(brownian_gm
     assert r["coarse_entropy"].dims == ("time", "scale") and "exact_coarse_entropy" in r
     h, ex, se = (r[v].values for v in ("coarse_entropy", "exact_coarse_entropy", "coarse_entropy_se"))
     assert_within_se(h, ex, se, "H_Delta(t) vs the exact binned entropy")
-    s, s_ex, s_se, resolved = (r[v].values for v in ("structure", "exact_structure", "structure_se",
-                                                      "resolved_fraction"))
+    s, s_ex, s_se, resolved = (
+        r[v].values for v in ("structure", "exact_structure", "structure_se", "resolved_fraction")
+    )
     assert resolved.min() < 0.8  # sparse cells at the finest scale, late: the chance correction handles them
     assert_within_se(s, s_ex, s_se, "structure vs exact")
     # structure is a divergence: the exact one is never negative; it fades under diffusion
@@ -120,8 +141,15 @@ def test_coarse_entropy_agrees_with_the_exact_mixture_on_every_scale(brownian_gm
 def test_coarse_entropy_is_binned_entropy_on_the_same_grid(brownian_gmm):
     scales = [0.1, 0.25, 0.5]
     r = emergence(brownian_gmm, scales, max_particles=None, exact=False)
-    e = entropy_trajectory(brownian_gmm, estimators=("gaussian",), scales=scales, max_particles=None, kl=False,
-                           mutual_information=False, exact=False)
+    e = entropy_trajectory(
+        brownian_gmm,
+        estimators=("gaussian",),
+        scales=scales,
+        max_particles=None,
+        kl=False,
+        mutual_information=False,
+        exact=False,
+    )
     np.testing.assert_allclose(r["coarse_entropy"].values, e["coarse_grained_entropy"].values, rtol=0, atol=1e-12)
     for i in (0, brownian_gmm.sizes["time"] - 1):
         x = brownian_gmm["position"].isel(time=i).values
@@ -153,10 +181,19 @@ def test_cooling_dust_orders_at_large_scales_while_fine_scale_entropy_rises():
     """Twelve tight grains of dust on a ring of radius 3 in a harmonic trap, cooled from kT = 1
     to 0.1: the cloud condenses (entropy at coarse scales falls) while the grains dissolve
     (entropy at fine scales rises)."""
-    ds = dustsim.simulate(init="gmm", artifact={"k": 12, "radius": 3.0, "std": 0.03}, n=4000, dim=2,
-                          process="brownian", potential=[{"name": "harmonic", "k": 1.0}],
-                          schedule={"name": "exponential", "of": "kT", "start": 1.0, "end": 0.1},
-                          dt=2e-3, t_end=4.0, record_every=500, seed=2)
+    ds = dustsim.simulate(
+        init="gmm",
+        artifact={"k": 12, "radius": 3.0, "std": 0.03},
+        n=4000,
+        dim=2,
+        process="brownian",
+        potential=[{"name": "harmonic", "k": 1.0}],
+        schedule={"name": "exponential", "of": "kT", "start": 1.0, "end": 0.1},
+        dt=2e-3,
+        t_end=4.0,
+        record_every=500,
+        seed=2,
+    )
     r = emergence(ds, [0.05, 0.8, 1.6])
     h, se = r["coarse_entropy"].values, r["coarse_entropy_se"].values
     change, change_se = h[-1] - h[0], np.hypot(se[-1], se[0])
@@ -214,8 +251,9 @@ def test_ordering_time_brackets_the_rise_of_structure():
 
 
 def test_realizations_are_analysed_one_by_one(brownian_gmm):
-    two = xr.concat([brownian_gmm.isel(time=[0, -1]), brownian_gmm.isel(time=[0, -1])], dim="realization",
-                    combine_attrs="override")
+    two = xr.concat(
+        [brownian_gmm.isel(time=[0, -1]), brownian_gmm.isel(time=[0, -1])], dim="realization", combine_attrs="override"
+    )
     r = emergence(two, [0.2, 0.4], max_particles=None)
     one = emergence(brownian_gmm.isel(time=[0, -1]), [0.2, 0.4], max_particles=None)
     assert r["coarse_entropy"].dims == ("realization", "time", "scale")
@@ -239,13 +277,24 @@ def test_bad_input_is_refused(brownian_gmm):
     assert "too fine" in fine["exact_coarse_entropy"].attrs["note"] and np.isfinite(fine["coarse_entropy"]).all()
     with pytest.raises(ConfigError, match="cells"):
         emergence(brownian_gmm, [1e-4], max_particles=2000, exact=True)
-    point = dustsim.simulate(init="point", n=100, dim=1, process="brownian", steps=2, record_every=1, seed=1,
-                             dtype="float64")
+    point = dustsim.simulate(
+        init="point", n=100, dim=1, process="brownian", steps=2, record_every=1, seed=1, dtype="float64"
+    )
     with pytest.raises(ConfigError, match="exact"):
         emergence(point, [0.5], exact=True)
-    box = dustsim.simulate(init="uniform", artifact={"half_width": 2.0}, n=500, dim=1, process="brownian",
-                           boundary={"kind": "periodic", "box": 4.0}, dt=1e-3, steps=2, record_every=1, seed=1,
-                           dtype="float64")
+    box = dustsim.simulate(
+        init="uniform",
+        artifact={"half_width": 2.0},
+        n=500,
+        dim=1,
+        process="brownian",
+        boundary={"kind": "periodic", "box": 4.0},
+        dt=1e-3,
+        steps=2,
+        record_every=1,
+        seed=1,
+        dtype="float64",
+    )
     with pytest.warns(UserWarning, match="do not tile the box"):
         emergence(box, [0.3])
     with warnings.catch_warnings():
@@ -257,8 +306,12 @@ def test_bad_input_is_refused(brownian_gmm):
 
 def test_cli_emergence_and_plot(tmp_path, capsys):
     traj = tmp_path / "run.nc"
-    dustsim.save_dataset(dustsim.simulate(init="gmm", n=3000, dim=2, process="brownian", steps=40, record_every=4,
-                                          seed=5, dtype="float64"), traj)
+    dustsim.save_dataset(
+        dustsim.simulate(
+            init="gmm", n=3000, dim=2, process="brownian", steps=40, record_every=4, seed=5, dtype="float64"
+        ),
+        traj,
+    )
     with dustsim.open_dataset(traj) as src:
         source_history = src.attrs["history"].splitlines()
     out, fig = tmp_path / "e.nc", tmp_path / "e.png"

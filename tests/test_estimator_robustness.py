@@ -27,7 +27,7 @@ def binomial_channel(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
     px = binom.pmf(np.arange(21), 20, 0.5)
     py = np.zeros(23)
     for shift in range(3):
-        py[shift:shift + 21] += px / 3
+        py[shift : shift + 21] += px / 3
     return x, y, float(-np.sum(py * np.log(py)) - math.log(3))
 
 
@@ -235,8 +235,12 @@ def test_weighted_knn_entropy_bias_in_5d_is_within_its_se_over_8_seeds():
     # nats); measured over 40 seeds the bias is -0.002 (0.004), see docs/analysis.md
     d, n, seeds = 5, 20_000, 8
     exact = 0.5 * d * math.log(2 * math.pi * math.e)
-    err = np.array([weighted_knn_entropy(np.random.default_rng(700 + s).standard_normal((n, d)), bias="none").value
-                    - exact for s in range(seeds)])
+    err = np.array(
+        [
+            weighted_knn_entropy(np.random.default_rng(700 + s).standard_normal((n, d)), bias="none").value - exact
+            for s in range(seeds)
+        ]
+    )
     assert_within_se(err.mean(), 0.0, err.std(ddof=1) / math.sqrt(seeds), "weighted KL bias, 5-D Gaussian")
 
 

@@ -83,17 +83,31 @@ def test_dilute_soft_disks_have_the_low_density_pair_distribution():
     n, rho, eps = 4000, 0.02, 4.0
     L = math.sqrt(n / rho)
     spec = {"name": "harmonic", "epsilon": eps, "sigma": 1.0}
-    ds = dustsim.simulate(init="uniform", artifact={"half_width": L / 2 * 0.999}, n=n, dim=2, process="brownian",
-                          boundary={"kind": "periodic", "box": L}, interaction=spec, dt=5e-3, t_end=12.0,
-                          record_every=200, seed=31)
+    ds = dustsim.simulate(
+        init="uniform",
+        artifact={"half_width": L / 2 * 0.999},
+        n=n,
+        dim=2,
+        process="brownian",
+        boundary={"kind": "periodic", "box": L},
+        interaction=spec,
+        dt=5e-3,
+        t_end=12.0,
+        record_every=200,
+        seed=31,
+    )
     frames = ds.position.values[2:].astype(np.float64)  # t >= 2: relaxed; frames 1 apart are nearly independent
     boundary = make_boundary({"kind": "periodic", "box": L}, 2)
     r, g, counts = radial_distribution(frames, boundary, r_max=3.0, bins=12)
     inter = make_interaction(spec)
     edges = np.linspace(0, 3, 13)
     # bin average of exp(-u/kT), weighted by the shell area
-    ideal = np.array([np.trapezoid(np.exp(-inter.energy(s)) * s, s) / np.trapezoid(s, s)
-                      for s in (np.linspace(a, b, 201) for a, b in itertools.pairwise(edges))])
+    ideal = np.array(
+        [
+            np.trapezoid(np.exp(-inter.energy(s)) * s, s) / np.trapezoid(s, s)
+            for s in (np.linspace(a, b, 201) for a, b in itertools.pairwise(edges))
+        ]
+    )
     se = np.maximum(g, 0.05) / np.sqrt(np.maximum(counts, 1))
     # |g - g_0| <= Z SE + the O(rho) correction, |rho * integral of f f| <= rho pi sigma^2
     assert np.all(np.abs(g - ideal) <= Z * se + rho * math.pi * ideal), np.c_[r, g, ideal, se]
@@ -105,18 +119,29 @@ def test_dilute_soft_disks_have_the_low_density_pair_distribution():
 # ------------------------------------------------------------------ reproducibility
 # 10001 soft disks at packing fraction 0.3: enough chunks of particles for the parallel steps
 INTERACTING = {
-    "init": "uniform", "artifact": {"half_width": 80.0}, "n": 10_001, "dim": 2, "process": "brownian",
-    "boundary": {"kind": "periodic", "box": 161.0}, "interaction": {"name": "harmonic", "epsilon": 10.0, "sigma": 1.0},
-    "potential": [{"name": "cosine", "amplitude": 0.5, "wavelength": 16.1}], "dt": 4e-3, "steps": 60,
-    "record_every": 10, "seed": 71,
+    "init": "uniform",
+    "artifact": {"half_width": 80.0},
+    "n": 10_001,
+    "dim": 2,
+    "process": "brownian",
+    "boundary": {"kind": "periodic", "box": 161.0},
+    "interaction": {"name": "harmonic", "epsilon": 10.0, "sigma": 1.0},
+    "potential": [{"name": "cosine", "amplitude": 0.5, "wavelength": 16.1}],
+    "dt": 4e-3,
+    "steps": 60,
+    "record_every": 10,
+    "seed": 71,
 }
 
 
 def test_ideal_gas_limit_of_the_interacting_code_is_the_free_code_bit_for_bit():
     free = dict(INTERACTING)
     free.pop("interaction")
-    kwargs = {"init": "checkerboard", "artifact": {"scale": 80.0},  # 8 labels, up to the walls
-              "label_diffusion": [1.0, 0.5, 2.0, 1.0, 0.25, 1.5, 1.0, 0.75]}
+    kwargs = {
+        "init": "checkerboard",
+        "artifact": {"scale": 80.0},  # 8 labels, up to the walls
+        "label_diffusion": [1.0, 0.5, 2.0, 1.0, 0.25, 1.5, 1.0, 0.75],
+    }
     off = dustsim.simulate(**{**INTERACTING, **kwargs, "interaction": {"name": "harmonic", "epsilon": 0.0}})
     alone = dustsim.simulate(**{**free, **kwargs})
     assert np.array_equal(off.position.values, alone.position.values)
@@ -172,9 +197,19 @@ def test_record_interval_does_not_change_an_interacting_path():
 def test_step_guard_stops_an_unstable_run_before_writing_nans(tmp_path):
     out = tmp_path / "lj.nc"
     with pytest.raises(StepSizeError, match=r"step \d+ .*smaller dt"):
-        dustsim.simulate(init="uniform", artifact={"half_width": 4.0}, n=400, dim=2, process="brownian",
-                         boundary={"kind": "periodic", "box": 10.0}, interaction={"name": "lj"}, dt=1e-2, steps=50,
-                         output=out, seed=1)
+        dustsim.simulate(
+            init="uniform",
+            artifact={"half_width": 4.0},
+            n=400,
+            dim=2,
+            process="brownian",
+            boundary={"kind": "periodic", "box": 10.0},
+            interaction={"name": "lj"},
+            dt=1e-2,
+            steps=50,
+            output=out,
+            seed=1,
+        )
     assert not out.exists()
     store = FrameStore(partial_path(out))
     written = store.read_progress()["frames_written"]
@@ -185,17 +220,39 @@ def test_step_guard_stops_an_unstable_run_before_writing_nans(tmp_path):
 
 def test_step_guard_catches_a_non_finite_user_force():
     with pytest.raises(StepSizeError, match="infinite or NaN"):
-        dustsim.simulate(init="gaussian", n=500, dim=1, process="brownian",
-                         potential=[{"name": "custom", "force": "physics_forces:blows_up"}], dt=1e-3, steps=20, seed=2)
+        dustsim.simulate(
+            init="gaussian",
+            n=500,
+            dim=1,
+            process="brownian",
+            potential=[{"name": "custom", "force": "physics_forces:blows_up"}],
+            dt=1e-3,
+            steps=20,
+            seed=2,
+        )
 
 
 def test_noise_larger_than_the_guard_is_refused():
     with pytest.raises(StepSizeError, match="sqrt\\(2 D dt\\)"):
-        dustsim.simulate(init="uniform", n=100, dim=1, process="brownian",
-                         potential=[{"name": "double-well", "barrier": 0.01, "width": 0.1}], dt=0.1, steps=5)
+        dustsim.simulate(
+            init="uniform",
+            n=100,
+            dim=1,
+            process="brownian",
+            potential=[{"name": "double-well", "barrier": 0.01, "width": 0.1}],
+            dt=0.1,
+            steps=5,
+        )
 
 
 def test_a_stiff_potential_is_refused():
     with pytest.raises(StepSizeError, match="U'' dt"):
-        dustsim.simulate(init="uniform", n=100, dim=1, process="brownian", potential=[{"name": "harmonic", "k": 500.0}],
-                         dt=0.01, steps=5)
+        dustsim.simulate(
+            init="uniform",
+            n=100,
+            dim=1,
+            process="brownian",
+            potential=[{"name": "harmonic", "k": 500.0}],
+            dt=0.01,
+            steps=5,
+        )

@@ -54,9 +54,17 @@ def make_case(n, kinds, boxes, dtype, spec, steps, seed, noise=1.0, potential=No
     k0, k1 = rng.split_key(seed)
     words = np.array([rng.stream_axis_word(0, a) for a in range(dim)], dtype=np.uint64)
     return {
-        "x": np.ascontiguousarray(x.T), "labels": labels, "steps": kv.Steps(A, C, M, B),
-        "forces": kv.Forces(mf, bf, P, flags, ke.no_force, False), "box": kv.Box(kinds_a, lo_a, L, hi, half),
-        "inter": inter, "Q": inter.params(dt), "eps": float(np.finfo(dt).eps), "words": words, "k0": k0, "k1": k1,
+        "x": np.ascontiguousarray(x.T),
+        "labels": labels,
+        "steps": kv.Steps(A, C, M, B),
+        "forces": kv.Forces(mf, bf, P, flags, ke.no_force, False),
+        "box": kv.Box(kinds_a, lo_a, L, hi, half),
+        "inter": inter,
+        "Q": inter.params(dt),
+        "eps": float(np.finfo(dt).eps),
+        "words": words,
+        "k0": k0,
+        "k1": k1,
         "max_drift": dt.type(np.inf),
     }
 
@@ -72,9 +80,17 @@ def run_lists(case, skin, step0=0, splits=()):
     edges = [0, *splits, A.shape[0]]
     builds = 0
     for a, b in itertools.pairwise(edges):
-        builds += kv.advance_pairs(x, parts, kv.Steps(A[a:b], C[a:b], M[a:b], B[a:b]), case["forces"], case["box"],
-                                   pair, kv.Key(step0 + a, case["words"], case["k0"], case["k1"]), case["max_drift"],
-                                   status)
+        builds += kv.advance_pairs(
+            x,
+            parts,
+            kv.Steps(A[a:b], C[a:b], M[a:b], B[a:b]),
+            case["forces"],
+            case["box"],
+            pair,
+            kv.Key(step0 + a, case["words"], case["k0"], case["k1"]),
+            case["max_drift"],
+            status,
+        )
         if status[0] >= 0:
             break
     return x, parts.image, status, builds
@@ -89,9 +105,37 @@ def run_cells(case, step0=0):
     A, C, M, B = case["steps"]
     mf, bf, P, flags, _, _ = case["forces"]
     kinds, lo, L, hi, half = case["box"]
-    ke.advance_general(x, image, case["labels"], mf, bf, np.arange(n, dtype=np.int64), A, C, M, B, P, flags, kinds,
-                       lo, L, hi, half, case["inter"].kind, case["Q"], float(case["inter"].cutoff), case["eps"],
-                       ke.no_force, False, step0, case["words"], case["k0"], case["k1"], case["max_drift"], status)
+    ke.advance_general(
+        x,
+        image,
+        case["labels"],
+        mf,
+        bf,
+        np.arange(n, dtype=np.int64),
+        A,
+        C,
+        M,
+        B,
+        P,
+        flags,
+        kinds,
+        lo,
+        L,
+        hi,
+        half,
+        case["inter"].kind,
+        case["Q"],
+        float(case["inter"].cutoff),
+        case["eps"],
+        ke.no_force,
+        False,
+        step0,
+        case["words"],
+        case["k0"],
+        case["k1"],
+        case["max_drift"],
+        status,
+    )
     return x, image, status
 
 
@@ -113,8 +157,9 @@ def cases(draw):
     steps = draw(st.integers(1, 13))
     noise = draw(st.sampled_from([0.3, 1.0, 10.0]))  # 10: moves of 0.45 per step, a rebuild nearly every step
     potential = draw(st.sampled_from([None, [{"name": "cosine", "amplitude": 0.5, "wavelength": 3.0}]]))
-    case = make_case(n, kinds, boxes, dtype, spec, steps, draw(st.integers(0, 2**31)), noise, potential,
-                     draw(st.integers(1, 2)))
+    case = make_case(
+        n, kinds, boxes, dtype, spec, steps, draw(st.integers(0, 2**31)), noise, potential, draw(st.integers(1, 2))
+    )
     skin = draw(st.sampled_from([1e-3, 0.1, 0.5, 2.0])) * rc
     step0 = draw(st.integers(0, 7))
     return case, skin, step0
@@ -131,8 +176,18 @@ def test_neighbour_lists_give_the_cell_list_trajectory_bit_for_bit(drawn):
 def dense_case(dtype=np.float32, noise=1.0, steps=40):
     n = 3000
     L = float(np.sqrt(n * np.pi / 1.2))  # packing fraction 0.3
-    return make_case(n, ["periodic", "reflecting"], [L, L], dtype, SPECS[0], steps, 5, noise,
-                     [{"name": "cosine", "amplitude": 0.5, "wavelength": 7.0}], types=2)
+    return make_case(
+        n,
+        ["periodic", "reflecting"],
+        [L, L],
+        dtype,
+        SPECS[0],
+        steps,
+        5,
+        noise,
+        [{"name": "cosine", "amplitude": 0.5, "wavelength": 7.0}],
+        types=2,
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -183,11 +238,18 @@ def test_neighbour_lists_do_not_depend_on_the_thread_count():
 def test_simulate_takes_the_neighbour_list_path_and_matches_the_cell_list(monkeypatch):
     """End to end (potential, interaction, periodic box): the list path equals the old cell-list kernel."""
     config = {
-        "init": "uniform", "artifact": {"half_width": 20.0}, "n": 1200, "dim": 2, "process": "brownian",
+        "init": "uniform",
+        "artifact": {"half_width": 20.0},
+        "n": 1200,
+        "dim": 2,
+        "process": "brownian",
         "boundary": {"kind": "periodic", "box": 40.5},
         "interaction": {"name": "harmonic", "epsilon": 5.0, "sigma": 1.0},
-        "potential": [{"name": "cosine", "amplitude": 0.5, "wavelength": 8.1}], "dt": 1e-3, "steps": 50,
-        "record_every": 10, "seed": 3,
+        "potential": [{"name": "cosine", "amplitude": 0.5, "wavelength": 8.1}],
+        "dt": 1e-3,
+        "steps": 50,
+        "record_every": 10,
+        "seed": 3,
     }
     calls = []
     original = kv.advance_pairs
@@ -201,9 +263,30 @@ def test_simulate_takes_the_neighbour_list_path_and_matches_the_cell_list(monkey
     assert calls
 
     def cells(x, parts, steps, forces, box, pair, key, max_drift, status):
-        ke.advance_general(x, parts.image, parts.labels, forces.mf, forces.bf, parts.order, *steps, forces.P,
-                           forces.flags, *box, pair.kind, pair.Q, pair.rc, pair.eps, forces.user, forces.has_user,
-                           key.step0, key.words, key.k0, key.k1, max_drift, status)
+        ke.advance_general(
+            x,
+            parts.image,
+            parts.labels,
+            forces.mf,
+            forces.bf,
+            parts.order,
+            *steps,
+            forces.P,
+            forces.flags,
+            *box,
+            pair.kind,
+            pair.Q,
+            pair.rc,
+            pair.eps,
+            forces.user,
+            forces.has_user,
+            key.step0,
+            key.words,
+            key.k0,
+            key.k1,
+            max_drift,
+            status,
+        )
         return 0
 
     monkeypatch.setattr(kv, "advance_pairs", cells)

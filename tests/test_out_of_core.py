@@ -31,8 +31,12 @@ seed = 3
 def cluster():
     from dask.distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      env={"NUMBA_NUM_THREADS": "1"}) as lc, Client(lc) as client:
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", env={"NUMBA_NUM_THREADS": "1"}
+        ) as lc,
+        Client(lc) as client,
+    ):
         yield client
 
 
@@ -46,8 +50,13 @@ def sweep_store(tmp_path_factory, cluster):
 def test_distributed_entropy_equals_in_memory(sweep_store, cluster):
     lazy = dustsim.open_trajectory(sweep_store)
     assert hasattr(lazy.position.data, "dask")
-    options = {"estimators": ("knn", "binned"), "max_particles": 3000, "mi_max_particles": 1000, "seed": 5,
-               "scales": [0.5]}
+    options = {
+        "estimators": ("knn", "binned"),
+        "max_particles": 3000,
+        "mi_max_particles": 1000,
+        "seed": 5,
+        "scales": [0.5],
+    }
     distributed = entropy_trajectory(lazy, compute="auto", **options)  # dask: a client is active
     in_memory = entropy_trajectory(lazy.load(), compute="serial", **options)
     assert distributed.sizes["realization"] == 3
@@ -56,8 +65,9 @@ def test_distributed_entropy_equals_in_memory(sweep_store, cluster):
 
 
 def test_ensemble_summary_has_honest_intervals(sweep_store):
-    ent = entropy_trajectory(dustsim.open_trajectory(sweep_store).load(), max_particles=2000,
-                             mutual_information=False, compute="serial")
+    ent = entropy_trajectory(
+        dustsim.open_trajectory(sweep_store).load(), max_particles=2000, mutual_information=False, compute="serial"
+    )
     summary = ensemble_summary(ent)
     assert "realization" not in summary.dims
     np.testing.assert_allclose(summary.entropy.values, ent.entropy.mean("realization").values)
@@ -86,13 +96,13 @@ def test_cli_entropy_of_a_sweep_on_a_local_cluster(sweep_store, tmp_path, capsys
     from dustsim.cli import main
 
     out = tmp_path / "h.nc"
-    code = main(["entropy", str(sweep_store), "-o", str(out), "--workers", "2", "--max-particles", "2000",
-                 "--no-mi"])
+    code = main(["entropy", str(sweep_store), "-o", str(out), "--workers", "2", "--max-particles", "2000", "--no-mi"])
     assert code == 0, capsys.readouterr().err
     result = xr.open_dataset(out)
     assert result.entropy.dims == ("realization", "time", "estimator")
-    reference = entropy_trajectory(dustsim.open_trajectory(sweep_store).load(), max_particles=2000,
-                                   mutual_information=False, compute="serial")
+    reference = entropy_trajectory(
+        dustsim.open_trajectory(sweep_store).load(), max_particles=2000, mutual_information=False, compute="serial"
+    )
     np.testing.assert_array_equal(result.entropy.values, reference.entropy.values)
 
 
@@ -105,8 +115,9 @@ def test_a_sweeps_entropy_keeps_its_members_and_plots_one_line_each(tmp_path, cl
     spec = SPEC.replace("replicas = 3", "replicas = 2").replace("[20.0]", "[16.0, 20.0]").replace("n = 4000", "n = 800")
     out = tmp_path / "two.zarr"
     run_sweep(SweepSpec.from_toml(spec), out, scheduler=cluster.scheduler.address)
-    ent = entropy_trajectory(dustsim.open_trajectory(out), max_particles=800, mutual_information=False,
-                             compute="serial")
+    ent = entropy_trajectory(
+        dustsim.open_trajectory(out), max_particles=800, mutual_information=False, compute="serial"
+    )
     assert ent.attrs["swept"] == "process.beta_max"
     for name in ("member", "replica", "seed", "process_beta_max"):
         assert ent[name].dims == ("realization",)
@@ -121,8 +132,7 @@ def test_a_sweeps_entropy_keeps_its_members_and_plots_one_line_each(tmp_path, cl
     assert "member_config" in xr.open_dataset(path).coords
 
 
-def test_distributed_frames_land_in_the_checkpoint_and_are_not_recomputed(sweep_store, cluster, tmp_path,
-                                                                          monkeypatch):
+def test_distributed_frames_land_in_the_checkpoint_and_are_not_recomputed(sweep_store, cluster, tmp_path, monkeypatch):
     import analysis.trajectory as trajectory
 
     lazy = dustsim.open_trajectory(sweep_store)
@@ -141,18 +151,19 @@ def test_distributed_frames_land_in_the_checkpoint_and_are_not_recomputed(sweep_
 
 def test_each_sweep_member_is_analysed_with_its_own_config(tmp_path, cluster):
     """A swept artifact width changes the exact entropy of that member's frames, not the base's."""
-    spec = SPEC.replace('"process.beta_max" = [20.0]', '"artifact.std" = [0.05, 0.3]').replace("replicas = 3",
-                                                                                                 "replicas = 1")
+    spec = SPEC.replace('"process.beta_max" = [20.0]', '"artifact.std" = [0.05, 0.3]').replace(
+        "replicas = 3", "replicas = 1"
+    )
     out = tmp_path / "widths.zarr"
     run_sweep(SweepSpec.from_toml(spec), out, scheduler=cluster.scheduler.address)
     ds = dustsim.open_trajectory(out)
-    ent = entropy_trajectory(ds, max_particles=4000, mutual_information=False, exact_samples=50_000,
-                             compute="serial")
+    ent = entropy_trajectory(ds, max_particles=4000, mutual_information=False, exact_samples=50_000, compute="serial")
     width = ent["artifact_std"].values
     exact0 = ent["exact_entropy"].isel(time=0).values
     knn0 = ent["entropy"].sel(estimator="knn").isel(time=0).values
-    se = np.hypot(ent["entropy_se"].sel(estimator="knn").isel(time=0).values,
-                  ent["exact_entropy_se"].isel(time=0).values)
+    se = np.hypot(
+        ent["entropy_se"].sel(estimator="knn").isel(time=0).values, ent["exact_entropy_se"].isel(time=0).values
+    )
     assert exact0[np.argmax(width)] > exact0[np.argmin(width)] + 1.0  # each member has its own mixture
     assert np.all(np.abs(knn0 - exact0) < 4.5 * se), (knn0, exact0, se)
     with pytest.raises(dustsim.errors.InputFileError, match="differ in artifact"):

@@ -39,9 +39,17 @@ def binned_check(samples, edges, probs, what):
 
 # ------------------------------------------------------------------------- Boltzmann
 DOUBLE_WELL = {
-    "init": "uniform", "artifact": {"half_width": 2.0}, "n": 20_000, "dim": 1, "process": "brownian",
+    "init": "uniform",
+    "artifact": {"half_width": 2.0},
+    "n": 20_000,
+    "dim": 1,
+    "process": "brownian",
     "potential": [{"name": "double-well", "barrier": 1.0, "width": 1.0}],
-    "boundary": {"kind": "reflecting", "box": 6.0}, "dt": 2e-3, "t_end": 6.0, "record_every": 1000, "seed": 12,
+    "boundary": {"kind": "reflecting", "box": 6.0},
+    "dt": 2e-3,
+    "t_end": 6.0,
+    "record_every": 1000,
+    "seed": 12,
 }
 
 
@@ -69,23 +77,39 @@ def test_double_well_reaches_boltzmann_and_matches_fokker_planck():
 
 def test_forces_are_minus_the_gradient_of_the_energy():
     potentials = make_potentials(
-        [{"name": "harmonic", "k": [1.5, 0.5], "centre": [0.2, -0.1]},
-         {"name": "double-well", "barrier": [2.0, 1.0], "width": [0.8, 1.3], "centre": [0.0, 0.3]},
-         {"name": "cosine", "amplitude": [0.7, -1.2], "wavelength": [0.9, 2.1], "centre": [0.1, 0.0]},
-         {"name": "constant", "force": [0.3, -2.0]}], 2)
+        [
+            {"name": "harmonic", "k": [1.5, 0.5], "centre": [0.2, -0.1]},
+            {"name": "double-well", "barrier": [2.0, 1.0], "width": [0.8, 1.3], "centre": [0.0, 0.3]},
+            {"name": "cosine", "amplitude": [0.7, -1.2], "wavelength": [0.9, 2.1], "centre": [0.1, 0.0]},
+            {"name": "constant", "force": [0.3, -2.0]},
+        ],
+        2,
+    )
     x = np.random.default_rng(0).uniform(-3, 3, (200, 2))
     h = 1e-6
-    grad = np.stack([(total_energy(potentials, x + h * e) - total_energy(potentials, x - h * e)) / (2 * h)
-                     for e in np.eye(2)], axis=1)
+    grad = np.stack(
+        [(total_energy(potentials, x + h * e) - total_energy(potentials, x - h * e)) / (2 * h) for e in np.eye(2)],
+        axis=1,
+    )
     np.testing.assert_allclose(total_force(potentials, x), -grad, rtol=1e-6, atol=1e-6)
 
 
 # ----------------------------------------------------------------------- boxes, walls
 def test_periodic_box_conserves_particles_unwraps_exactly_and_becomes_uniform():
     n, L, D = 20_000, 4.0, 1.0
-    ds = dustsim.simulate(init="uniform", artifact={"half_width": 0.5}, n=n, dim=2, process="brownian",
-                          process_params={"D": D}, boundary={"kind": "periodic", "box": L}, dt=2e-3, t_end=4.0,
-                          record_every=500, seed=3)
+    ds = dustsim.simulate(
+        init="uniform",
+        artifact={"half_width": 0.5},
+        n=n,
+        dim=2,
+        process="brownian",
+        process_params={"D": D},
+        boundary={"kind": "periodic", "box": L},
+        dt=2e-3,
+        t_end=4.0,
+        record_every=500,
+        seed=3,
+    )
     x = ds.position.values.astype(np.float64)
     assert x.shape == (5, n, 2) and np.all(np.isfinite(x))
     assert np.all((x >= -L / 2) & (x < L / 2)), "a particle left the periodic box"
@@ -104,10 +128,19 @@ def test_periodic_box_conserves_particles_unwraps_exactly_and_becomes_uniform():
 
 def test_reflecting_walls_never_leak_and_give_the_barometric_law():
     n, g, H = 20_000, 2.0, 3.0
-    ds = dustsim.simulate(init="uniform", artifact={"half_width": 1.0}, n=n, dim=2, process="brownian",
-                          potential=[{"name": "constant", "force": [0.0, -g]}],
-                          boundary={"kind": ["periodic", "reflecting"], "box": [4.0, H], "origin": [-2.0, -1.5]},
-                          dt=2e-3, t_end=3.0, record_every=100, seed=8)
+    ds = dustsim.simulate(
+        init="uniform",
+        artifact={"half_width": 1.0},
+        n=n,
+        dim=2,
+        process="brownian",
+        potential=[{"name": "constant", "force": [0.0, -g]}],
+        boundary={"kind": ["periodic", "reflecting"], "box": [4.0, H], "origin": [-2.0, -1.5]},
+        dt=2e-3,
+        t_end=3.0,
+        record_every=100,
+        seed=8,
+    )
     y = ds.position.values[..., 1].astype(np.float64)
     assert np.all((y >= -1.5) & (y <= 1.5)), "a particle went through a reflecting wall"
     assert "image" in ds and np.all(ds.image.values[..., 1] == 0)
@@ -117,8 +150,18 @@ def test_reflecting_walls_never_leak_and_give_the_barometric_law():
 
 
 def test_reflecting_walls_hold_even_when_one_step_crosses_the_box_many_times():
-    ds = dustsim.simulate(init="point", n=20_000, dim=1, process="brownian", process_params={"D": 50.0},
-                          boundary={"kind": "reflecting", "box": 0.05}, dt=1e-3, t_end=0.05, record_every=5, seed=2)
+    ds = dustsim.simulate(
+        init="point",
+        n=20_000,
+        dim=1,
+        process="brownian",
+        process_params={"D": 50.0},
+        boundary={"kind": "reflecting", "box": 0.05},
+        dt=1e-3,
+        t_end=0.05,
+        record_every=5,
+        seed=2,
+    )
     x = ds.position.values
     assert np.all((x >= -0.025) & (x <= 0.025))
     binned_check(x[-1, :, 0].astype(np.float64), np.linspace(-0.025, 0.025, 11), np.ones(10), "folded uniform")
@@ -126,8 +169,15 @@ def test_reflecting_walls_hold_even_when_one_step_crosses_the_box_many_times():
 
 def test_particles_outside_the_box_are_refused():
     with pytest.raises(dustsim.errors.ConfigError, match="starts outside the box"):
-        dustsim.simulate(init="uniform", artifact={"half_width": 3.0}, n=100, dim=1, process="brownian",
-                         boundary={"kind": "reflecting", "box": 2.0}, steps=2)
+        dustsim.simulate(
+            init="uniform",
+            artifact={"half_width": 3.0},
+            n=100,
+            dim=1,
+            process="brownian",
+            boundary={"kind": "reflecting", "box": 2.0},
+            steps=2,
+        )
 
 
 # ---------------------------------------------------------------------- OU and noise
@@ -136,8 +186,14 @@ def test_exact_ou_and_euler_in_a_harmonic_trap_agree_on_variance_and_autocorrela
     t0, taus = 4.0, np.array([0.25, 0.5, 1.0, 1.5])
     common = {"init": "point", "n": n, "dim": 2, "t_end": t0 + taus[-1], "seed": 17}
     exact = dustsim.simulate(**common, process="ou", process_params={"k": k, "D": D}, dt=0.25, record_every=1)
-    euler = dustsim.simulate(**common, process="brownian", process_params={"D": D},
-                             potential=[{"name": "harmonic", "k": k}], dt=dt, record_every=250)
+    euler = dustsim.simulate(
+        **common,
+        process="brownian",
+        process_params={"D": D},
+        potential=[{"name": "harmonic", "k": k}],
+        dt=dt,
+        record_every=250,
+    )
     assert euler.attrs["stepper"] == "euler" and trajectory_process(euler) is None
     var_euler_stationary = D / (k * (1 - k * dt / 2))  # 0.075 % above D / k: far below the SE
     for ds, what in ((exact, "exact OU"), (euler, "Euler")):
@@ -155,8 +211,17 @@ def test_exact_ou_and_euler_in_a_harmonic_trap_agree_on_variance_and_autocorrela
 
 def test_euler_increments_are_gaussian():
     n, dt, f = 100_000, 1e-2, 3.0
-    ds = dustsim.simulate(init="point", n=n, dim=2, process="brownian", potential=[{"name": "constant", "force": f}],
-                          dt=dt, steps=2, record_every=1, seed=23)
+    ds = dustsim.simulate(
+        init="point",
+        n=n,
+        dim=2,
+        process="brownian",
+        potential=[{"name": "constant", "force": f}],
+        dt=dt,
+        steps=2,
+        record_every=1,
+        seed=23,
+    )
     x = ds.position.values.astype(np.float64)
     for step in (1, 2):
         z = (x[step] - x[step - 1] - f * dt) / math.sqrt(2 * dt)
@@ -177,13 +242,28 @@ def discrete_law(process, times):
     return np.array(alpha), np.array(var)
 
 
-@pytest.mark.parametrize("schedule", [{"name": "linear", "start": 0.05, "end": 10.0, "t1": 1.0},
-                                      {"name": "python", "function": "physics_forces:vp_half_beta"}])
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        {"name": "linear", "start": 0.05, "end": 10.0, "t1": 1.0},
+        {"name": "python", "function": "physics_forces:vp_half_beta"},
+    ],
+)
 def test_a_diffusion_schedule_in_a_harmonic_trap_is_the_vp_sde(schedule):
     n, steps = 40_000, 500
-    ds = dustsim.simulate(init="gaussian", artifact={"std": 0.5, "mean": 1.0}, n=n, dim=1, process="brownian",
-                          potential=[{"name": "harmonic", "k": 1.0}], schedule={**schedule, "of": "D"}, steps=steps,
-                          t_end=1.0, record_every=100, seed=5)
+    ds = dustsim.simulate(
+        init="gaussian",
+        artifact={"std": 0.5, "mean": 1.0},
+        n=n,
+        dim=1,
+        process="brownian",
+        potential=[{"name": "harmonic", "k": 1.0}],
+        schedule={**schedule, "of": "D"},
+        steps=steps,
+        t_end=1.0,
+        record_every=100,
+        seed=5,
+    )
     alpha, var = discrete_law(make_process("vp"), np.linspace(0, 1, steps + 1))
     x0 = ds.position.isel(time=0).values[:, 0].astype(np.float64)
     for i, step in enumerate(ds.step.values[1:], start=1):
@@ -195,9 +275,19 @@ def test_a_diffusion_schedule_in_a_harmonic_trap_is_the_vp_sde(schedule):
 
 def test_a_temperature_schedule_scales_the_stationary_variance():
     n, k = 20_000, 2.0
-    ds = dustsim.simulate(init="point", n=n, dim=1, process="brownian", potential=[{"name": "harmonic", "k": k}],
-                          schedule={"name": "constant", "value": 3.0, "of": "kT"}, kT=0.5, dt=2e-3, t_end=3.0,
-                          record_every=1500, seed=4)
+    ds = dustsim.simulate(
+        init="point",
+        n=n,
+        dim=1,
+        process="brownian",
+        potential=[{"name": "harmonic", "k": k}],
+        schedule={"name": "constant", "value": 3.0, "of": "kT"},
+        kT=0.5,
+        dt=2e-3,
+        t_end=3.0,
+        record_every=1500,
+        seed=4,
+    )
     var = ds.position.isel(time=-1).values.astype(np.float64).var()
     exact = 3.0 * 0.5 / k  # kT(t) / k, relaxation rate mu k = D k / kT0 = 4
     assert_within_se(var, exact, exact * math.sqrt(2 / n), "stationary variance at kT = 1.5")
@@ -205,9 +295,19 @@ def test_a_temperature_schedule_scales_the_stationary_variance():
 
 def test_label_types_have_their_own_diffusion_coefficient():
     n, D, t = 40_000, 0.5, 0.5
-    ds = dustsim.simulate(init="gmm", artifact={"k": 2, "std": 0.1}, n=n, process="brownian",
-                          process_params={"D": D}, label_diffusion=[1.0, 0.25],
-                          potential=[{"name": "constant", "force": 0.0}], dt=1e-2, t_end=t, record_every=50, seed=6)
+    ds = dustsim.simulate(
+        init="gmm",
+        artifact={"k": 2, "std": 0.1},
+        n=n,
+        process="brownian",
+        process_params={"D": D},
+        label_diffusion=[1.0, 0.25],
+        potential=[{"name": "constant", "force": 0.0}],
+        dt=1e-2,
+        t_end=t,
+        record_every=50,
+        seed=6,
+    )
     disp = (ds.position.isel(time=-1) - ds.position.isel(time=0)).values.astype(np.float64)
     labels = ds.label.values
     for label, factor in ((0, 1.0), (1, 0.25)):

@@ -20,10 +20,32 @@ def run(*args, capsys):
 
 def test_simulate_with_a_potential_in_a_periodic_box(tmp_path, capsys):
     out = tmp_path / "dw.nc"
-    code, stdout, err = run("simulate", "--init", "uniform", "--n", "2000", "--dim", "2", "--process", "brownian",
-                            "--potential", "double-well:barrier=[1,0]", "--potential", "constant:force=[0.5,0]",
-                            "--box", "3", "--dt", "1e-3", "--steps", "200", "--seed", "5", "-o", str(out),
-                            capsys=capsys)
+    code, stdout, err = run(
+        "simulate",
+        "--init",
+        "uniform",
+        "--n",
+        "2000",
+        "--dim",
+        "2",
+        "--process",
+        "brownian",
+        "--potential",
+        "double-well:barrier=[1,0]",
+        "--potential",
+        "constant:force=[0.5,0]",
+        "--box",
+        "3",
+        "--dt",
+        "1e-3",
+        "--steps",
+        "200",
+        "--seed",
+        "5",
+        "-o",
+        str(out),
+        capsys=capsys,
+    )
     assert code == 0, err
     assert "brownian+double-well+constant" in stdout and "euler" in stdout
     ds = dustsim.open_trajectory(out)
@@ -33,15 +55,17 @@ def test_simulate_with_a_potential_in_a_periodic_box(tmp_path, capsys):
     assert "alpha" not in ds.coords and trajectory_process(ds) is None
     assert np.all(np.isfinite(unwrapped_position(ds).values))
     cfg = trajectory_config(ds)
-    assert cfg["boundary"]["kind"] == "periodic" and [p["name"] for p in cfg["potential"]] == ["double-well",
-                                                                                               "constant"]
+    assert cfg["boundary"]["kind"] == "periodic" and [p["name"] for p in cfg["potential"]] == [
+        "double-well",
+        "constant",
+    ]
 
 
 def test_toml_tables_and_the_resolved_config_reproduce_the_run(tmp_path, capsys):
     toml = tmp_path / "run.toml"
     toml.write_text(
         'init = "uniform"\nn = 300\ndim = 2\nsteps = 40\ndt = 2e-3\nseed = 8\nkT = 1.5\n'
-        '[artifact]\nhalf_width = 9.0\n'
+        "[artifact]\nhalf_width = 9.0\n"
         '[process]\nname = "brownian"\nD = 0.5\n'
         '[[potential]]\nname = "harmonic"\nk = [0.1, 0.0]\n'
         '[boundary]\nkind = ["reflecting", "periodic"]\nbox = [20.0, 20.0]\n'
@@ -60,9 +84,25 @@ def test_toml_tables_and_the_resolved_config_reproduce_the_run(tmp_path, capsys)
 
 
 def test_dry_run_shows_the_resolved_physics(capsys):
-    code, out, err = run("simulate", "--init", "gaussian", "--dim", "1", "--potential", "cosine:wavelength=0.5",
-                         "--boundary", "reflecting", "--box", "8", "--label-diffusion", "1", "--kT", "2",
-                         "--dry-run", capsys=capsys)
+    code, out, err = run(
+        "simulate",
+        "--init",
+        "gaussian",
+        "--dim",
+        "1",
+        "--potential",
+        "cosine:wavelength=0.5",
+        "--boundary",
+        "reflecting",
+        "--box",
+        "8",
+        "--label-diffusion",
+        "1",
+        "--kT",
+        "2",
+        "--dry-run",
+        capsys=capsys,
+    )
     assert code == 0, err
     cfg = dustsim.SimulationConfig.from_toml(out)
     assert cfg.stepper == "euler" and cfg.kT == 2.0 and cfg.step_guard == 0.2
@@ -71,9 +111,26 @@ def test_dry_run_shows_the_resolved_physics(capsys):
 
 def test_fokker_planck_command_writes_a_density(tmp_path, capsys):
     out = tmp_path / "fp.nc"
-    code, stdout, err = run("fokker-planck", "--init", "uniform", "--dim", "1", "--process", "brownian",
-                            "--potential", "double-well:barrier=2", "--t-end", "2", "--steps", "20", "--cells", "200",
-                            "-o", str(out), capsys=capsys)
+    code, stdout, err = run(
+        "fokker-planck",
+        "--init",
+        "uniform",
+        "--dim",
+        "1",
+        "--process",
+        "brownian",
+        "--potential",
+        "double-well:barrier=2",
+        "--t-end",
+        "2",
+        "--steps",
+        "20",
+        "--cells",
+        "200",
+        "-o",
+        str(out),
+        capsys=capsys,
+    )
     assert code == 0, err
     assert "density on 200 cells" in stdout and "mass 1" in stdout
     ds = open_dataset(out)
@@ -101,8 +158,9 @@ def test_fokker_planck_command_writes_a_density(tmp_path, capsys):
 )
 def test_bad_physics_exits_2_with_one_line(tmp_path, capsys, args, message):
     out = tmp_path / "o.nc"
-    code, _, err = run("simulate", "--init", "uniform", "--n", "100", "--steps", "5", *args, "-o", str(out),
-                       capsys=capsys)
+    code, _, err = run(
+        "simulate", "--init", "uniform", "--n", "100", "--steps", "5", *args, "-o", str(out), capsys=capsys
+    )
     assert code == 2, err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert not out.exists()
@@ -110,16 +168,46 @@ def test_bad_physics_exits_2_with_one_line(tmp_path, capsys, args, message):
 
 def test_unstable_step_exits_1_with_one_line(tmp_path, capsys):
     out = tmp_path / "o.nc"
-    code, _, err = run("simulate", "--init", "uniform", "-A", "half_width=4", "--n", "400", "--box", "10",
-                       "--interaction", "lj", "--dt", "0.01", "--steps", "20", "-o", str(out), capsys=capsys)
+    code, _, err = run(
+        "simulate",
+        "--init",
+        "uniform",
+        "-A",
+        "half_width=4",
+        "--n",
+        "400",
+        "--box",
+        "10",
+        "--interaction",
+        "lj",
+        "--dt",
+        "0.01",
+        "--steps",
+        "20",
+        "-o",
+        str(out),
+        capsys=capsys,
+    )
     assert code == 1
     assert "Euler-Maruyama step" in err and "smaller dt" in err and err.count("\n") == 1
     assert not out.exists()
 
 
 def test_fokker_planck_refuses_interactions(tmp_path, capsys):
-    code, _, err = run("fokker-planck", "--init", "uniform", "--dim", "1", "--box", "10", "-o",
-                       str(tmp_path / "fp.nc"), "--config", str(_write(tmp_path)), capsys=capsys)
+    code, _, err = run(
+        "fokker-planck",
+        "--init",
+        "uniform",
+        "--dim",
+        "1",
+        "--box",
+        "10",
+        "-o",
+        str(tmp_path / "fp.nc"),
+        "--config",
+        str(_write(tmp_path)),
+        capsys=capsys,
+    )
     assert code == 2 and "non-interacting" in err
 
 
@@ -130,8 +218,9 @@ def _write(tmp_path):
 
 
 def test_linear_runs_keep_their_config_and_process():
-    ds = dustsim.simulate(init="gmm", n=500, process="ou", steps=10, t_end=6.0, seed=3,
-                          boundary={"kind": "free"}, label_diffusion=[1.0])  # trivial physics: still linear
+    ds = dustsim.simulate(
+        init="gmm", n=500, process="ou", steps=10, t_end=6.0, seed=3, boundary={"kind": "free"}, label_diffusion=[1.0]
+    )  # trivial physics: still linear
     cfg = trajectory_config(ds)
     assert not any(key in cfg for key in ("potential", "boundary", "interaction", "schedule", "kT", "label_diffusion"))
     assert cfg["stepper"] == "exact" and "dynamics" not in ds.attrs

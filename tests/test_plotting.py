@@ -78,8 +78,13 @@ def test_report_is_self_contained(trajectory, tmp_path):
     from analysis.report import Section, write_report
 
     fig = plotting.filmstrip(trajectory, n_frames=2)
-    section = Section("Forward", "Dust dissolving.\n\nSecond paragraph.", figures=[(fig, "filmstrip")],
-                      tables=[([{"time": 0.0, "entropy": -1.23456}], "numbers")], code=[("a = 1", "config")])
+    section = Section(
+        "Forward",
+        "Dust dissolving.\n\nSecond paragraph.",
+        figures=[(fig, "filmstrip")],
+        tables=[([{"time": 0.0, "entropy": -1.23456}], "numbers")],
+        code=[("a = 1", "config")],
+    )
     path = write_report(tmp_path / "report.html", "dustsim demo", [section], subtitle="test")
     text = path.read_text()
     assert text.count("data:image/png;base64,") == 1
@@ -121,8 +126,11 @@ def test_information_panels_and_bounds(entropy):
 def test_loss_and_density_plots():
     import xarray as xr
 
-    log = xr.Dataset({"loss": ("step", [2.0, 1.0, 0.5]), "lr": ("step", [1e-3, 1e-3, 5e-4])},
-                     coords={"step": [100, 200, 300]}, attrs={"objective": "dsm"})
+    log = xr.Dataset(
+        {"loss": ("step", [2.0, 1.0, 0.5]), "lr": ("step", [1e-3, 1e-3, 5e-4])},
+        coords={"step": [100, 200, 300]},
+        attrs={"objective": "dsm"},
+    )
     fig = plotting.loss_plot(log)
     assert fig.get_axes()[0].get_yscale() == "log" and len(fig.get_axes()) == 2
     plt.close(fig)

@@ -169,8 +169,9 @@ def test_pair_kernel_equals_the_numpy_force(inter, dtype):
     g = np.array([kf.pair_g(ri * ri, inter.kind, Q) for ri in r])
     reference = inter.force(r.astype(np.float64))
     rtol = 1e-11 if dtype == np.float64 else 1e-4
-    np.testing.assert_allclose(g * r.astype(np.float64), reference, rtol=rtol,
-                               atol=rtol * (1 + np.abs(reference).max()), err_msg=inter.name)
+    np.testing.assert_allclose(
+        g * r.astype(np.float64), reference, rtol=rtol, atol=rtol * (1 + np.abs(reference).max()), err_msg=inter.name
+    )
     assert kf.pair_g(dtype(0.0), inter.kind, Q) == 0.0  # coincident particles exert no force
 
 
@@ -197,11 +198,15 @@ def test_a_new_definition_only_needs_its_own_module():
     from dustsim.physics.potential_defs import SeparablePotential, row_offsets
 
     quartic = SeparablePotential(
-        name="quartic", slot=len(potential_defs.DEFINITIONS), params={"q": 1.0, "centre": 0.0},
+        name="quartic",
+        slot=len(potential_defs.DEFINITIONS),
+        params={"q": 1.0, "centre": 0.0},
         energy=lambda x, p: np.sum(p["q"] * (x - p["centre"]) ** 4, axis=-1),
         force=lambda x, p: -4.0 * p["q"] * (x - p["centre"]) ** 3,
-        curvature=lambda p: 48.0 * p["q"], kernel_rows=2,
-        kernel_params=lambda p: (4.0 * p["q"], p["centre"]), kernel_force=njit(**INLINE)(_quartic_force),
+        curvature=lambda p: 48.0 * p["q"],
+        kernel_rows=2,
+        kernel_params=lambda p: (4.0 * p["q"], p["centre"]),
+        kernel_force=njit(**INLINE)(_quartic_force),
         torch_force=lambda x, axis: -4.0 * axis("q") * (x - axis("centre")) ** 3,
     )
     definitions = (*potential_defs.DEFINITIONS, quartic)

@@ -36,8 +36,9 @@ def moments(grid: QuantumGrid, density: np.ndarray) -> tuple[float, float]:
 def test_free_packet_width_follows_the_exact_law(hbar, mass):
     grid = QuantumGrid(512, -24.0, 24.0, hbar=hbar, mass=mass)
     s0, p0 = 0.5, 0.3
-    times, psi = evolve_wavefunction(grid, gaussian_packet(grid, -1.0, s0, p0), t_end=3.0, dt=0.1,
-                                     record_every=5, progress=False)
+    times, psi = evolve_wavefunction(
+        grid, gaussian_packet(grid, -1.0, s0, p0), t_end=3.0, dt=0.1, record_every=5, progress=False
+    )
     for t, f in zip(times, psi, strict=True):
         mean, var = moments(grid, np.abs(f) ** 2)
         exact = s0**2 * (1 + (hbar * t / (2 * mass * s0**2)) ** 2)
@@ -54,9 +55,16 @@ def test_harmonic_coherent_state_centre_follows_the_classical_orbit():
     width = math.sqrt(hbar / (2 * mass * omega))
     dt = 2e-3
     period = 2 * math.pi / omega
-    times, psi = evolve_wavefunction(grid, gaussian_packet(grid, x0, width, p0), t_end=period, dt=dt,
-                                     potential=f"harmonic:k={k}", record_every=100, progress=False,
-                                     tolerance=1e-4)
+    times, psi = evolve_wavefunction(
+        grid,
+        gaussian_packet(grid, x0, width, p0),
+        t_end=period,
+        dt=dt,
+        potential=f"harmonic:k={k}",
+        record_every=100,
+        progress=False,
+        tolerance=1e-4,
+    )
     dt = times[1] / 100
     # the split-operator step moves <x>, <p> exactly as kick-drift-kick leapfrog (Ehrenfest, linear force)
     x, p = x0, p0
@@ -90,8 +98,16 @@ def test_2d_pure_state_conserves_norm_and_spreads_per_axis():
 def test_density_matrix_conserves_trace_and_purity_in_a_double_well():
     grid = QuantumGrid(128, -5.0, 5.0)
     rho0 = pure_density_matrix(cat_state(grid, 2.0, 0.4))
-    _, rho = evolve_density_matrix(grid, rho0, t_end=1.0, dt=1e-3, potential="double-well:barrier=1,width=1",
-                                   record_every=250, progress=False, tolerance=1e-4)
+    _, rho = evolve_density_matrix(
+        grid,
+        rho0,
+        t_end=1.0,
+        dt=1e-3,
+        potential="double-well:barrier=1,width=1",
+        record_every=250,
+        progress=False,
+        tolerance=1e-4,
+    )
     for r in rho:
         assert abs(np.trace(r).real * grid.dx - 1) < 1e-10
         assert abs(np.sum(np.abs(r) ** 2) * grid.dx**2 - 1) < 1e-10
@@ -107,8 +123,9 @@ def test_dephasing_decays_coherences_as_exp_minus_lambda_chord_squared_t():
     chord2 = (x[:, None] - x[None, :]) ** 2
 
     def run(t, lam_, dt):
-        return evolve_density_matrix(grid, rho0, t_end=t, dt=dt, dephasing=lam_, record_every=10**6,
-                                     progress=False, tolerance=1.0)[1][-1]
+        return evolve_density_matrix(
+            grid, rho0, t_end=t, dt=dt, dephasing=lam_, record_every=10**6, progress=False, tolerance=1.0
+        )[1][-1]
 
     # exact at every time for a free particle: the chord function C(r) = int rho(x + r, x) dx decays as exp(-L r^2 t)
     t = 1.0
@@ -143,8 +160,9 @@ def test_cat_state_decoheres_to_purity_half_and_entropy_ln2():
     separation = 380 * width
     lam = 5.0 / (separation**2 * 0.01)  # L d^2 t = 5 at t = 0.01
     rho0 = pure_density_matrix(cat_state(grid, separation, width))
-    times, rho = evolve_density_matrix(grid, rho0, t_end=0.01, dt=1e-3, dephasing=lam, record_every=2,
-                                       progress=False, tolerance=1e-6)
+    times, rho = evolve_density_matrix(
+        grid, rho0, t_end=0.01, dt=1e-3, dephasing=lam, record_every=2, progress=False, tolerance=1e-6
+    )
     from analysis.quantum import von_neumann_entropy
 
     final = rho[-1]
@@ -162,8 +180,9 @@ def test_cat_state_decoheres_to_purity_half_and_entropy_ln2():
 def test_wigner_negativity_of_a_cat_decays_monotonically_under_dephasing():
     grid = QuantumGrid(288, -12.0, 12.0)
     rho0 = pure_density_matrix(cat_state(grid, 3.0, 0.4))
-    _, rho = evolve_density_matrix(grid, rho0, t_end=0.8, dt=2.5e-3, dephasing=2.0, record_every=20,
-                                   progress=False, tolerance=1e-4)
+    _, rho = evolve_density_matrix(
+        grid, rho0, t_end=0.8, dt=2.5e-3, dephasing=2.0, record_every=20, progress=False, tolerance=1e-4
+    )
     neg = np.array([negative_volume(grid, wigner(grid, r)) for r in rho])
     assert neg[0] > 0.1  # the cat's fringes
     assert np.all(np.diff(neg) < 1e-12), neg
@@ -188,8 +207,9 @@ def test_caldeira_leggett_free_particle_matches_the_exact_kramers_variance_and_e
     grid = QuantumGrid(192, -8.0, 8.0, hbar=0.25)
     kT, gamma, s0 = 0.5, 5.0, 0.2
     W0 = gaussian_wigner(grid, 0.0, s0, math.sqrt(kT))
-    times, W = caldeira_leggett(grid, W0, t_end=10.0, dt=0.02, gamma=gamma, kT=kT, record_every=50, progress=False,
-                                tolerance=2e-3)
+    times, W = caldeira_leggett(
+        grid, W0, t_end=10.0, dt=0.02, gamma=gamma, kT=kT, record_every=50, progress=False, tolerance=2e-3
+    )
     from analysis.quantum import shannon_entropy
 
     p_cell = wigner_cell(grid) / grid.dx
@@ -212,8 +232,9 @@ def test_caldeira_leggett_free_particle_matches_the_exact_kramers_variance_and_e
 def test_free_schrodinger_shannon_entropy_grows_like_log_t():
     grid = QuantumGrid(512, -24.0, 24.0)
     s0 = 0.3
-    times, psi = evolve_wavefunction(grid, gaussian_packet(grid, 0.0, s0), t_end=2.0, dt=0.05, record_every=20,
-                                     progress=False)
+    times, psi = evolve_wavefunction(
+        grid, gaussian_packet(grid, 0.0, s0), t_end=2.0, dt=0.05, record_every=20, progress=False
+    )
     from analysis.quantum import shannon_entropy
 
     H = [shannon_entropy(np.abs(f) ** 2, grid.dx) for f in psi]
@@ -238,12 +259,35 @@ def test_caldeira_leggett_at_high_friction_approaches_the_fokker_planck_density(
     p_cell = wigner_cell(grid) / grid.dx
     distances = []
     for gamma in (10.0, 20.0):
-        _, W = caldeira_leggett(grid, W0, t_end=t_end, dt=0.005, gamma=gamma, kT=kT, potential=[pot],
-                                record_every=400, progress=False, tolerance=1e-3)
+        _, W = caldeira_leggett(
+            grid,
+            W0,
+            t_end=t_end,
+            dt=0.005,
+            gamma=gamma,
+            kT=kT,
+            potential=[pot],
+            record_every=400,
+            progress=False,
+            tolerance=1e-3,
+        )
         fp = dustsim.fokker_planck(
-            {"init": "gaussian", "artifact": {"mean": 0.5, "std": 0.3}, "dim": 1, "process": "brownian",
-                 "process_params": {"D": kT / (mass * gamma)}, "kT": kT, "potential": [pot], "t_end": t_end - 1 / gamma,
-                 "steps": 100, "record_every": 100, "seed": 0}, cells=600, domain=[-3.0, 3.0])
+            {
+                "init": "gaussian",
+                "artifact": {"mean": 0.5, "std": 0.3},
+                "dim": 1,
+                "process": "brownian",
+                "process_params": {"D": kT / (mass * gamma)},
+                "kT": kT,
+                "potential": [pot],
+                "t_end": t_end - 1 / gamma,
+                "steps": 100,
+                "record_every": 100,
+                "seed": 0,
+            },
+            cells=600,
+            domain=[-3.0, 3.0],
+        )
         reference = np.interp(grid.x, fp.x.values, fp.density.values[-1])
         distances.append(float(np.abs(W[-1].sum(axis=1) * p_cell - reference).sum() * grid.dx))
     assert distances[1] < 4e-3
@@ -252,8 +296,15 @@ def test_caldeira_leggett_at_high_friction_approaches_the_fokker_planck_density(
 
 # ------------------------------------------------------------------ measurement
 def test_born_samples_pass_a_ks_test_against_the_exact_density():
-    ds = quantum_run("gaussian:width=0.4,momentum=1", points=512, domain=(-16, 16), t_end=2.0, dt=0.05,
-                     record_every=20, progress=False)
+    ds = quantum_run(
+        "gaussian:width=0.4,momentum=1",
+        points=512,
+        domain=(-16, 16),
+        t_end=2.0,
+        dt=0.05,
+        record_every=20,
+        progress=False,
+    )
     traj = born_sample(ds, 20_000, seed=3)
     from dustsim.schema import validate_trajectory
 
@@ -266,8 +317,9 @@ def test_born_samples_pass_a_ks_test_against_the_exact_density():
         assert result.pvalue > alpha, (t, result)
     # another seed gives other samples; the same seed the same ones
     assert not np.array_equal(born_sample(ds, 100, seed=4).position.values, traj.position.values[:, :100])
-    np.testing.assert_array_equal(born_sample(ds, 100, seed=3).position.values[0],
-                                  born_sample(ds, 100, seed=3, times=[0.0]).position.values[0])
+    np.testing.assert_array_equal(
+        born_sample(ds, 100, seed=3).position.values[0], born_sample(ds, 100, seed=3, times=[0.0]).position.values[0]
+    )
 
 
 def test_measured_dust_continues_in_the_classical_simulator_and_analysis(tmp_path):
@@ -276,8 +328,9 @@ def test_measured_dust_continues_in_the_classical_simulator_and_analysis(tmp_pat
     from analysis.quantum import quantum_entropy
     from dustsim.quantum.measure import measurement_points
 
-    ds = quantum_run("cat:separation=4,width=0.5", points=256, domain=(-10, 10), t_end=0.5, dt=0.05,
-                     record_every=5, progress=False)
+    ds = quantum_run(
+        "cat:separation=4,width=0.5", points=256, domain=(-10, 10), t_end=0.5, dt=0.05, record_every=5, progress=False
+    )
     traj = born_sample(ds, 4000, seed=1)
     ent = entropy_trajectory(traj, estimators=("knn",), kl=False, mutual_information=False)
     qe = quantum_entropy(ds)
@@ -361,8 +414,13 @@ _WIDE = QuantumGrid(128, -20.0, 20.0)  # tails ~1e-25 at the edges: grid shifts 
 
 
 @settings(max_examples=20, deadline=None)
-@given(separation=st.floats(0.0, 4.0), width=st.floats(0.4, 1.0), phase=st.floats(0.0, 2 * math.pi),
-       shift=st.integers(-10, 10), boost=st.integers(-6, 6))
+@given(
+    separation=st.floats(0.0, 4.0),
+    width=st.floats(0.4, 1.0),
+    phase=st.floats(0.0, 2 * math.pi),
+    shift=st.integers(-10, 10),
+    boost=st.integers(-6, 6),
+)
 def test_wigner_is_covariant_under_grid_shifts_and_boosts(separation, width, phase, shift, boost):
     psi = cat_state(_WIDE, separation, width, phase=phase)
     W = wigner(_WIDE, psi)
@@ -376,15 +434,29 @@ def test_wigner_is_covariant_under_grid_shifts_and_boosts(separation, width, pha
 # unitarity holds on the grid even where a steep well kicks the tails beyond the band (and the run warns so)
 @pytest.mark.filterwarnings("ignore:at t = .* beyond half the grid's band")
 @settings(max_examples=15, deadline=None)
-@given(k=st.floats(0.0, 2.0), barrier=st.floats(0.0, 2.0), width=st.floats(0.5, 1.0), centre=st.floats(-2.0, 2.0),
-       momentum=st.floats(-1.5, 1.5))
+@given(
+    k=st.floats(0.0, 2.0),
+    barrier=st.floats(0.0, 2.0),
+    width=st.floats(0.5, 1.0),
+    centre=st.floats(-2.0, 2.0),
+    momentum=st.floats(-1.5, 1.5),
+)
 def test_unitary_evolution_keeps_norm_and_purity_for_any_potential(k, barrier, width, centre, momentum):
     potential = [f"harmonic:k={k}", f"double-well:barrier={barrier},width=1.5"]
     psi = gaussian_packet(_GRID, centre, width, momentum)
-    _, frames = evolve_wavefunction(_GRID, psi, t_end=0.5, dt=0.01, potential=potential, record_every=50,
-                                    progress=False, tolerance=1.0)
+    _, frames = evolve_wavefunction(
+        _GRID, psi, t_end=0.5, dt=0.01, potential=potential, record_every=50, progress=False, tolerance=1.0
+    )
     assert abs(np.sum(np.abs(frames[-1]) ** 2) * _GRID.dx - 1) < 1e-10
-    _, rho = evolve_density_matrix(_GRID, pure_density_matrix(psi), t_end=0.5, dt=0.01, potential=potential,
-                                   record_every=50, progress=False, tolerance=1.0)
+    _, rho = evolve_density_matrix(
+        _GRID,
+        pure_density_matrix(psi),
+        t_end=0.5,
+        dt=0.01,
+        potential=potential,
+        record_every=50,
+        progress=False,
+        tolerance=1.0,
+    )
     # the density matrix follows the same unitary: rho = psi psi^H at the end
     np.testing.assert_allclose(rho[-1], np.outer(frames[-1], frames[-1].conj()), atol=1e-10)

@@ -23,11 +23,37 @@ def run(*args, capsys):
 def test_quantum_writes_state_entropy_measurement_and_points(tmp_path, capsys):
     paths = {name: tmp_path / name for name in ("cat.nc", "entropy.nc", "measured.nc", "last.npy", "f.png")}
     code, out, err = run(
-        "quantum", "--state", "cat:separation=4,width=0.5", "--points", "128", "--dephasing", "1", "--dt", "0.005",
-        "--t-end", "0.5", "--record-every", "20", "--tolerance", "1e-3", "--seed", "3",
-        "--entropy-out", str(paths["entropy.nc"]), "--measure", "500", "--measure-out", str(paths["measured.nc"]),
-        "--points-out", str(paths["last.npy"]), "--figure", str(paths["f.png"]), "-o", str(paths["cat.nc"]),
-        capsys=capsys)
+        "quantum",
+        "--state",
+        "cat:separation=4,width=0.5",
+        "--points",
+        "128",
+        "--dephasing",
+        "1",
+        "--dt",
+        "0.005",
+        "--t-end",
+        "0.5",
+        "--record-every",
+        "20",
+        "--tolerance",
+        "1e-3",
+        "--seed",
+        "3",
+        "--entropy-out",
+        str(paths["entropy.nc"]),
+        "--measure",
+        "500",
+        "--measure-out",
+        str(paths["measured.nc"]),
+        "--points-out",
+        str(paths["last.npy"]),
+        "--figure",
+        str(paths["f.png"]),
+        "-o",
+        str(paths["cat.nc"]),
+        capsys=capsys,
+    )
     assert code == 0, err
     assert "density-matrix on 128 points" in out
     state = open_dataset(paths["cat.nc"])
@@ -41,8 +67,22 @@ def test_quantum_writes_state_entropy_measurement_and_points(tmp_path, capsys):
     assert measured.position.shape == (6, 500, 1)
     assert measured.attrs["dynamics"] == "quantum-measurement"
     assert (tmp_path / "f-wigner.png").stat().st_size > 0
-    code, out, err = run("simulate", "--init", f"points:{paths['last.npy']}", "--dim", "1", "--process", "brownian",
-                         "--steps", "5", "--seed", "0", "-o", str(tmp_path / "continued.nc"), capsys=capsys)
+    code, out, err = run(
+        "simulate",
+        "--init",
+        f"points:{paths['last.npy']}",
+        "--dim",
+        "1",
+        "--process",
+        "brownian",
+        "--steps",
+        "5",
+        "--seed",
+        "0",
+        "-o",
+        str(tmp_path / "continued.nc"),
+        capsys=capsys,
+    )
     assert code == 0, err
     continued = dustsim.open_trajectory(tmp_path / "continued.nc")
     np.testing.assert_allclose(continued.position.values[0], measured.position.values[-1], rtol=1e-6)
@@ -60,18 +100,60 @@ def test_round_trip_keeps_the_state_exactly(tmp_path):
 
 
 def test_two_dimensional_and_caldeira_leggett_runs(tmp_path, capsys):
-    code, out, err = run("quantum", "--dim", "2", "--points", "64", "--state", "gaussian:width=0.8", "--t-end", "0.2",
-                         "--dt", "0.05", "--entropy-out", str(tmp_path / "e2.nc"), "--measure", "3000",
-                         "--measure-out", str(tmp_path / "m2.nc"), "-o", str(tmp_path / "q2.nc"), capsys=capsys)
+    code, out, err = run(
+        "quantum",
+        "--dim",
+        "2",
+        "--points",
+        "64",
+        "--state",
+        "gaussian:width=0.8",
+        "--t-end",
+        "0.2",
+        "--dt",
+        "0.05",
+        "--entropy-out",
+        str(tmp_path / "e2.nc"),
+        "--measure",
+        "3000",
+        "--measure-out",
+        str(tmp_path / "m2.nc"),
+        "-o",
+        str(tmp_path / "q2.nc"),
+        capsys=capsys,
+    )
     assert code == 0, err
     assert open_dataset(tmp_path / "q2.nc")["psi_real"].dims == ("time", "x", "y")
     measured = dustsim.open_trajectory(tmp_path / "m2.nc").position.values[0]
     assert measured.shape == (3000, 2)
     assert np.all(np.abs(measured.std(axis=0) - 0.8) < 4.5 * 0.8 / math.sqrt(2 * 3000))  # SE of an sd
-    code, out, err = run("quantum", "--state", "mixed:width=0.3,momentum_width=0.7", "--hbar", "0.1", "--gamma", "10",
-                         "--kT", "0.5", "--potential", "double-well", "--domain=-3,3", "--points", "192",
-                         "--dt", "0.01", "--t-end", "0.1", "--tolerance", "1e-3",
-                         "--entropy-out", str(tmp_path / "e.nc"), "-o", str(tmp_path / "cl.nc"), capsys=capsys)
+    code, out, err = run(
+        "quantum",
+        "--state",
+        "mixed:width=0.3,momentum_width=0.7",
+        "--hbar",
+        "0.1",
+        "--gamma",
+        "10",
+        "--kT",
+        "0.5",
+        "--potential",
+        "double-well",
+        "--domain=-3,3",
+        "--points",
+        "192",
+        "--dt",
+        "0.01",
+        "--t-end",
+        "0.1",
+        "--tolerance",
+        "1e-3",
+        "--entropy-out",
+        str(tmp_path / "e.nc"),
+        "-o",
+        str(tmp_path / "cl.nc"),
+        capsys=capsys,
+    )
     assert code == 0, err
     assert "wigner on 192 points" in out
     purity = open_dataset(tmp_path / "e.nc")["purity"].values
@@ -84,8 +166,13 @@ def test_states_from_files_are_validated(tmp_path, capsys):
     grid = QuantumGrid(96, -10.0, 10.0)
     rho = pure_density_matrix(gaussian_packet(grid, 1.0, 0.6))
     other = pure_density_matrix(gaussian_packet(grid))
-    files = {"psi.npy": 3 * gaussian_packet(grid, 0.0, 0.7), "rho.npy": rho, "zero.npy": np.zeros(96),
-             "skew.npy": rho + 0.01j * np.eye(96, k=1), "neg.npy": rho - 0.5 * other}
+    files = {
+        "psi.npy": 3 * gaussian_packet(grid, 0.0, 0.7),
+        "rho.npy": rho,
+        "zero.npy": np.zeros(96),
+        "skew.npy": rho + 0.01j * np.eye(96, k=1),
+        "neg.npy": rho - 0.5 * other,
+    }
     for name, array in files.items():
         np.save(tmp_path / name, array)
     common = ["--points", "96", "--t-end", "0.1", "--dt", "0.05"]
@@ -94,10 +181,15 @@ def test_states_from_files_are_validated(tmp_path, capsys):
         code, _, err = run("quantum", "--state", f"file:{tmp_path / name}", *common, "-o", str(out), capsys=capsys)
         assert code == 0, err
     assert open_dataset(tmp_path / "rho.npy.nc").attrs["representation"] == "density-matrix"
-    for name, message in (("zero.npy", "not normalisable"), ("skew.npy", "not Hermitian"),
-                          ("neg.npy", "not positive semi-definite"), ("absent.npy", "not found")):
-        code, _, err = run("quantum", "--state", f"file:{tmp_path / name}", *common, "-o", str(tmp_path / "x.nc"),
-                           capsys=capsys)
+    for name, message in (
+        ("zero.npy", "not normalisable"),
+        ("skew.npy", "not Hermitian"),
+        ("neg.npy", "not positive semi-definite"),
+        ("absent.npy", "not found"),
+    ):
+        code, _, err = run(
+            "quantum", "--state", f"file:{tmp_path / name}", *common, "-o", str(tmp_path / "x.nc"), capsys=capsys
+        )
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
         assert not (tmp_path / "x.nc").exists()
 
@@ -127,8 +219,22 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args,
 
 def test_dustsim_plot_draws_quantum_datasets(tmp_path, capsys):
     state, entropy = tmp_path / "q.nc", tmp_path / "e.nc"
-    code, _, err = run("quantum", "--state", "cat:separation=3,width=0.5", "--points", "96", "--t-end", "0.2",
-                       "--dt", "0.05", "--entropy-out", str(entropy), "-o", str(state), capsys=capsys)
+    code, _, err = run(
+        "quantum",
+        "--state",
+        "cat:separation=3,width=0.5",
+        "--points",
+        "96",
+        "--t-end",
+        "0.2",
+        "--dt",
+        "0.05",
+        "--entropy-out",
+        str(entropy),
+        "-o",
+        str(state),
+        capsys=capsys,
+    )
     assert code == 0, err
     for source, style in ((state, "default"), (state, "heatmap"), (entropy, "default")):
         figure = tmp_path / f"{source.stem}-{style}.png"
@@ -140,7 +246,16 @@ def test_dustsim_plot_draws_quantum_datasets(tmp_path, capsys):
 def test_the_recorded_config_reproduces_the_run_exactly():
     import tomllib
 
-    ds = quantum_run("cat:separation=3,width=0.5", points=96, t_end=0.3, dt=0.01, record_every=10, dephasing=0.5,
-                     potential="harmonic:k=0.5", tolerance=1e-3, progress=False)
+    ds = quantum_run(
+        "cat:separation=3,width=0.5",
+        points=96,
+        t_end=0.3,
+        dt=0.01,
+        record_every=10,
+        dephasing=0.5,
+        potential="harmonic:k=0.5",
+        tolerance=1e-3,
+        progress=False,
+    )
     again = quantum_run(**tomllib.loads(ds.attrs["config"])["quantum"], progress=False)
     np.testing.assert_array_equal(state_frames(again), state_frames(ds))

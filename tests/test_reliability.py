@@ -35,8 +35,9 @@ def run_process(*args, fault=None, cwd=None):
     env.pop("DUSTSIM_FAULT", None)
     if fault:
         env["DUSTSIM_FAULT"] = fault
-    return subprocess.run([sys.executable, "-m", "dustsim", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "dustsim", *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd
+    )
 
 
 def listing(path: Path) -> list[str]:
@@ -52,23 +53,37 @@ def one_line_error(code, err, expected_code, *fragments):
 
 # ------------------------------------------------------------------ the five cases
 def test_huge_steps_named_before_allocating(tmp_path, capsys):
-    code, _, err = run("simulate", "--init", "gmm", "--n", "100", "--steps", "1000000000000000",
-                       "-o", tmp_path / "a.nc", capsys=capsys)
+    code, _, err = run(
+        "simulate", "--init", "gmm", "--n", "100", "--steps", "1000000000000000", "-o", tmp_path / "a.nc", capsys=capsys
+    )
     one_line_error(code, err, 2, "steps = 1000000000000000", "--steps")
     assert listing(tmp_path) == []
 
 
 def test_output_larger_than_the_disk_is_refused(tmp_path, capsys):
-    code, _, err = run("simulate", "--init", "gmm", "--n", "1000000", "--steps", "100000000", "--record-every", "1",
-                       "-o", tmp_path / "a.zarr", capsys=capsys)
+    code, _, err = run(
+        "simulate",
+        "--init",
+        "gmm",
+        "--n",
+        "1000000",
+        "--steps",
+        "100000000",
+        "--record-every",
+        "1",
+        "-o",
+        tmp_path / "a.zarr",
+        capsys=capsys,
+    )
     one_line_error(code, err, 2, "--record-every", "free there")
     assert listing(tmp_path) == []
 
 
 def test_sweep_bad_grid_value_leaves_nothing(tmp_path, capsys):
     spec = tmp_path / "spec.toml"
-    spec.write_text('init = "gmm"\nn = 200\nsteps = 20\nprocess = "vp"\n[sweep]\n[sweep.grid]\n'
-                    '"process.beta_max" = [10.0, "abc"]\n')
+    spec.write_text(
+        'init = "gmm"\nn = 200\nsteps = 20\nprocess = "vp"\n[sweep]\n[sweep.grid]\n"process.beta_max" = [10.0, "abc"]\n'
+    )
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     code, _, err = run("sweep", spec, "-o", out_dir / "s.zarr", capsys=capsys)
@@ -110,13 +125,16 @@ def reference(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize(("suffix", "fault", "resimulates"), [
-    ("nc", "frame@3", True),
-    ("nc", "write:complete", False),
-    ("nc", "write:renamed", False),
-    ("zarr", "frame@2", True),
-    ("zarr", "finish:renamed", False),
-])
+@pytest.mark.parametrize(
+    ("suffix", "fault", "resimulates"),
+    [
+        ("nc", "frame@3", True),
+        ("nc", "write:complete", False),
+        ("nc", "write:renamed", False),
+        ("zarr", "frame@2", True),
+        ("zarr", "finish:renamed", False),
+    ],
+)
 def test_kill_then_resume_is_bitwise_identical_and_clean(tmp_path, reference, suffix, fault, resimulates):
     out = tmp_path / f"big.{suffix}"
     killed = run_process(*SIM, "-o", out, fault=fault)
@@ -143,12 +161,15 @@ def test_resume_of_a_finished_run_refuses_another_seed(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------- messages
-@pytest.mark.parametrize(("content", "fragments"), [
-    ("1,2\n3,4\n5,x\n", ("line 3, column 2", "'x'")),
-    ("1,2\n3,4\n5\n", ("line 3 has 1 values",)),
-    ("x,y\n1,2\n3,4,5\n", ("line 3 has 3 values", "line 2 has 2")),
-    ("x,y\n1,2,3\n", ("line 2 has 3 values", "header has 2")),
-])
+@pytest.mark.parametrize(
+    ("content", "fragments"),
+    [
+        ("1,2\n3,4\n5,x\n", ("line 3, column 2", "'x'")),
+        ("1,2\n3,4\n5\n", ("line 3 has 1 values",)),
+        ("x,y\n1,2\n3,4,5\n", ("line 3 has 3 values", "line 2 has 2")),
+        ("x,y\n1,2,3\n", ("line 2 has 3 values", "header has 2")),
+    ],
+)
 def test_points_file_errors_name_the_line(tmp_path, capsys, content, fragments):
     path = tmp_path / "p.csv"
     path.write_text(content)
@@ -182,16 +203,16 @@ def test_points_with_header_lonlat_duplicates_are_explained(tmp_path, capsys):
     path = tmp_path / "airports.csv"
     path.write_text("lon,lat\n" + "\n".join(f"{a:.4f},{b:.4f}" for a, b in rows) + "\n")
     out = tmp_path / "a.nc"
-    code, _, err = run("simulate", "--init", f"points:{path}", "--steps", "20", "--seed", "1", "-o", out,
-                       capsys=capsys)
+    code, _, err = run("simulate", "--init", f"points:{path}", "--steps", "20", "--seed", "1", "-o", out, capsys=capsys)
     assert code == 0, err
     assert "note: points: columns 'lon', 'lat' read as longitude/latitude" in err
     assert "7 duplicate points" in err and "standardised" in err
     x0 = dustsim.open_trajectory(out).position.isel(time=0).values.astype(np.float64)
     # one factor for both axes (a map keeps its shape): the aspect ratio of the projected cloud is kept
     projected = np.column_stack([rows[:, 0] * np.cos(np.radians(rows[:, 1].mean())), rows[:, 1]])
-    np.testing.assert_allclose(x0.std(axis=0) / x0.std(axis=0)[1], projected.std(axis=0) / projected.std(axis=0)[1],
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        x0.std(axis=0) / x0.std(axis=0)[1], projected.std(axis=0) / projected.std(axis=0)[1], rtol=1e-5
+    )
     assert abs(x0.mean(axis=0)).max() < 1e-5 and abs(x0.std(axis=0).max() - 1) < 1e-5
 
 
@@ -224,8 +245,9 @@ def test_image_dark_shape_on_light_background(tmp_path, capsys):
     path = tmp_path / "square.jpg"
     mpimg.imsave(path, img)
     out = tmp_path / "sq.nc"
-    code, _, err = run("simulate", "--init", f"image:{path}", "--n", "2000", "--steps", "10", "--seed", "1",
-                       "-o", out, capsys=capsys)
+    code, _, err = run(
+        "simulate", "--init", f"image:{path}", "--n", "2000", "--steps", "10", "--seed", "1", "-o", out, capsys=capsys
+    )
     assert code == 0, err
     assert "note: image:" in err and "light background" in err
     x0 = dustsim.open_trajectory(out).position.isel(time=0).values
@@ -239,8 +261,9 @@ def test_dry_runs_write_nothing(tmp_path, reference, capsys):
     traj = tmp_path / "t.nc"
     dustsim.save_dataset(reference["nc"], traj)
     spec = tmp_path / "spec.toml"
-    spec.write_text('init = "gmm"\nn = 200\nsteps = 20\n[sweep]\nreplicas = 2\n[sweep.grid]\n'
-                    '"process.beta_max" = [10.0, 20.0]\n')
+    spec.write_text(
+        'init = "gmm"\nn = 200\nsteps = 20\n[sweep]\nreplicas = 2\n[sweep.grid]\n"process.beta_max" = [10.0, 20.0]\n'
+    )
     before = listing(tmp_path)
     cases = [
         (("simulate", *SIM[1:], "-o", tmp_path / "s.nc", "--dry-run"), "frames of 500 particles"),

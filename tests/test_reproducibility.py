@@ -104,12 +104,29 @@ def test_resume_refuses_a_different_run(tmp_path, monkeypatch):
 
 def test_killed_cli_run_resumes_identically(tmp_path):
     """SIGKILL a real `dustsim simulate` mid-run, resume it, compare with a clean run."""
-    args = ["--init", "gmm", "--n", "200000", "--process", "vp", "--steps", "400", "--record-every", "2",
-            "--seed", "3", "--no-progress"]
+    args = [
+        "--init",
+        "gmm",
+        "--n",
+        "200000",
+        "--process",
+        "vp",
+        "--steps",
+        "400",
+        "--record-every",
+        "2",
+        "--seed",
+        "3",
+        "--no-progress",
+    ]
     out = tmp_path / "killed.zarr"
     env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "dustsim", "simulate", *args, "-o", str(out)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dustsim", "simulate", *args, "-o", str(out)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     store = FrameStore(partial_path(out))
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -122,17 +139,31 @@ def test_killed_cli_run_resumes_identically(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not out.exists()
-    done = subprocess.run([sys.executable, "-m", "dustsim", "simulate", *args, "-o", str(out), "--resume"],
-                          capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "dustsim", "simulate", *args, "-o", str(out), "--resume"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     clean = tmp_path / "clean.zarr"
-    subprocess.run([sys.executable, "-m", "dustsim", "simulate", *args, "-o", str(clean)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "dustsim", "simulate", *args, "-o", str(clean)], check=True, capture_output=True
+    )
     assert np.array_equal(xr.open_zarr(out).position.values, xr.open_zarr(clean).position.values)
 
 
-WELLS = {"init": "gaussian", "n": 2_001, "dim": 1, "process": "brownian", "steps": 60, "dt": 1e-3,
-         "record_every": 10, "seed": 5, "potential": [{"name": "double-well", "barrier": 1.0, "width": 1.0}]}
+WELLS = {
+    "init": "gaussian",
+    "n": 2_001,
+    "dim": 1,
+    "process": "brownian",
+    "steps": 60,
+    "dt": 1e-3,
+    "record_every": 10,
+    "seed": 5,
+    "potential": [{"name": "double-well", "barrier": 1.0, "width": 1.0}],
+}
 
 
 def test_physical_run_resumes_identically_and_refuses_other_physics(tmp_path, monkeypatch):

@@ -40,8 +40,18 @@ def _box_run(kind, interaction=None, potential=None):
     extra = {"interaction": interaction} if interaction else {}
     if potential:
         extra["potential"] = [potential]
-    return dustsim.simulate(init="uniform:half_width=1", n=30, dim=2, process="brownian", stepper="euler", steps=5,
-                            t_end=0.001, seed=1, boundary={"kind": kind, "box": [4.0, 4.0]}, **extra)
+    return dustsim.simulate(
+        init="uniform:half_width=1",
+        n=30,
+        dim=2,
+        process="brownian",
+        stepper="euler",
+        steps=5,
+        t_end=0.001,
+        seed=1,
+        boundary={"kind": kind, "box": [4.0, 4.0]},
+        **extra,
+    )
 
 
 @pytest.mark.parametrize(

@@ -32,14 +32,22 @@ from dustsim.schedule_theory.thermodynamics import (
 )
 
 GAUSS = GaussianMixture(np.array([[0.7, -0.3]]), np.array([0.4]), np.array([1.0]))
-MIX = GaussianMixture(np.array([[-1.0, 0.0], [1.0, 0.5], [0.0, -1.0]]), np.array([0.2, 0.3, 0.25]),
-                      np.array([0.3, 0.3, 0.4]))
+MIX = GaussianMixture(
+    np.array([[-1.0, 0.0], [1.0, 0.5], [0.0, -1.0]]), np.array([0.2, 0.3, 0.25]), np.array([0.3, 0.3, 0.4])
+)
 
 
 def all_schedules(data_std: float = 0.4) -> list:
-    return [make_process("vp"), make_process("vp-cosine"), make_process("sub-vp"), make_process("fm"),
-            make_process("edm"), make_process("ve", sigma_max=3.0), OptimalTransport(s=data_std),
-            OptimalTransport(s=0.8, warp=(0.0, 0.2, 0.45, 0.7, 1.0))]
+    return [
+        make_process("vp"),
+        make_process("vp-cosine"),
+        make_process("sub-vp"),
+        make_process("fm"),
+        make_process("edm"),
+        make_process("ve", sigma_max=3.0),
+        OptimalTransport(s=data_std),
+        OptimalTransport(s=0.8, warp=(0.0, 0.2, 0.45, 0.7, 1.0)),
+    ]
 
 
 # ------------------------------------------------------------------------ processes
@@ -66,11 +74,17 @@ def test_ot_is_the_displacement_interpolation_of_gaussian_data():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.floats(0.0, 0.95), st.floats(0.01, 0.99), st.floats(0.0, 1.0), st.floats(0.0, 2.0),
-       st.sampled_from(["edm", "ot", "ot-warp"]))
+@given(
+    st.floats(0.0, 0.95),
+    st.floats(0.01, 0.99),
+    st.floats(0.0, 1.0),
+    st.floats(0.0, 2.0),
+    st.sampled_from(["edm", "ot", "ot-warp"]),
+)
 def test_kernels_compose_and_match_the_marginals(a, b, c, s, kind):
-    p = {"edm": EDM(), "ot": OptimalTransport(s=s),
-         "ot-warp": OptimalTransport(s=s, warp=(0.0, 0.05, 0.5, 0.9, 1.0))}[kind]
+    p = {"edm": EDM(), "ot": OptimalTransport(s=s), "ot-warp": OptimalTransport(s=s, warp=(0.0, 0.05, 0.5, 0.9, 1.0))}[
+        kind
+    ]
     t0, t1 = a, a + (0.999 - a) * b
     t2 = t1 + (0.999 - t1) * c
     a01, b01 = p.transition(t0, t1)
@@ -116,8 +130,9 @@ def test_gaussian_optimal_schedule_action_equals_closed_form_w2_and_is_smallest(
 
 def test_mixture_monte_carlo_rate_agrees_with_gaussian_closed_form():
     # the Gaussian as two components 1e-4 apart (a change of O(1e-8) in the law) forces the Monte Carlo path
-    twin = GaussianMixture(GAUSS.means + np.array([[0.0, 0.0], [1e-4, 0.0]]), np.repeat(GAUSS.stds, 2),
-                           np.array([0.5, 0.5]))
+    twin = GaussianMixture(
+        GAUSS.means + np.array([[0.0, 0.0], [1e-4, 0.0]]), np.repeat(GAUSS.stds, 2), np.array([0.5, 0.5])
+    )
     for p in (make_process("vp"), make_process("fm"), OptimalTransport(s=0.7)):
         exact = path_integrals(GAUSS, p, 0.99)
         mc = path_integrals(twin, p, 0.99, n_samples=4000, seed=3)
@@ -138,15 +153,27 @@ def test_optimal_schedule_for_a_mixture_has_the_smallest_action():
         assert other.action - ours.action > -Z * math.hypot(other.action_se, ours.action_se), p.name
 
 
-@pytest.mark.parametrize("name, params, t0, t1", [
-    ("vp", {}, 0.0, 1.0), ("sub-vp", {}, 0.05, 1.0), ("ve", {"sigma_max": 3.0}, 0.0, 1.0),
-    ("vp-cosine", {}, 0.0, 0.98), ("ot", {"s": 0.5}, 0.0, 0.98), ("edm", {"sigma_max": 5.0}, 0.0, 1.0)])
+@pytest.mark.parametrize(
+    "name, params, t0, t1",
+    [
+        ("vp", {}, 0.0, 1.0),
+        ("sub-vp", {}, 0.05, 1.0),
+        ("ve", {"sigma_max": 3.0}, 0.0, 1.0),
+        ("vp-cosine", {}, 0.0, 0.98),
+        ("ot", {"s": 0.5}, 0.0, 0.98),
+        ("edm", {"sigma_max": 5.0}, 0.0, 1.0),
+    ],
+)
 def test_entropy_production_equals_the_endpoint_entropy_route(name, params, t0, t1):
     p = make_process(name, **params)
     score_route = path_integrals(MIX, p, t1, t0=t0, n_samples=4000, seed=2, panels=32)
     entropy_route, se = entropy_production_from_entropies(MIX, p, t0, t1, n_samples=100_000, seed=4)
-    assert_within_se(score_route.entropy_production, entropy_route,
-                     math.hypot(score_route.entropy_production_se, se), f"Sigma_phys of {name}")
+    assert_within_se(
+        score_route.entropy_production,
+        entropy_route,
+        math.hypot(score_route.entropy_production_se, se),
+        f"Sigma_phys of {name}",
+    )
     if name == "vp":  # all of it is KL decay: Sigma_phys = KL(p_0 || N) - KL(p_T || N)
         kl = []
         for t in (0.0, t1):
@@ -201,8 +228,9 @@ def test_monte_carlo_bound_agrees_with_closed_form():
     p = make_process("vp")
     grid = time_grid(p, 10)
     exact = gaussian_error_bound(GAUSS, p, grid, 0.1, [0.05, 0.0])
-    mc = error_bound(GAUSS, p, grid, perturbed_score(GAUSS, p, 0.1, [0.05, 0.0]), n_samples=3000,
-                     nodes_per_step=8, seed=1)
+    mc = error_bound(
+        GAUSS, p, grid, perturbed_score(GAUSS, p, 0.1, [0.05, 0.0]), n_samples=3000, nodes_per_step=8, seed=1
+    )
     # + 1 %: the 8-node Gauss-Legendre rule per step
     assert_within_se(mc.bound, exact.bound, mc.bound_se + 0.01 * exact.bound, "bound (MC vs closed form)")
 
@@ -239,8 +267,9 @@ def test_short_vp_run_warns_and_records_the_prior_gap():
     from dustsim.simulation import PriorWarning
 
     with pytest.warns(PriorWarning, match=r"KL\(p_T \|\| prior\) = [0-9.e-]+ nats.*beta_max"):
-        ds = dustsim.simulate(init="gmm", n=2000, process="vp", process_params={"beta_max": 2.0}, steps=20, seed=1,
-                              progress=False)
+        ds = dustsim.simulate(
+            init="gmm", n=2000, process="vp", process_params={"beta_max": 2.0}, steps=20, seed=1, progress=False
+        )
     assert ds.attrs["prior_gap_kl"] > ds.attrs["prior_gap_noise_floor"]
     assert ds.attrs["prior_gap_method"] == "mixture"
     with warnings.catch_warnings():
@@ -269,16 +298,36 @@ def test_schedule_study_small_run_and_cli(tmp_path):
     from analysis.schedule_study import rank_correlation, schedule_study
     from dustsim.cli import main
 
-    ds = schedule_study(schedules=["vp", "fm", "ot", "vp-cosine"], nfe=[5, 20], n=400, n_bound=200, n_boot=200,
-                        trained=False)
+    ds = schedule_study(
+        schedules=["vp", "fm", "ot", "vp-cosine"], nfe=[5, 20], n=400, n_bound=200, n_boot=200, trained=False
+    )
     assert ds.sizes == {"score": 1, "schedule": 4, "nfe": 2}
     assert bool(ds.bound_holds.all())
     assert float(ds.action.sel(schedule="ot")) == float(ds.action.min())  # the fitted schedule is the cheapest
     rho, lo, hi = rank_correlation(np.array([1.0, 2, 3, 4, 5]), np.array([1.0, 3, 2, 5, 4]), n_boot=300)
     assert rho == pytest.approx(0.8) and lo <= rho <= hi
     out, fig = tmp_path / "study.nc", tmp_path / "study.png"
-    code = main(["schedules", "study", "--schedule", "vp", "--schedule", "fm", "--schedule", "ot", "--nfe", "5",
-                 "--n", "300", "--no-trained", "-o", str(out), "--figure", str(fig)])
+    code = main(
+        [
+            "schedules",
+            "study",
+            "--schedule",
+            "vp",
+            "--schedule",
+            "fm",
+            "--schedule",
+            "ot",
+            "--nfe",
+            "5",
+            "--n",
+            "300",
+            "--no-trained",
+            "-o",
+            str(out),
+            "--figure",
+            str(fig),
+        ]
+    )
     assert code == 0 and out.exists() and fig.stat().st_size > 0
     assert main(["schedules", "study", "--nfe", "5,x"]) == 2
     assert main(["schedules", "optimal", "--init", "gmm", "-A", "k=2"]) == 0

@@ -34,8 +34,18 @@ def discrete_alpha_sigma(process, times, stepper):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_free_brownian_msd(dim, dtype):
     D, n = 0.35, 40_000
-    ds = dustsim.simulate(init="point", n=n, dim=dim, process="brownian", process_params={"D": D},
-                          steps=200, t_end=2.0, record_every=40, seed=11, dtype=dtype)
+    ds = dustsim.simulate(
+        init="point",
+        n=n,
+        dim=dim,
+        process="brownian",
+        process_params={"D": D},
+        steps=200,
+        t_end=2.0,
+        record_every=40,
+        seed=11,
+        dtype=dtype,
+    )
     msd = (ds.position.astype(np.float64) ** 2).sum("spatial").mean("particle").values[1:]
     t = ds.time.values[1:]
     exact = 2 * dim * D * t
@@ -53,9 +63,19 @@ def test_brownian_from_an_artifact_keeps_its_mean(stepper):
 
 def test_ou_relaxation_and_stationary_variance():
     k, D, x_start, n = 1.5, 0.5, 2.0, 50_000
-    ds = dustsim.simulate(init="point", artifact={"at": x_start}, n=n, dim=2, process="ou",
-                          process_params={"k": k, "D": D}, steps=600, t_end=6.0, record_every=30,
-                          seed=5, dtype="float64")
+    ds = dustsim.simulate(
+        init="point",
+        artifact={"at": x_start},
+        n=n,
+        dim=2,
+        process="ou",
+        process_params={"k": k, "D": D},
+        steps=600,
+        t_end=6.0,
+        record_every=30,
+        seed=5,
+        dtype="float64",
+    )
     t = ds.time.values
     x = ds.position.values
     mean, var = x.mean(axis=1), x.var(axis=1, ddof=1)
@@ -72,17 +92,33 @@ def test_ou_relaxation_and_stationary_variance():
 def test_ou_euler_matches_its_discrete_law_and_the_continuum():
     k, D, n, dt = 1.0, 1.0, 50_000, 0.02
     process = make_process("ou", k=k, D=D)
-    ds = dustsim.simulate(init="point", artifact={"at": 1.0}, n=n, dim=2, process="ou",
-                          process_params={"k": k, "D": D}, dt=dt, t_end=8.0, record_every=50,
-                          stepper="euler", seed=9, dtype="float64")
+    ds = dustsim.simulate(
+        init="point",
+        artifact={"at": 1.0},
+        n=n,
+        dim=2,
+        process="ou",
+        process_params={"k": k, "D": D},
+        dt=dt,
+        t_end=8.0,
+        record_every=50,
+        stepper="euler",
+        seed=9,
+        dtype="float64",
+    )
     alpha_e, sigma_e = discrete_alpha_sigma(process, np.arange(401) * dt, "euler")
     frames = ds.step.values
     x = ds.position.values
     var = x.var(axis=1, ddof=1)
-    assert_within_se(x.mean(axis=1)[1:], alpha_e[frames][1:, None], sigma_e[frames][1:, None] / math.sqrt(n),
-                     "Euler mean")
-    assert_within_se(var[1:], sigma_e[frames][1:, None] ** 2,
-                     sigma_e[frames][1:, None] ** 2 * math.sqrt(2 / (n - 1)), "Euler variance")
+    assert_within_se(
+        x.mean(axis=1)[1:], alpha_e[frames][1:, None], sigma_e[frames][1:, None] / math.sqrt(n), "Euler mean"
+    )
+    assert_within_se(
+        var[1:],
+        sigma_e[frames][1:, None] ** 2,
+        sigma_e[frames][1:, None] ** 2 * math.sqrt(2 / (n - 1)),
+        "Euler variance",
+    )
     # Euler's stationary variance is D / (k (1 - k dt / 2)): 1% above D/k here
     stationary_euler = D / (k * (1 - k * dt / 2))
     assert sigma_e[-1] ** 2 == pytest.approx(stationary_euler, rel=1e-6)
@@ -105,8 +141,17 @@ def mixture_moments(means, stds, weights, alpha, sigma):
 @pytest.mark.parametrize("stepper", ["exact", "euler"])
 def test_gaussian_mixture_marginals_under_vp(stepper):
     n, steps = 100_000, 500
-    ds = dustsim.simulate(init="gmm", artifact={"k": 4, "radius": 1.0, "std": 0.15}, n=n, process="vp",
-                          steps=steps, record_every=100, stepper=stepper, seed=21, dtype="float64")
+    ds = dustsim.simulate(
+        init="gmm",
+        artifact={"k": 4, "radius": 1.0, "std": 0.15},
+        n=n,
+        process="vp",
+        steps=steps,
+        record_every=100,
+        stepper=stepper,
+        seed=21,
+        dtype="float64",
+    )
     art = dustsim.SimulationConfig.from_toml(ds.attrs["config"]).artifact
     means, stds, weights = np.array(art["means"]), np.array(art["stds"]), np.array(art["weights"])
     process = make_process("vp")
@@ -130,8 +175,9 @@ def test_gaussian_mixture_marginals_under_vp(stepper):
         cov_se = products.std(axis=0) / math.sqrt(n)
         assert_within_se(np.cov(x.T), cov, cov_se, f"covariance at step {step}")
         for u in directions:  # one-sample KS of projections against the exact mixture
-            cdf = functools.partial(mixture_cdf, direction=u, means=means, stds=stds, weights=weights,
-                                    alpha=alpha, sigma=sigma)
+            cdf = functools.partial(
+                mixture_cdf, direction=u, means=means, stds=stds, weights=weights, alpha=alpha, sigma=sigma
+            )
             p = stats.kstest(x @ u, cdf).pvalue
             assert p > 1e-4 / 3, f"KS p = {p:.2g} at step {step}"
         # two-sample test against exact mixture samples drawn independently
@@ -154,8 +200,9 @@ def test_vp_reaches_standard_normal():
 @pytest.mark.parametrize("process", ["sub-vp", "vp-cosine"])
 def test_other_vp_schedules_follow_their_kernel(process):
     n = 60_000
-    ds = dustsim.simulate(init="gaussian", artifact={"std": 0.5}, n=n, process=process, steps=50,
-                          record_every=10, seed=3, dtype="float64")
+    ds = dustsim.simulate(
+        init="gaussian", artifact={"std": 0.5}, n=n, process=process, steps=50, record_every=10, seed=3, dtype="float64"
+    )
     var = ds.position.values.var(axis=1, ddof=1)
     exact = 0.25 * ds.alpha.values**2 + ds.sigma.values**2
     assert_within_se(var, exact[:, None], exact[:, None] * math.sqrt(2 / (n - 1)), f"{process} variance")

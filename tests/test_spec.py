@@ -36,7 +36,7 @@ def test_number_rules_refuse_booleans_strings_and_non_finite(value):
             check(value, "opt", "where")
 
 
-@given(st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False)))
+@given(st.one_of(st.integers(-(10**6), 10**6), st.floats(allow_nan=False, allow_infinity=False)))
 def test_number_rules_accept_finite_reals(x):
     assert spec.finite_number(x, "x") == float(x)
     assert spec.finite_number(np.float32(x) if abs(x) < 1e30 else x, "x") == pytest.approx(float(x), rel=1e-6)
@@ -75,7 +75,7 @@ def test_axis_numbers():
 
 
 _VALUES = st.one_of(
-    st.integers(-10**9, 10**9),
+    st.integers(-(10**9), 10**9),
     st.floats(allow_nan=False, allow_infinity=False, width=64).filter(lambda v: v != 0 or math.copysign(1, v) > 0),
     st.lists(st.integers(-100, 100), min_size=1, max_size=4),
     st.booleans(),
@@ -98,8 +98,7 @@ def test_parse_spec_round_trips_toml_literals(name, options):
 
 def test_spec_parsers_share_one_syntax_and_one_error():
     """Every spec of dustsim reads ``name:key=value`` alike and refuses a bare word alike."""
-    for parse, what in ((potential_spec, "potential"), (interaction_spec, "interaction"),
-                        (schedule_spec, "schedule")):
+    for parse, what in ((potential_spec, "potential"), (interaction_spec, "interaction"), (schedule_spec, "schedule")):
         assert parse("Foo:a=1,b=[1, 2],c=x") == {"name": "foo", "a": 1, "b": [1, 2], "c": "x"}
         with pytest.raises(ConfigError, match=f"^{what} option 'a' is not of the form key=value$"):
             parse("foo:a")
@@ -139,8 +138,17 @@ def test_stream_ids_are_fixed_and_distinct():
     """Renumbering a stream would change every output drawn from it (see dustsim.streams)."""
     assert (streams.DYNAMICS_STREAM, streams.ARTIFACT_STREAM) == (0, 1)
     assert (streams.RESTORE_REFERENCE_STREAM, streams.EXACT_POSTERIOR_STREAM) == (7, 8)
-    assert streams.MODEL_STREAMS == {"init": 0, "data": 1, "sampler": 2, "prior": 3, "probe": 4, "projection": 5,
-                                     "restore": 6, "validation": 7, "validation-draws": 8}
+    assert streams.MODEL_STREAMS == {
+        "init": 0,
+        "data": 1,
+        "sampler": 2,
+        "prior": 3,
+        "probe": 4,
+        "projection": 5,
+        "restore": 6,
+        "validation": 7,
+        "validation-draws": 8,
+    }
     numpy_ids = [streams.ARTIFACT_STREAM, streams.RESTORE_REFERENCE_STREAM, streams.EXACT_POSTERIOR_STREAM]
     assert len(set(numpy_ids)) == len(numpy_ids)
     assert len(set(streams.MODEL_STREAMS.values())) == len(streams.MODEL_STREAMS)
@@ -160,8 +168,10 @@ def test_stream_draws_differ_between_streams_and_repeat_within():
 def test_no_random_stream_is_defined_outside_the_registry():
     """Spawn keys, stream ids and fresh seeds of dustsim come from dustsim.streams only."""
     root = Path(streams.__file__).parent
-    pattern = re.compile(r"spawn_key=\(\d|\)\.spawn\(|^\s*(DYNAMICS_STREAM|ARTIFACT_STREAM|MAX_STEPS_PER_CALL)\s*="
-                         r"|def fresh_seed")
+    pattern = re.compile(
+        r"spawn_key=\(\d|\)\.spawn\(|^\s*(DYNAMICS_STREAM|ARTIFACT_STREAM|MAX_STEPS_PER_CALL)\s*="
+        r"|def fresh_seed"
+    )
     offenders = [
         f"{path.relative_to(root)}:{i}"
         for path in root.rglob("*.py")

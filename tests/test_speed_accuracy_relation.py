@@ -29,9 +29,16 @@ FAST = {"n_times": 160, "n_space": 3001}
 
 
 def schedules() -> list:
-    return [make_process("vp"), make_process("vp-cosine"), make_process("sub-vp"), make_process("fm"),
-            make_process("edm"), make_process("ve", sigma_max=6.0), OptimalTransport(s=0.6),
-            OptimalTransport(s=0.8, warp=(0.0, 0.2, 0.45, 0.7, 1.0))]
+    return [
+        make_process("vp"),
+        make_process("vp-cosine"),
+        make_process("sub-vp"),
+        make_process("fm"),
+        make_process("edm"),
+        make_process("ve", sigma_max=6.0),
+        OptimalTransport(s=0.6),
+        OptimalTransport(s=0.8, warp=(0.0, 0.2, 0.45, 0.7, 1.0)),
+    ]
 
 
 def _ids(ps: list) -> list[str]:
@@ -52,6 +59,7 @@ def test_pearson_divergence_matches_the_gaussian_closed_form():
     x = np.linspace(-12, 12, 20001)
     u = (np.arange(4000) + 0.5) / 4000
     from scipy.stats import norm
+
     assert _chi2_from_quantiles(norm.ppf(u, 0.9, 1.1), p) == pytest.approx(pearson_divergence(q, p, x), rel=2e-2)
 
 
@@ -61,9 +69,11 @@ def test_complete_estimation_chain_holds_for_every_schedule(process):
     # Sigma >= W2(q, p_tau)^2 / tau (Eq. 92), for start errors of mean, width and shape
     tau = end_time(process)
     c, s = start_law(process, tau).means[0, 0], start_law(process, tau).stds[0]
-    starts = [start_law(process, tau), start_law(process, tau, shift=0.4 * s, scale=1.15),
-              GaussianMixture(np.array([[c - 0.5 * s], [c + 0.7 * s]]), np.array([0.6 * s, 0.5 * s]),
-                              np.array([0.5, 0.5]))]
+    starts = [
+        start_law(process, tau),
+        start_law(process, tau, shift=0.4 * s, scale=1.15),
+        GaussianMixture(np.array([[c - 0.5 * s], [c + 0.7 * s]]), np.array([0.6 * s, 0.5 * s]), np.array([0.5, 0.5])),
+    ]
     for start in starts:
         r = complete_estimation(BIMODAL, process, start, **FAST)
         assert r.d0 > 0 and np.isfinite(r.d0)
@@ -73,9 +83,16 @@ def test_complete_estimation_chain_holds_for_every_schedule(process):
 
 
 @settings(max_examples=12, deadline=None)
-@given(m1=st.floats(-2.0, 0.0), m2=st.floats(0.5, 2.0), s1=st.floats(0.15, 0.6), s2=st.floats(0.15, 0.6),
-       w=st.floats(0.2, 0.8), shift=st.floats(-0.5, 0.5), scale=st.floats(0.8, 1.3),
-       name=st.sampled_from(["vp", "vp-cosine", "fm", "ve"]))
+@given(
+    m1=st.floats(-2.0, 0.0),
+    m2=st.floats(0.5, 2.0),
+    s1=st.floats(0.15, 0.6),
+    s2=st.floats(0.15, 0.6),
+    w=st.floats(0.2, 0.8),
+    shift=st.floats(-0.5, 0.5),
+    scale=st.floats(0.8, 1.3),
+    name=st.sampled_from(["vp", "vp-cosine", "fm", "ve"]),
+)
 def test_complete_estimation_chain_holds_for_any_bimodal_data_and_start_error(m1, m2, s1, s2, w, shift, scale, name):
     data = GaussianMixture(np.array([[m1], [m2]]), np.array([s1, s2]), np.array([w, 1 - w]))
     process = make_process(name, sigma_max=6.0) if name == "ve" else make_process(name)
@@ -129,8 +146,9 @@ def test_incomplete_estimation_bound_holds_for_every_schedule_nfe_and_score_erro
     for scale, shift in [(0.0, 0.0), (0.1, 0.0), (-0.2, 0.15)]:
         score = perturbed_score(BIMODAL, process, scale, [shift])
         for nfe in (5, 10, 20, 50):
-            r = incomplete_estimation(BIMODAL, process, nfe, score, n_quantiles=1500, n_space=2001, nodes=3,
-                                      action=action)
+            r = incomplete_estimation(
+                BIMODAL, process, nfe, score, n_quantiles=1500, n_space=2001, nodes=3, action=action
+            )
             if math.isnan(r.bound):  # a step's map folds over: no velocity field, the relation says nothing
                 # (a score error times cosine's / fm's diverging drift near alpha = 0, or too few steps)
                 assert (scale, shift) != (0.0, 0.0) or nfe <= 10
@@ -162,8 +180,9 @@ def test_multidimensional_data_is_refused_with_a_clear_error():
 def test_schedule_study_records_the_paper_bound_and_it_holds():
     from analysis.schedule_study import resolve_schedule, schedule_study
 
-    ds = schedule_study(BIMODAL, schedules=["vp", "fm", "ve", "ot"], nfe=[5], n=300, n_bound=100, n_boot=100,
-                        trained=False)
+    ds = schedule_study(
+        BIMODAL, schedules=["vp", "fm", "ve", "ot"], nfe=[5], n=300, n_bound=100, n_boot=100, trained=False
+    )
     assert {"pearson_d0", "pearson_d0_se", "w1_change_bound"} <= set(ds.data_vars)
     assert ds.w1_change_bound.attrs["units"] == "length"
     for name in ds.schedule.values:

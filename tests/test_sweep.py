@@ -64,9 +64,15 @@ def test_sweep_equals_members_one_by_one(tmp_path):
 
 def _sweep_process(spec_file, out, tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "dustsim", "sweep", str(spec_file), "-o", str(out), "--workers",
-                             "2", "--no-progress"], env=env, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    return subprocess.Popen(
+        [sys.executable, "-m", "dustsim", "sweep", str(spec_file), "-o", str(out), "--workers", "2", "--no-progress"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
 
 
 def _wait_for_members(out, proc, count, timeout=180):

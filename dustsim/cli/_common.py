@@ -39,8 +39,11 @@ def seed_option() -> Any:
 
 
 def dry_run_option() -> Any:
-    return click.option("--dry-run", is_flag=True,
-                        help="Check every input and option, print the resolved plan (sizes, outputs) and exit.")
+    return click.option(
+        "--dry-run",
+        is_flag=True,
+        help="Check every input and option, print the resolved plan (sizes, outputs) and exit.",
+    )
 
 
 def print_plan(command: str, items: dict[str, Any]) -> None:

@@ -18,27 +18,42 @@ def physics_options(interactions: bool = True) -> Callable[[Callable[..., Any]],
 
     options = [
         click.option(
-            "--potential", "potential", multiple=True, metavar="SPEC",
+            "--potential",
+            "potential",
+            multiple=True,
+            metavar="SPEC",
             help="External potential, repeatable: harmonic:k=2, double-well:barrier=3,width=1, "
-                 "cosine:amplitude=1,wavelength=2, constant:force=[0,-1], custom:module:function.",
+            "cosine:amplitude=1,wavelength=2, constant:force=[0,-1], custom:module:function.",
         ),
         click.option("--boundary", help="free, periodic or reflecting (or one per axis: periodic,reflecting)."),
         click.option("--box", metavar="L[,L...]", help="Box length (per axis: 20,10); alone it means a periodic box."),
     ]
     if interactions:
-        options.append(click.option(
-            "--interaction", metavar="SPEC",
-            help="Pair potential: harmonic:epsilon=10,sigma=1 (soft), wca:sigma=1, lj:epsilon=1,cutoff=2.5, "
-                 "morse:epsilon=5,a=5,r0=1.",
-        ))
+        options.append(
+            click.option(
+                "--interaction",
+                metavar="SPEC",
+                help="Pair potential: harmonic:epsilon=10,sigma=1 (soft), wca:sigma=1, lj:epsilon=1,cutoff=2.5, "
+                "morse:epsilon=5,a=5,r0=1.",
+            )
+        )
     options += [
-        click.option("--schedule", metavar="SPEC",
-                     help="Time-dependent D or kT: linear:of=kT,start=2,end=0.1; exponential:...; python:mod:fn."),
+        click.option(
+            "--schedule",
+            metavar="SPEC",
+            help="Time-dependent D or kT: linear:of=kT,start=2,end=0.1; exponential:...; python:mod:fn.",
+        ),
         click.option("--kT", "kT", type=float, help="Temperature (energy units, default 1)."),
-        click.option("--label-diffusion", metavar="D0,D1,...",
-                     help="Multiplier of the diffusion coefficient per particle label (type)."),
-        click.option("--step-guard", type=float,
-                     help="Largest force displacement per step, in units of the force length scale (default 0.2)."),
+        click.option(
+            "--label-diffusion",
+            metavar="D0,D1,...",
+            help="Multiplier of the diffusion coefficient per particle label (type).",
+        ),
+        click.option(
+            "--step-guard",
+            type=float,
+            help="Largest force displacement per step, in units of the force length scale (default 0.2).",
+        ),
     ]
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -66,18 +66,37 @@ def run_emergence_demo(out_dir: str | Path | None = None, *, seed: int = 0, quic
     from dustsim.simulation import PriorWarning
 
     n_free, n_trap = (8_000, 3_000) if quick else (20_000, 8_000)
-    free = dustsim.simulate(init="point", n=n_free, dim=1, process="brownian", process_params={"D": 0.5},
-                            t_end=2.5, steps=125, record_every=2, seed=seed, progress=False,
-                            history="demo: free dust from a point")
+    free = dustsim.simulate(
+        init="point",
+        n=n_free,
+        dim=1,
+        process="brownian",
+        process_params={"D": 0.5},
+        t_end=2.5,
+        steps=125,
+        record_every=2,
+        seed=seed,
+        progress=False,
+        history="demo: free dust from a point",
+    )
     with warnings.catch_warnings():  # the trap is not meant to reach its stationary law
         warnings.simplefilter("ignore", PriorWarning)
-        trap = dustsim.simulate(init="gmm", artifact={"k": 12, "radius": 3.0, "std": 0.03}, n=n_trap, dim=2,
-                                process="ou", process_params={"k": 1.0, "D": 0.1}, t_end=3.0, steps=30,
-                                record_every=1, seed=seed + 1, progress=False,
-                                history="demo: grains gathered by a trap")
+        trap = dustsim.simulate(
+            init="gmm",
+            artifact={"k": 12, "radius": 3.0, "std": 0.03},
+            n=n_trap,
+            dim=2,
+            process="ou",
+            process_params={"k": 1.0, "D": 0.1},
+            t_end=3.0,
+            steps=30,
+            record_every=1,
+            seed=seed + 1,
+            progress=False,
+            history="demo: grains gathered by a trap",
+        )
     point = GaussianMixture(np.zeros((1, 1)), np.zeros(1), np.ones(1))
-    em_free = emergence(free, FREE_SCALES, mixture=point,
-                        history="demo: emergence")
+    em_free = emergence(free, FREE_SCALES, mixture=point, history="demo: emergence")
     em_trap = emergence(trap, TRAP_SCALES, history="demo: emergence")
 
     numbers: dict[str, float] = {}
@@ -119,16 +138,30 @@ def emergence_section(demo: EmergenceDemo) -> Any:
     return Section(
         "Emergence across scales",
         text,
-        figures=[(demo.figures["free"], "free dust: H_Δ(t), structure per scale (dotted: exact), emergence time"),
-                 (demo.figures["trap"], "grains in a trap: the entropy change per scale has both signs")],
-        tables=[([
-            {"quantity": "exponent p of t_Δ ~ Δ^p (free dust; 2 expected)",
-             "value": f"{n['exponent']:.3f} ± {n['exponent_se']:.3f}"},
-            {"quantity": "largest |estimated − exact| emergence time, in SEs",
-             "value": n["largest_time_deviation_in_se"]},
-            {"quantity": f"trap: change of H_Δ at Δ = {TRAP_SCALES[0]} (nats)", "value": n["trap_fine_change"]},
-            {"quantity": f"trap: change of H_Δ at Δ = {TRAP_SCALES[-3]} (nats)", "value": n["trap_coarse_change"]},
-        ], "emergence across scales")],
+        figures=[
+            (demo.figures["free"], "free dust: H_Δ(t), structure per scale (dotted: exact), emergence time"),
+            (demo.figures["trap"], "grains in a trap: the entropy change per scale has both signs"),
+        ],
+        tables=[
+            (
+                [
+                    {
+                        "quantity": "exponent p of t_Δ ~ Δ^p (free dust; 2 expected)",
+                        "value": f"{n['exponent']:.3f} ± {n['exponent_se']:.3f}",
+                    },
+                    {
+                        "quantity": "largest |estimated − exact| emergence time, in SEs",
+                        "value": n["largest_time_deviation_in_se"],
+                    },
+                    {"quantity": f"trap: change of H_Δ at Δ = {TRAP_SCALES[0]} (nats)", "value": n["trap_fine_change"]},
+                    {
+                        "quantity": f"trap: change of H_Δ at Δ = {TRAP_SCALES[-3]} (nats)",
+                        "value": n["trap_coarse_change"],
+                    },
+                ],
+                "emergence across scales",
+            )
+        ],
     )
 
 

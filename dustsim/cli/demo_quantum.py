@@ -17,12 +17,24 @@ import numpy as np
 
 #: the quantum run of the demo: a cat of two packets, decohered by position dephasing
 CAT: dict[str, Any] = {
-    "state": "cat:separation=8,width=0.2", "points": 192, "domain": (-8.0, 8.0), "mass": 4.0, "t_end": 0.2,
-    "dt": 0.002, "record_every": 5, "dephasing": 2.0, "tolerance": 1e-3,
+    "state": "cat:separation=8,width=0.2",
+    "points": 192,
+    "domain": (-8.0, 8.0),
+    "mass": 4.0,
+    "t_end": 0.2,
+    "dt": 0.002,
+    "record_every": 5,
+    "dephasing": 2.0,
+    "tolerance": 1e-3,
 }
 #: a free packet and the classical dust measured from it (Brownian, same start)
 PACKET: dict[str, Any] = {
-    "state": "gaussian:width=0.5", "points": 256, "domain": (-24.0, 24.0), "t_end": 4.0, "dt": 0.1, "record_every": 4,
+    "state": "gaussian:width=0.5",
+    "points": 256,
+    "domain": (-24.0, 24.0),
+    "t_end": 4.0,
+    "dt": 0.1,
+    "record_every": 4,
 }
 CLASSICAL_D = 0.5
 
@@ -45,8 +57,14 @@ def _decohered(cat: Any) -> int:
     return int(np.argmax(np.exp(-CAT["dephasing"] * d**2 * t) < 1e-3))
 
 
-def three_levels(out: Path, *, seed: int = 0, n_measure: int = 2000, emergence_figure: Any = None,
-                 emergence_caption: str = "emergence across scales") -> tuple[Any, dict[str, Path], dict[str, float]]:
+def three_levels(
+    out: Path,
+    *,
+    seed: int = 0,
+    n_measure: int = 2000,
+    emergence_figure: Any = None,
+    emergence_caption: str = "emergence across scales",
+) -> tuple[Any, dict[str, Path], dict[str, float]]:
     """Compute and describe the three levels of dust.
 
     Parameters
@@ -87,8 +105,16 @@ def three_levels(out: Path, *, seed: int = 0, n_measure: int = 2000, emergence_f
     packet = quantum_run(progress=False, history="demo: free packet", **PACKET)
     start = born_sample(packet, n_measure, seed=seed, times=[0.0])
     classical = dustsim.simulate(
-        init="gaussian", artifact={"std": 0.5}, n=n_measure, dim=1, process="brownian",
-        process_params={"D": CLASSICAL_D}, steps=40, t_end=PACKET["t_end"], record_every=4, seed=seed,
+        init="gaussian",
+        artifact={"std": 0.5},
+        n=n_measure,
+        dim=1,
+        process="brownian",
+        process_params={"D": CLASSICAL_D},
+        steps=40,
+        t_end=PACKET["t_end"],
+        record_every=4,
+        seed=seed,
         history="demo: classical dust from the same initial law",
     )
     numbers = {
@@ -103,21 +129,29 @@ def three_levels(out: Path, *, seed: int = 0, n_measure: int = 2000, emergence_f
         "measured_start_std": float(start["position"].values[0, :, 0].std()),
     }
     figures = [
-        (_png(wigner_snapshots(cat)), "quantum level: the Wigner function of a cat state; the blue (negative) "
-                                      "fringes are what decoherence removes"),
+        (
+            _png(wigner_snapshots(cat)),
+            "quantum level: the Wigner function of a cat state; the blue (negative) "
+            "fringes are what decoherence removes",
+        ),
         (_png(density_matrix_heatmaps(cat)), "|rho(x, x')|: dephasing kills the off-diagonal coherences"),
-        (_png(quantum_entropy_panels(qe)), "von Neumann and Shannon entropy, purity, coherence length and Wigner "
-                                           "negativity along the way"),
-        (_png(spreading_plot(packet, classical, label=f"classical Brownian dust (D = {CLASSICAL_D:g})")),
-         "a free quantum packet spreads ballistically (width ~ t); classical dust from the same initial law "
-         "diffuses (width ~ sqrt(t))"),
+        (
+            _png(quantum_entropy_panels(qe)),
+            "von Neumann and Shannon entropy, purity, coherence length and Wigner negativity along the way",
+        ),
+        (
+            _png(spreading_plot(packet, classical, label=f"classical Brownian dust (D = {CLASSICAL_D:g})")),
+            "a free quantum packet spreads ballistically (width ~ t); classical dust from the same initial law "
+            "diffuses (width ~ sqrt(t))",
+        ),
     ]
     if emergence_figure is not None:
         data = emergence_figure if isinstance(emergence_figure, (bytes, bytearray)) else _png(emergence_figure)
         figures.append((bytes(data), emergence_caption))
     emergence_text = (
-        "" if emergence_figure is not None else
-        " Emergent: the next section follows the coarse-grained entropy of classical dust across scales."
+        ""
+        if emergence_figure is not None
+        else " Emergent: the next section follows the coarse-grained entropy of classical dust across scales."
     )
     text = (
         "Dust at three levels. Quantum: a particle in a superposition of two places (a cat state) is pure "

@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 
-def support_numbers(training: np.ndarray, generated: np.ndarray, init: str, artifact: dict[str, Any],
-                    seed: int) -> dict[str, float]:
+def support_numbers(
+    training: np.ndarray, generated: np.ndarray, init: str, artifact: dict[str, Any], seed: int
+) -> dict[str, float]:
     """Support precision and coverage of ``generated`` against the artifact behind ``training``.
 
     Parameters
@@ -36,18 +37,29 @@ def support_numbers(training: np.ndarray, generated: np.ndarray, init: str, arti
     gen = support_precision(generated, training, fresh)
     fresh_score = support_precision(fresh_same_size, training, fresh)
     return {
-        "support_outside": gen.outside, "support_outside_se": gen.outside_se,
-        "support_outside_fresh": fresh_score.outside, "support_radius": gen.radius,
-        "coverage": coverage(generated, fresh), "coverage_fresh": coverage(fresh_same_size, fresh),
+        "support_outside": gen.outside,
+        "support_outside_se": gen.outside_se,
+        "support_outside_fresh": fresh_score.outside,
+        "support_radius": gen.radius,
+        "coverage": coverage(generated, fresh),
+        "coverage_fresh": coverage(fresh_same_size, fresh),
     }
 
 
 def support_table(n: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
     """The report table of :func:`support_numbers` (``n``: the demo's numbers)."""
-    return ([
-        {"quantity": "generated DUST outside the 99th-percentile radius",
-         "model": f"{100 * n['support_outside']:.1f} % ± {100 * n['support_outside_se']:.1f}",
-         "fresh artifact sample": f"{100 * n['support_outside_fresh']:.1f} %"},
-        {"quantity": "coverage (recall proxy, k = 5)", "model": f"{n['coverage']:.3f}",
-         "fresh artifact sample": f"{n['coverage_fresh']:.3f}"},
-    ], f"crispness of the generated text (radius {n['support_radius']:.3g} length units)")
+    return (
+        [
+            {
+                "quantity": "generated DUST outside the 99th-percentile radius",
+                "model": f"{100 * n['support_outside']:.1f} % ± {100 * n['support_outside_se']:.1f}",
+                "fresh artifact sample": f"{100 * n['support_outside_fresh']:.1f} %",
+            },
+            {
+                "quantity": "coverage (recall proxy, k = 5)",
+                "model": f"{n['coverage']:.3f}",
+                "fresh artifact sample": f"{n['coverage_fresh']:.3f}",
+            },
+        ],
+        f"crispness of the generated text (radius {n['support_radius']:.3g} length units)",
+    )

@@ -23,23 +23,45 @@ def _numbers(text: str | None, option: str) -> list[float] | None:
 @click.command("emergence")
 @click.argument("trajectory", type=click.Path(dir_okay=True))
 @output_option()
-@click.option("--scales", default=None,
-              help="Comma-separated cell sides Delta (length units). Default: --n-scales scales, factor 2 apart.")
-@click.option("--n-scales", type=click.IntRange(1, 64), default=8, show_default=True,
-              help="Number of default scales (halving from half the dust's extent).")
-@click.option("--tolerance", type=click.FloatRange(min=0.0, min_open=True), default=0.01, show_default=True,
-              help="Structure (nats) below which a scale counts as smooth.")
-@click.option("--origin", default=None,
-              help="A cell corner, one number or one per axis (default: the box corner, else 0).")
-@click.option("--max-particles", type=int, default=200_000, show_default=True,
-              help="Random subsample of particles per frame (0: all).")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
-              help="Seed of the subsample.")
+@click.option(
+    "--scales",
+    default=None,
+    help="Comma-separated cell sides Delta (length units). Default: --n-scales scales, factor 2 apart.",
+)
+@click.option(
+    "--n-scales",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Number of default scales (halving from half the dust's extent).",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=0.01,
+    show_default=True,
+    help="Structure (nats) below which a scale counts as smooth.",
+)
+@click.option(
+    "--origin", default=None, help="A cell corner, one number or one per axis (default: the box corner, else 0)."
+)
+@click.option(
+    "--max-particles",
+    type=int,
+    default=200_000,
+    show_default=True,
+    help="Random subsample of particles per frame (0: all).",
+)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="Seed of the subsample.")
 @click.option("--units", type=click.Choice(["nats", "bits"]), default="nats", show_default=True)
-@click.option("--exact/--no-exact", default=None,
-              help="Exact references of a Gaussian-mixture artifact under a linear process (default: if possible).")
-@click.option("--plot", "figure", type=click.Path(), default=None,
-              help="Also draw the figure to this file (.png, .svg or .pdf).")
+@click.option(
+    "--exact/--no-exact",
+    default=None,
+    help="Exact references of a Gaussian-mixture artifact under a linear process (default: if possible).",
+)
+@click.option(
+    "--plot", "figure", type=click.Path(), default=None, help="Also draw the figure to this file (.png, .svg or .pdf)."
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 def emergence_command(
     trajectory: str,
@@ -88,10 +110,17 @@ def emergence_command(
     started = time.perf_counter()
     ds = open_trajectory(trajectory)
     result = emergence(
-        ds, scale_list, n_scales=n_scales, tolerance=tolerance,
+        ds,
+        scale_list,
+        n_scales=n_scales,
+        tolerance=tolerance,
         origin=None if origin_list is None else (origin_list[0] if len(origin_list) == 1 else origin_list),
-        max_particles=max_particles or None, seed=seed, exact=exact, units=units,
-        progress=sys.stderr.isatty() if progress is None else progress, history=command_line(),
+        max_particles=max_particles or None,
+        seed=seed,
+        exact=exact,
+        units=units,
+        progress=sys.stderr.isatty() if progress is None else progress,
+        history=command_line(),
     )
     save_dataset(result, output)
     tau = result["emergence_time"]

@@ -14,28 +14,55 @@ from ._common import command_line, dry_run_option, output_option, print_plan
 @click.command("entropy")
 @click.argument("trajectory", type=click.Path(dir_okay=True))
 @output_option()
-@click.option("--estimator", "estimators", default="knn", show_default=True,
-              help="Comma-separated entropy estimators: knn, knn-max, binned, gaussian, kde.")
+@click.option(
+    "--estimator",
+    "estimators",
+    default="knn",
+    show_default=True,
+    help="Comma-separated entropy estimators: knn, knn-max, binned, gaussian, kde.",
+)
 @click.option("--k", type=int, default=4, show_default=True, help="Neighbour rank of the kNN and KSG estimators.")
-@click.option("--max-particles", type=int, default=200_000, show_default=True,
-              help="Random subsample of particles per frame (0: all).")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
-              help="Seed of the subsample, tie-breaking jitter and Monte Carlo draws.")
+@click.option(
+    "--max-particles",
+    type=int,
+    default=200_000,
+    show_default=True,
+    help="Random subsample of particles per frame (0: all).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of the subsample, tie-breaking jitter and Monte Carlo draws.",
+)
 @click.option("--units", type=click.Choice(["nats", "bits"]), default="nats", show_default=True)
 @click.option("--scales", default=None, help="Comma-separated coarse-graining bin widths (length units).")
 @click.option("--mi/--no-mi", default=True, show_default=True, help="Mutual information I(X_0; X_t) (KSG).")
-@click.option("--mi-estimator", type=click.Choice(["ksg", "diffusion"]), default="ksg", show_default=True,
-              help="Estimator of I(X_0; X_t): KSG, or a conditional denoiser trained per frame (slow, less "
-                   "biased in 3+ dimensions).")
-@click.option("--exact/--no-exact", default=None,
-              help="Exact entropy of a Gaussian-mixture artifact (default: if possible).")
+@click.option(
+    "--mi-estimator",
+    type=click.Choice(["ksg", "diffusion"]),
+    default="ksg",
+    show_default=True,
+    help="Estimator of I(X_0; X_t): KSG, or a conditional denoiser trained per frame (slow, less "
+    "biased in 3+ dimensions).",
+)
+@click.option(
+    "--exact/--no-exact", default=None, help="Exact entropy of a Gaussian-mixture artifact (default: if possible)."
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
-@click.option("--scheduler", metavar="ADDRESS",
-              help="Analyse frames as tasks on a running dask scheduler (tcp://host:8786).")
-@click.option("--workers", type=click.IntRange(1), default=None,
-              help="Analyse frames as tasks on a local dask cluster of this many workers.")
-@click.option("--resume", is_flag=True,
-              help="Continue an interrupted run: frames finished in OUTPUT.partial/ are not recomputed.")
+@click.option(
+    "--scheduler", metavar="ADDRESS", help="Analyse frames as tasks on a running dask scheduler (tcp://host:8786)."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=None,
+    help="Analyse frames as tasks on a local dask cluster of this many workers.",
+)
+@click.option(
+    "--resume", is_flag=True, help="Continue an interrupted run: frames finished in OUTPUT.partial/ are not recomputed."
+)
 @dry_run_option()
 def entropy_command(
     trajectory: str,
@@ -93,13 +120,16 @@ def entropy_command(
         n = ds.sizes["particle"]
         used = min(n, max_particles) if max_particles else n
         realizations = ds.sizes.get("realization", 1)
-        print_plan("entropy", {
-            "trajectory": f"{trajectory}: {ds.sizes['time']} frames x {realizations} realization(s) of {n} particles "
-                          f"in {ds.sizes['spatial']}-D",
-            "estimators": f"{', '.join(names)} (k = {k}), {used} particles per frame, units {units}"
-                          + (", mutual information (KSG)" if mi else ""),
-            "output": f"{output} ({'resuming ' + str(partial) if resume and partial.exists() else 'fresh run'})",
-        })
+        print_plan(
+            "entropy",
+            {
+                "trajectory": f"{trajectory}: {ds.sizes['time']} frames x {realizations} realization(s) "
+                f"of {n} particles in {ds.sizes['spatial']}-D",
+                "estimators": f"{', '.join(names)} (k = {k}), {used} particles per frame, units {units}"
+                + (", mutual information (KSG)" if mi else ""),
+                "output": f"{output} ({'resuming ' + str(partial) if resume and partial.exists() else 'fresh run'})",
+            },
+        )
         return
     if not resume and partial.exists():
         shutil.rmtree(partial)  # a fresh run: forget the frames of an earlier one
@@ -111,10 +141,20 @@ def entropy_command(
         client, cluster = dask_client(scheduler, workers)
     try:
         result = entropy_trajectory(
-            ds, estimators=names, k=k, max_particles=max_particles or None, seed=seed, units=units,
-            scales=scale_list, mutual_information=mi, mi_estimator=mi_estimator, exact=exact,
-            progress=sys.stderr.isatty() if progress is None else progress, history=command_line(),
-            compute="dask" if client is not None else "serial", checkpoint=partial,
+            ds,
+            estimators=names,
+            k=k,
+            max_particles=max_particles or None,
+            seed=seed,
+            units=units,
+            scales=scale_list,
+            mutual_information=mi,
+            mi_estimator=mi_estimator,
+            exact=exact,
+            progress=sys.stderr.isatty() if progress is None else progress,
+            history=command_line(),
+            compute="dask" if client is not None else "serial",
+            checkpoint=partial,
         )
     finally:
         if client is not None:

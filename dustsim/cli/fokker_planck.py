@@ -33,13 +33,25 @@ def _domain(text: str | None) -> list[float] | list[list[float]] | None:
 @click.command("fokker-planck")
 @click.option("-c", "--config", "config_file", type=click.Path(dir_okay=False), help="TOML config; flags override it.")
 @click.option("--init", help="Artifact spec of the initial density (as for simulate).")
-@click.option("-A", "--artifact-option", "artifact_options", multiple=True, metavar="KEY=VALUE",
-              help="Artifact option (repeatable).")
+@click.option(
+    "-A",
+    "--artifact-option",
+    "artifact_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Artifact option (repeatable).",
+)
 @click.option("--n", type=int, help="Particles whose histogram is the initial density (unless it is exact).")
 @click.option("--dim", type=int, help="Spatial dimension: 1 or 2.")
 @click.option("--process", help="Base process (brownian, ou, vp, ...).")
-@click.option("-P", "--process-param", "process_params", multiple=True, metavar="KEY=VALUE",
-              help="Process parameter, e.g. -P D=0.5 (repeatable).")
+@click.option(
+    "-P",
+    "--process-param",
+    "process_params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Process parameter, e.g. -P D=0.5 (repeatable).",
+)
 @click.option("--steps", type=int, help="Steps of the matching simulation (sets the frame times with --record-every).")
 @click.option("--dt", type=float, help="Time step of the matching simulation.")
 @click.option("--t-end", type=float, help="End time (default 1).")

@@ -22,8 +22,13 @@ def device_option() -> Any:
 
 
 def config_option() -> Any:
-    return click.option("-c", "--config", "config_file", type=click.Path(dir_okay=False),
-                        help="TOML file with [network], [training] and/or [sampler] tables; flags override it.")
+    return click.option(
+        "-c",
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False),
+        help="TOML file with [network], [training] and/or [sampler] tables; flags override it.",
+    )
 
 
 def progress_option() -> Any:
@@ -32,18 +37,30 @@ def progress_option() -> Any:
 
 def sampler_options(default_steps: int | None = None) -> Any:
     def wrap(fn: Any) -> Any:
-        for opt in reversed([
-            click.option("--sampler", "sampler_name",
-                         help="euler-maruyama (em), pc, heun, rk45 or ddim [default: euler-maruyama]."),
-            click.option("--steps", type=click.IntRange(1), default=default_steps,
-                         help="Sampler steps (rk45: reported frames) [default: 500]."),
-            click.option("--t-min", type=float, help="Last time of the reverse integration."),
-            click.option("--spacing", type=click.Choice(["uniform", "edm"]), help="Time grid of the steps."),
-            click.option("--record-every", type=click.IntRange(0), help="Steps between recorded frames [10]."),
-            click.option("--denoise/--no-denoise", default=None,
-                         help="Finish with Tweedie's E[X0 | X_tmin] at t = 0 (linear processes) [on]."),
-            click.option("--snr", type=float, help="Predictor-corrector signal-to-noise ratio [0.16]."),
-        ]):
+        for opt in reversed(
+            [
+                click.option(
+                    "--sampler",
+                    "sampler_name",
+                    help="euler-maruyama (em), pc, heun, rk45 or ddim [default: euler-maruyama].",
+                ),
+                click.option(
+                    "--steps",
+                    type=click.IntRange(1),
+                    default=default_steps,
+                    help="Sampler steps (rk45: reported frames) [default: 500].",
+                ),
+                click.option("--t-min", type=float, help="Last time of the reverse integration."),
+                click.option("--spacing", type=click.Choice(["uniform", "edm"]), help="Time grid of the steps."),
+                click.option("--record-every", type=click.IntRange(0), help="Steps between recorded frames [10]."),
+                click.option(
+                    "--denoise/--no-denoise",
+                    default=None,
+                    help="Finish with Tweedie's E[X0 | X_tmin] at t = 0 (linear processes) [on].",
+                ),
+                click.option("--snr", type=float, help="Predictor-corrector signal-to-noise ratio [0.16]."),
+            ]
+        ):
             fn = opt(fn)
         return fn
 
@@ -74,14 +91,22 @@ def _reverse_plan(model: Any, cfg: Any, n: int, t_start: float | None, output: s
     frames = cfg.steps // max(1, every) + 2 + (1 if cfg.denoise else 0)  # at most
     nbytes = frames * n * model.dim * 4 + 3 * n * model.dim * 8
     check_disk(nbytes, output, f"{frames} frames of {n} particles", "record fewer frames (--record-every)")
-    return {"sampler": f"{cfg.name}, {cfg.steps} steps, {spacing} spacing, t = {ts[0]:g} -> {ts[-1]:g}",
-            "device": str(model.device), "seed": cfg.seed if cfg.seed is not None else "fresh",
-            "output": f"{output}: at most {frames} frames, about {format_bytes(nbytes)}"}
+    return {
+        "sampler": f"{cfg.name}, {cfg.steps} steps, {spacing} spacing, t = {ts[0]:g} -> {ts[-1]:g}",
+        "device": str(model.device),
+        "seed": cfg.seed if cfg.seed is not None else "fresh",
+        "output": f"{output}: at most {frames} frames, about {format_bytes(nbytes)}",
+    }
 
 
 def realization_option() -> Any:
-    return click.option("--realization", type=click.IntRange(0), default=None, metavar="R",
-                        help="Use realization R of an ensemble or sweep store (its index along 'realization').")
+    return click.option(
+        "--realization",
+        type=click.IntRange(0),
+        default=None,
+        metavar="R",
+        help="Use realization R of an ensemble or sweep store (its index along 'realization').",
+    )
 
 
 def _select_realization(ds: Any, realization: int | None, path: str) -> Any:
@@ -102,19 +127,31 @@ def _select_realization(ds: Any, realization: int | None, path: str) -> Any:
 @click.argument("trajectory", type=click.Path(dir_okay=True))
 @output_option(help_text="Model checkpoint to write, e.g. model.pt (loss log: model.loss.nc).")
 @config_option()
-@click.option("--objective", type=click.Choice(["auto", "dsm", "ssm"]),
-              help="dsm (exact kernel, linear processes) or ssm (sliced score matching on frames) [auto].")
+@click.option(
+    "--objective",
+    type=click.Choice(["auto", "dsm", "ssm"]),
+    help="dsm (exact kernel, linear processes) or ssm (sliced score matching on frames) [auto].",
+)
 @click.option("--network", "network_kind", type=click.Choice(["mlp", "resmlp"]), help="Network [resmlp].")
 @click.option("--width", type=click.IntRange(1), help="Hidden width [128].")
 @click.option("--depth", type=click.IntRange(1), help="Hidden layers / residual blocks [3].")
-@click.option("--fourier-features", type=click.IntRange(0),
-              help="Fourier features of the positions per axis, for sharp edges (text, images) [0: none].")
-@click.option("--steps", type=click.IntRange(1),
-              help="Cap on the optimiser steps [auto: 4000 for 1e5 2-D particles, scaled by (N/1e5)^(1/4) sqrt(d/2)].")
+@click.option(
+    "--fourier-features",
+    type=click.IntRange(0),
+    help="Fourier features of the positions per axis, for sharp edges (text, images) [0: none].",
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(1),
+    help="Cap on the optimiser steps [auto: 4000 for 1e5 2-D particles, scaled by (N/1e5)^(1/4) sqrt(d/2)].",
+)
 @click.option("--max-time", type=float, metavar="SECONDS", help="Cap on the training wall-clock time [none].")
 @click.option("--validation-fraction", type=float, help="Fraction of particles held out for validation [0.1].")
-@click.option("--patience", type=click.IntRange(0),
-              help="Stop when the validation loss has not improved for this many steps (0: never) [1000].")
+@click.option(
+    "--patience",
+    type=click.IntRange(0),
+    help="Stop when the validation loss has not improved for this many steps (0: never) [1000].",
+)
 @click.option("--batch-size", type=click.IntRange(1), help="Particles per batch [2048].")
 @click.option("--lr", type=float, help="Peak learning rate [2e-3].")
 @click.option("--weighting", type=click.Choice(["edm", "sigma2", "likelihood"]), help="DSM weighting [edm].")
@@ -126,13 +163,31 @@ def _select_realization(ds: Any, realization: int | None, path: str) -> Any:
 @realization_option()
 @progress_option()
 @dry_run_option()
-def train_command(trajectory: str, output: str, config_file: str | None, objective: str | None,
-                  network_kind: str | None, width: int | None, depth: int | None, fourier_features: int | None,
-                  steps: int | None,
-                  max_time: float | None, validation_fraction: float | None, patience: int | None,
-                  batch_size: int | None, lr: float | None, weighting: str | None, checkpoint_every: int | None,
-                  threads: int | None, seed: int | None, device: str | None, resume: bool,
-                  realization: int | None, progress: bool | None, dry_run: bool) -> None:
+def train_command(
+    trajectory: str,
+    output: str,
+    config_file: str | None,
+    objective: str | None,
+    network_kind: str | None,
+    width: int | None,
+    depth: int | None,
+    fourier_features: int | None,
+    steps: int | None,
+    max_time: float | None,
+    validation_fraction: float | None,
+    patience: int | None,
+    batch_size: int | None,
+    lr: float | None,
+    weighting: str | None,
+    checkpoint_every: int | None,
+    threads: int | None,
+    seed: int | None,
+    device: str | None,
+    resume: bool,
+    realization: int | None,
+    progress: bool | None,
+    dry_run: bool,
+) -> None:
     """Train a score model that reverses the forward TRAJECTORY.
 
     Training stops by itself when the held-out validation loss stops improving
@@ -155,9 +210,20 @@ def train_command(trajectory: str, output: str, config_file: str | None, objecti
     net = NetworkConfig.from_dict(tables.get("network"), source=config_file or "config")
     net = net.replace(kind=network_kind, width=width, depth=depth, fourier_features=fourier_features)
     cfg = TrainConfig.from_dict(tables.get("training"), source=config_file or "config")
-    cfg = cfg.replace(objective=objective, steps=steps, max_time=max_time, validation_fraction=validation_fraction,
-                      patience=patience, batch_size=batch_size, lr=lr, weighting=weighting,
-                      checkpoint_every=checkpoint_every, threads=threads, seed=seed, device=device)
+    cfg = cfg.replace(
+        objective=objective,
+        steps=steps,
+        max_time=max_time,
+        validation_fraction=validation_fraction,
+        patience=patience,
+        batch_size=batch_size,
+        lr=lr,
+        weighting=weighting,
+        checkpoint_every=checkpoint_every,
+        threads=threads,
+        seed=seed,
+        device=device,
+    )
     data: Any = trajectory
     if realization is not None:
         from ..io import open_trajectory
@@ -167,8 +233,7 @@ def train_command(trajectory: str, output: str, config_file: str | None, objecti
         _train_plan(data, trajectory, output, net, cfg)
         return
     started = time.perf_counter()
-    result = train(data, output, network=net, training=cfg, resume=resume, progress=progress,
-                   history=command_line())
+    result = train(data, output, network=net, training=cfg, resume=resume, progress=progress, history=command_line())
     elapsed = time.perf_counter() - started
     log = result.log
     last = float(log["loss"].values[-1]) if log.sizes["step"] else float("nan")
@@ -180,10 +245,15 @@ def train_command(trajectory: str, output: str, config_file: str | None, objecti
     )
     stop = meta.get("stop", {})
     if stop:
-        why = {"converged": "the validation loss stopped improving", "max_time": "--max-time reached",
-               "steps": "the step cap was reached"}.get(stop["reason"], stop["reason"])
-        click.echo(f"stopped at step {stop['step']}: {why} (validation loss {stop['validation_loss']:.5g} "
-                   f"± {stop['validation_se']:.2g})")
+        why = {
+            "converged": "the validation loss stopped improving",
+            "max_time": "--max-time reached",
+            "steps": "the step cap was reached",
+        }.get(stop["reason"], stop["reason"])
+        click.echo(
+            f"stopped at step {stop['step']}: {why} (validation loss {stop['validation_loss']:.5g} "
+            f"± {stop['validation_se']:.2g})"
+        )
     _echo_prior_gap(meta.get("prior_gap", {}))
 
 
@@ -198,14 +268,17 @@ def _train_plan(data: Any, trajectory: str, output: str, net: Any, cfg: Any) -> 
     check_writable(output)
     ds = open_trajectory(data) if isinstance(data, str) else data
     stem = Path(output).with_suffix("")
-    print_plan("train", {
-        "data": f"{trajectory}: {ds.sizes['time']} frames of {ds.sizes['particle']} particles in "
-                f"{ds.sizes['spatial']}-D ({ds.attrs.get('process', '?')})",
-        "network": ", ".join(f"{k} = {v}" for k, v in net.to_dict().items()),
-        "training": ", ".join(f"{k} = {v}" for k, v in cfg.to_dict().items()),
-        "device": str(device),
-        "outputs": f"{output} (checkpoint; {output}.partial while running), {stem}.loss.nc (loss log)",
-    })
+    print_plan(
+        "train",
+        {
+            "data": f"{trajectory}: {ds.sizes['time']} frames of {ds.sizes['particle']} particles in "
+            f"{ds.sizes['spatial']}-D ({ds.attrs.get('process', '?')})",
+            "network": ", ".join(f"{k} = {v}" for k, v in net.to_dict().items()),
+            "training": ", ".join(f"{k} = {v}" for k, v in cfg.to_dict().items()),
+            "device": str(device),
+            "outputs": f"{output} (checkpoint; {output}.partial while running), {stem}.loss.nc (loss log)",
+        },
+    )
 
 
 # ------------------------------------------------------------------------ sample
@@ -220,10 +293,24 @@ def _train_plan(data: Any, trajectory: str, output: str, net: Any, cfg: Any) -> 
 @progress_option()
 @dry_run_option()
 @output_option(help_text="Reverse trajectory: .nc (netCDF) or .zarr (Zarr).")
-def sample_command(model_path: str, n: int, sampler_name: str | None, steps: int | None, t_min: float | None,
-                   spacing: str | None, record_every: int | None, denoise: bool | None, snr: float | None,
-                   config_file: str | None, seed: int | None, device: str | None, raw_weights: bool,
-                   progress: bool | None, dry_run: bool, output: str) -> None:
+def sample_command(
+    model_path: str,
+    n: int,
+    sampler_name: str | None,
+    steps: int | None,
+    t_min: float | None,
+    spacing: str | None,
+    record_every: int | None,
+    denoise: bool | None,
+    snr: float | None,
+    config_file: str | None,
+    seed: int | None,
+    device: str | None,
+    raw_weights: bool,
+    progress: bool | None,
+    dry_run: bool,
+    output: str,
+) -> None:
     """Generate particles with MODEL; write the reverse trajectory (same schema as the forward one).
 
     \b
@@ -239,8 +326,18 @@ def sample_command(model_path: str, n: int, sampler_name: str | None, steps: int
 
     _ensure_suffix(output)
     check_writable(output)
-    cfg = _sampler_config(load_tables(config_file), name=sampler_name, steps=steps, t_min=t_min, spacing=spacing,
-                          record_every=record_every, denoise=denoise, snr=snr, seed=seed, device=device)
+    cfg = _sampler_config(
+        load_tables(config_file),
+        name=sampler_name,
+        steps=steps,
+        t_min=t_min,
+        spacing=spacing,
+        record_every=record_every,
+        denoise=denoise,
+        snr=snr,
+        seed=seed,
+        device=device,
+    )
     if raw_weights:
         cfg = cfg.replace(use_ema=False)
     started = time.perf_counter()
@@ -274,10 +371,21 @@ def _echo_prior_gap(attrs: dict[str, Any]) -> None:
 @click.argument("trajectory", type=click.Path(dir_okay=True))
 @click.option("--from-time", type=float, required=True, help="Time of the recorded frame to restore.")
 @sampler_options()
-@click.option("--hold-axis", "hold_axes", multiple=True, metavar="AXIS",
-              help="Inpainting: hold this coordinate (x, y, z or an index) of every particle (repeatable).")
-@click.option("--hold-label", "hold_labels", multiple=True, type=int, metavar="LABEL",
-              help="Inpainting: hold the particles with this label (repeatable).")
+@click.option(
+    "--hold-axis",
+    "hold_axes",
+    multiple=True,
+    metavar="AXIS",
+    help="Inpainting: hold this coordinate (x, y, z or an index) of every particle (repeatable).",
+)
+@click.option(
+    "--hold-label",
+    "hold_labels",
+    multiple=True,
+    type=int,
+    metavar="LABEL",
+    help="Inpainting: hold the particles with this label (repeatable).",
+)
 @config_option()
 @seed_option()
 @device_option()
@@ -285,11 +393,27 @@ def _echo_prior_gap(attrs: dict[str, Any]) -> None:
 @progress_option()
 @dry_run_option()
 @output_option(help_text="Restoration trajectory: .nc (netCDF) or .zarr (Zarr).")
-def restore_command(model_path: str, trajectory: str, from_time: float, sampler_name: str | None,
-                    steps: int | None, t_min: float | None, spacing: str | None, record_every: int | None,
-                    denoise: bool | None, snr: float | None, hold_axes: tuple[str, ...], hold_labels: tuple[int, ...],
-                    config_file: str | None, seed: int | None, device: str | None, realization: int | None,
-                    progress: bool | None, dry_run: bool, output: str) -> None:
+def restore_command(
+    model_path: str,
+    trajectory: str,
+    from_time: float,
+    sampler_name: str | None,
+    steps: int | None,
+    t_min: float | None,
+    spacing: str | None,
+    record_every: int | None,
+    denoise: bool | None,
+    snr: float | None,
+    hold_axes: tuple[str, ...],
+    hold_labels: tuple[int, ...],
+    config_file: str | None,
+    seed: int | None,
+    device: str | None,
+    realization: int | None,
+    progress: bool | None,
+    dry_run: bool,
+    output: str,
+) -> None:
     """Restore the frame of TRAJECTORY at --from-time back to t = 0 with MODEL (SDEdit, inpainting).
 
     \b
@@ -311,8 +435,18 @@ def restore_command(model_path: str, trajectory: str, from_time: float, sampler_
     check_writable(output)
     if not math.isfinite(from_time):
         raise ConfigError(f"--from-time must be a finite time, got {from_time!r}")
-    cfg = _sampler_config(load_tables(config_file), name=sampler_name, steps=steps, t_min=t_min, spacing=spacing,
-                          record_every=record_every, denoise=denoise, snr=snr, seed=seed, device=device)
+    cfg = _sampler_config(
+        load_tables(config_file),
+        name=sampler_name,
+        steps=steps,
+        t_min=t_min,
+        spacing=spacing,
+        record_every=record_every,
+        denoise=denoise,
+        snr=snr,
+        seed=seed,
+        device=device,
+    )
     ds = _select_realization(open_trajectory(trajectory), realization, trajectory)
     n, d = ds.sizes["particle"], ds.sizes["spatial"]
     particles = None
@@ -332,9 +466,15 @@ def restore_command(model_path: str, trajectory: str, from_time: float, sampler_
         _, _, t_frame, _ = restoration_frames(ds, float(from_time))
         model.check_dim(d, "the trajectory")
         plan = _reverse_plan(model, cfg, n, t_frame, output)
-        print_plan("restore", {"model": f"{model_path} ({model.dim}-D, {model.kind})",
-                               "trajectory": f"{trajectory}: frame t = {t_frame:g} of {n} particles",
-                               "held entries": int(mask.sum()) if mask is not None else 0, **plan})
+        print_plan(
+            "restore",
+            {
+                "model": f"{model_path} ({model.dim}-D, {model.kind})",
+                "trajectory": f"{trajectory}: frame t = {t_frame:g} of {n} particles",
+                "held entries": int(mask.sum()) if mask is not None else 0,
+                **plan,
+            },
+        )
         return
     out = restore(model, ds, from_time, cfg, hold=mask, progress=progress, history=command_line())
     save_dataset(out, output)
@@ -351,8 +491,10 @@ def restore_summary(out: Any, output: str, elapsed: float) -> str:
     sample does (the energy-distance floor).
     """
     a = out.attrs
-    lines = [f"wrote {output}: {out.sizes['particle']} particles restored from t = {a['from_time']:g}, "
-             f"seed {a['seed']}, {elapsed:.1f} s"]
+    lines = [
+        f"wrote {output}: {out.sizes['particle']} particles restored from t = {a['from_time']:g}, "
+        f"seed {a['seed']}, {elapsed:.1f} s"
+    ]
     per = [f"noised {a['mean_displacement_noised']:.4g}", f"restored {a['mean_displacement_restored']:.4g}"]
     refs = []
     if "mean_displacement_exact_posterior_draw" in a:
@@ -360,11 +502,16 @@ def restore_summary(out: Any, output: str, elapsed: float) -> str:
         refs.append(f"exact posterior mean {a['mean_displacement_exact_posterior_mean']:.4g}")
     if "mean_displacement_posterior_mean" in a:
         refs.append(f"model's posterior mean (Tweedie) {a['mean_displacement_posterior_mean']:.4g}")
-    lines.append("  per particle, mean distance to the original: " + ", ".join(per)
-                 + (" (references: " + "; ".join(refs) + ")" if refs else ""))
-    lines.append(f"  as a distribution, energy distance to the originals: noised {a['energy_distance_noised']:.3g}, "
-                 f"restored {a['energy_distance_restored']:.3g} (independent-sample floor "
-                 f"{a['energy_distance_floor']:.3g} +- {a['energy_distance_floor_sd']:.2g})")
+    lines.append(
+        "  per particle, mean distance to the original: "
+        + ", ".join(per)
+        + (" (references: " + "; ".join(refs) + ")" if refs else "")
+    )
+    lines.append(
+        f"  as a distribution, energy distance to the originals: noised {a['energy_distance_noised']:.3g}, "
+        f"restored {a['energy_distance_restored']:.3g} (independent-sample floor "
+        f"{a['energy_distance_floor']:.3g} +- {a['energy_distance_floor_sd']:.2g})"
+    )
     return "\n".join(lines)
 
 
@@ -372,20 +519,41 @@ def restore_summary(out: Any, output: str, elapsed: float) -> str:
 @click.command("likelihood")
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
 @click.argument("points", type=click.Path(dir_okay=True))
-@click.option("--time", "frame_time", type=float, default=0.0, show_default=True,
-              help="For a trajectory POINTS file: the frame whose particles are evaluated.")
+@click.option(
+    "--time",
+    "frame_time",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="For a trajectory POINTS file: the frame whose particles are evaluated.",
+)
 @click.option("--t-min", type=float, help="Time at which the density is evaluated [1e-5 t_end].")
-@click.option("--divergence", type=click.Choice(["auto", "exact", "hutchinson"]), default="auto", show_default=True,
-              help="Exact divergence (autograd, default for d <= 3) or Hutchinson's estimator.")
+@click.option(
+    "--divergence",
+    type=click.Choice(["auto", "exact", "hutchinson"]),
+    default="auto",
+    show_default=True,
+    help="Exact divergence (autograd, default for d <= 3) or Hutchinson's estimator.",
+)
 @click.option("--bits", is_flag=True, help="Also print bits per dimension (-log p / (d ln 2)).")
 @click.option("--max-points", type=click.IntRange(1), help="Evaluate only the first N points.")
 @config_option()
 @seed_option()
 @device_option()
 @output_option(required=False, help_text="Write per-point log-likelihoods (.nc or .zarr).")
-def likelihood_command(model_path: str, points: str, frame_time: float, t_min: float | None, divergence: str,
-                       bits: bool, max_points: int | None, config_file: str | None, seed: int | None,
-                       device: str | None, output: str | None) -> None:
+def likelihood_command(
+    model_path: str,
+    points: str,
+    frame_time: float,
+    t_min: float | None,
+    divergence: str,
+    bits: bool,
+    max_points: int | None,
+    config_file: str | None,
+    seed: int | None,
+    device: str | None,
+    output: str | None,
+) -> None:
     """Log-likelihood (nats) of POINTS under MODEL, via the probability-flow ODE.
 
     POINTS is a .npy / .csv / .txt array (N x d) or a trajectory (.nc / .zarr; the frame
@@ -433,23 +601,29 @@ def likelihood_command(model_path: str, points: str, frame_time: float, t_min: f
         table = model.source.artifact if model.source is not None else {}
         x, log_jacobian, done = to_recorded_units(x, columns, table)
         if done:
-            click.echo(f"note: {points} {done} as the model's training data were; log-likelihoods are per point "
-                       f"in the file's units (Jacobian {log_jacobian:+.4g} nats)", err=True)
+            click.echo(
+                f"note: {points} {done} as the model's training data were; log-likelihoods are per point "
+                f"in the file's units (Jacobian {log_jacobian:+.4g} nats)",
+                err=True,
+            )
     res = model_log_likelihood(model, x, t_min=t_min, divergence=divergence, seed=seed)
     if log_jacobian:
         from ..model.likelihood import bits_per_dim
 
         res["log_likelihood"] = res["log_likelihood"] + log_jacobian
-        res["log_likelihood"].attrs.update({"long_name": "log p(x) at t_min, in the points file's units",
-                                            "units": "nats"})
+        res["log_likelihood"].attrs.update(
+            {"long_name": "log p(x) at t_min, in the points file's units", "units": "nats"}
+        )
         res.attrs["mean_log_likelihood"] = float(res["log_likelihood"].mean())
         res.attrs["bits_per_dim"] = float(bits_per_dim(float(res["log_likelihood"].mean()), x.shape[1]))
         res.attrs["log_jacobian"] = log_jacobian
     elapsed = time.perf_counter() - started
     a = res.attrs
-    line = (f"mean log-likelihood {a['mean_log_likelihood']:.5g} ± {a['standard_error']:.2g} nats per point "
-            f"({len(x)} points, {model.dim}-D, t_min = {a['t_min']:g}, {a['divergence']} divergence, "
-            f"{a['nfev']} ODE evaluations, {elapsed:.1f} s)")
+    line = (
+        f"mean log-likelihood {a['mean_log_likelihood']:.5g} ± {a['standard_error']:.2g} nats per point "
+        f"({len(x)} points, {model.dim}-D, t_min = {a['t_min']:g}, {a['divergence']} divergence, "
+        f"{a['nfev']} ODE evaluations, {elapsed:.1f} s)"
+    )
     if bits:
         line += f"; {a['bits_per_dim']:.5g} bits/dim"
     click.echo(line)

@@ -12,13 +12,27 @@ ANIMATION_SUFFIXES = (".gif", ".mp4")
 
 @click.command("plot")
 @click.argument("dataset", type=click.Path(dir_okay=True))
-@click.option("-o", "--output", required=True, type=click.Path(),
-              help="Figure file: .png, .svg or .pdf; .gif or .mp4 animates a trajectory.")
-@click.option("--kind", type=click.Choice(["auto", "trajectory", "entropy", "emergence", "loss", "density"]),
-              default="auto", show_default=True,
-              help="What the dataset is (default: recognised from its variables and attrs).")
-@click.option("--style", type=click.Choice(["default", "heatmap", "panels"]), default="default", show_default=True,
-              help="Trajectory: filmstrip or density heat-maps; entropy: entropy only or all panels.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(),
+    help="Figure file: .png, .svg or .pdf; .gif or .mp4 animates a trajectory.",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["auto", "trajectory", "entropy", "emergence", "loss", "density"]),
+    default="auto",
+    show_default=True,
+    help="What the dataset is (default: recognised from its variables and attrs).",
+)
+@click.option(
+    "--style",
+    type=click.Choice(["default", "heatmap", "panels"]),
+    default="default",
+    show_default=True,
+    help="Trajectory: filmstrip or density heat-maps; entropy: entropy only or all panels.",
+)
 @click.option("--dpi", type=click.IntRange(20, 1200), default=160, show_default=True)
 def plot_command(dataset: str, output: str, kind: str, style: str, dpi: int) -> None:
     """Plot DATASET (any file dustsim writes) to an image or animation.

@@ -18,46 +18,92 @@ def _domain(text: str) -> tuple[float, float]:
 
 
 @click.command("quantum")
-@click.option("--state", default="gaussian", show_default=True,
-              help="Initial state: gaussian:centre=0,width=0.5,momentum=0; cat:separation=4,width=0.3,phase=0; "
-                   "mixed:width=0.5,momentum_width=2; artifact:SPEC (position density = an artifact's 1-D density); "
-                   "file:PATH.npy (psi (n,) or rho (n, n) on this grid).")
+@click.option(
+    "--state",
+    default="gaussian",
+    show_default=True,
+    help="Initial state: gaussian:centre=0,width=0.5,momentum=0; cat:separation=4,width=0.3,phase=0; "
+    "mixed:width=0.5,momentum_width=2; artifact:SPEC (position density = an artifact's 1-D density); "
+    "file:PATH.npy (psi (n,) or rho (n, n) on this grid).",
+)
 @click.option("--points", type=int, default=256, show_default=True, help="Grid points.")
 @click.option("--domain", default="-10,10", show_default=True, help="Grid extent LO,HI (periodic).")
-@click.option("--dim", type=click.IntRange(1, 2), default=1, show_default=True,
-              help="1, or 2 (pure states only).")
+@click.option("--dim", type=click.IntRange(1, 2), default=1, show_default=True, help="1, or 2 (pure states only).")
 @click.option("--hbar", type=float, default=1.0, show_default=True, help="Reduced Planck constant.")
 @click.option("--mass", type=float, default=1.0, show_default=True, help="Particle mass.")
-@click.option("--potential", multiple=True, metavar="SPEC",
-              help="dustsim potential, repeatable: harmonic:k=1, double-well:barrier=2,width=1.")
+@click.option(
+    "--potential",
+    multiple=True,
+    metavar="SPEC",
+    help="dustsim potential, repeatable: harmonic:k=1, double-well:barrier=2,width=1.",
+)
 @click.option("--t-end", type=float, default=1.0, show_default=True, help="End time.")
 @click.option("--dt", type=float, default=0.01, show_default=True, help="Split-operator step.")
 @click.option("--record-every", type=int, default=10, show_default=True, help="Steps between frames.")
-@click.option("--dephasing", type=float, default=0.0, show_default=True,
-              help="Position dephasing rate Lambda: d rho/dt = -Lambda (x - x')^2 rho.")
-@click.option("--gamma", type=float, default=0.0, show_default=True,
-              help="Caldeira-Leggett momentum damping rate (with --kT).")
+@click.option(
+    "--dephasing",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Position dephasing rate Lambda: d rho/dt = -Lambda (x - x')^2 rho.",
+)
+@click.option(
+    "--gamma", type=float, default=0.0, show_default=True, help="Caldeira-Leggett momentum damping rate (with --kT)."
+)
 @click.option("--kT", "kT", type=float, default=0.0, show_default=True, help="Caldeira-Leggett bath temperature.")
-@click.option("--tolerance", type=float, default=None,
-              help="Target of the estimated split-operator error (default 1e-5).")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
-              help="Seed of the measurements (and of artifact states).")
+@click.option(
+    "--tolerance", type=float, default=None, help="Target of the estimated split-operator error (default 1e-5)."
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of the measurements (and of artifact states).",
+)
 @click.option("--entropy-out", type=click.Path(dir_okay=True), help="Write the quantum entropy Dataset here.")
 @click.option("--measure", "n_measure", type=int, help="Born-rule samples per frame (with --measure-out).")
-@click.option("--measure-out", type=click.Path(dir_okay=True),
-              help="Write the measured positions as a trajectory (the dustsim schema) here.")
-@click.option("--points-out", type=click.Path(dir_okay=False),
-              help="Write the last frame's measured positions as .npy (dustsim simulate --init points:FILE).")
-@click.option("--figure", type=click.Path(dir_okay=False),
-              help="Write the entropy panels as PNG (and, for 1-D states, Wigner snapshots to FIGURE with "
-                   "-wigner before the suffix).")
+@click.option(
+    "--measure-out",
+    type=click.Path(dir_okay=True),
+    help="Write the measured positions as a trajectory (the dustsim schema) here.",
+)
+@click.option(
+    "--points-out",
+    type=click.Path(dir_okay=False),
+    help="Write the last frame's measured positions as .npy (dustsim simulate --init points:FILE).",
+)
+@click.option(
+    "--figure",
+    type=click.Path(dir_okay=False),
+    help="Write the entropy panels as PNG (and, for 1-D states, Wigner snapshots to FIGURE with "
+    "-wigner before the suffix).",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @output_option()
 def quantum_command(
-    state: str, points: int, domain: str, dim: int, hbar: float, mass: float, potential: tuple[str, ...],
-    t_end: float, dt: float, record_every: int, dephasing: float, gamma: float, kT: float, tolerance: float | None,
-    seed: int, entropy_out: str | None, n_measure: int | None, measure_out: str | None, points_out: str | None,
-    figure: str | None, progress: bool | None, output: str,
+    state: str,
+    points: int,
+    domain: str,
+    dim: int,
+    hbar: float,
+    mass: float,
+    potential: tuple[str, ...],
+    t_end: float,
+    dt: float,
+    record_every: int,
+    dephasing: float,
+    gamma: float,
+    kT: float,
+    tolerance: float | None,
+    seed: int,
+    entropy_out: str | None,
+    n_measure: int | None,
+    measure_out: str | None,
+    points_out: str | None,
+    figure: str | None,
+    progress: bool | None,
+    output: str,
 ) -> None:
     """Evolve a quantum state on a grid (split operator; dephasing or Caldeira-Leggett); write the state Dataset.
 
@@ -90,14 +136,29 @@ def quantum_command(
         check_writable(path)
     started = time.perf_counter()
     ds = quantum_run(
-        state, points=points, domain=_domain(domain), dim=dim, hbar=hbar, mass=mass, potential=list(potential) or None,
-        t_end=t_end, dt=dt, record_every=record_every, dephasing=dephasing, gamma=gamma, kT=kT,
-        tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance, seed=seed, progress=progress,
+        state,
+        points=points,
+        domain=_domain(domain),
+        dim=dim,
+        hbar=hbar,
+        mass=mass,
+        potential=list(potential) or None,
+        t_end=t_end,
+        dt=dt,
+        record_every=record_every,
+        dephasing=dephasing,
+        gamma=gamma,
+        kT=kT,
+        tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance,
+        seed=seed,
+        progress=progress,
         history=command_line(),
     )
     save_dataset(ds, output)
-    lines = [f"wrote {output}: {ds.attrs['representation']} on {points} points, {ds.sizes['time']} frames, "
-             f"t = 0..{float(ds.time[-1]):g}"]
+    lines = [
+        f"wrote {output}: {ds.attrs['representation']} on {points} points, {ds.sizes['time']} frames, "
+        f"t = 0..{float(ds.time[-1]):g}"
+    ]
     qe = None
     if entropy_out is not None or figure is not None:
         from analysis.quantum import quantum_entropy
@@ -105,8 +166,10 @@ def quantum_command(
         qe = quantum_entropy(ds)
         if entropy_out is not None:
             save_dataset(qe, entropy_out)
-            lines.append(f"wrote {entropy_out}: S = {qe['von_neumann'].values[-1]:.4g} nats, purity "
-                         f"{qe['purity'].values[-1]:.4g}, Shannon {qe['shannon'].values[-1]:.4g} nats at the end")
+            lines.append(
+                f"wrote {entropy_out}: S = {qe['von_neumann'].values[-1]:.4g} nats, purity "
+                f"{qe['purity'].values[-1]:.4g}, Shannon {qe['shannon'].values[-1]:.4g} nats at the end"
+            )
     if n_measure is not None:
         from ..quantum.measure import born_sample, measurement_points
 
@@ -116,8 +179,9 @@ def quantum_command(
             lines.append(f"wrote {measure_out}: {n_measure} measured positions per frame (independent ensembles)")
         if points_out is not None:
             measurement_points(traj, points_out)
-            lines.append(f"wrote {points_out}: the last frame's positions "
-                         f"(dustsim simulate --init points:{points_out})")
+            lines.append(
+                f"wrote {points_out}: the last frame's positions (dustsim simulate --init points:{points_out})"
+            )
     if figure is not None:
         _figures(ds, qe, figure)
         lines.append(f"wrote {figure}")

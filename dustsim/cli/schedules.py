@@ -30,15 +30,32 @@ def _data(init: str | None, artifact_options: tuple[str, ...], n_points: int, di
 
 
 def _data_options(fn: Any) -> Any:
-    for opt in reversed([
-        click.option("--init", help="Data artifact, as in simulate (default: a 4-component 2-D mixture); "
-                                    "non-gmm data is replaced by its Gaussian KDE."),
-        click.option("-A", "--artifact-option", "artifact_options", multiple=True, metavar="KEY=VALUE",
-                     help="Artifact option (repeatable)."),
-        click.option("--dim", type=click.IntRange(1), help="Spatial dimension of the artifact."),
-        click.option("--points", "n_points", type=click.IntRange(2), default=2000, show_default=True,
-                     help="Points drawn from a non-gmm artifact for its KDE."),
-    ]):
+    for opt in reversed(
+        [
+            click.option(
+                "--init",
+                help="Data artifact, as in simulate (default: a 4-component 2-D mixture); "
+                "non-gmm data is replaced by its Gaussian KDE.",
+            ),
+            click.option(
+                "-A",
+                "--artifact-option",
+                "artifact_options",
+                multiple=True,
+                metavar="KEY=VALUE",
+                help="Artifact option (repeatable).",
+            ),
+            click.option("--dim", type=click.IntRange(1), help="Spatial dimension of the artifact."),
+            click.option(
+                "--points",
+                "n_points",
+                type=click.IntRange(2),
+                default=2000,
+                show_default=True,
+                help="Points drawn from a non-gmm artifact for its KDE.",
+            ),
+        ]
+    ):
         fn = opt(fn)
     return fn
 
@@ -57,21 +74,43 @@ def schedules_group() -> None:
 
 @schedules_group.command("study")
 @_data_options
-@click.option("--schedule", "schedules", multiple=True, metavar="NAME[:K=V,...]",
-              help="Schedule to include (repeatable; default vp, vp-cosine, sub-vp, ve, edm, fm, ot).")
-@click.option("--nfe", default="5,10,20,50,100", show_default=True,
-              help="Numbers of score evaluations, comma-separated.")
-@click.option("--n", type=click.IntRange(100), default=2000, show_default=True,
-              help="Generated points per schedule and NFE.")
-@click.option("--trained/--no-trained", default=True, show_default=True,
-              help="Also train a small denoiser per schedule and study it (about 8 s of CPU per schedule).")
+@click.option(
+    "--schedule",
+    "schedules",
+    multiple=True,
+    metavar="NAME[:K=V,...]",
+    help="Schedule to include (repeatable; default vp, vp-cosine, sub-vp, ve, edm, fm, ot).",
+)
+@click.option(
+    "--nfe", default="5,10,20,50,100", show_default=True, help="Numbers of score evaluations, comma-separated."
+)
+@click.option(
+    "--n", type=click.IntRange(100), default=2000, show_default=True, help="Generated points per schedule and NFE."
+)
+@click.option(
+    "--trained/--no-trained",
+    default=True,
+    show_default=True,
+    help="Also train a small denoiser per schedule and study it (about 8 s of CPU per schedule).",
+)
 @click.option("--train-steps", type=click.IntRange(1), default=1500, show_default=True)
 @seed_option()
 @click.option("--figure", type=click.Path(dir_okay=False), help="Write the figure (png, pdf, svg).")
 @click.option("-o", "--output", type=click.Path(), help="Write the study Dataset (.nc or .zarr).")
-def study_command(init: str | None, artifact_options: tuple[str, ...], dim: int | None, n_points: int,
-                  schedules: tuple[str, ...], nfe: str, n: int, trained: bool, train_steps: int, seed: int | None,
-                  figure: str | None, output: str | None) -> None:
+def study_command(
+    init: str | None,
+    artifact_options: tuple[str, ...],
+    dim: int | None,
+    n_points: int,
+    schedules: tuple[str, ...],
+    nfe: str,
+    n: int,
+    trained: bool,
+    train_steps: int,
+    seed: int | None,
+    figure: str | None,
+    output: str | None,
+) -> None:
     """Run every schedule at every NFE: action Sigma, error bound, measured error; rank correlations."""
     from analysis.schedule_study import DEFAULT_SCHEDULES, plot_schedule_study, schedule_study, summary_lines
 
@@ -90,8 +129,16 @@ def study_command(init: str | None, artifact_options: tuple[str, ...], dim: int 
     seed = 0 if seed is None else seed
     mix, label = _data(init, artifact_options, n_points, dim, seed)
     started = time.perf_counter()
-    ds = schedule_study(mix, schedules or DEFAULT_SCHEDULES, nfe_list, n=n, trained=trained,
-                        train_steps=train_steps, seed=seed, progress=lambda line: click.echo(line, err=True))
+    ds = schedule_study(
+        mix,
+        schedules or DEFAULT_SCHEDULES,
+        nfe_list,
+        n=n,
+        trained=trained,
+        train_steps=train_steps,
+        seed=seed,
+        progress=lambda line: click.echo(line, err=True),
+    )
     ds.attrs["data"] = label
     for line in summary_lines(ds):
         click.echo(line)
@@ -103,15 +150,18 @@ def study_command(init: str | None, artifact_options: tuple[str, ...], dim: int 
     if figure is not None:
         plot_schedule_study(ds, figure)
         click.echo(f"wrote {figure}")
-    click.echo(f"study of {label}: {ds.sizes['schedule']} schedules x {len(nfe_list)} NFE, "
-               f"{time.perf_counter() - started:.1f} s")
+    click.echo(
+        f"study of {label}: {ds.sizes['schedule']} schedules x {len(nfe_list)} NFE, "
+        f"{time.perf_counter() - started:.1f} s"
+    )
 
 
 @schedules_group.command("optimal")
 @_data_options
 @seed_option()
-def optimal_command(init: str | None, artifact_options: tuple[str, ...], dim: int | None, n_points: int,
-                    seed: int | None) -> None:
+def optimal_command(
+    init: str | None, artifact_options: tuple[str, ...], dim: int | None, n_points: int, seed: int | None
+) -> None:
     """Fit the entropy-production-optimal schedule to the data; print its [process] table and action."""
     import tomli_w
 
@@ -121,6 +171,8 @@ def optimal_command(init: str | None, artifact_options: tuple[str, ...], dim: in
     mix, label = _data(init, artifact_options, n_points, dim, seed)
     best = optimal_schedule(mix, seed=seed)
     res = path_integrals(mix, best, seed=seed)
-    click.echo(f"# entropy-production-optimal schedule for {label}: action {res.action:.4g} +- "
-               f"{res.action_se:.2g}, thermodynamic length^2 {res.length**2:.4g}")
+    click.echo(
+        f"# entropy-production-optimal schedule for {label}: action {res.action:.4g} +- "
+        f"{res.action_se:.2g}, thermodynamic length^2 {res.length**2:.4g}"
+    )
     click.echo(tomli_w.dumps({"process": {"name": best.name, **best.params()}}), nl=False)

@@ -18,23 +18,37 @@ from ._physics import apply_physics, physics_options
     help="Artifact spec: gmm, swiss-roll, moons, rings, checkerboard, text:WORD, image:PATH, points:PATH, ...",
 )
 @click.option(
-    "-A", "--artifact-option", "artifact_options", multiple=True, metavar="KEY=VALUE",
+    "-A",
+    "--artifact-option",
+    "artifact_options",
+    multiple=True,
+    metavar="KEY=VALUE",
     help="Artifact option (repeatable).",
 )
 @click.option("--n", type=int, help="Number of particles.")
 @click.option("--dim", type=int, help="Spatial dimension (default: the artifact's).")
-@click.option("--process", help="brownian, ou, ve, vp, sub-vp, vp-cosine, fm (flow matching, X_t = (1 - t) X_0 + t Z), "
-              "edm (Karras noise levels) or ot (W2 geodesic to N(0, I); -P warp=0,...,1 re-times it).")
 @click.option(
-    "-P", "--process-param", "process_params", multiple=True, metavar="KEY=VALUE",
+    "--process",
+    help="brownian, ou, ve, vp, sub-vp, vp-cosine, fm (flow matching, X_t = (1 - t) X_0 + t Z), "
+    "edm (Karras noise levels) or ot (W2 geodesic to N(0, I); -P warp=0,...,1 re-times it).",
+)
+@click.option(
+    "-P",
+    "--process-param",
+    "process_params",
+    multiple=True,
+    metavar="KEY=VALUE",
     help="Process parameter, e.g. -P D=0.5 (repeatable).",
 )
 @click.option("--steps", type=int, help="Number of integration steps.")
 @click.option("--dt", type=float, help="Time step (with --steps or --t-end).")
 @click.option("--t-end", type=float, help="End time (default 1).")
 @click.option("--record-every", type=int, help="Steps between recorded frames (default 10).")
-@click.option("--stepper", type=click.Choice(["exact", "euler"]),
-              help="Exact transition kernel or Euler-Maruyama (default: exact; euler for physical dust).")
+@click.option(
+    "--stepper",
+    type=click.Choice(["exact", "euler"]),
+    help="Exact transition kernel or Euler-Maruyama (default: exact; euler for physical dust).",
+)
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), help="Precision of positions.")
 @seed_option()
 @click.option("--threads", type=int, help="Numba threads (results do not depend on it).")
@@ -87,8 +101,16 @@ def simulate_command(
     if process is not None and process != cfg.process:
         cfg = cfg.replace(process=process, process_params={})
     cfg = cfg.replace(
-        init=init, n=n, dim=dim, steps=steps, dt=dt, t_end=t_end,
-        record_every=record_every, stepper=stepper, dtype=dtype, seed=seed,
+        init=init,
+        n=n,
+        dim=dim,
+        steps=steps,
+        dt=dt,
+        t_end=t_end,
+        record_every=record_every,
+        stepper=stepper,
+        dtype=dtype,
+        seed=seed,
     )
     if process_params:
         cfg = cfg.replace(process_params={**cfg.process_params, **parse_pairs(process_params, "--process-param")})
@@ -106,17 +128,36 @@ def simulate_command(
         check_frames_size(plan, out)
         click.echo(plan.run.text, nl=False)
         where = f"written to {output}" if output is not None else "in memory (no --output)"
-        click.echo(f"# plan (dry run, nothing written): {len(plan.record_steps)} frames of {plan.config.n} particles, "
-                   f"{format_bytes(frame_bytes(plan))} {where}")
+        click.echo(
+            f"# plan (dry run, nothing written): {len(plan.record_steps)} frames of {plan.config.n} particles, "
+            f"{format_bytes(frame_bytes(plan))} {where}"
+        )
         return
     if output is None:
         raise click.UsageError("Missing option '-o' / '--output'.")
     started = time.perf_counter()
-    overrides = {"init": init, "n": n, "dim": dim, "steps": steps, "dt": dt, "t_end": t_end,
-                 "record_every": record_every, "stepper": stepper, "dtype": dtype, "seed": seed}
+    overrides = {
+        "init": init,
+        "n": n,
+        "dim": dim,
+        "steps": steps,
+        "dt": dt,
+        "t_end": t_end,
+        "record_every": record_every,
+        "stepper": stepper,
+        "dtype": dtype,
+        "seed": seed,
+    }
     if resume:
-        ds = simulate(cfg, output=output, resume=True, progress=progress, threads=threads,
-                      history=command_line(), **{k: v for k, v in overrides.items() if v is not None})
+        ds = simulate(
+            cfg,
+            output=output,
+            resume=True,
+            progress=progress,
+            threads=threads,
+            history=command_line(),
+            **{k: v for k, v in overrides.items() if v is not None},
+        )
     else:
         if Path(output).suffix.lower() not in (".nc", ".nc4", ".netcdf", ".zarr"):
             raise ConfigError(f"cannot tell the format of {output!r} from its suffix; use .nc or .zarr")

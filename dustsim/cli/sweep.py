@@ -17,8 +17,15 @@ from ._common import command_line, dry_run_option, print_plan
 @click.option("--retries", type=click.IntRange(0), default=2, show_default=True, help="Retries of a failed member.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @dry_run_option()
-def sweep_command(spec: str, output: str, scheduler: str | None, workers: int | None, retries: int,
-                  progress: bool | None, dry_run: bool) -> None:
+def sweep_command(
+    spec: str,
+    output: str,
+    scheduler: str | None,
+    workers: int | None,
+    retries: int,
+    progress: bool | None,
+    dry_run: bool,
+) -> None:
     """Run a grid or list of parameter sets x replicas as dask tasks into one Zarr store.
 
     SPEC is a simulation config with a [sweep] table (replicas, seed, and a [sweep.grid]
@@ -47,11 +54,14 @@ def sweep_command(spec: str, output: str, scheduler: str | None, workers: int | 
         _sweep_plan(spec, output)
         return
     started = time.perf_counter()
-    ds = run_sweep(spec, output, scheduler=scheduler, n_workers=workers, retries=retries, progress=progress,
-                   history=command_line())
-    click.echo(f"wrote {output}: {ds.sizes['realization']} realizations x {ds.sizes['time']} frames x "
-               f"{ds.sizes['particle']} particles, swept: {ds.attrs.get('swept') or 'replicas only'}, "
-               f"{time.perf_counter() - started:.1f} s")
+    ds = run_sweep(
+        spec, output, scheduler=scheduler, n_workers=workers, retries=retries, progress=progress, history=command_line()
+    )
+    click.echo(
+        f"wrote {output}: {ds.sizes['realization']} realizations x {ds.sizes['time']} frames x "
+        f"{ds.sizes['particle']} particles, swept: {ds.attrs.get('swept') or 'replicas only'}, "
+        f"{time.perf_counter() - started:.1f} s"
+    )
 
 
 def _sweep_plan(spec_path: str, output: str) -> None:
@@ -73,11 +83,14 @@ def _sweep_plan(spec_path: str, output: str) -> None:
     plan = prepare(members[0].config)
     partial = Path(f"{out}.partial")
     done = len(completed_members(partial)) if partial.exists() else 0
-    print_plan("sweep", {
-        "members": f"{len(spec.parameter_sets)} parameter set(s) x {spec.replicas} replica(s) = {len(members)}, "
-                   f"root seed {spec.seed}" + (f"; {done} already complete in {partial}" if done else ""),
-        "swept": ", ".join(spec.swept_keys) or "replicas only",
-        "each member": f"{plan.config.n} particles in {plan.config.dim}-D, {plan.config.steps} steps, "
-                       f"{len(plan.record_steps)} frames ({format_bytes(frame_bytes(plan))})",
-        "output": f"{output}: about {format_bytes(frame_bytes(plan) * len(members))}",
-    })
+    print_plan(
+        "sweep",
+        {
+            "members": f"{len(spec.parameter_sets)} parameter set(s) x {spec.replicas} replica(s) = {len(members)}, "
+            f"root seed {spec.seed}" + (f"; {done} already complete in {partial}" if done else ""),
+            "swept": ", ".join(spec.swept_keys) or "replicas only",
+            "each member": f"{plan.config.n} particles in {plan.config.dim}-D, {plan.config.steps} steps, "
+            f"{len(plan.record_steps)} frames ({format_bytes(frame_bytes(plan))})",
+            "output": f"{output}: about {format_bytes(frame_bytes(plan) * len(members))}",
+        },
+    )

@@ -30,7 +30,6 @@ CHUNK = 1024  # particles per parallel task (on average)
 CELLS_PER_PARTICLE = 4  # cap on the number of cells, per particle
 
 
-
 @njit(**_JIT)
 def axis_ranges(p):
     """Per-axis ``(min, max)`` of positions ``p`` (shape ``(n, d)``), as float64 arrays."""
@@ -281,8 +280,9 @@ def pair_forces_cells(p, kinds, lo, length, half, rc, rc2, kind, Q, scale, limit
                 continue
             count = neighbour_ranges(c0, c1, c2, nc, p0, p1, p2, start, rlo, rhi)
             for k in range(start[cell_id], start[cell_id + 1]):
-                a0, a1, a2, b = sum_pair_forces(ps, k, rlo, rhi, count, d, kinds, length, half, rc2, kind, Q, scale,
-                                                limit)
+                a0, a1, a2, b = sum_pair_forces(
+                    ps, k, rlo, rhi, count, d, kinds, length, half, rc2, kind, Q, scale, limit
+                )
                 acc_sorted[k, 0] = a0
                 acc_sorted[k, 1] = a1
                 acc_sorted[k, 2] = a2

@@ -109,8 +109,7 @@ def _substep(x, im, valid, a, c, m, b, z, prm, flags, kind, lo, length, hi, max_
 
 
 @njit(**_JIT)
-def _group4(row, img, mf, bf, particle0, g, word, k0, k1, v, a, c, m, b, prm, flags, kind, lo, length, hi,
-            max_drift):
+def _group4(row, img, mf, bf, particle0, g, word, k0, k1, v, a, c, m, b, prm, flags, kind, lo, length, hi, max_drift):
     """Four steps (one float32 Philox call) of a row of coordinates: the vectorised inner loop."""
     n0 = n1 = n2 = n3 = False
     f0 = f1 = f2 = f3 = False
@@ -120,14 +119,18 @@ def _group4(row, img, mf, bf, particle0, g, word, k0, k1, v, a, c, m, b, prm, fl
         im = img[i]
         mi = mf[i]
         bi = bf[i]
-        x, im, e0, d0 = _substep(x, im, v[0], a[0], c[0], m[0] * mi, b[0] * bi, z0, prm, flags, kind, lo, length, hi,
-                                 max_drift)
-        x, im, e1, d1 = _substep(x, im, v[1], a[1], c[1], m[1] * mi, b[1] * bi, z1, prm, flags, kind, lo, length, hi,
-                                 max_drift)
-        x, im, e2, d2 = _substep(x, im, v[2], a[2], c[2], m[2] * mi, b[2] * bi, z2, prm, flags, kind, lo, length, hi,
-                                 max_drift)
-        x, im, e3, d3 = _substep(x, im, v[3], a[3], c[3], m[3] * mi, b[3] * bi, z3, prm, flags, kind, lo, length, hi,
-                                 max_drift)
+        x, im, e0, d0 = _substep(
+            x, im, v[0], a[0], c[0], m[0] * mi, b[0] * bi, z0, prm, flags, kind, lo, length, hi, max_drift
+        )
+        x, im, e1, d1 = _substep(
+            x, im, v[1], a[1], c[1], m[1] * mi, b[1] * bi, z1, prm, flags, kind, lo, length, hi, max_drift
+        )
+        x, im, e2, d2 = _substep(
+            x, im, v[2], a[2], c[2], m[2] * mi, b[2] * bi, z2, prm, flags, kind, lo, length, hi, max_drift
+        )
+        x, im, e3, d3 = _substep(
+            x, im, v[3], a[3], c[3], m[3] * mi, b[3] * bi, z3, prm, flags, kind, lo, length, hi, max_drift
+        )
         row[i] = x
         img[i] = im
         n0, n1, n2, n3 = n0 | e0, n1 | e1, n2 | e2, n3 | e3
@@ -136,8 +139,7 @@ def _group4(row, img, mf, bf, particle0, g, word, k0, k1, v, a, c, m, b, prm, fl
 
 
 @njit(**_JIT)
-def _group2(row, img, mf, bf, particle0, g, word, k0, k1, v, a, c, m, b, prm, flags, kind, lo, length, hi,
-            max_drift):
+def _group2(row, img, mf, bf, particle0, g, word, k0, k1, v, a, c, m, b, prm, flags, kind, lo, length, hi, max_drift):
     """Two steps (one float64 Philox call) of a row of coordinates: the vectorised inner loop."""
     n0 = n1 = False
     f0 = f1 = False
@@ -147,10 +149,12 @@ def _group2(row, img, mf, bf, particle0, g, word, k0, k1, v, a, c, m, b, prm, fl
         im = img[i]
         mi = mf[i]
         bi = bf[i]
-        x, im, e0, d0 = _substep(x, im, v[0], a[0], c[0], m[0] * mi, b[0] * bi, z0, prm, flags, kind, lo, length, hi,
-                                 max_drift)
-        x, im, e1, d1 = _substep(x, im, v[1], a[1], c[1], m[1] * mi, b[1] * bi, z1, prm, flags, kind, lo, length, hi,
-                                 max_drift)
+        x, im, e0, d0 = _substep(
+            x, im, v[0], a[0], c[0], m[0] * mi, b[0] * bi, z0, prm, flags, kind, lo, length, hi, max_drift
+        )
+        x, im, e1, d1 = _substep(
+            x, im, v[1], a[1], c[1], m[1] * mi, b[1] * bi, z1, prm, flags, kind, lo, length, hi, max_drift
+        )
         row[i] = x
         img[i] = im
         n0, n1 = n0 | e0, n1 | e1
@@ -170,8 +174,9 @@ def _first_bad(step, nfs, fars):
 
 
 @njit(**_JIT)
-def _sep_row_f32(row, img, mf, bf, particle0, A, C, M, B, P, flags, axis, kind, lo, length, hi, step0, word, k0, k1,
-                 max_drift):
+def _sep_row_f32(
+    row, img, mf, bf, particle0, A, C, M, B, P, flags, axis, kind, lo, length, hi, step0, word, k0, k1, max_drift
+):
     n_steps = A.shape[0]
     prm = axis_params(P, axis)
     for g in range(step0 // PER_CALL_F32, (step0 + n_steps - 1) // PER_CALL_F32 + 1):
@@ -180,9 +185,29 @@ def _sep_row_f32(row, img, mf, bf, particle0, A, C, M, B, P, flags, axis, kind, 
         v1, a1, c1, m1, b1 = _step_coeffs(A, C, M, B, j + 1, axis)
         v2, a2, c2, m2, b2 = _step_coeffs(A, C, M, B, j + 2, axis)
         v3, a3, c3, m3, b3 = _step_coeffs(A, C, M, B, j + 3, axis)
-        nf, far = _group4(row, img, mf, bf, particle0, g, word, k0, k1, (v0, v1, v2, v3), (a0, a1, a2, a3),
-                          (c0, c1, c2, c3), (m0, m1, m2, m3), (b0, b1, b2, b3), prm, flags, kind, lo, length, hi,
-                          max_drift)
+        nf, far = _group4(
+            row,
+            img,
+            mf,
+            bf,
+            particle0,
+            g,
+            word,
+            k0,
+            k1,
+            (v0, v1, v2, v3),
+            (a0, a1, a2, a3),
+            (c0, c1, c2, c3),
+            (m0, m1, m2, m3),
+            (b0, b1, b2, b3),
+            prm,
+            flags,
+            kind,
+            lo,
+            length,
+            hi,
+            max_drift,
+        )
         s, code = _first_bad(step0 + j, nf, far)
         if code != OK:
             return s, code
@@ -190,45 +215,93 @@ def _sep_row_f32(row, img, mf, bf, particle0, A, C, M, B, P, flags, axis, kind, 
 
 
 @njit(**_JIT)
-def _sep_row_f64(row, img, mf, bf, particle0, A, C, M, B, P, flags, axis, kind, lo, length, hi, step0, word, k0, k1,
-                 max_drift):
+def _sep_row_f64(
+    row, img, mf, bf, particle0, A, C, M, B, P, flags, axis, kind, lo, length, hi, step0, word, k0, k1, max_drift
+):
     n_steps = A.shape[0]
     prm = axis_params(P, axis)
     for g in range(step0 // PER_CALL_F64, (step0 + n_steps - 1) // PER_CALL_F64 + 1):
         j = PER_CALL_F64 * g - step0
         v0, a0, c0, m0, b0 = _step_coeffs(A, C, M, B, j, axis)
         v1, a1, c1, m1, b1 = _step_coeffs(A, C, M, B, j + 1, axis)
-        nf, far = _group2(row, img, mf, bf, particle0, g, word, k0, k1, (v0, v1), (a0, a1), (c0, c1), (m0, m1),
-                          (b0, b1), prm, flags, kind, lo, length, hi, max_drift)
+        nf, far = _group2(
+            row,
+            img,
+            mf,
+            bf,
+            particle0,
+            g,
+            word,
+            k0,
+            k1,
+            (v0, v1),
+            (a0, a1),
+            (c0, c1),
+            (m0, m1),
+            (b0, b1),
+            prm,
+            flags,
+            kind,
+            lo,
+            length,
+            hi,
+            max_drift,
+        )
         s, code = _first_bad(step0 + j, nf, far)
         if code != OK:
             return s, code
     return np.int64(-1), np.int64(OK)
 
 
-def _sep_row(row, img, mf, bf, particle0, A, C, M, B, P, flags, axis, kind, lo, length, hi, step0, word, k0, k1,
-             max_drift):
+def _sep_row(
+    row, img, mf, bf, particle0, A, C, M, B, P, flags, axis, kind, lo, length, hi, step0, word, k0, k1, max_drift
+):
     """Dispatch on the precision of ``row`` (overload below)."""
 
 
+# fmt: off
 @overload(_sep_row)
-def _sep_row_overload(row, img, mf, bf, particle0, A, C, M, B, P, flags, axis, kind, lo, length, hi, step0, word, k0,  # noqa: ARG001
-                      k1, max_drift):  # noqa: ARG001 - dispatch on row
+def _sep_row_overload(row, img, mf, bf, particle0, A, C, M, B, P, flags, axis, kind, lo, length, hi, step0,  # noqa: ARG001
+                      word, k0, k1, max_drift):  # noqa: ARG001 - a typing function: only the types matter
+# fmt: on
     impl = {types.float32: _sep_row_f32, types.float64: _sep_row_f64}.get(row.dtype)
     if impl is None:
         return None
 
-    def call(row, img, mf, bf, particle0, A, C, M, B, P, flags, axis, kind, lo, length, hi, step0, word, k0, k1,
-             max_drift):
-        return impl(row, img, mf, bf, particle0, A, C, M, B, P, flags, axis, kind, lo, length, hi, step0, word, k0, k1,
-                    max_drift)
+    def call(
+        row, img, mf, bf, particle0, A, C, M, B, P, flags, axis, kind, lo, length, hi, step0, word, k0, k1, max_drift
+    ):
+        return impl(
+            row,
+            img,
+            mf,
+            bf,
+            particle0,
+            A,
+            C,
+            M,
+            B,
+            P,
+            flags,
+            axis,
+            kind,
+            lo,
+            length,
+            hi,
+            step0,
+            word,
+            k0,
+            k1,
+            max_drift,
+        )
 
     return call
 
 
 @njit(**_JIT)
-def advance_separable(x, image, mf, bf, A, C, M, B, P, flags, kinds, lo, length, hi, step0, words, k0, k1, max_drift,
-                      status):
+def advance_separable(
+    x, image, mf, bf, A, C, M, B, P, flags, kinds, lo, length, hi, step0, words, k0, k1, max_drift, status
+):
     """Advance ``A.shape[0]`` Euler steps with separable external forces only, in place.
 
     Parameters
@@ -265,8 +338,29 @@ def advance_separable(x, image, mf, bf, A, C, M, B, P, flags, kinds, lo, length,
     n_blocks = (n + BLOCK - 1) // BLOCK
     bad_step = np.full(d * n_blocks, -1, dtype=np.int64)
     bad_code = np.zeros(d * n_blocks, dtype=np.int64)
-    _separable_tasks(x, image, mf, bf, A, C, M, B, P, flags, kinds, lo, length, hi, step0, words, k0, k1, max_drift,
-                     bad_step, bad_code)
+    _separable_tasks(
+        x,
+        image,
+        mf,
+        bf,
+        A,
+        C,
+        M,
+        B,
+        P,
+        flags,
+        kinds,
+        lo,
+        length,
+        hi,
+        step0,
+        words,
+        k0,
+        k1,
+        max_drift,
+        bad_step,
+        bad_code,
+    )
     for task in range(d * n_blocks):
         if bad_code[task] != OK and (status[0] < 0 or bad_step[task] < status[0]):
             status[0] = bad_step[task]
@@ -274,8 +368,9 @@ def advance_separable(x, image, mf, bf, A, C, M, B, P, flags, kinds, lo, length,
 
 
 @njit(parallel=True, **_JIT)
-def _separable_tasks(x, image, mf, bf, A, C, M, B, P, flags, kinds, lo, length, hi, step0, words, k0, k1, max_drift,
-                     bad_step, bad_code):
+def _separable_tasks(
+    x, image, mf, bf, A, C, M, B, P, flags, kinds, lo, length, hi, step0, words, k0, k1, max_drift, bad_step, bad_code
+):
     """The parallel region of :func:`advance_separable`: one task per ``(axis, block)``.
 
     Nothing but the ``prange`` loop lives here: in a parallel function every array
@@ -287,9 +382,29 @@ def _separable_tasks(x, image, mf, bf, A, C, M, B, P, flags, kinds, lo, length, 
         axis = task // n_blocks
         lo_i = (task % n_blocks) * BLOCK
         hi_i = min(n, lo_i + BLOCK)
-        s, code = _sep_row(x[axis, lo_i:hi_i], image[axis, lo_i:hi_i], mf[lo_i:hi_i], bf[lo_i:hi_i], lo_i, A, C, M, B,
-                           P, flags, axis, kinds[axis], lo[axis], length[axis], hi[axis], step0, words[axis], k0, k1,
-                           max_drift)
+        s, code = _sep_row(
+            x[axis, lo_i:hi_i],
+            image[axis, lo_i:hi_i],
+            mf[lo_i:hi_i],
+            bf[lo_i:hi_i],
+            lo_i,
+            A,
+            C,
+            M,
+            B,
+            P,
+            flags,
+            axis,
+            kinds[axis],
+            lo[axis],
+            length[axis],
+            hi[axis],
+            step0,
+            words[axis],
+            k0,
+            k1,
+            max_drift,
+        )
         bad_step[task] = s
         bad_code[task] = code
 
@@ -356,9 +471,51 @@ def user_force_at(user, p, k, d, xb, fb):
 
 
 @njit(**_JIT)
-def _step_cells(c_lo, c_hi, p, pn, img, ids, lab, mf, bf, z, start, nc, grid_fixed, origin, hinv, cell_next, ext, d, j,
-                s, A, C, M, B, P, flags, kinds, lo, length, hi, half, pair_kind, Q, rc2, scale, limit, inv_scale, user,
-                has_user, words, k0, k1, max_drift):
+def _step_cells(
+    c_lo,
+    c_hi,
+    p,
+    pn,
+    img,
+    ids,
+    lab,
+    mf,
+    bf,
+    z,
+    start,
+    nc,
+    grid_fixed,
+    origin,
+    hinv,
+    cell_next,
+    ext,
+    d,
+    j,
+    s,
+    A,
+    C,
+    M,
+    B,
+    P,
+    flags,
+    kinds,
+    lo,
+    length,
+    hi,
+    half,
+    pair_kind,
+    Q,
+    rc2,
+    scale,
+    limit,
+    inv_scale,
+    user,
+    has_user,
+    words,
+    k0,
+    k1,
+    max_drift,
+):
     """Update the particles of cells ``c_lo..c_hi`` (sorted order) into ``pn``; a status code.
 
     Forces: separable external, user (if ``has_user``) and pair forces from the neighbour
@@ -392,8 +549,9 @@ def _step_cells(c_lo, c_hi, p, pn, img, ids, lab, mf, bf, z, start, nc, grid_fix
             for k in range(start[cell], start[cell + 1]):
                 a0 = a1 = a2 = zero
                 if has_pairs:
-                    a0, a1, a2, bad = sum_pair_forces(p, k, rlo, rhi, count, d, kinds, length, half, rc2, pair_kind, Q,
-                                                      scale, limit)
+                    a0, a1, a2, bad = sum_pair_forces(
+                        p, k, rlo, rhi, count, d, kinds, length, half, rc2, pair_kind, Q, scale, limit
+                    )
                     if bad and code == OK:
                         code = FORCE_OVERFLOW
                 if has_user:
@@ -467,20 +625,133 @@ def _sort_by_cell(cell, n_cells, start, dest, p, img, ids, lab, p2, img2, ids2, 
 
 
 @njit(parallel=True, **_JIT)
-def _parallel_step(codes, per_chunk, n_cells, p, pn, img, ids, lab, mf, bf, z, start, nc, grid_fixed, origin, hinv,
-                   cell, ext, d, j, s, A, C, M, B, P, flags, kinds, lo, length, hi, half, pair_kind, Q, rc2, scale,
-                   limit, inv_scale, user, has_user, words, k0, k1, max_drift):
+def _parallel_step(
+    codes,
+    per_chunk,
+    n_cells,
+    p,
+    pn,
+    img,
+    ids,
+    lab,
+    mf,
+    bf,
+    z,
+    start,
+    nc,
+    grid_fixed,
+    origin,
+    hinv,
+    cell,
+    ext,
+    d,
+    j,
+    s,
+    A,
+    C,
+    M,
+    B,
+    P,
+    flags,
+    kinds,
+    lo,
+    length,
+    hi,
+    half,
+    pair_kind,
+    Q,
+    rc2,
+    scale,
+    limit,
+    inv_scale,
+    user,
+    has_user,
+    words,
+    k0,
+    k1,
+    max_drift,
+):
     """The parallel region of one step of :func:`advance_general` (nothing else, see ``_separable_tasks``)."""
     for c in prange(codes.shape[0]):
-        codes[c] = _step_cells(min(n_cells, c * per_chunk), min(n_cells, (c + 1) * per_chunk), p, pn, img, ids, lab, mf,
-                               bf, z, start, nc, grid_fixed, origin, hinv, cell, ext[c], d, j, s, A, C, M, B, P, flags,
-                               kinds, lo, length, hi, half, pair_kind, Q, rc2, scale, limit, inv_scale, user, has_user,
-                               words, k0, k1, max_drift)
+        codes[c] = _step_cells(
+            min(n_cells, c * per_chunk),
+            min(n_cells, (c + 1) * per_chunk),
+            p,
+            pn,
+            img,
+            ids,
+            lab,
+            mf,
+            bf,
+            z,
+            start,
+            nc,
+            grid_fixed,
+            origin,
+            hinv,
+            cell,
+            ext[c],
+            d,
+            j,
+            s,
+            A,
+            C,
+            M,
+            B,
+            P,
+            flags,
+            kinds,
+            lo,
+            length,
+            hi,
+            half,
+            pair_kind,
+            Q,
+            rc2,
+            scale,
+            limit,
+            inv_scale,
+            user,
+            has_user,
+            words,
+            k0,
+            k1,
+            max_drift,
+        )
 
 
 @njit(**_JIT)
-def advance_general(x, image, labels, mf, bf, order, A, C, M, B, P, flags, kinds, lo, length, hi, half, pair_kind, Q,
-                    rc, eps, user, has_user, step0, words, k0, k1, max_drift, status):
+def advance_general(
+    x,
+    image,
+    labels,
+    mf,
+    bf,
+    order,
+    A,
+    C,
+    M,
+    B,
+    P,
+    flags,
+    kinds,
+    lo,
+    length,
+    hi,
+    half,
+    pair_kind,
+    Q,
+    rc,
+    eps,
+    user,
+    has_user,
+    step0,
+    words,
+    k0,
+    k1,
+    max_drift,
+    status,
+):
     """Advance ``A.shape[0]`` Euler steps with pair and/or user forces, in place.
 
     Parameters are those of :func:`advance_separable`, except
@@ -565,15 +836,99 @@ def advance_general(x, image, labels, mf, bf, order, A, C, M, B, P, flags, kinds
         n_cells = nc[0] * nc[1] * nc[2]
         per_chunk = (n_cells + n_chunks - 1) // n_chunks
         if n_chunks >= MIN_PARALLEL_CHUNKS:
-            _parallel_step(codes, per_chunk, n_cells, p, pn, img, ids, lab, mf, bf, z, start, nc, grid_fixed, origin,
-                           hinv, cell, ext, d, j, s, A, C, M, B, P, flags, kinds, lo, length, hi, half, pair_kind, Q,
-                           rc2, scale, limit, inv_scale, user, has_user, words, k0, k1, max_drift)
+            _parallel_step(
+                codes,
+                per_chunk,
+                n_cells,
+                p,
+                pn,
+                img,
+                ids,
+                lab,
+                mf,
+                bf,
+                z,
+                start,
+                nc,
+                grid_fixed,
+                origin,
+                hinv,
+                cell,
+                ext,
+                d,
+                j,
+                s,
+                A,
+                C,
+                M,
+                B,
+                P,
+                flags,
+                kinds,
+                lo,
+                length,
+                hi,
+                half,
+                pair_kind,
+                Q,
+                rc2,
+                scale,
+                limit,
+                inv_scale,
+                user,
+                has_user,
+                words,
+                k0,
+                k1,
+                max_drift,
+            )
         else:  # a parallel region per step costs more than it gains for a few chunks
             for c in range(n_chunks):
-                codes[c] = _step_cells(min(n_cells, c * per_chunk), min(n_cells, (c + 1) * per_chunk), p, pn, img,
-                                       ids, lab, mf, bf, z, start, nc, grid_fixed, origin, hinv, cell, ext[c], d, j, s,
-                                       A, C, M, B, P, flags, kinds, lo, length, hi, half, pair_kind, Q, rc2, scale,
-                                       limit, inv_scale, user, has_user, words, k0, k1, max_drift)
+                codes[c] = _step_cells(
+                    min(n_cells, c * per_chunk),
+                    min(n_cells, (c + 1) * per_chunk),
+                    p,
+                    pn,
+                    img,
+                    ids,
+                    lab,
+                    mf,
+                    bf,
+                    z,
+                    start,
+                    nc,
+                    grid_fixed,
+                    origin,
+                    hinv,
+                    cell,
+                    ext[c],
+                    d,
+                    j,
+                    s,
+                    A,
+                    C,
+                    M,
+                    B,
+                    P,
+                    flags,
+                    kinds,
+                    lo,
+                    length,
+                    hi,
+                    half,
+                    pair_kind,
+                    Q,
+                    rc2,
+                    scale,
+                    limit,
+                    inv_scale,
+                    user,
+                    has_user,
+                    words,
+                    k0,
+                    k1,
+                    max_drift,
+                )
         p, pn = pn, p
         worst = OK
         for c in range(n_chunks):

@@ -151,7 +151,6 @@ pair_g.__doc__ = """``g = -u'(r) / r`` of the pair potential at squared distance
     """
 
 
-
 def _fingerprint() -> int:
     """Hash of the generated dispatch and of the bytecode of every kernel formula it calls."""
     h = hashlib.sha256("\n".join([*_SEP_LINES, *_PAIR_LINES]).encode())

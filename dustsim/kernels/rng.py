@@ -52,7 +52,6 @@ _SQRT2_F64 = math.sqrt(2.0)
 _HALF_PI_F64 = math.pi / 2.0
 
 
-
 @njit(**_INLINE)
 def _philox_round(c0, c1, c2, c3, k0, k1):
     p0 = _PHILOX_M0 * c0
@@ -128,13 +127,9 @@ def log_f32(u):
 def sincos_f32(t):
     """``(sin t, cos t)`` for float32 ``|t| <= pi/4`` (Taylor series, error < 2e-9)."""
     t2 = t * t
-    s = t * (
-        _F32(1.0)
-        + t2 * (_F32(-1 / 6) + t2 * (_F32(1 / 120) + t2 * (_F32(-1 / 5040) + t2 * _F32(1 / 362880))))
-    )
+    s = t * (_F32(1.0) + t2 * (_F32(-1 / 6) + t2 * (_F32(1 / 120) + t2 * (_F32(-1 / 5040) + t2 * _F32(1 / 362880)))))
     c = _F32(1.0) + t2 * (
-        _F32(-0.5)
-        + t2 * (_F32(1 / 24) + t2 * (_F32(-1 / 720) + t2 * (_F32(1 / 40320) + t2 * _F32(-1 / 3628800))))
+        _F32(-0.5) + t2 * (_F32(1 / 24) + t2 * (_F32(-1 / 720) + t2 * (_F32(1 / 40320) + t2 * _F32(-1 / 3628800))))
     )
     return s, c
 
@@ -150,7 +145,7 @@ def box_muller_f32(wa, wb):
     u = (_F32(wa) + _F32(1.0)) * _F32(2.0**-32)
     r = math.sqrt(_F32(-2.0) * log_f32(u))
     quadrant = wb >> np.uint32(30)
-    t = ((_F32((wb & np.uint32(0x3FFFFFFF)) >> np.uint32(6)) + _F32(0.5)) * _F32(2.0**-24) - _F32(0.5))
+    t = (_F32((wb & np.uint32(0x3FFFFFFF)) >> np.uint32(6)) + _F32(0.5)) * _F32(2.0**-24) - _F32(0.5)
     s, c = sincos_f32(t * _HALF_PI_F32)
     odd = (quadrant & np.uint32(1)) != 0
     cos_q = -s if odd else c
@@ -289,9 +284,7 @@ def stream_axis_word(stream: int, axis: int) -> np.uint64:
 @njit(**_JIT)
 def philox4x32_block(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 on one counter, callable from Python (known-answer tests)."""
-    return philox4x32(
-        np.uint64(c0), np.uint64(c1), np.uint64(c2), np.uint64(c3), np.uint64(k0), np.uint64(k1)
-    )
+    return philox4x32(np.uint64(c0), np.uint64(c1), np.uint64(c2), np.uint64(c3), np.uint64(k0), np.uint64(k1))
 
 
 @njit(**_INLINE)

@@ -29,7 +29,6 @@ REFLECTING = 2
 KIND_CODES = {"free": FREE, "periodic": PERIODIC, "reflecting": REFLECTING}
 
 
-
 @njit(**_INLINE)
 def displacement(xa, xb, kind, length, half):
     """``xa - xb`` on one axis; the minimum image on a periodic axis (both in ``[lo, lo + L)``).

@@ -262,8 +262,9 @@ def build_list(p, grid, box, rl, begin, end, nbr):
 
 @njit(**_JIT)
 def _grid_for(p, box, rl, eps):
-    return grid_setup(p, box.kinds, box.lo.astype(np.float64), box.length.astype(np.float64), rl, eps,
-                      max_cells_for(p.shape[0]))
+    return grid_setup(
+        p, box.kinds, box.lo.astype(np.float64), box.length.astype(np.float64), rl, eps, max_cells_for(p.shape[0])
+    )
 
 
 # ----------------------------------------------------------------------- one step
@@ -467,8 +468,21 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
             trigger2 = trigger * trigger if trigger > 0 else -1.0
             rebuild = False
             builds += 1
-        _step((p, pn, pref, img, ids, lab, z), (begin, end, nbr), fresh, j, s, steps, forces, box, pair, key,
-              max_drift, codes, moved)
+        _step(
+            (p, pn, pref, img, ids, lab, z),
+            (begin, end, nbr),
+            fresh,
+            j,
+            s,
+            steps,
+            forces,
+            box,
+            pair,
+            key,
+            max_drift,
+            codes,
+            moved,
+        )
         fresh = False
         p, pn = pn, p
         worst = OK

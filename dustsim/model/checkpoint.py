@@ -55,10 +55,16 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
 
 
 #: leading bytes of file formats a user may give by mistake
-_MAGIC = ((b"PK\x03\x04", "a zip archive"), (b"\x89HDF\r\n\x1a\n", "an HDF5 / netCDF-4 file"),
-          (b"CDF\x01", "a netCDF (classic) file"), (b"CDF\x02", "a netCDF (64-bit) file"),
-          (b"\x93NUMPY", "a numpy .npy file"), (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
-          (b"\x80", "a legacy pickle (not a zip-format PyTorch file)"))
+_MAGIC = (
+    (b"PK\x03\x04", "a zip archive"),
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 / netCDF-4 file"),
+    (b"CDF\x01", "a netCDF (classic) file"),
+    (b"CDF\x02", "a netCDF (64-bit) file"),
+    (b"\x93NUMPY", "a numpy .npy file"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"\x80", "a legacy pickle (not a zip-format PyTorch file)"),
+)
 
 
 def file_kind(path: Path) -> str:
@@ -88,13 +94,17 @@ def read_checkpoint(path: str | Path, map_location: torch.device | str = "cpu") 
         raise InputFileError(f"{path} is a directory, not a model checkpoint")
     kind = file_kind(path)
     if kind != "a zip archive":
-        raise InputFileError(f"{path} is not a readable dustsim model checkpoint: it is {kind}, not a PyTorch file "
-                             "(give the .pt written by dustsim train)")
+        raise InputFileError(
+            f"{path} is not a readable dustsim model checkpoint: it is {kind}, not a PyTorch file "
+            "(give the .pt written by dustsim train)"
+        )
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise InputFileError(f"{path} is not a readable dustsim model checkpoint: a damaged or truncated PyTorch "
-                             "file; write it again with dustsim train") from None
+        raise InputFileError(
+            f"{path} is not a readable dustsim model checkpoint: a damaged or truncated PyTorch "
+            "file; write it again with dustsim train"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise InputFileError(f"{path} is not a dustsim model checkpoint")
     if int(state.get("format_version", 0)) > FORMAT_VERSION:
@@ -146,8 +156,13 @@ def build_module(meta: dict[str, Any]) -> nn.Module:
         baseline = None
         if meta.get("baseline", "none") == "equilibrium":
             baseline = equilibrium_score(sde_from_config(forward_run(meta)))
-        return ScoreNet(net, np.asarray(meta["frame_times"]), np.asarray(meta["frame_mean"]),
-                        np.asarray(meta["frame_std"]), baseline=baseline)
+        return ScoreNet(
+            net,
+            np.asarray(meta["frame_times"]),
+            np.asarray(meta["frame_mean"]),
+            np.asarray(meta["frame_std"]),
+            baseline=baseline,
+        )
     raise InputFileError(f"unknown model kind {meta['kind']!r} in checkpoint")
 
 
@@ -243,7 +258,6 @@ class TrainedModel:
         z = torch.randn((n, self.dim), generator=generator, device=device)
         return points[idx] + float(prior["bandwidth"]) * z
 
-
     def prior_log_density(self, x: torch.Tensor) -> torch.Tensor:
         """``log`` of the prior density at ``x`` (shape ``(n,)``, nats; see :meth:`prior_sample`)."""
         prior = self.meta["prior"]
@@ -267,8 +281,11 @@ def gaussian_prior(process: LinearProcess, t_max: float, mean: np.ndarray, sd: f
     """The moment-matched Gaussian law of ``X_T`` (see :meth:`TrainedModel.prior_sample`)."""
     a, s = float(process.alpha(t_max)), float(process.sigma(t_max))
     c = float(process.centre)
-    return {"kind": "gaussian", "mean": (c + a * (np.asarray(mean) - c)).tolist(),
-            "std": math.sqrt(s * s + a * a * sd * sd)}
+    return {
+        "kind": "gaussian",
+        "mean": (c + a * (np.asarray(mean) - c)).tolist(),
+        "std": math.sqrt(s * s + a * a * sd * sd),
+    }
 
 
 def kde_prior(points: np.ndarray, max_points: int = 5000) -> dict[str, Any]:

@@ -69,14 +69,27 @@ class _Table:
         pass
 
 
-def _check(table: str, name: str, value: Any, kind: type, minimum: float | None = None,
-           maximum: float | None = None, optional: bool = False, strict: bool = False) -> None:
+def _check(
+    table: str,
+    name: str,
+    value: Any,
+    kind: type,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    optional: bool = False,
+    strict: bool = False,
+) -> None:
     """One field of a ``[table]`` (:mod:`dustsim.spec` rules): a number or an int, in range."""
     if value is None and optional:
         return
     if kind is int:
-        integer(value, name, f"[{table}]", minimum=None if minimum is None else int(minimum),
-                maximum=None if maximum is None else int(maximum))
+        integer(
+            value,
+            name,
+            f"[{table}]",
+            minimum=None if minimum is None else int(minimum),
+            maximum=None if maximum is None else int(maximum),
+        )
     else:
         number_in(value, name, f"[{table}]", minimum=minimum, maximum=maximum, strict=strict)
 
@@ -229,8 +242,9 @@ class TrainConfig(_Table):
         _check(t, "max_time", self.max_time, float, 0, strict=True, optional=True)
         _check(t, "batch_size", self.batch_size, int, 1)
         if not (is_number(self.validation_fraction) and 0 < self.validation_fraction < 1):
-            raise ConfigError(f"[training] validation_fraction must be a number in (0, 1), "
-                              f"got {self.validation_fraction!r}")
+            raise ConfigError(
+                f"[training] validation_fraction must be a number in (0, 1), got {self.validation_fraction!r}"
+            )
         _check(t, "validation_points", self.validation_points, int, 1)
         _check(t, "validate_every", self.validate_every, int, 1)
         _check(t, "patience", self.patience, int, 0)

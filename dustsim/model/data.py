@@ -116,8 +116,16 @@ class KernelPairs:
 
     def subset(self, index: np.ndarray) -> KernelPairs:
         """The same pairs on the particles ``index`` only."""
-        return KernelPairs(self.x0[index], self.process, self.t_min, self.t_max, self.time_sampling,
-                           self.p_mean, self.p_std, self.level_scale)
+        return KernelPairs(
+            self.x0[index],
+            self.process,
+            self.t_min,
+            self.t_max,
+            self.time_sampling,
+            self.p_mean,
+            self.p_std,
+            self.level_scale,
+        )
 
     def draw_times(self, n: int, generator: torch.Generator) -> np.ndarray:
         """``n`` training times (float64)."""
@@ -140,8 +148,9 @@ class KernelPairs:
             return self.table.time(level)
         raise ConfigError(f"unknown time sampling {self.time_sampling!r}")
 
-    def draw(self, batch_size: int, generator: torch.Generator,
-             device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    def draw(
+        self, batch_size: int, generator: torch.Generator, device: torch.device | str = "cpu"
+    ) -> dict[str, torch.Tensor]:
         """One batch: ``x0``, ``t``, ``x_t``, ``alpha``, ``sigma``, ``g`` and the ``target`` score.
 
         Shapes ``(B, d)`` for positions and scores, ``(B,)`` for the rest.
@@ -156,7 +165,12 @@ class KernelPairs:
         c = float(self.process.centre)
         xt = c + a[:, None] * (x0 - c) + s[:, None] * z
         batch = {
-            "x0": x0, "t": torch.as_tensor(t, dtype=torch.float32), "x_t": xt, "alpha": a, "sigma": s, "g": g,
+            "x0": x0,
+            "t": torch.as_tensor(t, dtype=torch.float32),
+            "x_t": xt,
+            "alpha": a,
+            "sigma": s,
+            "g": g,
             "target": -z / s[:, None],
         }
         return {k: v.to(device) for k, v in batch.items()}
@@ -191,8 +205,13 @@ class FrameSamples:
         self._frames = torch.as_tensor(frames, dtype=torch.float32)
 
     @classmethod
-    def from_trajectory(cls, ds: xr.Dataset, t_min: float | None = None, max_particles: int = 20000,
-                        generator: torch.Generator | None = None) -> FrameSamples:
+    def from_trajectory(
+        cls,
+        ds: xr.Dataset,
+        t_min: float | None = None,
+        max_particles: int = 20000,
+        generator: torch.Generator | None = None,
+    ) -> FrameSamples:
         """Frames of a trajectory with ``t >= t_min`` (default: every frame after ``t = 0``).
 
         At most ``max_particles`` particles are kept (the same random subset in every frame).
@@ -234,8 +253,9 @@ class FrameSamples:
             raise InputFileError("a recorded frame has zero spread; drop it with a larger t_min")
         return mean, std
 
-    def draw(self, batch_size: int, generator: torch.Generator,
-             device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    def draw(
+        self, batch_size: int, generator: torch.Generator, device: torch.device | str = "cpu"
+    ) -> dict[str, torch.Tensor]:
         """One batch: positions ``x`` ``(B, d)`` and their frame times ``t`` ``(B,)``."""
         k = torch.randint(self._frames.shape[0], (batch_size,), generator=generator)
         j = torch.randint(self._frames.shape[1], (batch_size,), generator=generator)

@@ -60,4 +60,3 @@ def make_generator(seed: int, stream: str | int, device: torch.device | str = "c
 def as_tensor(x: Any, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """``x`` as a tensor of ``dtype`` on ``device`` (no copy when it already is one)."""
     return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x, device=device, dtype=dtype)
-

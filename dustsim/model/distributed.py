@@ -65,8 +65,9 @@ class DistributedContext:
 
         # the sampler only takes len() of its dataset: the range of batch positions serves
         positions = cast("Dataset[int]", range(batch_size))
-        sampler: DistributedSampler[int] = DistributedSampler(positions, num_replicas=self.world_size, rank=self.rank,
-                                                              shuffle=True, seed=seed, drop_last=True)
+        sampler: DistributedSampler[int] = DistributedSampler(
+            positions, num_replicas=self.world_size, rank=self.rank, shuffle=True, seed=seed, drop_last=True
+        )
         sampler.set_epoch(step)
         return torch.as_tensor(list(sampler), dtype=torch.long)
 

@@ -27,14 +27,28 @@ from .samplers import sample_ode_adaptive
 from .sde import ForwardSDE
 
 
-def encode(score_fn: ScoreFn, sde: ForwardSDE, x: torch.Tensor, t_min: float, t_max: float,
-           rtol: float = 1e-6, atol: float = 1e-6) -> torch.Tensor:
+def encode(
+    score_fn: ScoreFn,
+    sde: ForwardSDE,
+    x: torch.Tensor,
+    t_min: float,
+    t_max: float,
+    rtol: float = 1e-6,
+    atol: float = 1e-6,
+) -> torch.Tensor:
     """Points at ``t_min`` -> their images at ``t_max`` under the probability-flow ODE."""
     return sample_ode_adaptive(score_fn, sde, x, [t_min, t_max], rtol=rtol, atol=atol)
 
 
-def decode(score_fn: ScoreFn, sde: ForwardSDE, z: torch.Tensor, t_max: float, t_min: float,
-           rtol: float = 1e-6, atol: float = 1e-6) -> torch.Tensor:
+def decode(
+    score_fn: ScoreFn,
+    sde: ForwardSDE,
+    z: torch.Tensor,
+    t_max: float,
+    t_min: float,
+    rtol: float = 1e-6,
+    atol: float = 1e-6,
+) -> torch.Tensor:
     """Points at ``t_max`` -> their preimages at ``t_min`` (the inverse of :func:`encode`)."""
     return sample_ode_adaptive(score_fn, sde, z, [t_max, t_min], rtol=rtol, atol=atol)
 
@@ -104,8 +118,9 @@ def model_log_likelihood(
         ``mean_log_likelihood``, ``standard_error``, ``bits_per_dim`` (``-mean / (d ln 2)``),
         ``t_min``, ``t_max``, ``divergence``, ``nfev``, ``seed``.
     """
-    x = torch.as_tensor(np.asarray(points) if not isinstance(points, torch.Tensor) else points,
-                        dtype=torch.float32, device=model.device)
+    x = torch.as_tensor(
+        np.asarray(points) if not isinstance(points, torch.Tensor) else points, dtype=torch.float32, device=model.device
+    )
     if x.ndim != 2:
         raise ConfigError(f"points must be an (n, d) array, got shape {tuple(x.shape)}")
     model.check_dim(x.shape[1], "the points file")
@@ -115,9 +130,19 @@ def model_log_likelihood(
     if t_min < model.t_min * (1 - 1e-9):
         raise ConfigError(f"t_min = {t_min:g} lies below the model's training range (t >= {model.t_min:g})")
     seed = int(seed if seed is not None else fresh_seed())
-    res = log_likelihood(chunked(model.score_fn), model.sde, x, t_min=t_min, t_max=model.t_max,
-                         prior_log_density=model.prior_log_density, divergence=divergence,
-                         generator=make_generator(seed, "probe", model.device), rtol=rtol, atol=atol, chunk=chunk)
+    res = log_likelihood(
+        chunked(model.score_fn),
+        model.sde,
+        x,
+        t_min=t_min,
+        t_max=model.t_max,
+        prior_log_density=model.prior_log_density,
+        divergence=divergence,
+        generator=make_generator(seed, "probe", model.device),
+        rtol=rtol,
+        atol=atol,
+        chunk=chunk,
+    )
     ll = res["log_likelihood"]
     n, d = x.shape
     attrs: dict[str, Any] = {

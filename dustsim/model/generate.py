@@ -91,8 +91,16 @@ class Recorder:
         self.steps.append(step)
 
 
-def run_sampler(model: TrainedModel, cfg: SamplerConfig, x: torch.Tensor, ts: np.ndarray, *,
-                generator: torch.Generator, callback: Callback = None, project: Project = None) -> torch.Tensor:
+def run_sampler(
+    model: TrainedModel,
+    cfg: SamplerConfig,
+    x: torch.Tensor,
+    ts: np.ndarray,
+    *,
+    generator: torch.Generator,
+    callback: Callback = None,
+    project: Project = None,
+) -> torch.Tensor:
     """Run the configured sampler from ``x`` at ``ts[0]`` through ``ts``.
 
     Raises
@@ -101,8 +109,16 @@ def run_sampler(model: TrainedModel, cfg: SamplerConfig, x: torch.Tensor, ts: np
         Some particles ended at NaN or infinity (never written silently).
     """
     _, fn = get_sampler(cfg.name)
-    out = fn(chunked(model.score_fn), model.sde, x, ts, generator=generator, callback=callback, project=project,
-             **cfg.options())
+    out = fn(
+        chunked(model.score_fn),
+        model.sde,
+        x,
+        ts,
+        generator=generator,
+        callback=callback,
+        project=project,
+        **cfg.options(),
+    )
     bad = int((~torch.isfinite(out).all(dim=1)).sum())
     if bad:
         raise StepSizeError(
@@ -120,8 +136,16 @@ def progress_bar(total: int, desc: str, enabled: bool | None) -> Any:
     return tqdm(total=total, unit="step", desc=desc, disable=not enabled, leave=False)
 
 
-def resolved_config(model: TrainedModel, cfg: SamplerConfig, *, n: int, seed: int, t_stop: float,
-                    spacing: str, extra: dict[str, Any] | None = None) -> str:
+def resolved_config(
+    model: TrainedModel,
+    cfg: SamplerConfig,
+    *,
+    n: int,
+    seed: int,
+    t_stop: float,
+    spacing: str,
+    extra: dict[str, Any] | None = None,
+) -> str:
     """The TOML recorded in a generated dataset: the source's artifact, the process, model and sampler."""
     import tomli_w
 
@@ -132,8 +156,13 @@ def resolved_config(model: TrainedModel, cfg: SamplerConfig, *, n: int, seed: in
     if "artifact" in source:
         out["artifact"] = source["artifact"]
     out["model"] = {
-        "path": model.path, "step": model.step, "kind": model.kind, "objective": model.meta.get("objective", ""),
-        "t_min": model.t_min, "t_max": model.t_max, "training_seed": int(model.meta["training"].get("seed", 0)),
+        "path": model.path,
+        "step": model.step,
+        "kind": model.kind,
+        "objective": model.meta.get("objective", ""),
+        "t_min": model.t_min,
+        "t_max": model.t_max,
+        "training_seed": int(model.meta["training"].get("seed", 0)),
         "network": dict(model.meta["network"]),
     }
     out["sampler"] = {**cfg.to_dict(), "seed": int(seed), "t_min": float(t_stop), "spacing": spacing}
@@ -189,8 +218,9 @@ def sample(
     if x_init is None:
         x = model.prior_sample(n, make_generator(seed, "prior", device))
     else:
-        x = torch.as_tensor(np.asarray(x_init) if not isinstance(x_init, torch.Tensor) else x_init,
-                            dtype=torch.float32, device=device)
+        x = torch.as_tensor(
+            np.asarray(x_init) if not isinstance(x_init, torch.Tensor) else x_init, dtype=torch.float32, device=device
+        )
         if x.shape != (n, model.dim):
             raise ConfigError(f"x_init must have shape ({n}, {model.dim}), got {tuple(x.shape)}")
     bar = progress_bar(cfg.steps, f"sample ({cfg.name})", progress)
@@ -211,12 +241,24 @@ def sample(
         rec.add(x, 0.0, cfg.steps + 1)
     config = resolved_config(model, cfg, n=n, seed=seed, t_stop=float(ts[-1]), spacing=spacing)
     attrs = trajectory_attrs(
-        process=str(model.meta["process"].get("name", "unknown")), direction="reverse", seed=seed, config=config,
-        history=history_line(history or f"sample {cfg.name}"), sampler=cfg.name, model=model.path,
-        denoised=int(denoised), **_prior_gap_attrs(model, x_init is None),
+        process=str(model.meta["process"].get("name", "unknown")),
+        direction="reverse",
+        seed=seed,
+        config=config,
+        history=history_line(history or f"sample {cfg.name}"),
+        sampler=cfg.name,
+        model=model.path,
+        denoised=int(denoised),
+        **_prior_gap_attrs(model, x_init is None),
     )
-    return trajectory_dataset(np.stack(rec.frames), time=rec.times, step=rec.steps, attrs=attrs,
-                              process=model.process, length_unit=_length_unit(model))
+    return trajectory_dataset(
+        np.stack(rec.frames),
+        time=rec.times,
+        step=rec.steps,
+        attrs=attrs,
+        process=model.process,
+        length_unit=_length_unit(model),
+    )
 
 
 def _prior_gap_attrs(model: TrainedModel, from_prior: bool) -> dict[str, Any]:

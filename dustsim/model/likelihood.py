@@ -28,8 +28,9 @@ from .samplers import pf_ode_velocity
 from .sde import ForwardSDE
 
 
-def divergence_exact(v_fn: Callable[[torch.Tensor], torch.Tensor],
-                     x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def divergence_exact(
+    v_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(v(x), div v(x))`` with the exact divergence (one autograd pass per axis).
 
     ``v_fn`` must act on every row independently (particles do not interact).
@@ -44,8 +45,9 @@ def divergence_exact(v_fn: Callable[[torch.Tensor], torch.Tensor],
     return v.detach(), div.detach()
 
 
-def divergence_hutchinson(v_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                          probe: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def divergence_hutchinson(
+    v_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, probe: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(v(x), e^T (dv/dx) e)``: Hutchinson's unbiased divergence estimate for the probe ``e``."""
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)

@@ -31,8 +31,14 @@ from ..errors import ConfigError
 from .preconditioning import Denoiser, ScoreNet
 
 
-def dsm_loss(denoiser: Denoiser, batch: dict[str, torch.Tensor], weighting: str = "edm",
-             centre: float = 0.0, forward: nn.Module | None = None, reduce: bool = True) -> torch.Tensor:
+def dsm_loss(
+    denoiser: Denoiser,
+    batch: dict[str, torch.Tensor],
+    weighting: str = "edm",
+    centre: float = 0.0,
+    forward: nn.Module | None = None,
+    reduce: bool = True,
+) -> torch.Tensor:
     """Weighted denoising score-matching loss on a batch of :class:`~dustsim.model.data.KernelPairs`.
 
     Parameters
@@ -70,9 +76,15 @@ def dsm_loss(denoiser: Denoiser, batch: dict[str, torch.Tensor], weighting: str 
     return terms.mean() if reduce else terms
 
 
-def ssm_vr_loss(model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None,
-                n_projections: int = 1, projections: torch.Tensor | None = None,
-                forward: nn.Module | None = None, reduce: bool = True) -> torch.Tensor:
+def ssm_vr_loss(
+    model: nn.Module,
+    batch: dict[str, torch.Tensor],
+    generator: torch.Generator | None = None,
+    n_projections: int = 1,
+    projections: torch.Tensor | None = None,
+    forward: nn.Module | None = None,
+    reduce: bool = True,
+) -> torch.Tensor:
     """Sliced score matching with variance reduction, weighted by the frame variance.
 
     Parameters
@@ -103,8 +115,11 @@ def ssm_vr_loss(model: nn.Module, batch: dict[str, torch.Tensor], generator: tor
     if projections is not None:
         n_projections = projections.shape[0]
     for i in range(n_projections):
-        v = projections[i] if projections is not None else torch.randn(
-            x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        v = (
+            projections[i]
+            if projections is not None
+            else torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        )
         (grad_v,) = torch.autograd.grad((score * v).sum(), x, create_graph=True)
         total = total + (grad_v * v).sum(dim=-1) / n_projections
     terms = weight * total

@@ -54,8 +54,9 @@ def energy_distance(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, 
     return 2 * _mean_distance(xt, yt, chunk) - _mean_distance(xt, xt, chunk) - _mean_distance(yt, yt, chunk)
 
 
-def energy_noise_floor(sample: Callable[[int, np.random.Generator], np.ndarray], n: int, m: int,
-                       rng: np.random.Generator, repeats: int = 5) -> tuple[float, float]:
+def energy_noise_floor(
+    sample: Callable[[int, np.random.Generator], np.ndarray], n: int, m: int, rng: np.random.Generator, repeats: int = 5
+) -> tuple[float, float]:
     """Mean and standard deviation of :func:`~dustsim.model.energy_distance` between independent samples of one law.
 
     Parameters
@@ -72,8 +73,9 @@ def energy_noise_floor(sample: Callable[[int, np.random.Generator], np.ndarray],
     return float(np.mean(values)), float(np.std(values, ddof=1)) if repeats > 1 else 0.0
 
 
-def sliced_wasserstein(x: np.ndarray, y: np.ndarray, n_projections: int = 200, p: int = 2,
-                       rng: np.random.Generator | int | None = 0) -> float:
+def sliced_wasserstein(
+    x: np.ndarray, y: np.ndarray, n_projections: int = 200, p: int = 2, rng: np.random.Generator | int | None = 0
+) -> float:
     """Sliced ``p``-Wasserstein distance (length units), Monte Carlo over ``n_projections`` directions.
 
     ``(E_theta W_p^p(theta.X, theta.Y))^(1/p)`` with ``theta`` uniform on the sphere; each
@@ -95,9 +97,15 @@ def sliced_wasserstein(x: np.ndarray, y: np.ndarray, n_projections: int = 200, p
 
 
 @torch.no_grad()
-def score_error(score_fn: ScoreFn, mixture: GaussianMixture, process: LinearProcess, times: Sequence[float],
-                n: int = 10000, rng: np.random.Generator | int | None = 0,
-                device: torch.device | str = "cpu") -> xr.Dataset:
+def score_error(
+    score_fn: ScoreFn,
+    mixture: GaussianMixture,
+    process: LinearProcess,
+    times: Sequence[float],
+    n: int = 10000,
+    rng: np.random.Generator | int | None = 0,
+    device: torch.device | str = "cpu",
+) -> xr.Dataset:
     """Error of a score against the exact score of a Gaussian-mixture artifact at each time.
 
     Returns an xarray Dataset over ``time`` with ``mse`` = ``E |s - s*|^2`` (1 / length^2,
@@ -175,8 +183,12 @@ class SupportPrecision:
         return 1.0 - self.outside
 
 
-def support_precision(generated: np.ndarray | torch.Tensor, training: np.ndarray | torch.Tensor,
-                      fresh: np.ndarray | torch.Tensor, quantile: float = 0.99) -> SupportPrecision:
+def support_precision(
+    generated: np.ndarray | torch.Tensor,
+    training: np.ndarray | torch.Tensor,
+    fresh: np.ndarray | torch.Tensor,
+    quantile: float = 0.99,
+) -> SupportPrecision:
     """How many generated points fall off the artifact's support.
 
     The radius is the ``quantile`` of the nearest-neighbour distances from a fresh artifact
@@ -206,8 +218,9 @@ def support_precision(generated: np.ndarray | torch.Tensor, training: np.ndarray
     radius = float(np.quantile(d_ref[:half], quantile))
     d_gen = tree.query(gen, k=1)[0]
     p = float(np.mean(d_gen > radius))
-    return SupportPrecision(p, math.sqrt(p * (1 - p) / len(gen)), radius, quantile,
-                            float(np.mean(d_ref[half:] > radius)))
+    return SupportPrecision(
+        p, math.sqrt(p * (1 - p) / len(gen)), radius, quantile, float(np.mean(d_ref[half:] > radius))
+    )
 
 
 def coverage(generated: np.ndarray | torch.Tensor, reference: np.ndarray | torch.Tensor, k: int = 5) -> float:

@@ -80,8 +80,11 @@ class PositionFeatures(nn.Module):
         super().__init__()
         if frequencies < 0 or max_frequency <= 0:
             raise ConfigError(f"need frequencies >= 0 and max_frequency > 0, got {frequencies}, {max_frequency}")
-        freqs = torch.logspace(0.0, math.log10(max_frequency), frequencies, dtype=torch.float64) if frequencies else \
-            torch.zeros(0, dtype=torch.float64)
+        freqs = (
+            torch.logspace(0.0, math.log10(max_frequency), frequencies, dtype=torch.float64)
+            if frequencies
+            else torch.zeros(0, dtype=torch.float64)
+        )
         # not in the state dict: fixed by the config, and checkpoints from before this layer load unchanged
         self.register_buffer("frequencies", freqs.to(torch.float32), persistent=False)
         self.size = dim * (1 + 2 * frequencies)
@@ -118,8 +121,16 @@ class MLP(nn.Module):
         Fourier features of the input positions (:class:`~dustsim.model.networks.PositionFeatures`; 0: none).
     """
 
-    def __init__(self, dim: int, width: int = 128, depth: int = 3, embedding_dim: int = 64,
-                 activation: str = "silu", fourier_features: int = 0, fourier_max_frequency: float = 64.0) -> None:
+    def __init__(
+        self,
+        dim: int,
+        width: int = 128,
+        depth: int = 3,
+        embedding_dim: int = 64,
+        activation: str = "silu",
+        fourier_features: int = 0,
+        fourier_max_frequency: float = 64.0,
+    ) -> None:
         super().__init__()
         self.embedding = FourierEmbedding(embedding_dim)
         self.features = PositionFeatures(dim, fourier_features, fourier_max_frequency)
@@ -170,8 +181,16 @@ class ResidualMLP(nn.Module):
         Fourier features of the input positions (:class:`~dustsim.model.networks.PositionFeatures`; 0: none).
     """
 
-    def __init__(self, dim: int, width: int = 128, depth: int = 3, embedding_dim: int = 64,
-                 activation: str = "silu", fourier_features: int = 0, fourier_max_frequency: float = 64.0) -> None:
+    def __init__(
+        self,
+        dim: int,
+        width: int = 128,
+        depth: int = 3,
+        embedding_dim: int = 64,
+        activation: str = "silu",
+        fourier_features: int = 0,
+        fourier_max_frequency: float = 64.0,
+    ) -> None:
         super().__init__()
         self.embedding = FourierEmbedding(embedding_dim)
         self.embed = nn.Sequential(nn.Linear(embedding_dim, width), _activation(activation), nn.Linear(width, width))
@@ -212,8 +231,9 @@ def make_network(kind: str, dim: int, generator: torch.Generator | None = None, 
         raise ConfigError(f"unknown network {kind!r}; choose one of: {', '.join(NETWORKS)}") from None
     for key in ("width", "depth", "embedding_dim", "fourier_features"):
         value = options.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
-                                  or value < (0 if key == "fourier_features" else 1)):
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < (0 if key == "fourier_features" else 1)
+        ):
             raise ConfigError(f"network {key} must be a positive integer, got {value!r}")
     net = cls(dim, **options)
     if generator is not None:
@@ -231,11 +251,13 @@ def init_parameters(module: nn.Module, generator: torch.Generator) -> None:
     for m in module.modules():
         if isinstance(m, nn.Linear):
             bound = 1.0 / math.sqrt(m.in_features)
-            m.weight.copy_(torch.rand(m.weight.shape, generator=generator, device=generator.device)
-                           .mul_(2 * bound).sub_(bound))
+            m.weight.copy_(
+                torch.rand(m.weight.shape, generator=generator, device=generator.device).mul_(2 * bound).sub_(bound)
+            )
             if m.bias is not None:
-                m.bias.copy_(torch.rand(m.bias.shape, generator=generator, device=generator.device)
-                             .mul_(2 * bound).sub_(bound))
+                m.bias.copy_(
+                    torch.rand(m.bias.shape, generator=generator, device=generator.device).mul_(2 * bound).sub_(bound)
+                )
     if isinstance(module, ResidualMLP):
         module.out.weight.zero_()
         module.out.bias.zero_()

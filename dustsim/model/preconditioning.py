@@ -119,8 +119,14 @@ class ScoreNet(nn.Module):
     frame_std: torch.Tensor
     t_end: torch.Tensor
 
-    def __init__(self, net: nn.Module, frame_times: np.ndarray, frame_mean: np.ndarray, frame_std: np.ndarray,
-                 baseline: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> None:
+    def __init__(
+        self,
+        net: nn.Module,
+        frame_times: np.ndarray,
+        frame_mean: np.ndarray,
+        frame_std: np.ndarray,
+        baseline: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
         super().__init__()
         self.net = net
         self.baseline = baseline

@@ -93,8 +93,9 @@ def split_halves(n: int, rng: np.random.Generator, size: int = ED_PARTICLES) -> 
     return perm[:m], perm[m : 2 * m]
 
 
-def energy_floor(x0: np.ndarray, rng: np.random.Generator, repeats: int = 5,
-                 size: int = ED_PARTICLES) -> tuple[float, float]:
+def energy_floor(
+    x0: np.ndarray, rng: np.random.Generator, repeats: int = 5, size: int = ED_PARTICLES
+) -> tuple[float, float]:
     """Mean and standard deviation of the energy distance between two disjoint halves of ``x0``.
 
     The independent-sample floor of :func:`split_halves`' distances: what a restoration
@@ -108,8 +109,9 @@ def energy_floor(x0: np.ndarray, rng: np.random.Generator, repeats: int = 5,
     return float(np.mean(values)), float(np.std(values, ddof=1)) if repeats > 1 else 0.0
 
 
-def exact_posterior_errors(ds: xr.Dataset, process: Any, x0: np.ndarray, xt: np.ndarray, t: float,
-                           mask: np.ndarray, seed: int) -> dict[str, tuple[np.ndarray, str]]:
+def exact_posterior_errors(
+    ds: xr.Dataset, process: Any, x0: np.ndarray, xt: np.ndarray, t: float, mask: np.ndarray, seed: int
+) -> dict[str, tuple[np.ndarray, str]]:
     """Per-particle errors of the *exact* posterior mean and of one exact posterior draw.
 
     Only for a trajectory whose artifact is a Gaussian mixture under a linear process
@@ -129,8 +131,10 @@ def exact_posterior_errors(ds: xr.Dataset, process: Any, x0: np.ndarray, xt: np.
     mean = np.where(mask, x0, mixture.posterior_mean(xt, a, s, c))
     draw_rng = numpy_stream(seed, EXACT_POSTERIOR_STREAM)
     draw = np.where(mask, x0, mixture.posterior_sample(xt, a, s, c, seed=draw_rng))
-    return {"exact_posterior_mean_error": (displacement_error(mean, x0), "the exact posterior mean E[X0 | X_t]"),
-            "exact_posterior_draw_error": (displacement_error(draw, x0), "an exact draw from p(X0 | X_t)")}
+    return {
+        "exact_posterior_mean_error": (displacement_error(mean, x0), "the exact posterior mean E[X0 | X_t]"),
+        "exact_posterior_draw_error": (displacement_error(draw, x0), "an exact draw from p(X0 | X_t)"),
+    }
 
 
 def restoration_frames(ds: xr.Dataset, from_time: float) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None]:
@@ -155,8 +159,9 @@ def restoration_frames(ds: xr.Dataset, from_time: float) -> tuple[np.ndarray, np
     tol = 1e-6 * max(1.0, abs(from_time))
     if abs(times[k] - from_time) > tol:
         recorded = ", ".join(f"{t:g}" for t in times[: min(len(times), 8)])
-        raise ConfigError(f"no frame at t = {from_time:g}; recorded frames are at t = {recorded}"
-                          f"{', ...' if len(times) > 8 else ''}")
+        raise ConfigError(
+            f"no frame at t = {from_time:g}; recorded frames are at t = {recorded}{', ...' if len(times) > 8 else ''}"
+        )
     x0 = np.asarray(pos.isel(time=int(np.argmax(times == 0.0))).values, dtype=np.float64)
     xt = np.asarray(pos.isel(time=k).values, dtype=np.float64)
     labels = ds["label"].values if "label" in ds.coords else None
@@ -234,8 +239,9 @@ def restore(
     bar = progress_bar(cfg.steps, f"restore ({cfg.name})", progress)
     rec = Recorder(x, t_frame, cfg.steps, cfg.record_every, bar)
     try:
-        x = run_sampler(model, cfg, x, ts, generator=make_generator(seed, "sampler", device), callback=rec,
-                        project=project)
+        x = run_sampler(
+            model, cfg, x, ts, generator=make_generator(seed, "sampler", device), callback=rec, project=project
+        )
     finally:
         bar.close()
     if cfg.denoise and model.process is not None:
@@ -255,9 +261,14 @@ def restore(
     extra = {"restoration": {"trajectory": source, "from_time": t_frame, "held_entries": int(mask.sum())}}
     config = resolved_config(model, cfg, n=n, seed=seed, t_stop=float(ts[-1]), spacing=spacing, extra=extra)
     attrs = trajectory_attrs(
-        process=str(model.meta["process"].get("name", "unknown")), direction="restoration", seed=seed,
-        config=config, history=history_line(history or f"restore from t = {t_frame:g}"), sampler=cfg.name,
-        model=model.path, from_time=t_frame,
+        process=str(model.meta["process"].get("name", "unknown")),
+        direction="restoration",
+        seed=seed,
+        config=config,
+        history=history_line(history or f"restore from t = {t_frame:g}"),
+        sampler=cfg.name,
+        model=model.path,
+        from_time=t_frame,
         mean_displacement_noised=float(noised_err.mean()),
         mean_displacement_restored=float(restored_err.mean()),
         energy_distance_noised=energy_distance(xt[half_a], x0[half_b]),
@@ -267,24 +278,48 @@ def restore(
         sliced_wasserstein_noised=sliced_wasserstein(xt[half_a], x0[half_b], rng=rng),
         sliced_wasserstein_restored=sliced_wasserstein(restored[half_a], x0[half_b], rng=rng),
     )
-    out = trajectory_dataset(np.stack(rec.frames), time=rec.times, step=rec.steps, attrs=attrs,
-                             process=model.process, labels=labels, length_unit=ds["position"].attrs.get("units", "1"))
+    out = trajectory_dataset(
+        np.stack(rec.frames),
+        time=rec.times,
+        step=rec.steps,
+        attrs=attrs,
+        process=model.process,
+        labels=labels,
+        length_unit=ds["position"].attrs.get("units", "1"),
+    )
     unit = out["position"].attrs["units"]
-    out["original_position"] = (("particle", "spatial"), x0.astype(out["position"].dtype),
-                                {"long_name": "particle position at t = 0 (the original)", "units": unit})
-    out["noised_error"] = ("particle", noised_err,
-                           {"long_name": f"distance of the noised position (t = {t_frame:g}) from the original",
-                            "units": unit})
-    out["restored_error"] = ("particle", restored_err,
-                             {"long_name": "distance of the restored position from the original", "units": unit})
+    out["original_position"] = (
+        ("particle", "spatial"),
+        x0.astype(out["position"].dtype),
+        {"long_name": "particle position at t = 0 (the original)", "units": unit},
+    )
+    out["noised_error"] = (
+        "particle",
+        noised_err,
+        {"long_name": f"distance of the noised position (t = {t_frame:g}) from the original", "units": unit},
+    )
+    out["restored_error"] = (
+        "particle",
+        restored_err,
+        {"long_name": "distance of the restored position from the original", "units": unit},
+    )
     if posterior_err is not None:
-        out["posterior_mean_error"] = ("particle", posterior_err, {
-            "long_name": f"distance of Tweedie's E[X0 | X_t] (t = {t_frame:g}) from the original", "units": unit})
+        out["posterior_mean_error"] = (
+            "particle",
+            posterior_err,
+            {"long_name": f"distance of Tweedie's E[X0 | X_t] (t = {t_frame:g}) from the original", "units": unit},
+        )
         out.attrs["mean_displacement_posterior_mean"] = float(posterior_err.mean())
     for name, (errors, what) in exact.items():
-        out[name] = ("particle", errors, {"long_name": f"distance of {what} (t = {t_frame:g}) from the original",
-                                          "units": unit})
+        out[name] = (
+            "particle",
+            errors,
+            {"long_name": f"distance of {what} (t = {t_frame:g}) from the original", "units": unit},
+        )
         out.attrs[f"mean_displacement_{name.removesuffix('_error')}"] = float(errors.mean())
-    out["held"] = (("particle", "spatial"), mask.astype(np.int8),
-                   {"long_name": "1 where the entry was held (inpainting)", "units": "1"})
+    out["held"] = (
+        ("particle", "spatial"),
+        mask.astype(np.int8),
+        {"long_name": "1 where the entry was held (inpainting)", "units": "1"},
+    )
     return out

@@ -246,8 +246,13 @@ SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {
     "rk45": sample_ode_adaptive,
     "ddim": sample_ddim,
 }
-ALIASES = {"em": "euler-maruyama", "sde": "euler-maruyama", "predictor-corrector": "pc", "ode": "heun",
-           "adaptive": "rk45"}
+ALIASES = {
+    "em": "euler-maruyama",
+    "sde": "euler-maruyama",
+    "predictor-corrector": "pc",
+    "ode": "heun",
+    "adaptive": "rk45",
+}
 
 
 def get_sampler(name: str) -> tuple[str, Callable[..., torch.Tensor]]:

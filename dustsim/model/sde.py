@@ -64,8 +64,9 @@ def linear_sde(process: LinearProcess) -> ForwardSDE:
     def drift(x: torch.Tensor, t: Any) -> torch.Tensor:
         f: torch.Tensor | float
         if isinstance(t, torch.Tensor) and t.ndim:
-            f = torch.as_tensor(process.drift_coefficient(t.detach().cpu().double().numpy()), dtype=x.dtype,
-                                device=x.device)[:, None]
+            f = torch.as_tensor(
+                process.drift_coefficient(t.detach().cpu().double().numpy()), dtype=x.dtype, device=x.device
+            )[:, None]
         else:
             f = float(process.drift_coefficient(float(t)))
         return f * (x - c) if c else f * x

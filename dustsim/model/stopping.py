@@ -58,8 +58,15 @@ def smoothed(losses: Sequence[float] | np.ndarray, window: int) -> np.ndarray:
     return (cums[idx] - cums[lo]) / (idx - lo)
 
 
-def converged(steps: Sequence[float], losses: Sequence[float], *, patience: int, min_improvement: float,
-              smoothing: int, origin: int = 0) -> bool:
+def converged(
+    steps: Sequence[float],
+    losses: Sequence[float],
+    *,
+    patience: int,
+    min_improvement: float,
+    smoothing: int,
+    origin: int = 0,
+) -> bool:
     """Has the smoothed validation loss stopped improving?
 
     Parameters

@@ -164,16 +164,25 @@ def _setup(ds: xr.Dataset, source: str, net_cfg: NetworkConfig, cfg: TrainConfig
             raise ConfigError(f"[training] t_min ({t_min:g}) must be below the end time {t_max:g}")
         train_idx, held_idx = split_particles(len(x0), cfg.validation_fraction, split_gen)
         sd, mean = sigma_data(x0[train_idx])
-        pairs = KernelPairs(x0, process, t_min, t_max, cfg.time_sampling, cfg.p_mean, cfg.p_std,
-                            level_scale=sd / EDM_SIGMA_DATA)
+        pairs = KernelPairs(
+            x0, process, t_min, t_max, cfg.time_sampling, cfg.p_mean, cfg.p_std, level_scale=sd / EDM_SIGMA_DATA
+        )
         data: Any = pairs.subset(train_idx)
         held_out: Any = pairs.subset(held_idx)
         prior = gaussian_prior(process, t_max, mean, sd)
         gap = _check_prior(process, t_max, x0, run, prior, seed)
         net = make_network(net_cfg.kind, data.dim, generator=init_gen, **net_cfg.options())
         module: nn.Module = Denoiser(net, sd, mean)
-        meta.update(kind="denoiser", dim=data.dim, t_min=t_min, t_max=t_max, sigma_data=sd,
-                    data_mean=mean.tolist(), prior=prior, prior_gap=gap.attrs())
+        meta.update(
+            kind="denoiser",
+            dim=data.dim,
+            t_min=t_min,
+            t_max=t_max,
+            sigma_data=sd,
+            data_mean=mean.tolist(),
+            prior=prior,
+            prior_gap=gap.attrs(),
+        )
     else:
         frames = FrameSamples.from_trajectory(ds, cfg.t_min, cfg.max_particles, generator=data_gen)
         train_idx, held_idx = split_particles(frames.n_particles, cfg.validation_fraction, split_gen)
@@ -188,17 +197,27 @@ def _setup(ds: xr.Dataset, source: str, net_cfg: NetworkConfig, cfg: TrainConfig
                 if cfg.baseline == "equilibrium":
                     raise
         module = ScoreNet(net, data.times, mean, std, baseline=baseline)
-        meta.update(kind="score", baseline="none" if baseline is None else "equilibrium", dim=data.dim,
-                    t_min=float(data.times[0]), t_max=float(data.times[-1]),
-                    frame_times=data.times.tolist(), frame_mean=mean.tolist(), frame_std=std.tolist(),
-                    prior=kde_prior(data.frames[-1]))
-    meta["validation"] = {"fraction": cfg.validation_fraction, "training_particles": data.n_particles,
-                          "held_out_particles": held_out.n_particles, "points": cfg.validation_points}
+        meta.update(
+            kind="score",
+            baseline="none" if baseline is None else "equilibrium",
+            dim=data.dim,
+            t_min=float(data.times[0]),
+            t_max=float(data.times[-1]),
+            frame_times=data.times.tolist(),
+            frame_mean=mean.tolist(),
+            frame_std=std.tolist(),
+            prior=kde_prior(data.frames[-1]),
+        )
+    meta["validation"] = {
+        "fraction": cfg.validation_fraction,
+        "training_particles": data.n_particles,
+        "held_out_particles": held_out.n_particles,
+        "points": cfg.validation_points,
+    }
     return {"data": data, "held_out": held_out, "module": module, "meta": meta, "data_gen": data_gen, "run": run}
 
 
-def _check_prior(process: Any, t_max: float, x0: np.ndarray, run: RunInfo, prior: dict[str, Any],
-                 seed: int) -> Any:
+def _check_prior(process: Any, t_max: float, x0: np.ndarray, run: RunInfo, prior: dict[str, Any], seed: int) -> Any:
     """``KL(p_T || model prior)`` (:func:`dustsim.schedule_theory.prior_gap.data_prior_gap`).
 
     Warns when it exceeds the data's noise (:func:`~dustsim.schedule_theory.prior_gap.prior_warning`).
@@ -213,17 +232,27 @@ def _check_prior(process: Any, t_max: float, x0: np.ndarray, run: RunInfo, prior
     return gap
 
 
-def _log_dataset(rows: dict[str, list[float]], steps: list[int], meta: dict[str, Any], history: str,
-                 validation: dict[str, list[float]] | None = None) -> xr.Dataset:
+def _log_dataset(
+    rows: dict[str, list[float]],
+    steps: list[int],
+    meta: dict[str, Any],
+    history: str,
+    validation: dict[str, list[float]] | None = None,
+) -> xr.Dataset:
     import tomli_w
 
     units = {"loss": "1", "lr": "1", "grad_norm": "1", "wall_time": "1"}
-    names = {"loss": "mean training loss over the logging interval", "lr": "learning rate",
-             "grad_norm": "mean gradient norm before clipping",
-             "wall_time": "wall-clock seconds of training (callbacks excluded)"}
+    names = {
+        "loss": "mean training loss over the logging interval",
+        "lr": "learning rate",
+        "grad_norm": "mean gradient norm before clipping",
+        "wall_time": "wall-clock seconds of training (callbacks excluded)",
+    }
     ds = xr.Dataset(
-        {k: ("step", np.asarray(rows[k], dtype=np.float64), {"long_name": names[k], "units": units[k]})
-         for k in LOG_COLUMNS},
+        {
+            k: ("step", np.asarray(rows[k], dtype=np.float64), {"long_name": names[k], "units": units[k]})
+            for k in LOG_COLUMNS
+        },
         coords={"step": ("step", np.asarray(steps, dtype=np.int64), {"long_name": "optimiser step"})},
         attrs={
             "title": "dustsim score-model training log",
@@ -252,15 +281,26 @@ def _validation_coords(validation: dict[str, list[float]], training: dict[str, A
     dim = "validation_step"
     loss = np.asarray(validation["validation_loss"], dtype=np.float64)
     return {
-        dim: (dim, np.asarray(validation["validation_step"], dtype=np.int64),
-              {"long_name": "optimiser step of a validation loss"}),
-        "validation_loss": (dim, loss, {"long_name": "loss of the EMA weights on the fixed held-out draws",
-                                        "units": "1"}),
-        "validation_se": (dim, np.asarray(validation["validation_se"], dtype=np.float64),
-                          {"long_name": "standard error of validation_loss over the fixed draws", "units": "1"}),
-        "validation_smoothed": (dim, smoothed(loss, int(training.get("smoothing", 1))),
-                                {"long_name": "running mean of validation_loss read by the convergence rule",
-                                 "units": "1"}),
+        dim: (
+            dim,
+            np.asarray(validation["validation_step"], dtype=np.int64),
+            {"long_name": "optimiser step of a validation loss"},
+        ),
+        "validation_loss": (
+            dim,
+            loss,
+            {"long_name": "loss of the EMA weights on the fixed held-out draws", "units": "1"},
+        ),
+        "validation_se": (
+            dim,
+            np.asarray(validation["validation_se"], dtype=np.float64),
+            {"long_name": "standard error of validation_loss over the fixed draws", "units": "1"},
+        ),
+        "validation_smoothed": (
+            dim,
+            smoothed(loss, int(training.get("smoothing", 1))),
+            {"long_name": "running mean of validation_loss read by the convergence rule", "units": "1"},
+        ),
     }
 
 
@@ -271,10 +311,12 @@ def _cooldown(step: int, origin: int, steps_cap: int, cfg: TrainConfig) -> tuple
 
 
 def _stop_rule(cfg: TrainConfig) -> str:
-    return (f"stop at the first of: the validation loss (running mean of {cfg.smoothing}) improved by less than "
-            f"{cfg.min_improvement:g} of its gain since the start within {cfg.patience} steps, then "
-            f"{COOLDOWN_FRACTION:g} more steps of learning-rate cooldown; {cfg.steps} steps"
-            + (f"; {cfg.max_time:g} s" if cfg.max_time is not None else ""))
+    return (
+        f"stop at the first of: the validation loss (running mean of {cfg.smoothing}) improved by less than "
+        f"{cfg.min_improvement:g} of its gain since the start within {cfg.patience} steps, then "
+        f"{COOLDOWN_FRACTION:g} more steps of learning-rate cooldown; {cfg.steps} steps"
+        + (f"; {cfg.max_time:g} s" if cfg.max_time is not None else "")
+    )
 
 
 def _check_resume(meta: dict[str, Any], fresh: dict[str, Any]) -> None:
@@ -282,8 +324,18 @@ def _check_resume(meta: dict[str, Any], fresh: dict[str, Any]) -> None:
         raise ConfigError("cannot resume: the checkpoint was trained on another trajectory")
     if NetworkConfig.from_dict({"fourier_features": 0, **meta["network"]}) != NetworkConfig.from_dict(fresh["network"]):
         raise ConfigError("cannot resume: the network settings differ from the checkpoint's")
-    free = {"steps", "checkpoint_every", "log_every", "device", "threads", "max_time", "patience",
-            "min_improvement", "smoothing", "validate_every"}
+    free = {
+        "steps",
+        "checkpoint_every",
+        "log_every",
+        "device",
+        "threads",
+        "max_time",
+        "patience",
+        "min_improvement",
+        "smoothing",
+        "validate_every",
+    }
     old = {k: v for k, v in meta["training"].items() if k not in free}
     new = {k: v for k, v in fresh["training"].items() if k not in free}
     for key in sorted(set(old) | set(new)):
@@ -412,9 +464,16 @@ def _train(
         cfg = cfg.replace(steps=default_steps(data_source.n_particles, data_source.dim))
     process = setup["run"].process
     centre = float(process.centre) if meta["kind"] == "denoiser" and process is not None else 0.0
-    validation_set = make_validation_set(meta["kind"], setup["held_out"], cfg.validation_points,
-                                         make_generator(int(cfg.seed), "validation-draws"),  # type: ignore[arg-type]
-                                         device, cfg.weighting, centre, cfg.n_projections)
+    validation_set = make_validation_set(
+        meta["kind"],
+        setup["held_out"],
+        cfg.validation_points,
+        make_generator(int(cfg.seed), "validation-draws"),  # type: ignore[arg-type]
+        device,
+        cfg.weighting,
+        centre,
+        cfg.n_projections,
+    )
     ema = copy.deepcopy(module).requires_grad_(False)
     forward = dist.wrap(module, device)
     optimizer = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -451,11 +510,17 @@ def _train(
 
     def snapshot(step: int) -> dict[str, Any]:
         return {
-            "step": step, "meta": meta, "model": module.state_dict(), "ema": ema.state_dict(),
+            "step": step,
+            "meta": meta,
+            "model": module.state_dict(),
+            "ema": ema.state_dict(),
             "optimizer": optimizer.state_dict(),
             "rng": {"data": data_gen.get_state(), "projection": proj_gen.get_state().cpu()},
-            "log": {"step": list(log_steps), **{k: list(v) for k, v in rows.items()},
-                    **{k: list(v) for k, v in val.items()}},
+            "log": {
+                "step": list(log_steps),
+                **{k: list(v) for k, v in rows.items()},
+                **{k: list(v) for k, v in val.items()},
+            },
             "stopping": {"origin": origin, "cooldown": list(cooldown) if cooldown else None, "pending": pending},
         }
 
@@ -504,8 +569,13 @@ def _train(
             if done % cfg.validate_every == 0 or done == steps_cap or stop is not None:
                 validate(done)
                 if cooldown is None and converged(
-                        val["validation_step"], val["validation_loss"], patience=cfg.patience,
-                        min_improvement=cfg.min_improvement, smoothing=cfg.smoothing, origin=origin):
+                    val["validation_step"],
+                    val["validation_loss"],
+                    patience=cfg.patience,
+                    min_improvement=cfg.min_improvement,
+                    smoothing=cfg.smoothing,
+                    origin=origin,
+                ):
                     cooldown, pending = _cooldown(done, origin, steps_cap, cfg), "converged"
             if cfg.max_time is not None and stop is None:
                 elapsed = time.perf_counter() - started - paused
@@ -522,15 +592,21 @@ def _train(
                 rows["lr"].append(lr)
                 rows["grad_norm"].append(acc_norm / acc_n)
                 rows["wall_time"].append(elapsed0 + time.perf_counter() - started - paused)
-                bar.set_postfix(_postfix(rows["loss"][-1], val, cfg.max_time, time.perf_counter() - started - paused),
-                                refresh=False)
+                bar.set_postfix(
+                    _postfix(rows["loss"][-1], val, cfg.max_time, time.perf_counter() - started - paused), refresh=False
+                )
                 acc_loss, acc_norm, acc_n = 0.0, 0.0, 0
             bar.update(1)
             if stop is not None:
                 stop_reason = stop
                 break
-            if (out is not None and dist.is_main and cfg.checkpoint_every and done % cfg.checkpoint_every == 0
-                    and done < steps_cap):
+            if (
+                out is not None
+                and dist.is_main
+                and cfg.checkpoint_every
+                and done % cfg.checkpoint_every == 0
+                and done < steps_cap
+            ):
                 save_checkpoint(snapshot(done), partial_checkpoint(out))
             if callback is not None and dist.is_main and callback_every and done % callback_every == 0:
                 pause = time.perf_counter()
@@ -544,8 +620,13 @@ def _train(
         stop_reason = state["meta"].get("stop", {}).get("reason", "steps")
     if not val["validation_step"] or val["validation_step"][-1] != final_step:
         validate(final_step)
-    meta["stop"] = {"reason": stop_reason, "step": final_step, "rule": _stop_rule(cfg),
-                    "validation_loss": val["validation_loss"][-1], "validation_se": val["validation_se"][-1]}
+    meta["stop"] = {
+        "reason": stop_reason,
+        "step": final_step,
+        "rule": _stop_rule(cfg),
+        "validation_loss": val["validation_loss"][-1],
+        "validation_se": val["validation_se"][-1],
+    }
     log_ds = _log_dataset(rows, log_steps, meta, history_text, val)
     if out is not None and dist.is_main:
         save_checkpoint(snapshot(final_step), out)

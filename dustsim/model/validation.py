@@ -75,8 +75,16 @@ class ValidationSet:
         return mean, se
 
 
-def make_validation_set(kind: str, source: Any, points: int, generator: torch.Generator, device: torch.device,
-                        weighting: str = "edm", centre: float = 0.0, n_projections: int = 1) -> ValidationSet:
+def make_validation_set(
+    kind: str,
+    source: Any,
+    points: int,
+    generator: torch.Generator,
+    device: torch.device,
+    weighting: str = "edm",
+    centre: float = 0.0,
+    n_projections: int = 1,
+) -> ValidationSet:
     """Draw the fixed validation set from the held-out ``source``.
 
     ``source`` is a :class:`~dustsim.model.KernelPairs` or a :class:`~dustsim.model.FrameSamples`.

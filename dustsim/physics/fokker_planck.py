@@ -299,7 +299,13 @@ def solve(
         return op.matrix(t)
 
     result = solve_ivp(
-        rhs, (float(times[0]), float(times[-1])), y0, method="BDF", t_eval=times, jac=jac, rtol=rtol,
+        rhs,
+        (float(times[0]), float(times[-1])),
+        y0,
+        method="BDF",
+        t_eval=times,
+        jac=jac,
+        rtol=rtol,
         atol=atol * float(np.max(y0)),
     )
     if not result.success:
@@ -372,8 +378,16 @@ def fokker_planck(
         p0 = initial_density(grid, artifact.params, artifact.positions, mask)
         density += weight * solve(system, grid, p0, times, factor=float(mf[t]), rtol=rtol)
     resolved = cfg.replace(
-        n=len(artifact.positions), dim=dim, steps=steps, t_end=t_end, dt=t_end / steps, seed=seed,
-        process_params=process.params(), artifact=artifact.params, stepper="euler", **system.to_config(),
+        n=len(artifact.positions),
+        dim=dim,
+        steps=steps,
+        t_end=t_end,
+        dt=t_end / steps,
+        seed=seed,
+        process_params=process.params(),
+        artifact=artifact.params,
+        stepper="euler",
+        **system.to_config(),
     )
     return density_dataset(density, grid, times, record, system, resolved, history)
 
@@ -399,8 +413,7 @@ def density_dataset(
     mass = density.reshape(len(times), -1).sum(axis=1) * grid.cell_volume
     ds = xr.Dataset(
         {
-            "density": (("time", *names), density, {"long_name": "probability density (cell average)",
-                                                    "units": "1"}),
+            "density": (("time", *names), density, {"long_name": "probability density (cell average)", "units": "1"}),
             "mass": ("time", mass, {"long_name": "total probability on the grid", "units": "1"}),
         },
         coords=coords,

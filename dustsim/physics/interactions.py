@@ -100,7 +100,11 @@ class Interaction:
         kf.check_cache()
         Q = np.zeros(kf.N_Q)
         Q[kf.Q_EPS], Q[kf.Q_SIGMA], Q[kf.Q_A], Q[kf.Q_R0], Q[kf.Q_CAP] = (
-            self.epsilon, self.sigma, self.a, self.r0, self.cap
+            self.epsilon,
+            self.sigma,
+            self.a,
+            self.r0,
+            self.cap,
         )
         Q[kf.Q_ZERO], Q[kf.Q_ONE], Q[kf.Q_C24] = 0.0, 1.0, 24.0
         return Q.astype(dtype)
@@ -219,8 +223,20 @@ def pair_forces(
         acc, bad = kf.pair_forces_brute(p, kinds, L, half, rc2, interaction.kind, Q, scale, limit)
     elif method == "cells":
         eps = float(np.finfo(p.dtype).eps)
-        acc, bad = kc.pair_forces_cells(p, kinds, lo.astype(np.float64), L, half, float(interaction.cutoff), rc2,
-                                        interaction.kind, Q, scale, limit, eps)
+        acc, bad = kc.pair_forces_cells(
+            p,
+            kinds,
+            lo.astype(np.float64),
+            L,
+            half,
+            float(interaction.cutoff),
+            rc2,
+            interaction.kind,
+            Q,
+            scale,
+            limit,
+            eps,
+        )
     else:
         raise ValueError(f"method must be 'cells' or 'brute', got {method!r}")
     if bad.any():

@@ -156,8 +156,13 @@ def parse_spec(spec: str) -> dict[str, Any]:
     ``custom:module:function`` is short for ``custom:force=module:function``.
     """
     custom = str(spec).strip().partition(":")[0].strip().lower() == "custom"
-    return spec_table(spec, "potential", choices=POTENTIALS, strings=("force",) if custom else (),
-                      positional="force" if custom else None)
+    return spec_table(
+        spec,
+        "potential",
+        choices=POTENTIALS,
+        strings=("force",) if custom else (),
+        positional="force" if custom else None,
+    )
 
 
 def _per_axis(name: str, key: str, value: Any, dim: int) -> list[float]:

@@ -318,7 +318,7 @@ class LangevinAdvance:
         if system.uses_cells:
             inter = system.interaction
             self.pair_kind = inter.kind if inter is not None else kf.PAIR_NONE
-            self.Q = (inter.params(self.dtype) if inter is not None else np.zeros(kf.N_Q, dtype=self.dtype))
+            self.Q = inter.params(self.dtype) if inter is not None else np.zeros(kf.N_Q, dtype=self.dtype)
             self.rc = float(inter.cutoff) if inter is not None else 0.0
             self.order = np.arange(n, dtype=np.int64)
             custom = system.custom
@@ -343,20 +343,70 @@ class LangevinAdvance:
                 skin = kv.list_skin(self.rc, step_sigma, state.shape[1], d=state.shape[0])
                 pair = kv.Pair(self.pair_kind, self.Q, self.rc, skin, float(np.finfo(self.dtype).eps))
                 kv.advance_pairs(
-                    state, self.parts, kv.Steps(A, C, M, B), self.forces, self.box, pair,
-                    kv.Key(a, self.words, self.k0, self.k1), self.max_drift, self.status,
+                    state,
+                    self.parts,
+                    kv.Steps(A, C, M, B),
+                    self.forces,
+                    self.box,
+                    pair,
+                    kv.Key(a, self.words, self.k0, self.k1),
+                    self.max_drift,
+                    self.status,
                 )
             elif self.system.uses_cells:
                 ke.advance_general(
-                    state, self.image, self.types, self.mf_type, self.bf_type, self.order, A, C, M, B, self.P,
-                    self.flags, self.kinds, self.lo, self.length, self.hi, self.half, self.pair_kind, self.Q, self.rc,
-                    float(np.finfo(self.dtype).eps), self.user, self.has_user, a, self.words, self.k0, self.k1,
-                    self.max_drift, self.status,
+                    state,
+                    self.image,
+                    self.types,
+                    self.mf_type,
+                    self.bf_type,
+                    self.order,
+                    A,
+                    C,
+                    M,
+                    B,
+                    self.P,
+                    self.flags,
+                    self.kinds,
+                    self.lo,
+                    self.length,
+                    self.hi,
+                    self.half,
+                    self.pair_kind,
+                    self.Q,
+                    self.rc,
+                    float(np.finfo(self.dtype).eps),
+                    self.user,
+                    self.has_user,
+                    a,
+                    self.words,
+                    self.k0,
+                    self.k1,
+                    self.max_drift,
+                    self.status,
                 )
             else:
                 ke.advance_separable(
-                    state, self.image, self.mf, self.bf, A, C, M, B, self.P, self.flags, self.kinds, self.lo,
-                    self.length, self.hi, a, self.words, self.k0, self.k1, self.max_drift, self.status,
+                    state,
+                    self.image,
+                    self.mf,
+                    self.bf,
+                    A,
+                    C,
+                    M,
+                    B,
+                    self.P,
+                    self.flags,
+                    self.kinds,
+                    self.lo,
+                    self.length,
+                    self.hi,
+                    a,
+                    self.words,
+                    self.k0,
+                    self.k1,
+                    self.max_drift,
+                    self.status,
                 )
             if self.status[0] >= 0:
                 self._raise(int(self.status[0]), int(self.status[1]))
@@ -370,7 +420,6 @@ class LangevinAdvance:
             f"Euler-Maruyama step {step} (t = {self.times[step]:.6g}) failed: {why}; "
             f"use a smaller dt (now {dt:.3g}, try {dt / 4:.3g}); nothing after step {step} was written"
         )
-
 
 
 __all__ = [

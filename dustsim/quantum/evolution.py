@@ -138,7 +138,12 @@ def _norm(grid: QuantumGrid, state: NDArray[np.complex128]) -> float:
 
 
 def estimate_error(
-    grid: QuantumGrid, state: NDArray[np.complex128], V: NDArray[np.float64], dt: float, steps: int, kind: str,
+    grid: QuantumGrid,
+    state: NDArray[np.complex128],
+    V: NDArray[np.float64],
+    dt: float,
+    steps: int,
+    kind: str,
     dephasing: float = 0.0,
 ) -> float:
     """Step-doubling estimate of the global error of ``steps`` Strang steps of ``dt`` (relative).
@@ -181,23 +186,34 @@ def _leak(grid: QuantumGrid, state: NDArray[np.complex128], kind: str) -> float:
 def _warn_if_unresolved(grid: QuantumGrid, state: NDArray[np.complex128], kind: str, t: float) -> bool:
     """Warn (once) when the evolving state leaves what the grid can carry; True if it did."""
     if _leak(grid, state, kind) > 1e3 * LEAK_TOLERANCE:
-        warnings.warn(f"at t = {t:.4g} the state's momentum reaches beyond half the grid's band: "
-                      "later frames may be aliased; use more points", stacklevel=4)
+        warnings.warn(
+            f"at t = {t:.4g} the state's momentum reaches beyond half the grid's band: "
+            "later frames may be aliased; use more points",
+            stacklevel=4,
+        )
         return True
     density = np.abs(np.diag(state)).real if kind == "density-matrix" else np.abs(state) ** 2
     if density.ndim == 2:
         density = density.sum(axis=1)
     m = max(1, grid.n // 50)
     if (density[:m].sum() + density[-m:].sum()) / density.sum() > 1e3 * LEAK_TOLERANCE:
-        warnings.warn(f"at t = {t:.4g} the state reaches the edge of the (periodic) domain: later frames "
-                      "wrap around; widen the domain", stacklevel=4)
+        warnings.warn(
+            f"at t = {t:.4g} the state reaches the edge of the (periodic) domain: later frames "
+            "wrap around; widen the domain",
+            stacklevel=4,
+        )
         return True
     return False
 
 
 def _run(
-    grid: QuantumGrid, state: NDArray[np.complex128], V: NDArray[np.float64], tg: TimeGrid, kind: str,
-    dephasing: float, progress: bool | None,
+    grid: QuantumGrid,
+    state: NDArray[np.complex128],
+    V: NDArray[np.float64],
+    tg: TimeGrid,
+    kind: str,
+    dephasing: float,
+    progress: bool | None,
 ) -> NDArray[np.complex128]:
     from tqdm.auto import tqdm
 

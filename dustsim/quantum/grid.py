@@ -111,7 +111,7 @@ def check_resolved(grid: QuantumGrid, psi: NDArray[np.complex128], what: str = "
     if not (math.isfinite(norm) and norm > 0):
         raise ConfigError(f"{what} is not normalisable (norm {norm:g} on the grid)")
     xd = np.abs(np.moveaxis(psi, axis, -1)) ** 2
-    xd = xd.reshape(-1, grid.n).sum(axis=0) * grid.dx ** psi.ndim / norm
+    xd = xd.reshape(-1, grid.n).sum(axis=0) * grid.dx**psi.ndim / norm
     m = max(1, int(EDGE_FRACTION * grid.n))
     edge = float(xd[:m].sum() + xd[-m:].sum())
     if edge > LEAK_TOLERANCE:
@@ -134,6 +134,7 @@ def check_resolved(grid: QuantumGrid, psi: NDArray[np.complex128], what: str = "
             f"Nyquist momentum pi*hbar/dx = {grid.p_nyquist:.4g} (aliasing); use at least {n_needed} points "
             "or a narrower domain"
         )
+
 
 def check_resolved_density_matrix(grid: QuantumGrid, rho: NDArray[np.complex128], what: str = "the state") -> None:
     """:func:`check_resolved` for a density matrix: momentum law ``diag(F rho F^H)``, position law ``diag(rho)``."""
@@ -166,5 +167,11 @@ def _momentum_extent(grid: QuantumGrid, pd: NDArray[np.float64]) -> float:
     return math.sqrt(2 * mean_p2 * math.log(1 / LEAK_TOLERANCE))
 
 
-__all__ = ["EDGE_FRACTION", "LEAK_TOLERANCE", "QuantumGrid", "check_resolved", "check_resolved_density_matrix",
-           "momentum_density"]
+__all__ = [
+    "EDGE_FRACTION",
+    "LEAK_TOLERANCE",
+    "QuantumGrid",
+    "check_resolved",
+    "check_resolved_density_matrix",
+    "momentum_density",
+]

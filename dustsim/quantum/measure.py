@@ -45,7 +45,11 @@ def born_positions(
 
 
 def born_sample(
-    ds: xr.Dataset, n: int = 10_000, *, seed: int = 0, times: list[float] | None = None,
+    ds: xr.Dataset,
+    n: int = 10_000,
+    *,
+    seed: int = 0,
+    times: list[float] | None = None,
     history: str | None = None,
 ) -> xr.Dataset:
     """Measure the positions of ``n`` copies of the state at every frame (or the frames nearest ``times``).
@@ -77,9 +81,9 @@ def born_sample(
     else:
         frames = np.array([int(np.argmin(np.abs(all_times - t))) for t in times], dtype=np.int64)
     density = ds["density"].values
-    positions = np.stack([
-        born_positions(grid.x, density[k], int(n), np.random.default_rng([int(seed), int(k)])) for k in frames
-    ])
+    positions = np.stack(
+        [born_positions(grid.x, density[k], int(n), np.random.default_rng([int(seed), int(k)])) for k in frames]
+    )
     attrs = trajectory_attrs(
         process="quantum",
         direction="forward",

@@ -94,7 +94,10 @@ def negative_volume(grid: QuantumGrid, W: NDArray[np.float64]) -> float:
 
 
 def gaussian_wigner(
-    grid: QuantumGrid, centre: float = 0.0, width: float = 0.5, momentum_width: float | None = None,
+    grid: QuantumGrid,
+    centre: float = 0.0,
+    width: float = 0.5,
+    momentum_width: float | None = None,
     momentum: float = 0.0,
 ) -> NDArray[np.float64]:
     """A Gaussian state in phase space: ``N(x; centre, width^2) N(p; momentum, momentum_width^2)``.
@@ -218,8 +221,9 @@ def caldeira_leggett(
     _check_fits(grid, W, "the initial state")
     tg = time_grid(t_end, dt, record_every)
     if gamma * tg.dt > 0.5:
-        raise ConfigError(f"dt = {tg.dt:.3g} is too large for the damping: use dt <= {0.5 / gamma:.3g} "
-                          "(gamma dt <= 0.5)")
+        raise ConfigError(
+            f"dt = {tg.dt:.3g} is too large for the damping: use dt <= {0.5 / gamma:.3g} (gamma dt <= 0.5)"
+        )
     step = _cl_step(grid, potential, tg.dt, gamma, kT)
     half = _cl_step(grid, potential, tg.dt / 2, gamma, kT)
     # step doubling: local error ~ (4/3)|one step - two half steps|; the damped dynamics forgets its errors over

@@ -104,19 +104,33 @@ def quantum_run(
         times, frames = evolve_density_matrix(grid, rho0, dephasing=dephasing, tolerance=tolerance, **common)
     else:
         rho0 = pure_density_matrix(initial) if pure else initial
-        times, frames = caldeira_leggett(grid, wigner(grid, rho0), gamma=gamma, kT=kT, tolerance=tolerance,
-                                         **common)
+        times, frames = caldeira_leggett(grid, wigner(grid, rho0), gamma=gamma, kT=kT, tolerance=tolerance, **common)
     params = {
-        "state": state, "points": grid.n, "domain": [grid.lo, grid.hi], "dim": dim, "hbar": grid.hbar,
-        "mass": grid.mass, "potential": [p.to_table() for p in resolve_potentials(potential, dim)], "t_end": t_end,
-        "dt": time_grid(t_end, dt, record_every).dt, "record_every": record_every,
-        "dephasing": dephasing, "gamma": gamma, "kT": kT, "tolerance": tolerance, "seed": seed,
+        "state": state,
+        "points": grid.n,
+        "domain": [grid.lo, grid.hi],
+        "dim": dim,
+        "hbar": grid.hbar,
+        "mass": grid.mass,
+        "potential": [p.to_table() for p in resolve_potentials(potential, dim)],
+        "t_end": t_end,
+        "dt": time_grid(t_end, dt, record_every).dt,
+        "record_every": record_every,
+        "dephasing": dephasing,
+        "gamma": gamma,
+        "kT": kT,
+        "tolerance": tolerance,
+        "seed": seed,
     }
     return state_dataset(grid, times, frames, representation, params, history)
 
 
 def state_dataset(
-    grid: QuantumGrid, times: NDArray[np.float64], frames: NDArray, representation: str, params: dict[str, Any],
+    grid: QuantumGrid,
+    times: NDArray[np.float64],
+    frames: NDArray,
+    representation: str,
+    params: dict[str, Any],
     history: str | None = None,
 ) -> xr.Dataset:
     """Assemble the quantum-state Dataset from evolved frames (see the module docstring)."""
@@ -146,8 +160,11 @@ def state_dataset(
         density = np.einsum("tii->ti", frames).real.copy()
         mdims = ("time", "x", "x_prime")
         for part, values in (("real", frames.real), ("imaginary", frames.imag)):
-            data[f"rho_{part[:4]}"] = (mdims, values, {"long_name": f"density matrix rho(x, x'), {part} part",
-                                                       "units": "1"})
+            data[f"rho_{part[:4]}"] = (
+                mdims,
+                values,
+                {"long_name": f"density matrix rho(x, x'), {part} part", "units": "1"},
+            )
     elif representation == "wigner":
         dims = ("time", "x")
         p = wigner_momenta(grid)
@@ -156,8 +173,7 @@ def state_dataset(
         data["wigner"] = (("time", "x", "p"), frames, {"long_name": "Wigner function W(x, p)", "units": "1"})
     else:
         raise ValueError(f"representation must be one of {REPRESENTATIONS}")
-    data["density"] = (dims, density, {"long_name": "position probability density |psi|^2 = rho(x, x)",
-                                       "units": "1"})
+    data["density"] = (dims, density, {"long_name": "position probability density |psi|^2 = rho(x, x)", "units": "1"})
     config = tomli_w.dumps({"quantum": {k: v for k, v in params.items() if v is not None}})
     attrs = {
         "title": "dustsim quantum state",

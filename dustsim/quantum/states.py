@@ -74,7 +74,12 @@ def cat_state(
 
 
 def artifact_state(
-    grid: QuantumGrid, spec: str, *, n: int = 20_000, seed: int = 0, options: dict[str, Any] | None = None,
+    grid: QuantumGrid,
+    spec: str,
+    *,
+    n: int = 20_000,
+    seed: int = 0,
+    options: dict[str, Any] | None = None,
     bandwidth: float | None = None,
 ) -> NDArray[np.complex128]:
     """A real state whose ``|psi|^2`` is an artifact's 1-D density (zero mean momentum).
@@ -145,8 +150,6 @@ def check_density_matrix(grid: QuantumGrid, rho: ArrayLike, what: str = "the den
     if eig[0] < -HERMITIAN_TOLERANCE * max(abs(eig[-1]), 1e-300):
         raise ConfigError(f"{what} is not positive semi-definite (eigenvalue {eig[0] * grid.dx:.2g} after normalising)")
     return np.asarray(m / trace, dtype=np.complex128)
-
-
 
 
 def gaussian_mixed_state(
@@ -259,8 +262,9 @@ def _state_file(grid: QuantumGrid, path: str, dim: int) -> tuple[NDArray[np.comp
         return normalise(grid, data, f"the state in {file.name}"), True
     if data.ndim == 2 and dim == 1:
         return check_density_matrix(grid, data, f"the density matrix in {file.name}"), False
-    raise InputFileError(f"state file {file}: shape {data.shape} is neither psi ({grid.n},) nor rho "
-                         f"({grid.n}, {grid.n}) for dim = {dim}")
+    raise InputFileError(
+        f"state file {file}: shape {data.shape} is neither psi ({grid.n},) nor rho ({grid.n}, {grid.n}) for dim = {dim}"
+    )
 
 
 __all__ = [

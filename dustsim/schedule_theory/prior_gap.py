@@ -58,19 +58,28 @@ class PriorGap:
     def describe(self) -> str:
         """One line: ``KL(p_T || prior) = ... nats``."""
         se = f" +- {self.se:.2g}" if self.se > 0 else ""
-        return (f"prior gap KL(p_T || {self.prior_text()}) at T = {self.t_end:.4g}: "
-                f"{self.kl:.3g}{se} nats ({self.method}; data sampling noise {self.noise_floor:.2g} nats)")
+        return (
+            f"prior gap KL(p_T || {self.prior_text()}) at T = {self.t_end:.4g}: "
+            f"{self.kl:.3g}{se} nats ({self.method}; data sampling noise {self.noise_floor:.2g} nats)"
+        )
 
     def warning(self, hint: str) -> str:
         """The warning text, ending with what to change (``hint``)."""
-        return (f"the process does not reach its prior: KL(p_T || prior) = {self.kl:.3g} nats exceeds the data's "
-                f"sampling noise ({self.noise_floor:.2g} nats); {hint}")
+        return (
+            f"the process does not reach its prior: KL(p_T || prior) = {self.kl:.3g} nats exceeds the data's "
+            f"sampling noise ({self.noise_floor:.2g} nats); {hint}"
+        )
 
     def attrs(self) -> dict[str, Any]:
         """Dataset attributes (``prior_gap_kl`` ... ; see ``docs/schema.md``)."""
-        return {"prior_gap_kl": self.kl, "prior_gap_kl_se": self.se, "prior_gap_method": self.method,
-                "prior_gap_noise_floor": self.noise_floor, "prior_gap_t_end": self.t_end,
-                "prior_gap_prior": self.prior_text()}
+        return {
+            "prior_gap_kl": self.kl,
+            "prior_gap_kl_se": self.se,
+            "prior_gap_method": self.method,
+            "prior_gap_noise_floor": self.noise_floor,
+            "prior_gap_t_end": self.t_end,
+            "prior_gap_prior": self.prior_text(),
+        }
 
     def prior_text(self) -> str:
         """``N(mean, std^2 I)`` (a scalar mean when every axis has the same)."""
@@ -110,14 +119,25 @@ def describe_attrs(attrs: dict[str, Any]) -> str | None:
         return None
     se = float(attrs.get("prior_gap_kl_se", 0.0))
     se_text = f" +- {se:.2g}" if se > 0 else ""
-    return (f"prior gap KL(p_T || {attrs.get('prior_gap_prior', 'prior')}) = {float(attrs['prior_gap_kl']):.3g}"
-            f"{se_text} nats ({attrs.get('prior_gap_method', '?')}; data sampling noise "
-            f"{float(attrs.get('prior_gap_noise_floor', 0.0)):.2g} nats)")
+    return (
+        f"prior gap KL(p_T || {attrs.get('prior_gap_prior', 'prior')}) = {float(attrs['prior_gap_kl']):.3g}"
+        f"{se_text} nats ({attrs.get('prior_gap_method', '?')}; data sampling noise "
+        f"{float(attrs.get('prior_gap_noise_floor', 0.0)):.2g} nats)"
+    )
 
 
-def prior_gap(process: LinearProcess, t_end: float, *, x0: ArrayLike | None = None,
-              mixture: GaussianMixture | None = None, n_data: int | None = None, n_samples: int = N_SAMPLES,
-              max_points: int = MAX_POINTS, seed: int = 0, prior: tuple[ArrayLike, float] | None = None) -> PriorGap:
+def prior_gap(
+    process: LinearProcess,
+    t_end: float,
+    *,
+    x0: ArrayLike | None = None,
+    mixture: GaussianMixture | None = None,
+    n_data: int | None = None,
+    n_samples: int = N_SAMPLES,
+    max_points: int = MAX_POINTS,
+    seed: int = 0,
+    prior: tuple[ArrayLike, float] | None = None,
+) -> PriorGap:
     """``KL(p_T || pi)`` for data of known law (``mixture``) or given points (``x0``).
 
     Parameters
@@ -158,8 +178,15 @@ def prior_gap(process: LinearProcess, t_end: float, *, x0: ArrayLike | None = No
     return PriorGap(float(kl), float(se), method, floor, float(t_end), mean, float(std))
 
 
-def data_prior_gap(process: LinearProcess, t_end: float, x0: ArrayLike, mixture: GaussianMixture | None, *,
-                   seed: int, prior: tuple[ArrayLike, float] | None = None) -> PriorGap:
+def data_prior_gap(
+    process: LinearProcess,
+    t_end: float,
+    x0: ArrayLike,
+    mixture: GaussianMixture | None,
+    *,
+    seed: int,
+    prior: tuple[ArrayLike, float] | None = None,
+) -> PriorGap:
     """The prior check of a run's data: :func:`prior_gap` of the points ``x0`` (shape (n, d)).
 
     Exact when the data's law is known (``mixture``, used only if its dimension is the
@@ -184,5 +211,14 @@ def prior_warning(gap: PriorGap, process: LinearProcess, consequence: str = "") 
     return gap.warning(hint(process) + consequence)
 
 
-__all__ = ["MAX_POINTS", "PriorGap", "data_prior_gap", "describe_attrs", "hint", "noise_floor", "prior_gap",
-           "prior_warning", "warns_for"]
+__all__ = [
+    "MAX_POINTS",
+    "PriorGap",
+    "data_prior_gap",
+    "describe_attrs",
+    "hint",
+    "noise_floor",
+    "prior_gap",
+    "prior_warning",
+    "warns_for",
+]

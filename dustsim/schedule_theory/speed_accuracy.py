@@ -111,8 +111,15 @@ def _final_step_constants(process: LinearProcess, t1: float) -> tuple[float, flo
 
     a0, a1 = float(process.alpha(0.0)), float(process.alpha(t1))
     factor, noise = (float(v) for v in process.transition(0.0, t1))  # B^2 = sigma_1^2 - A^2 sigma_0^2
-    val, _ = quad(lambda t: float(_g2(process, np.float64(t)) / process.alpha(t)), 0.0, t1,
-                  limit=200, epsabs=0.0, epsrel=1e-10, points=_breakpoints(process, 0.0, t1))
+    val, _ = quad(
+        lambda t: float(_g2(process, np.float64(t)) / process.alpha(t)),
+        0.0,
+        t1,
+        limit=200,
+        epsabs=0.0,
+        epsrel=1e-10,
+        points=_breakpoints(process, 0.0, t1),
+    )
     return a0 / a1, a0 * val, noise / factor
 
 
@@ -130,8 +137,9 @@ def denoised(process: LinearProcess, x: FloatArray, t: float, score: FloatArray)
     return c + (x - c + float(process.sigma(t)) ** 2 * score) / float(process.alpha(t))
 
 
-def reverse_sample(score: Score, process: LinearProcess, grid: FloatArray, x_T: FloatArray,
-                   seed: int | np.random.Generator = 0) -> FloatArray:
+def reverse_sample(
+    score: Score, process: LinearProcess, grid: FloatArray, x_T: FloatArray, seed: int | np.random.Generator = 0
+) -> FloatArray:
     """Run the sampler (see the module docstring) from ``x_T`` at ``grid[-1]`` down to ``grid[0] = 0``.
 
     Parameters
@@ -171,15 +179,17 @@ def _check_grid(grid: ArrayLike) -> FloatArray:
     return g
 
 
-def prior_sample(process: LinearProcess, t_end: float, n: int, dim: int,
-                 seed: int | np.random.Generator = 0) -> FloatArray:
+def prior_sample(
+    process: LinearProcess, t_end: float, n: int, dim: int, seed: int | np.random.Generator = 0
+) -> FloatArray:
     """``n`` draws of the reference prior (see :func:`reference_prior`)."""
     centre, std = reference_prior(process, t_end)
     return centre + std * np.random.default_rng(seed).standard_normal((n, dim))
 
 
-def perturbed_score(mixture: GaussianMixture, process: LinearProcess, scale: float = 0.0,
-                    shift: ArrayLike | None = None) -> Score:
+def perturbed_score(
+    mixture: GaussianMixture, process: LinearProcess, scale: float = 0.0, shift: ArrayLike | None = None
+) -> Score:
     """``(1 + scale) grad log p_t + shift``: the exact score with an error of known size."""
     b = np.zeros(mixture.dim) if shift is None else np.asarray(shift, dtype=np.float64)
 
@@ -223,8 +233,13 @@ def _gaussian(mixture: GaussianMixture) -> tuple[FloatArray, float]:
     return mixture.means[0], float(mixture.stds[0])
 
 
-def gaussian_generated_law(mixture: GaussianMixture, process: LinearProcess, grid: FloatArray, scale: float = 0.0,
-                           shift: ArrayLike | None = None) -> tuple[FloatArray, float]:
+def gaussian_generated_law(
+    mixture: GaussianMixture,
+    process: LinearProcess,
+    grid: FloatArray,
+    scale: float = 0.0,
+    shift: ArrayLike | None = None,
+) -> tuple[FloatArray, float]:
     """Exact law ``N(mean, var I)`` of the sampler's output for Gaussian data and an affine score error."""
     m, s0 = _gaussian(mixture)
     b = np.zeros(mixture.dim) if shift is None else np.asarray(shift, dtype=np.float64)
@@ -255,8 +270,13 @@ def gaussian_generated_law(mixture: GaussianMixture, process: LinearProcess, gri
     return c + mean, var
 
 
-def gaussian_generation_kl(mixture: GaussianMixture, process: LinearProcess, grid: FloatArray, scale: float = 0.0,
-                           shift: ArrayLike | None = None) -> float:
+def gaussian_generation_kl(
+    mixture: GaussianMixture,
+    process: LinearProcess,
+    grid: FloatArray,
+    scale: float = 0.0,
+    shift: ArrayLike | None = None,
+) -> float:
     """Exact ``KL(p_0 || q_0)`` (nats) for Gaussian data and an affine score error."""
     m, s0 = _gaussian(mixture)
     mean, var = gaussian_generated_law(mixture, process, grid, scale, shift)
@@ -271,8 +291,13 @@ def _prior_gap_gaussian(mixture: GaussianMixture, process: LinearProcess, t_end:
     return _gaussian_kl(law.means[0], float(law.stds[0]) ** 2, np.full(mixture.dim, centre), std**2)
 
 
-def gaussian_error_bound(mixture: GaussianMixture, process: LinearProcess, grid: FloatArray, scale: float = 0.0,
-                         shift: ArrayLike | None = None) -> ErrorBound:
+def gaussian_error_bound(
+    mixture: GaussianMixture,
+    process: LinearProcess,
+    grid: FloatArray,
+    scale: float = 0.0,
+    shift: ArrayLike | None = None,
+) -> ErrorBound:
     """The bound in closed form for Gaussian data and ``s_hat = (1 + scale) s + shift`` (SEs are 0)."""
     m, s0 = _gaussian(mixture)
     del m
@@ -304,8 +329,9 @@ def _gaussian_integrals(process: LinearProcess, grid: FloatArray, s0: float, d: 
         a1, sig1, v1 = float(process.alpha(t1)), float(process.sigma(t1)), var(t1)
         big_g = (1.0 - (1.0 + scale) * sig1 * sig1 / v1) / a1
 
-        def integrand(t: float, k: int = k, a1: float = a1, sig1: float = sig1, v1: float = v1,
-                      big_g: float = big_g) -> float:
+        def integrand(
+            t: float, k: int = k, a1: float = a1, sig1: float = sig1, v1: float = v1, big_g: float = big_g
+        ) -> float:
             at, st, vt = float(process.alpha(t)), float(process.sigma(t)), var(t)
             big_a = a1 / at
             if k == 0:
@@ -321,8 +347,15 @@ def _gaussian_integrals(process: LinearProcess, grid: FloatArray, s0: float, d: 
     return total
 
 
-def prior_gap_mixture(mixture: GaussianMixture, process: LinearProcess, t_end: float, *, n_samples: int = 20_000,
-                      seed: int = 0, prior: tuple[ArrayLike, float] | None = None) -> tuple[float, float]:
+def prior_gap_mixture(
+    mixture: GaussianMixture,
+    process: LinearProcess,
+    t_end: float,
+    *,
+    n_samples: int = 20_000,
+    seed: int = 0,
+    prior: tuple[ArrayLike, float] | None = None,
+) -> tuple[float, float]:
     """``KL(p_T || pi)`` (nats) and its SE: Monte Carlo with the exact densities (closed form for a Gaussian).
 
     ``prior``: ``(mean, std)`` of an isotropic Gaussian prior other than :func:`reference_prior`
@@ -340,8 +373,16 @@ def prior_gap_mixture(mixture: GaussianMixture, process: LinearProcess, t_end: f
     return float(terms.mean()), float(terms.std(ddof=1) / math.sqrt(n_samples))
 
 
-def error_bound(mixture: GaussianMixture, process: LinearProcess, grid: FloatArray, score: Score | None = None, *,
-                n_samples: int = 4000, nodes_per_step: int = 4, seed: int = 0) -> ErrorBound:
+def error_bound(
+    mixture: GaussianMixture,
+    process: LinearProcess,
+    grid: FloatArray,
+    score: Score | None = None,
+    *,
+    n_samples: int = 4000,
+    nodes_per_step: int = 4,
+    seed: int = 0,
+) -> ErrorBound:
     """Monte Carlo estimate of the bound for any mixture and any score (default: the exact score).
 
     Gauss-Legendre nodes in each step; at each node fresh forward pairs ``(X_t, X_{t_{k+1}})`` are
@@ -386,13 +427,29 @@ def error_bound(mixture: GaussianMixture, process: LinearProcess, grid: FloatArr
             step_val[k] += weight * terms[1].mean()
             step_var[k] += (weight * terms[1].std(ddof=1)) ** 2 / n_samples
     gap, gap_se = prior_gap_mixture(mixture, process, float(grid[-1]), n_samples=max(n_samples, 20_000), seed=seed)
-    return ErrorBound(gap + float(parts[1]), math.sqrt(part_var[1] + gap_se**2), gap, gap_se,
-                      float(parts[1] - parts[0]), math.sqrt(diff_var), float(parts[0]), math.sqrt(part_var[0]),
-                      step_val, np.sqrt(step_var))
+    return ErrorBound(
+        gap + float(parts[1]),
+        math.sqrt(part_var[1] + gap_se**2),
+        gap,
+        gap_se,
+        float(parts[1] - parts[0]),
+        math.sqrt(diff_var),
+        float(parts[0]),
+        math.sqrt(part_var[0]),
+        step_val,
+        np.sqrt(step_var),
+    )
 
 
-def bound_along_reverse(mixture: GaussianMixture, process: LinearProcess, nfe: int, score: Score | None = None, *,
-                        n_samples: int = 4000, seed: int = 0) -> Any:
+def bound_along_reverse(
+    mixture: GaussianMixture,
+    process: LinearProcess,
+    nfe: int,
+    score: Score | None = None,
+    *,
+    n_samples: int = 4000,
+    seed: int = 0,
+) -> Any:
     """The bound accumulated along a reverse run of ``nfe`` steps, as an ``xr.Dataset`` over ``step``.
 
     Steps in the order the sampler takes them (time decreasing, as in a reverse trajectory):
@@ -410,14 +467,29 @@ def bound_along_reverse(mixture: GaussianMixture, process: LinearProcess, nfe: i
     cum_se = np.sqrt(b.prior_gap_se**2 + np.cumsum(inc_se**2))
     nats = {"units": "nats"}
     return xr.Dataset(
-        {"bound_increment": ("step", inc, nats), "bound_increment_se": ("step", inc_se, nats),
-         "cumulative_bound": ("step", cum, {**nats, "long_name": "bound on KL(p_t || q_t) at the step's end"}),
-         "cumulative_bound_se": ("step", cum_se, nats)},
-        coords={"step": ("step", np.arange(1, nfe + 1)), "t_start": ("step", grid[1:][::-1], {"units": "1"}),
-                "t_stop": ("step", grid[:-1][::-1], {"units": "1"})},
-        attrs={"title": "generation-error bound along a reverse run", "process": process.name, "nfe": nfe,
-               "prior_gap": b.prior_gap, "prior_gap_se": b.prior_gap_se, "bound": b.bound, "bound_se": b.bound_se,
-               "score": "exact" if score is None else "given", "n_samples": n_samples, "seed": seed},
+        {
+            "bound_increment": ("step", inc, nats),
+            "bound_increment_se": ("step", inc_se, nats),
+            "cumulative_bound": ("step", cum, {**nats, "long_name": "bound on KL(p_t || q_t) at the step's end"}),
+            "cumulative_bound_se": ("step", cum_se, nats),
+        },
+        coords={
+            "step": ("step", np.arange(1, nfe + 1)),
+            "t_start": ("step", grid[1:][::-1], {"units": "1"}),
+            "t_stop": ("step", grid[:-1][::-1], {"units": "1"}),
+        },
+        attrs={
+            "title": "generation-error bound along a reverse run",
+            "process": process.name,
+            "nfe": nfe,
+            "prior_gap": b.prior_gap,
+            "prior_gap_se": b.prior_gap_se,
+            "bound": b.bound,
+            "bound_se": b.bound_se,
+            "score": "exact" if score is None else "given",
+            "n_samples": n_samples,
+            "seed": seed,
+        },
     )
 
 

@@ -109,8 +109,9 @@ def pearson_divergence(p_tilde: GaussianMixture, p: GaussianMixture, x: FloatArr
     return float(np.trapezoid(ratio, x))
 
 
-def _space_grid(laws: list[GaussianMixture], n: int, width: float = 12.0,
-                refine: tuple[GaussianMixture, ...] = ()) -> FloatArray:
+def _space_grid(
+    laws: list[GaussianMixture], n: int, width: float = 12.0, refine: tuple[GaussianMixture, ...] = ()
+) -> FloatArray:
     """Uniform over ``width`` stds of every component of ``laws``, plus ``n // 8`` points within
     8 stds of each component of ``refine`` (narrow data next to a wide VE / EDM prior)."""
     lo = min(float(np.min(law.means[:, 0] - width * law.stds)) for law in laws)
@@ -127,8 +128,9 @@ def _time_grid(tau: float, n: int) -> FloatArray:
     return np.unique(np.concatenate([np.linspace(0.0, tau, n), np.geomspace(tau * 1e-6, tau, n // 2)]))
 
 
-def _velocity(law_t: GaussianMixture, process: LinearProcess, t: float, x: FloatArray,
-              score: FloatArray | None = None) -> FloatArray:
+def _velocity(
+    law_t: GaussianMixture, process: LinearProcess, t: float, x: FloatArray, score: FloatArray | None = None
+) -> FloatArray:
     """Probability-flow velocity ``f (x - c) - D s`` (length / time); ``s`` the exact score unless given."""
     f, g = float(process.drift_coefficient(t)), float(process.diffusion(t))
     s = law_t.score(x[:, None])[:, 0] if score is None else score
@@ -198,12 +200,18 @@ class CompleteEstimation:
     def holds(self) -> bool:
         """Whether ``eta <= int v_loss^2 <= Sigma`` and the local relation hold (relative tolerance 1e-3)."""
         tol = 1e-3 * max(self.action, 1e-300)
-        return bool(self.response <= self.loss_action + tol and self.loss_action <= self.action + tol
-                    and self.local_ok)
+        return bool(self.response <= self.loss_action + tol and self.loss_action <= self.action + tol and self.local_ok)
 
 
-def complete_estimation(data: GaussianMixture, process: LinearProcess, start: GaussianMixture | None = None, *,
-                        t_end: float | None = None, n_times: int = 400, n_space: int = 8001) -> CompleteEstimation:
+def complete_estimation(
+    data: GaussianMixture,
+    process: LinearProcess,
+    start: GaussianMixture | None = None,
+    *,
+    t_end: float | None = None,
+    n_times: int = 400,
+    n_space: int = 8001,
+) -> CompleteEstimation:
     """The speed-accuracy chain for 1-D mixture data, exact velocity, start law ``start``.
 
     Parameters
@@ -249,10 +257,21 @@ def complete_estimation(data: GaussianMixture, process: LinearProcess, start: Ga
     f_0 = _cdf(data, x)
     keep0 = np.concatenate([[True], np.diff(f_0) > 0])
     w2_sq = float(np.mean((np.interp(u, f_0[keep0], x[keep0]) - np.interp(u, f_tau[keep], x[keep])) ** 2))
-    return CompleteEstimation(tau=tau, d0=d0, w1_start=float(w1[-1]), w1_end=float(w1[0]), delta_w1=delta,
-                              response=delta**2 / (tau * d0) if d0 > 0 else 0.0, loss_action=loss_action,
-                              action=action, geodesic_action=w2_sq / tau, times=times, w1=w1, speed_sq=speed,
-                              local_ok=local_ok)
+    return CompleteEstimation(
+        tau=tau,
+        d0=d0,
+        w1_start=float(w1[-1]),
+        w1_end=float(w1[0]),
+        delta_w1=delta,
+        response=delta**2 / (tau * d0) if d0 > 0 else 0.0,
+        loss_action=loss_action,
+        action=action,
+        geodesic_action=w2_sq / tau,
+        times=times,
+        w1=w1,
+        speed_sq=speed,
+        local_ok=local_ok,
+    )
 
 
 # ----------------------------------------------------------- incomplete estimation
@@ -310,10 +329,19 @@ def _chi2_from_quantiles(xq: FloatArray, law: GaussianMixture) -> float:
     return max(float(np.sum(ratio) / n) - 1.0, 0.0)
 
 
-def incomplete_estimation(data: GaussianMixture, process: LinearProcess, nfe: int, score: Score | None = None,
-                          start: GaussianMixture | None = None, *, t_end: float | None = None,
-                          n_quantiles: int = 4000, n_space: int = 8001, nodes: int = 4,
-                          action: float | None = None) -> IncompleteEstimation:
+def incomplete_estimation(
+    data: GaussianMixture,
+    process: LinearProcess,
+    nfe: int,
+    score: Score | None = None,
+    start: GaussianMixture | None = None,
+    *,
+    t_end: float | None = None,
+    n_quantiles: int = 4000,
+    n_space: int = 8001,
+    nodes: int = 4,
+    action: float | None = None,
+) -> IncompleteEstimation:
     """Run the Euler probability-flow sampler and evaluate Eq. F5 for it.
 
     The sampler: ``x <- x - h nu_hat(x, t_{k+1})`` from ``t_N = tau`` to ``t_0 = 0`` on the uniform
@@ -383,13 +411,23 @@ def incomplete_estimation(data: GaussianMixture, process: LinearProcess, nfe: in
         times = _time_grid(tau, 400)
         action = float(np.trapezoid(_speed_sq(data, process, times, x), times))
     bound = (math.sqrt(tau * d_max * action) + math.sqrt(1.0 + d_max) * math.sqrt(tau * lam)) if monotone else math.nan
-    return IncompleteEstimation(tau=tau, nfe=int(nfe), delta_w1=w1_gen - w1_start, w1_generated=w1_gen,
-                                d_max=d_max, d_end=d_end, action=action, velocity_error=lam, bound=bound)
+    return IncompleteEstimation(
+        tau=tau,
+        nfe=int(nfe),
+        delta_w1=w1_gen - w1_start,
+        w1_generated=w1_gen,
+        d_max=d_max,
+        d_end=d_end,
+        action=action,
+        velocity_error=lam,
+        bound=bound,
+    )
 
 
 # ------------------------------------------------------------ any dimension: D0
-def pearson_to_prior(data: GaussianMixture, process: LinearProcess, t_end: float | None = None, *,
-                     n_samples: int = 20_000, seed: int = 0) -> tuple[float, float]:
+def pearson_to_prior(
+    data: GaussianMixture, process: LinearProcess, t_end: float | None = None, *, n_samples: int = 20_000, seed: int = 0
+) -> tuple[float, float]:
     """``chi^2(pi || p_tau)`` for the reference prior ``pi`` in any dimension, with its standard error.
 
     Monte Carlo ``chi^2 = E_{p_tau}[(pi / p_tau - 1)^2]`` over draws of ``p_tau`` (1): never

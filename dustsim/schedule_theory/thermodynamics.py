@@ -100,8 +100,9 @@ def schedule_rates(process: LinearProcess, t: ArrayLike) -> tuple[FloatArray, Fl
     return da, ds
 
 
-def _velocity_sq_terms(mixture: GaussianMixture, process: LinearProcess, t: float,
-                       draws: tuple[NDArray[np.int64], FloatArray, FloatArray]) -> FloatArray:
+def _velocity_sq_terms(
+    mixture: GaussianMixture, process: LinearProcess, t: float, draws: tuple[NDArray[np.int64], FloatArray, FloatArray]
+) -> FloatArray:
     """``|nu_t(X_t^(i))|^2`` for each common-random-number path ``i`` (length^2 / time^2)."""
     labels, z0, z = draws
     c = process.centre
@@ -163,8 +164,16 @@ class PathIntegrals:
     speed_sq_se: FloatArray
 
 
-def path_integrals(data: GaussianMixture | ArrayLike, process: LinearProcess, t1: float | None = None, *,
-                   t0: float = 0.0, panels: int = 24, n_samples: int = 20_000, seed: int = 0) -> PathIntegrals:
+def path_integrals(
+    data: GaussianMixture | ArrayLike,
+    process: LinearProcess,
+    t1: float | None = None,
+    *,
+    t0: float = 0.0,
+    panels: int = 24,
+    n_samples: int = 20_000,
+    seed: int = 0,
+) -> PathIntegrals:
     """Kinetic action, thermodynamic length and entropy production of a schedule.
 
     Parameters
@@ -207,8 +216,17 @@ def path_integrals(data: GaussianMixture | ArrayLike, process: LinearProcess, t1
             sq = _gaussian_velocity_sq(gaussian[0], gaussian[1], process, nodes)
             with np.errstate(divide="ignore", invalid="ignore"):
                 ep = np.where(sq > 0, sq / d_coef, 0.0)
-            return (float(weights @ sq), 0.0, float(weights @ np.sqrt(sq)), 0.0, float(weights @ ep), 0.0,
-                    nodes, sq, np.zeros_like(sq))
+            return (
+                float(weights @ sq),
+                0.0,
+                float(weights @ np.sqrt(sq)),
+                0.0,
+                float(weights @ ep),
+                0.0,
+                nodes,
+                sq,
+                np.zeros_like(sq),
+            )
         rng = np.random.default_rng(seed)
         labels, z0 = mixture.base_draws(n_samples, rng)
         draws = (labels, z0, rng.standard_normal(z0.shape))
@@ -225,9 +243,17 @@ def path_integrals(data: GaussianMixture | ArrayLike, process: LinearProcess, t1
         with np.errstate(divide="ignore", invalid="ignore"):
             slope = np.where(sq > 0, weights / (2.0 * np.sqrt(sq)), 0.0)
         influence = slope @ terms
-        return (float(per_path.mean()), float(per_path.std(ddof=1) / root), float(weights @ np.sqrt(sq)),
-                float(influence.std(ddof=1) / root), float(per_path_ep.mean()),
-                float(per_path_ep.std(ddof=1) / root), nodes, sq, sq_se)
+        return (
+            float(per_path.mean()),
+            float(per_path.std(ddof=1) / root),
+            float(weights @ np.sqrt(sq)),
+            float(influence.std(ddof=1) / root),
+            float(per_path_ep.mean()),
+            float(per_path_ep.std(ddof=1) / root),
+            nodes,
+            sq,
+            sq_se,
+        )
 
     fine = list(run(panels))
     coarse = run(max(1, panels // 2))
@@ -254,8 +280,15 @@ def w2_to_standard_normal(mixture: GaussianMixture) -> float | None:
     return math.sqrt(float(np.sum(mean**2)) + mixture.dim * (std - 1.0) ** 2)
 
 
-def entropy_production_dataset(data: GaussianMixture | ArrayLike, process: LinearProcess, t1: float | None = None,
-                               *, panels: int = 24, n_samples: int = 20_000, seed: int = 0) -> xr.Dataset:
+def entropy_production_dataset(
+    data: GaussianMixture | ArrayLike,
+    process: LinearProcess,
+    t1: float | None = None,
+    *,
+    panels: int = 24,
+    n_samples: int = 20_000,
+    seed: int = 0,
+) -> xr.Dataset:
     """Entropy production, its rate and the speed limit of a schedule, as a Dataset over time.
 
     Variables over ``time`` (the quadrature nodes): ``speed_squared`` ``E|nu_t|^2`` (+ ``_se``),
@@ -274,11 +307,13 @@ def entropy_production_dataset(data: GaussianMixture | ArrayLike, process: Linea
     per_time = {"units": "length^2 / time^2"}
     ds = xr.Dataset(
         {
-            "speed_squared": ("time", res.speed_sq,
-                              {**per_time, "long_name": "E|nu_t|^2, mean local velocity squared"}),
+            "speed_squared": (
+                "time",
+                res.speed_sq,
+                {**per_time, "long_name": "E|nu_t|^2, mean local velocity squared"},
+            ),
             "speed_squared_se": ("time", res.speed_sq_se, per_time),
-            "entropy_production_rate": ("time", rate, {"units": "nats per unit time",
-                                                       "long_name": "E|nu_t|^2 / D(t)"}),
+            "entropy_production_rate": ("time", rate, {"units": "nats per unit time", "long_name": "E|nu_t|^2 / D(t)"}),
             "diffusion_coefficient": ("time", d_coef, {"units": "length^2 / time", "long_name": "g(t)^2 / 2"}),
         },
         coords={"time": ("time", res.nodes, {"units": "1", "long_name": "diffusion time"})},
@@ -286,9 +321,12 @@ def entropy_production_dataset(data: GaussianMixture | ArrayLike, process: Linea
             "title": "entropy production of a noise schedule",
             "process": process.name,
             "t_end": t_end,
-            "action": res.action, "action_se": res.action_se,
-            "thermodynamic_length": res.length, "thermodynamic_length_se": res.length_se,
-            "entropy_production": res.entropy_production, "entropy_production_se": res.entropy_production_se,
+            "action": res.action,
+            "action_se": res.action_se,
+            "thermodynamic_length": res.length,
+            "thermodynamic_length_se": res.length_se,
+            "entropy_production": res.entropy_production,
+            "entropy_production_se": res.entropy_production_se,
             "quadrature_error": res.quadrature_error,
             "speed_limit": res.length**2 / t_end,
             "n_samples": 0 if _single_gaussian(mixture) is not None else n_samples,
@@ -301,8 +339,9 @@ def entropy_production_dataset(data: GaussianMixture | ArrayLike, process: Linea
     return ds
 
 
-def entropy_production_from_entropies(mixture: GaussianMixture, process: LinearProcess, t0: float, t1: float, *,
-                                      n_samples: int = 200_000, seed: int = 0) -> tuple[float, float]:
+def entropy_production_from_entropies(
+    mixture: GaussianMixture, process: LinearProcess, t0: float, t1: float, *, n_samples: int = 200_000, seed: int = 0
+) -> tuple[float, float]:
     """Independent route to ``int_t0^t1 E|nu|^2 / D dt`` (nats): endpoint entropies plus a moment integral.
 
     With ``E[(x - c) . score] = -d``, ``E|nu|^2 / D = f^2 m_2 / D + 2 d f + D J`` and de Bruijn's
@@ -340,8 +379,15 @@ def _geodesic_speeds(mixture: GaussianMixture, s: float, n_samples: int, seed: i
     return path_integrals(mixture, OptimalTransport(s=s), 1.0, panels=panels, n_samples=n_samples, seed=seed)
 
 
-def optimal_schedule(data: GaussianMixture | ArrayLike, *, knots: int = 33, n_samples: int = 2000, panels: int = 16,
-                     seed: int = 0, s_bounds: tuple[float, float] = (0.0, 3.0)) -> OptimalTransport:
+def optimal_schedule(
+    data: GaussianMixture | ArrayLike,
+    *,
+    knots: int = 33,
+    n_samples: int = 2000,
+    panels: int = 16,
+    seed: int = 0,
+    s_bounds: tuple[float, float] = (0.0, 3.0),
+) -> OptimalTransport:
     """The entropy-production-optimal schedule for the data (an ``ot`` process).
 
     Isotropic Gaussian data ``N(m, s^2 I)``: the closed-form W2 geodesic to ``N(0, I)``,
@@ -369,8 +415,12 @@ def optimal_schedule(data: GaussianMixture | ArrayLike, *, knots: int = 33, n_sa
     if gaussian is not None:
         return OptimalTransport(s=gaussian[1])
     # the search uses half the panels (the length is smooth in s); the warp the full quadrature
-    best = minimize_scalar(lambda s: _geodesic_speeds(mixture, s, n_samples, seed, max(2, panels // 2)).length,
-                           bounds=s_bounds, method="bounded", options={"xatol": 1e-3})
+    best = minimize_scalar(
+        lambda s: _geodesic_speeds(mixture, s, n_samples, seed, max(2, panels // 2)).length,
+        bounds=s_bounds,
+        method="bounded",
+        options={"xatol": 1e-3},
+    )
     s = float(best.x)
     res = _geodesic_speeds(mixture, s, n_samples, seed, panels)
     speed = np.sqrt(np.maximum(res.speed_sq, 0.0))

@@ -40,8 +40,13 @@ def main() -> None:
                     continue
                 x, y = task.sample(n, seed=seed)
                 tmp = path.with_suffix(".tmp.npz")
-                np.savez(tmp, x=np.asarray(x, np.float64), y=np.asarray(y, np.float64),
-                         mi=float(task.mutual_information), task=name)
+                np.savez(
+                    tmp,
+                    x=np.asarray(x, np.float64),
+                    y=np.asarray(y, np.float64),
+                    mi=float(task.mutual_information),
+                    task=name,
+                )
                 tmp.replace(path)
         print(name, task.dim_x, task.dim_y, f"{task.mutual_information:.4f}", flush=True)
 

@@ -45,17 +45,23 @@ _SELF_CHECK = {"on": False}
 
 def add_self_check_argument(parser: argparse.ArgumentParser) -> None:
     """Add ``--self-check`` (perturb the peer's side of every agreement check; the run must fail)."""
-    parser.add_argument("--self-check", action="store_true",
-                        help="perturb the peer's side of every agreement check by 10 SE (or 10 tolerances): "
-                             "the run must then exit with status 1")
+    parser.add_argument(
+        "--self-check",
+        action="store_true",
+        help="perturb the peer's side of every agreement check by 10 SE (or 10 tolerances): "
+        "the run must then exit with status 1",
+    )
 
 
 def enable_self_check(on: bool) -> None:
     """Turn the self-check perturbation on (``--self-check``) or off."""
     _SELF_CHECK["on"] = bool(on)
     if on:
-        print(f"# SELF-CHECK: the peer side of every agreement check is shifted by {SELF_CHECK_SHIFT:g} SE "
-              "(or tolerances); this run must fail", flush=True)
+        print(
+            f"# SELF-CHECK: the peer side of every agreement check is shifted by {SELF_CHECK_SHIFT:g} SE "
+            "(or tolerances); this run must fail",
+            flush=True,
+        )
 
 
 def self_check_on() -> bool:
@@ -103,13 +109,13 @@ def check_equal(what: str, ours: Any, peer: Any, rtol: float = 0.0, atol: float 
         i = int(np.argmax(np.where(np.isnan(diff), np.inf, diff - allowed)))
         raise BenchmarkDisagreement(
             f"{what}: {a.flat[i]:.12g} vs peer {b.flat[i]:.12g} (|diff| {diff.flat[i]:.3g} > "
-            f"tolerance {allowed.flat[i]:.3g} = {atol:g} + {rtol:g} x |peer|)")
+            f"tolerance {allowed.flat[i]:.3g} = {atol:g} + {rtol:g} x |peer|)"
+        )
     print(f"check ok: {what}: max |diff| {worst:.3g} (tolerance {atol:g} + {rtol:g} x |peer|)", flush=True)
     return worst
 
 
-def check_within_se(what: str, ours: float, se_ours: float, peer: float, se_peer: float = 0.0,
-                    z: float = Z) -> float:
+def check_within_se(what: str, ours: float, se_ours: float, peer: float, se_peer: float = 0.0, z: float = Z) -> float:
     """Check that two independent estimates agree: ``|ours - peer| < z sqrt(se_ours^2 + se_peer^2)``.
 
     Parameters
@@ -137,8 +143,10 @@ def check_within_se(what: str, ours: float, se_ours: float, peer: float, se_peer
     peer = _shift(float(peer), se)
     dev = abs(float(ours) - peer) / se if se > 0 else (0.0 if float(ours) == peer else math.inf)
     if not (math.isfinite(dev) and dev < z):
-        raise BenchmarkDisagreement(f"{what}: {float(ours):.6g} ± {float(se_ours):.3g} vs peer {peer:.6g} ± "
-                                    f"{float(se_peer):.3g} ({dev:.2f} combined SE, tolerance {z:g})")
+        raise BenchmarkDisagreement(
+            f"{what}: {float(ours):.6g} ± {float(se_ours):.3g} vs peer {peer:.6g} ± "
+            f"{float(se_peer):.3g} ({dev:.2f} combined SE, tolerance {z:g})"
+        )
     print(f"check ok: {what}: {float(ours):.6g} vs {peer:.6g}, {dev:.2f} SE (tolerance {z:g})", flush=True)
     return dev
 
@@ -245,15 +253,18 @@ def save_results(name: str, rows: list[dict[str, Any]], **attrs: Any) -> Path:
             data[k] = ("case", np.array([np.nan if v is None else v for v in values], dtype=float))
         else:
             data[k] = ("case", np.array(["" if v is None else str(v) for v in values]))
-    ds = xr.Dataset(data, attrs={
-        "benchmark": name,
-        "dustsim_version": dustsim.__version__,
-        "machine": f"{platform.machine()} {platform.processor()} {os.cpu_count()} cpus",
-        "python": platform.python_version(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "self_check": int(_SELF_CHECK["on"]),
-        **{k: str(v) for k, v in attrs.items()},
-    })
+    ds = xr.Dataset(
+        data,
+        attrs={
+            "benchmark": name,
+            "dustsim_version": dustsim.__version__,
+            "machine": f"{platform.machine()} {platform.processor()} {os.cpu_count()} cpus",
+            "python": platform.python_version(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "self_check": int(_SELF_CHECK["on"]),
+            **{k: str(v) for k, v in attrs.items()},
+        },
+    )
     path = RESULTS_DIR / f"{name}.nc"
     dustsim.save_dataset(ds, path)
     return path

@@ -48,8 +48,17 @@ def _z_rows(part: str, z: np.ndarray, labels: list[str], extra: dict) -> list[di
         col = z[:, j][np.isfinite(z[:, j])]
         if len(col) < 2:
             continue
-        rows.append({"part": part, **extra, "scale": label, "seeds": len(col), "mean_z": float(col.mean()),
-                     "sd_z": float(col.std(ddof=1)), "coverage_95": float(np.mean(np.abs(col) < 1.96))})
+        rows.append(
+            {
+                "part": part,
+                **extra,
+                "scale": label,
+                "seeds": len(col),
+                "mean_z": float(col.mean()),
+                "sd_z": float(col.std(ddof=1)),
+                "coverage_95": float(np.mean(np.abs(col) < 1.96)),
+            }
+        )
     return rows
 
 
@@ -62,8 +71,18 @@ def emergence_times(seeds: int, n: int, dim: int) -> list[dict]:
     point = GaussianMixture([[0.0] * dim], [0.0], [1.0])
     z, p_z = [], []
     for seed in range(seeds):
-        ds = dustsim.simulate(init="point", n=n, dim=dim, process="brownian", process_params={"D": 0.5},
-                              t_end=3.0 * dim, steps=150, record_every=1, seed=100 + seed, dtype="float64")
+        ds = dustsim.simulate(
+            init="point",
+            n=n,
+            dim=dim,
+            process="brownian",
+            process_params={"D": 0.5},
+            t_end=3.0 * dim,
+            steps=150,
+            record_every=1,
+            seed=100 + seed,
+            dtype="float64",
+        )
         r = emergence(ds, scales, mixture=point)
         z.append((r["emergence_time"] - r["exact_emergence_time"]).values / r["emergence_time_se"].values)
         try:
@@ -73,8 +92,18 @@ def emergence_times(seeds: int, n: int, dim: int) -> list[dict]:
             pass
     rows = _z_rows("emergence_time", np.array(z), [f"{s:.3g}" for s in scales], {"d": dim, "n": n})
     pz = np.array(p_z)
-    rows.append({"part": "exponent", "d": dim, "n": n, "scale": "all", "seeds": len(pz), "mean_z": float(pz.mean()),
-                 "sd_z": float(pz.std(ddof=1)), "coverage_95": float(np.mean(np.abs(pz) < 1.96))})
+    rows.append(
+        {
+            "part": "exponent",
+            "d": dim,
+            "n": n,
+            "scale": "all",
+            "seeds": len(pz),
+            "mean_z": float(pz.mean()),
+            "sd_z": float(pz.std(ddof=1)),
+            "coverage_95": float(np.mean(np.abs(pz) < 1.96)),
+        }
+    )
     return rows
 
 
@@ -85,9 +114,19 @@ def structure(seeds: int, n: int) -> list[dict]:
     scales = [0.1, 0.2, 0.4, 0.8]
     z = []
     for seed in range(seeds):
-        ds = dustsim.simulate(init="gmm", artifact={"k": 4, "radius": 1.0, "std": 0.1}, n=n, dim=2,
-                              process="brownian", process_params={"D": 0.5}, t_end=0.5, steps=50, record_every=10,
-                              seed=200 + seed, dtype="float64")
+        ds = dustsim.simulate(
+            init="gmm",
+            artifact={"k": 4, "radius": 1.0, "std": 0.1},
+            n=n,
+            dim=2,
+            process="brownian",
+            process_params={"D": 0.5},
+            t_end=0.5,
+            steps=50,
+            record_every=10,
+            seed=200 + seed,
+            dtype="float64",
+        )
         r = emergence(ds, scales)
         z.append(((r["structure"] - r["exact_structure"]) / r["structure_se"]).values[1:].reshape(-1, len(scales)))
     return _z_rows("structure", np.concatenate(z), [f"{s:.3g}" for s in scales], {"d": 2, "n": n})
@@ -97,19 +136,34 @@ def morse() -> list[dict]:
     import dustsim
     from analysis.emergence import emergence
 
-    ds = dustsim.simulate(init="uniform", artifact={"half_width": 25}, n=2000, dim=2, process="brownian",
-                          boundary={"kind": "periodic", "box": 50.0},
-                          interaction={"name": "morse", "epsilon": 4.0, "a": 1.5, "cutoff": 3.0, "cap": 100.0},
-                          dt=5e-4, t_end=10.0, record_every=2000, seed=3)
+    ds = dustsim.simulate(
+        init="uniform",
+        artifact={"half_width": 25},
+        n=2000,
+        dim=2,
+        process="brownian",
+        boundary={"kind": "periodic", "box": 50.0},
+        interaction={"name": "morse", "epsilon": 4.0, "a": 1.5, "cutoff": 3.0, "cap": 100.0},
+        dt=5e-4,
+        t_end=10.0,
+        record_every=2000,
+        seed=3,
+    )
     r = emergence(ds, [50 / 2**k for k in range(1, 9)])
     h, se = r["coarse_entropy"].values, r["coarse_entropy_se"].values
     rows = []
     for j, scale in enumerate(r["scale"].values):
         change = float(h[-1, j] - h[0, j])
-        rows.append({"part": "morse", "scale": f"{scale:.3g}", "change_nats": change,
-                     "change_in_se": change / float(np.hypot(se[-1, j], se[0, j])),
-                     "structure_end": float(r["structure"].values[-1, j]),
-                     "resolved_end": float(r["resolved_fraction"].values[-1, j])})
+        rows.append(
+            {
+                "part": "morse",
+                "scale": f"{scale:.3g}",
+                "change_nats": change,
+                "change_in_se": change / float(np.hypot(se[-1, j], se[0, j])),
+                "structure_end": float(r["structure"].values[-1, j]),
+                "resolved_end": float(r["resolved_fraction"].values[-1, j]),
+            }
+        )
     return rows
 
 
@@ -119,13 +173,22 @@ def cost(quick: bool) -> list[dict]:
 
     rows = []
     for n in (5_000, 20_000) if quick else (5_000, 20_000, 100_000):
-        ds = dustsim.simulate(init="gmm", n=n, dim=2, process="brownian", steps=20, record_every=1, seed=1,
-                              dtype="float64")
+        ds = dustsim.simulate(
+            init="gmm", n=n, dim=2, process="brownian", steps=20, record_every=1, seed=1, dtype="float64"
+        )
         ds = ds.load()
         seconds = median_time(lambda ds=ds: emergence(ds, n_scales=6, exact=False), repeats=3)
         frames = ds.sizes["time"]
-        rows.append({"part": "cost", "n": n, "frames": frames, "scales": 6, "seconds": seconds,
-                     "us_per_point_frame_scale": 1e6 * seconds / (n * frames * 6)})
+        rows.append(
+            {
+                "part": "cost",
+                "n": n,
+                "frames": frames,
+                "scales": 6,
+                "seconds": seconds,
+                "us_per_point_frame_scale": 1e6 * seconds / (n * frames * 6),
+            }
+        )
     return rows
 
 
@@ -144,15 +207,22 @@ def main() -> int:
     print_table("estimated vs exact, in reported SEs (sd_z = 1, coverage 0.95: calibrated)", rows, cols)
     if args.morse:
         rows_m = morse()
-        print_table("Morse aggregation from a uniform gas: change of H_Delta, first to last frame", rows_m,
-                    ["scale", "change_nats", "change_in_se", "structure_end", "resolved_end"])
+        print_table(
+            "Morse aggregation from a uniform gas: change of H_Delta, first to last frame",
+            rows_m,
+            ["scale", "change_nats", "change_in_se", "structure_end", "resolved_end"],
+        )
     costs = cost(args.quick)
     print_table("cost of emergence()", costs, ["n", "frames", "scales", "seconds", "us_per_point_frame_scale"])
     save_results("emergence-quick" if args.quick else "emergence", rows + costs)
     print(f"\n{time.perf_counter() - started:.0f} s")
     for r in rows:
-        check_within_se(f"{r['part']} d={r['d']} scale {r['scale']}: mean z over {r['seeds']} seeds vs 0",
-                        r["mean_z"], max(r["sd_z"], 1.0) / math.sqrt(r["seeds"]), 0.0)
+        check_within_se(
+            f"{r['part']} d={r['d']} scale {r['scale']}: mean z over {r['seeds']} seeds vs 0",
+            r["mean_z"],
+            max(r["sd_z"], 1.0) / math.sqrt(r["seeds"]),
+            0.0,
+        )
     return 0
 
 

@@ -87,8 +87,17 @@ def knn_rows(sizes: list[int], dims: list[int], repeats: int, peers: bool) -> li
             # the point estimate only (peers compute no bias): no subsample bias estimate
             t_ours, ours = timed(partial(_analysis_entropy, x), reps)
             t_tree, tree = timed(partial(ckdtree_entropy, x), reps, warmup=0)
-            row = {"n": n, "d": d, "k": K, "analysis_s": t_ours, "ckdtree_s": t_tree, "analysis_H": ours,
-                   "ckdtree_H": tree, "speedup_vs_ckdtree": t_tree / t_ours, "repeats": reps}
+            row = {
+                "n": n,
+                "d": d,
+                "k": K,
+                "analysis_s": t_ours,
+                "ckdtree_s": t_tree,
+                "analysis_H": ours,
+                "ckdtree_H": tree,
+                "speedup_vs_ckdtree": t_tree / t_ours,
+                "repeats": reps,
+            }
             if peers:
                 try:
                     import infomeasure
@@ -108,11 +117,19 @@ def knn_rows(sizes: list[int], dims: list[int], repeats: int, peers: bool) -> li
 
 
 def print_row(row: dict[str, Any]) -> None:
-    im = (f"  infomeasure {row['infomeasure_s']:7.3f} s  H={row['infomeasure_H']:.12f}  "
-          f"x{row['speedup_vs_infomeasure']:.1f}") if "infomeasure_s" in row else ""
-    print(f"d={row['d']} n={row['n']:>8}  analysis {row['analysis_s']:7.3f} s  H={row['analysis_H']:.12f}  "
-          f"cKDTree {row['ckdtree_s']:7.3f} s  H={row['ckdtree_H']:.12f}  x{row['speedup_vs_ckdtree']:.1f}{im}",
-          flush=True)
+    im = (
+        (
+            f"  infomeasure {row['infomeasure_s']:7.3f} s  H={row['infomeasure_H']:.12f}  "
+            f"x{row['speedup_vs_infomeasure']:.1f}"
+        )
+        if "infomeasure_s" in row
+        else ""
+    )
+    print(
+        f"d={row['d']} n={row['n']:>8}  analysis {row['analysis_s']:7.3f} s  H={row['analysis_H']:.12f}  "
+        f"cKDTree {row['ckdtree_s']:7.3f} s  H={row['ckdtree_H']:.12f}  x{row['speedup_vs_ckdtree']:.1f}{im}",
+        flush=True,
+    )
 
 
 def trajectory_row(n: int, frames: int, workdir: Path) -> dict[str, Any]:
@@ -121,8 +138,9 @@ def trajectory_row(n: int, frames: int, workdir: Path) -> dict[str, Any]:
 
     path = workdir / "bench.zarr"
     start = time.perf_counter()
-    dustsim.simulate(init="gmm", n=n, process="vp", steps=frames - 1, record_every=1, seed=1, output=path,
-                     progress=False)
+    dustsim.simulate(
+        init="gmm", n=n, process="vp", steps=frames - 1, record_every=1, seed=1, output=path, progress=False
+    )
     t_sim = time.perf_counter() - start
     ds = dustsim.open_trajectory(path)
     entropy_trajectory(ds.isel(time=[0, 1]), max_particles=None, mutual_information=False, exact=False)  # warm-up
@@ -132,13 +150,24 @@ def trajectory_row(n: int, frames: int, workdir: Path) -> dict[str, Any]:
     start = time.perf_counter()
     full = entropy_trajectory(ds, max_particles=None)
     t_full = time.perf_counter() - start
-    row = {"n": n, "frames": frames, "simulate_s": t_sim, "knn_kl_s": t_knn, "all_defaults_s": t_full,
-           "per_frame_knn_kl_s": t_knn / frames, "H_first": float(e["entropy"][0, 0]),
-           "H_last": float(e["entropy"][-1, 0]), "exact_last": float(full["exact_entropy"][-1])}
-    print(f"entropy trajectory: {frames} frames x {n} particles (Zarr, frame by frame): "
-          f"kNN entropy + KL {t_knn:.1f} s ({t_knn / frames:.3f} s/frame); with KSG MI (10000 pairs) and "
-          f"exact mixture entropy {t_full:.1f} s; H {row['H_first']:.4f} -> {row['H_last']:.4f} nats "
-          f"(exact at the end {row['exact_last']:.4f}); simulation took {t_sim:.1f} s", flush=True)
+    row = {
+        "n": n,
+        "frames": frames,
+        "simulate_s": t_sim,
+        "knn_kl_s": t_knn,
+        "all_defaults_s": t_full,
+        "per_frame_knn_kl_s": t_knn / frames,
+        "H_first": float(e["entropy"][0, 0]),
+        "H_last": float(e["entropy"][-1, 0]),
+        "exact_last": float(full["exact_entropy"][-1]),
+    }
+    print(
+        f"entropy trajectory: {frames} frames x {n} particles (Zarr, frame by frame): "
+        f"kNN entropy + KL {t_knn:.1f} s ({t_knn / frames:.3f} s/frame); with KSG MI (10000 pairs) and "
+        f"exact mixture entropy {t_full:.1f} s; H {row['H_first']:.4f} -> {row['H_last']:.4f} nats "
+        f"(exact at the end {row['exact_last']:.4f}); simulation took {t_sim:.1f} s",
+        flush=True,
+    )
     return row
 
 
@@ -147,8 +176,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--no-peers", action="store_true", help="skip infomeasure")
     parser.add_argument("--sizes", type=int, nargs="+", help="numbers of points (default 1e5 1e6; quick 1e4 1e5)")
-    parser.add_argument("--trajectory", type=int, nargs=2, metavar=("N", "FRAMES"),
-                        help="particles and frames of the entropy trajectory (default 1e6 100; quick 1e5 10)")
+    parser.add_argument(
+        "--trajectory",
+        type=int,
+        nargs=2,
+        metavar=("N", "FRAMES"),
+        help="particles and frames of the entropy trajectory (default 1e6 100; quick 1e5 10)",
+    )
     add_self_check_argument(parser)
     args = parser.parse_args()
     enable_self_check(args.self_check)
@@ -156,8 +190,11 @@ def main() -> None:
 
     sizes = args.sizes or ([10_000, 100_000] if args.quick else [100_000, 1_000_000])
     n_traj, frames = args.trajectory or ((100_000, 10) if args.quick else (1_000_000, 100))
-    print(f"# kNN entropy, k={K}, Euclidean; {os.cpu_count()} cpus, numba threads {numba.get_num_threads()}, "
-          f"threading layer after first use; timings on a shared machine are noisy", flush=True)
+    print(
+        f"# kNN entropy, k={K}, Euclidean; {os.cpu_count()} cpus, numba threads {numba.get_num_threads()}, "
+        f"threading layer after first use; timings on a shared machine are noisy",
+        flush=True,
+    )
     rows = knn_rows(sizes, [2, 3], repeats=3, peers=not args.no_peers)
     print(f"# numba threading layer: {numba.threading_layer()}")
     workdir = Path(tempfile.mkdtemp(prefix="dustsim-bench-"))
@@ -167,11 +204,20 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / ("entropy-quick.json" if args.quick else "entropy.json")
-    out.write_text(json.dumps({
-        "benchmark": "entropy", "quick": args.quick, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "machine": f"{platform.machine()} {os.cpu_count()} cpus", "python": platform.python_version(),
-        "knn_entropy": rows, "trajectory": traj,
-    }, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "benchmark": "entropy",
+                "quick": args.quick,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "machine": f"{platform.machine()} {os.cpu_count()} cpus",
+                "python": platform.python_version(),
+                "knn_entropy": rows,
+                "trajectory": traj,
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {out}")
     name = "entropy-quick" if args.quick else "entropy"
     print(f"results: {save_results(name, [*rows, {'case': 'trajectory', **traj}])}")

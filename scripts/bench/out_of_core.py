@@ -90,34 +90,56 @@ def main() -> int:
     try:
         store = tmp / "big.zarr"
         t = time.perf_counter()
-        dustsim.simulate(init="gmm", n=args.n, process="vp", steps=frames - 1, record_every=1, seed=0,
-                         output=store, progress=False)
+        dustsim.simulate(
+            init="gmm", n=args.n, process="vp", steps=frames - 1, record_every=1, seed=0, output=store, progress=False
+        )
         written = time.perf_counter() - t
         raw = frame_bytes * frames
         on_disk = sum(f.stat().st_size for f in store.rglob("*") if f.is_file())
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
         env["MALLOC_ARENA_MAX"] = "2"  # fewer 64 MiB glibc arena reservations: address space, not memory use
-        proc = subprocess.run([sys.executable, "-c", CHILD, str(store), str(args.max_particles), str(cap)], env=env,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD, str(store), str(args.max_particles), str(cap)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
-            raise BenchmarkDisagreement(f"the analysis did not complete under RLIMIT_AS = {cap / 2**20:.0f} MiB "
-                                        f"(exit code {proc.returncode}): {last}")
+            raise BenchmarkDisagreement(
+                f"the analysis did not complete under RLIMIT_AS = {cap / 2**20:.0f} MiB "
+                f"(exit code {proc.returncode}): {last}"
+            )
         result = json.loads(proc.stdout.strip().splitlines()[-1])
         picked = sorted({0, frames // 2, frames - 1})
         uncapped = recompute(store, args.max_particles, picked)
-        check_equal(f"entropy of frames {picked}: capped child vs uncapped recomputation",
-                    [result["entropy"][i] for i in picked], uncapped, atol=1e-12)
+        check_equal(
+            f"entropy of frames {picked}: capped child vs uncapped recomputation",
+            [result["entropy"][i] for i in picked],
+            uncapped,
+            atol=1e-12,
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    row = {"frames": frames, "particles": args.n, "store_raw_bytes": raw, "store_on_disk_bytes": on_disk,
-           "cap_bytes": cap, "peak_rss_bytes": result["peak_rss"], "vm_peak_bytes": result["vm_peak"],
-           "rss_after_imports": result["baseline_rss"], "cap_enforced": 1,
-           "analysis_seconds": result["seconds"], "write_seconds": written}
+    row = {
+        "frames": frames,
+        "particles": args.n,
+        "store_raw_bytes": raw,
+        "store_on_disk_bytes": on_disk,
+        "cap_bytes": cap,
+        "peak_rss_bytes": result["peak_rss"],
+        "vm_peak_bytes": result["vm_peak"],
+        "rss_after_imports": result["baseline_rss"],
+        "cap_enforced": 1,
+        "analysis_seconds": result["seconds"],
+        "write_seconds": written,
+    }
     print_table("out-of-core entropy trajectory (kNN + KL + MI per frame) under RLIMIT_AS = cap", [row], list(row))
-    print(f"\npeak resident memory {result['peak_rss'] / 2**20:.0f} MiB, peak address space "
-          f"{result['vm_peak'] / 2**20:.0f} MiB, for a {raw / 2**30:.2f} GiB store under an enforced address-space cap "
-          f"of {cap / 2**20:.0f} MiB")
+    print(
+        f"\npeak resident memory {result['peak_rss'] / 2**20:.0f} MiB, peak address space "
+        f"{result['vm_peak'] / 2**20:.0f} MiB, for a {raw / 2**30:.2f} GiB store under an enforced address-space cap "
+        f"of {cap / 2**20:.0f} MiB"
+    )
     print(f"results: {save_results('out_of_core-quick' if args.quick else 'out_of_core', [row])}")
     return 0
 

@@ -116,8 +116,11 @@ def main() -> None:
     parser.add_argument("--n-pairs", type=int, default=2_000)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--compare-code", action="store_true",
-                        help="also compile both trees afresh and compare the kernels' machine code")
+    parser.add_argument(
+        "--compare-code",
+        action="store_true",
+        help="also compile both trees afresh and compare the kernels' machine code",
+    )
     args = parser.parse_args()
     if args.quick:
         args.n_separable, args.n_pairs, args.steps, args.repeats = 20_000, 500, 20, 1
@@ -125,10 +128,12 @@ def main() -> None:
     times: dict[str, dict[str, list[float]]] = {t: {} for t in trees}
     cpus: dict[str, dict[str, list[float]]] = {t: {} for t in trees}
     digests: dict[str, dict[str, str]] = {t: {} for t in trees}
-    print(f"# threads: NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', '(all)')}; "
-          f"N separable {args.n_separable}, N pairs {args.n_pairs}, {args.steps} steps, {args.repeats} repeats")
+    print(
+        f"# threads: NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', '(all)')}; "
+        f"N separable {args.n_separable}, N pairs {args.n_pairs}, {args.steps} steps, {args.repeats} repeats"
+    )
     for r in range(args.repeats):
-        for tree_name, tree in (trees.items() if r % 2 == 0 else reversed(trees.items())):
+        for tree_name, tree in trees.items() if r % 2 == 0 else reversed(trees.items()):
             result = run_tree(tree, args)
             for case, v in result.items():
                 times[tree_name].setdefault(case, []).append(v["seconds"])
@@ -136,13 +141,17 @@ def main() -> None:
                 if digests[tree_name].setdefault(case, v["digest"]) != v["digest"]:
                     raise SystemExit(f"{tree_name} {case}: the digest changed between repeats")
     bad = [c for c in digests["new"] if digests["new"][c] != digests["base"][c]]
-    print(f"{'case':<20s} {'base s':>9s} {'new s':>9s} {'new/base':>9s} {'base cpu':>9s} {'new cpu':>9s} "
-          f"{'new/base':>9s}  digest")
+    print(
+        f"{'case':<20s} {'base s':>9s} {'new s':>9s} {'new/base':>9s} {'base cpu':>9s} {'new cpu':>9s} "
+        f"{'new/base':>9s}  digest"
+    )
     for case in times["new"]:
         b, n = statistics.median(times["base"][case]), statistics.median(times["new"][case])
         bc, nc = statistics.median(cpus["base"][case]), statistics.median(cpus["new"][case])
-        print(f"{case:<20s} {b:9.4f} {n:9.4f} {n / b:9.3f} {bc:9.4f} {nc:9.4f} {nc / bc:9.3f}  {digests['new'][case]}"
-              f"{'' if case not in bad else '  != ' + digests['base'][case]}")
+        print(
+            f"{case:<20s} {b:9.4f} {n:9.4f} {n / b:9.3f} {bc:9.4f} {nc:9.4f} {nc / bc:9.3f}  {digests['new'][case]}"
+            f"{'' if case not in bad else '  != ' + digests['base'][case]}"
+        )
     if bad:
         raise SystemExit(f"the two trees computed different positions for: {', '.join(bad)}")
     print("all final positions bitwise identical between the trees")

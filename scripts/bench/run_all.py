@@ -117,18 +117,36 @@ def simulate_headlines(results: Path) -> list[Headline]:
     used = f"{threads} thread{'' if threads == 1 else 's'} each"
     out = []
     for mode, label in (("dustsim fused", "fused stepping"), ("dustsim every-step", "recording every step")):
-        out.append(_ratio(_one(ds, contender=mode, dtype="float32"), _one(ds, contender=torch_peer, dtype="float32"),
-                          f"{label}, float32, vs torch `randn`+`add_` loop ({used})", "≥ 2×"))
+        out.append(
+            _ratio(
+                _one(ds, contender=mode, dtype="float32"),
+                _one(ds, contender=torch_peer, dtype="float32"),
+                f"{label}, float32, vs torch `randn`+`add_` loop ({used})",
+                "≥ 2×",
+            )
+        )
         for dtype in ("float32", "float64"):
-            out.append(_ratio(_one(ds, contender=mode, dtype=dtype), _one(ds, contender=numpy_peer, dtype=dtype),
-                              f"{label}, {dtype}, vs numpy `Generator` loop ({used})", "≥ 3×"))
+            out.append(
+                _ratio(
+                    _one(ds, contender=mode, dtype=dtype),
+                    _one(ds, contender=numpy_peer, dtype=dtype),
+                    f"{label}, {dtype}, vs numpy `Generator` loop ({used})",
+                    "≥ 3×",
+                )
+            )
     stream = _rows(ds, contender="streamed zarr")
     if stream:
         s = stream[0]
-        out.append(Headline(f"streamed {s['particles']:.0f}-particle, {s['frames']:.0f}-frame Zarr run "
-                            f"({s['output_bytes_raw'] / 1e9:.1f} GB raw): peak RSS / output size",
-                            s["peak_over_raw_output"], "", "≪ 1",
-                            note=f"peak {s['peak_rss_bytes'] / 1e6:.0f} MB, {s['seconds']:.0f} s"))
+        out.append(
+            Headline(
+                f"streamed {s['particles']:.0f}-particle, {s['frames']:.0f}-frame Zarr run "
+                f"({s['output_bytes_raw'] / 1e9:.1f} GB raw): peak RSS / output size",
+                s["peak_over_raw_output"],
+                "",
+                "≪ 1",
+                note=f"peak {s['peak_rss_bytes'] / 1e6:.0f} MB, {s['seconds']:.0f} s",
+            )
+        )
     return out
 
 
@@ -138,22 +156,42 @@ def interacting_headlines(results: Path) -> list[Headline]:
     out = []
     for row in rows:
         n = row.get("N", math.nan)
-        for key, what, target in (("ratio_f32", "float32, 2 threads each", "≥ 2 (≥ 1.5 at 1e6)"),
-                                  ("ratio_f64", "float64, 2 threads each", "≥ 1"),
-                                  ("ratio_1t", "float32, 1 thread each", "")):
+        for key, what, target in (
+            ("ratio_f32", "float32, 2 threads each", "≥ 2 (≥ 1.5 at 1e6)"),
+            ("ratio_f64", "float64, 2 threads each", "≥ 1"),
+            ("ratio_1t", "float32, 1 thread each", ""),
+        ):
             value = row.get(key)
             if isinstance(value, float) and math.isfinite(value):
-                out.append(Headline(f"interacting soft disks, N = {n:.0f}: dustsim / LAMMPS ({what})", value, "×",
-                                    target, note=f"dustsim {row.get('dustsim_float32_Mps', math.nan):.1f} M "
-                                    "particle-steps/s (float32)"))
+                out.append(
+                    Headline(
+                        f"interacting soft disks, N = {n:.0f}: dustsim / LAMMPS ({what})",
+                        value,
+                        "×",
+                        target,
+                        note=f"dustsim {row.get('dustsim_float32_Mps', math.nan):.1f} M particle-steps/s (float32)",
+                    )
+                )
         jax = row.get("jax_md_Mps")
         if isinstance(jax, float) and math.isfinite(jax):
-            out.append(Headline(f"interacting soft disks, N = {n:.0f}: dustsim / jax-md (float32)",
-                                row["dustsim_float32_Mps"] / jax, "×", ""))
+            out.append(
+                Headline(
+                    f"interacting soft disks, N = {n:.0f}: dustsim / jax-md (float32)",
+                    row["dustsim_float32_Mps"] / jax,
+                    "×",
+                    "",
+                )
+            )
     if rows and "ns_per_particle_step_f32" in rows[0]:
         ratio = rows[-1]["ns_per_particle_step_f32"] / rows[0]["ns_per_particle_step_f32"]
-        out.append(Headline(f"interacting: ns per particle-step, N = {rows[-1]['N']:.0f} / N = {rows[0]['N']:.0f}",
-                            ratio, "", "≤ 1.1"))
+        out.append(
+            Headline(
+                f"interacting: ns per particle-step, N = {rows[-1]['N']:.0f} / N = {rows[0]['N']:.0f}",
+                ratio,
+                "",
+                "≤ 1.1",
+            )
+        )
     return out
 
 
@@ -164,14 +202,33 @@ def entropy_headlines(results: Path) -> list[Headline]:
     out = []
     for d in (2, 3):
         r = next(r for r in knn if r["n"] == big and r["d"] == d)
-        out.append(Headline(f"kNN entropy, {big:.0f} points, {d}-D, vs scipy cKDTree (same value: max |ΔH| "
-                            f"{r['max_abs_diff']:.1g} nats)", r["speedup_vs_ckdtree"], "×", "≥ 3×"))
+        out.append(
+            Headline(
+                f"kNN entropy, {big:.0f} points, {d}-D, vs scipy cKDTree (same value: max |ΔH| "
+                f"{r['max_abs_diff']:.1g} nats)",
+                r["speedup_vs_ckdtree"],
+                "×",
+                "≥ 3×",
+            )
+        )
         if np.isfinite(r.get("speedup_vs_infomeasure", math.nan)):
-            out.append(Headline(f"kNN entropy, {big:.0f} points, {d}-D, vs infomeasure (single-threaded KDTree)",
-                                r["speedup_vs_infomeasure"], "×", ""))
+            out.append(
+                Headline(
+                    f"kNN entropy, {big:.0f} points, {d}-D, vs infomeasure (single-threaded KDTree)",
+                    r["speedup_vs_infomeasure"],
+                    "×",
+                    "",
+                )
+            )
     t = _one(ds, case="trajectory")
-    out.append(Headline(f"entropy trajectory, {t['frames']:.0f} frames × {t['n']:.0f} particles (kNN + KL)",
-                        t["knn_kl_s"], " s", "< 60 s"))
+    out.append(
+        Headline(
+            f"entropy trajectory, {t['frames']:.0f} frames × {t['n']:.0f} particles (kNN + KL)",
+            t["knn_kl_s"],
+            " s",
+            "< 60 s",
+        )
+    )
     return out
 
 
@@ -180,12 +237,22 @@ def estimators_headlines(results: Path) -> list[Headline]:
     out = []
     for d in (1, 2, 3):
         r = _one(ds, part="se", d=float(d))
-        out.append(Headline(f"kNN entropy: true spread / reported SE, d = {d}", r["spread_over_se"], "", "~ 1",
-                            se=r["ratio_sd"]))
+        out.append(
+            Headline(
+                f"kNN entropy: true spread / reported SE, d = {d}", r["spread_over_se"], "", "~ 1", se=r["ratio_sd"]
+            )
+        )
     for r in _rows(ds, part="face_bias"):
-        out.append(Headline(f"periodic-box face bias at n = {r['n']:.0f}: straight kNN / torus kNN [nats]",
-                            r["periodic_bias"], "", "torus ~ 0", se=r["periodic_bias_se"],
-                            note=f"straight {r['straight_bias']:+.3g} ± {r['straight_bias_se']:.1g}"))
+        out.append(
+            Headline(
+                f"periodic-box face bias at n = {r['n']:.0f}: straight kNN / torus kNN [nats]",
+                r["periodic_bias"],
+                "",
+                "torus ~ 0",
+                se=r["periodic_bias_se"],
+                note=f"straight {r['straight_bias']:+.3g} ± {r['straight_bias_se']:.1g}",
+            )
+        )
     return out
 
 
@@ -193,36 +260,76 @@ def train_headlines(results: Path) -> list[Headline]:
     ds = _open(results, "train")
     v = {k: float(ds[k].values) for k in ds.data_vars}
     ttq = v.get("time_to_quality_s", math.nan)
-    out = [Headline("training time to smoothed quality (median ED over reference draws ≤ 2× floor and "
-                    "|LL gap| ≤ 0.03 nats, staying met)", ttq, " s", "minutes",
-                    note=f"step {v.get('step_to_quality', math.nan):.0f}" if math.isfinite(ttq) else
-                    f"not met for good within {v.get('train_steps', math.nan):.0f} steps")]
+    out = [
+        Headline(
+            "training time to smoothed quality (median ED over reference draws ≤ 2× floor and "
+            "|LL gap| ≤ 0.03 nats, staying met)",
+            ttq,
+            " s",
+            "minutes",
+            note=f"step {v.get('step_to_quality', math.nan):.0f}"
+            if math.isfinite(ttq)
+            else f"not met for good within {v.get('train_steps', math.nan):.0f} steps",
+        )
+    ]
     for name in ("heun", "euler-maruyama", "pc", "ddim"):
         if f"ed_multiple_{name}" in v:
-            out.append(Headline(f"{name}: energy distance / noise floor (blocks of generated particles)",
-                                v[f"ed_multiple_{name}"], "", "small multiple", se=v.get(f"ed_multiple_se_{name}"),
-                                note=f"exact log-density gap {v.get(f'logp_gap_{name}', math.nan):+.3f} ± "
-                                     f"{v.get(f'logp_gap_se_{name}', math.nan):.2g} nats"))
-    out.append(Headline("PF-ODE log-likelihood gap to the exact mixture [nats]", v["ll_gap"], "", "few 0.01",
-                        se=v["ll_gap_se"]))
-    out.append(Headline("training it/s (CPU) / bare torch loop, same net and batch", v["train_its_cpu"]
-                        / v["train_its_bare_cpu"], "×", "≈ 1×", note=f"{v['train_its_cpu']:.3g} it/s"))
+            out.append(
+                Headline(
+                    f"{name}: energy distance / noise floor (blocks of generated particles)",
+                    v[f"ed_multiple_{name}"],
+                    "",
+                    "small multiple",
+                    se=v.get(f"ed_multiple_se_{name}"),
+                    note=f"exact log-density gap {v.get(f'logp_gap_{name}', math.nan):+.3f} ± "
+                    f"{v.get(f'logp_gap_se_{name}', math.nan):.2g} nats",
+                )
+            )
+    out.append(
+        Headline(
+            "PF-ODE log-likelihood gap to the exact mixture [nats]", v["ll_gap"], "", "few 0.01", se=v["ll_gap_se"]
+        )
+    )
+    out.append(
+        Headline(
+            "training it/s (CPU) / bare torch loop, same net and batch",
+            v["train_its_cpu"] / v["train_its_bare_cpu"],
+            "×",
+            "≈ 1×",
+            note=f"{v['train_its_cpu']:.3g} it/s",
+        )
+    )
     return out
 
 
 def sweep_headlines(results: Path) -> list[Headline]:
     ds = _open(results, "sweep")
     r = _one(ds, workers=2.0)
-    return [Headline(f"sweep of {r['members']:.0f} members on dask: 2 workers / 1 worker throughput", r["speedup"],
-                     "×", "≥ 1.7×", low=r.get("speedup_min"), high=r.get("speedup_max"))]
+    return [
+        Headline(
+            f"sweep of {r['members']:.0f} members on dask: 2 workers / 1 worker throughput",
+            r["speedup"],
+            "×",
+            "≥ 1.7×",
+            low=r.get("speedup_min"),
+            high=r.get("speedup_max"),
+        )
+    ]
 
 
 def out_of_core_headlines(results: Path) -> list[Headline]:
     ds = _open(results, "out_of_core")
     r = _rows(ds)[0]
-    return [Headline(f"out-of-core entropy trajectory of a {r['store_raw_bytes'] / 2**30:.2f} GiB store in a child "
-                     f"under RLIMIT_AS = {r['cap_bytes'] / 2**30:.2f} GiB: peak RSS / cap", r["peak_rss_bytes"]
-                     / r["cap_bytes"], "", "< 1 (enforced)", note=f"{r['analysis_seconds']:.0f} s")]
+    return [
+        Headline(
+            f"out-of-core entropy trajectory of a {r['store_raw_bytes'] / 2**30:.2f} GiB store in a child "
+            f"under RLIMIT_AS = {r['cap_bytes'] / 2**30:.2f} GiB: peak RSS / cap",
+            r["peak_rss_bytes"] / r["cap_bytes"],
+            "",
+            "< 1 (enforced)",
+            note=f"{r['analysis_seconds']:.0f} s",
+        )
+    ]
 
 
 def emergence_headlines(results: Path) -> list[Headline]:
@@ -230,11 +337,23 @@ def emergence_headlines(results: Path) -> list[Headline]:
     rows = [r for r in _rows(ds) if r.get("part") in ("emergence_time", "structure", "exponent")]
     worst = max(rows, key=lambda r: abs(r["mean_z"]) / (max(r["sd_z"], 1.0) / math.sqrt(r["seeds"])))
     spread = [r["sd_z"] for r in rows]
-    return [Headline("emergence times and structure vs exact: spread of (estimate - exact) / SE (min-max over "
-                     "scales)", float(np.median(spread)), "", "~ 1", low=min(spread), high=max(spread)),
-            Headline(f"worst mean z ({worst['part']}, scale {worst['scale']}, d = {worst['d']:.0f})",
-                     worst["mean_z"], "", "within 4.5 SE of 0", se=max(worst["sd_z"], 1.0)
-                     / math.sqrt(worst["seeds"]))]
+    return [
+        Headline(
+            "emergence times and structure vs exact: spread of (estimate - exact) / SE (min-max over scales)",
+            float(np.median(spread)),
+            "",
+            "~ 1",
+            low=min(spread),
+            high=max(spread),
+        ),
+        Headline(
+            f"worst mean z ({worst['part']}, scale {worst['scale']}, d = {worst['d']:.0f})",
+            worst["mean_z"],
+            "",
+            "within 4.5 SE of 0",
+            se=max(worst["sd_z"], 1.0) / math.sqrt(worst["seeds"]),
+        ),
+    ]
 
 
 def fm_headlines(results: Path) -> list[Headline]:
@@ -242,9 +361,16 @@ def fm_headlines(results: Path) -> list[Headline]:
     out = []
     for proc in ("fm", "vp"):
         r = _one(ds, process=proc)
-        out.append(Headline(f"{proc.upper()} default training: PF-ODE log-likelihood gap to the exact mixture "
-                            "[nats]", r["LL_gap"], "", "|gap| ≤ 0.03" if proc == "fm" else "", se=r["LL_gap_se"],
-                            note=f"{r['train_s']:.0f} s, ED/floor {r['ED_over_floor']:.2f}"))
+        out.append(
+            Headline(
+                f"{proc.upper()} default training: PF-ODE log-likelihood gap to the exact mixture [nats]",
+                r["LL_gap"],
+                "",
+                "|gap| ≤ 0.03" if proc == "fm" else "",
+                se=r["LL_gap_se"],
+                note=f"{r['train_s']:.0f} s, ED/floor {r['ED_over_floor']:.2f}",
+            )
+        )
     return out
 
 
@@ -252,8 +378,16 @@ def league_headlines(results: Path) -> list[Headline]:
     ds = _open(results, "league")
     out = []
     for r in _rows(ds):
-        out.append(Headline(f"{r['dataset']}, {r['budget_s']:.0f} s, {r['method']}: NLL gap [nats] (ED/floor "
-                            f"{r['ED_over_floor']:.2f})", r["NLL_gap"], "", "≥ 0 (a KL)", se=r["NLL_gap_se"]))
+        out.append(
+            Headline(
+                f"{r['dataset']}, {r['budget_s']:.0f} s, {r['method']}: NLL gap [nats] (ED/floor "
+                f"{r['ED_over_floor']:.2f})",
+                r["NLL_gap"],
+                "",
+                "≥ 0 (a KL)",
+                se=r["NLL_gap_se"],
+            )
+        )
     return out
 
 
@@ -264,9 +398,15 @@ def bmi_headlines(results: Path) -> list[Headline]:
         rows = _rows(ds, part="bmi", estimator=estimator)
         if rows:
             err = np.array([r["error"] for r in rows])
-            out.append(Headline(f"BMI tasks ({len(rows)} files), {estimator}: mean |error| [nats] (exact MI checked)",
-                                float(np.abs(err).mean()), "", "",
-                                note=f"coverage of the 95 % interval {np.mean([r['covered'] for r in rows]):.2f}"))
+            out.append(
+                Headline(
+                    f"BMI tasks ({len(rows)} files), {estimator}: mean |error| [nats] (exact MI checked)",
+                    float(np.abs(err).mean()),
+                    "",
+                    "",
+                    note=f"coverage of the 95 % interval {np.mean([r['covered'] for r in rows]):.2f}",
+                )
+            )
     return out
 
 
@@ -294,12 +434,21 @@ BENCHMARKS: dict[str, Benchmark] = {
     "out_of_core": Benchmark("out_of_core.py", out_of_core_headlines, args=["--max-particles", "100000"]),
     "emergence": Benchmark("emergence.py", emergence_headlines),
     "fm_likelihood": Benchmark("fm_likelihood.py", fm_headlines, default=False),
-    "bmi": Benchmark("estimators.py", bmi_headlines, default=False,
-                     args=["--skip-calibration", "--bmi", "/work/venvs/bmi-data", "--bmi-glob", "*-n5000-*.npz"],
-                     quick_args=["--skip-calibration", "--bmi", "/work/venvs/bmi-data", "--bmi-glob",
-                                 "*normal*-n5000-s0.npz"]),
-    "league": Benchmark("league.py", league_headlines, args=["--budgets", "60"], default=False,
-                        python="/work/venvs/league/bin/python", timeout_s=7200.0),
+    "bmi": Benchmark(
+        "estimators.py",
+        bmi_headlines,
+        default=False,
+        args=["--skip-calibration", "--bmi", "/work/venvs/bmi-data", "--bmi-glob", "*-n5000-*.npz"],
+        quick_args=["--skip-calibration", "--bmi", "/work/venvs/bmi-data", "--bmi-glob", "*normal*-n5000-s0.npz"],
+    ),
+    "league": Benchmark(
+        "league.py",
+        league_headlines,
+        args=["--budgets", "60"],
+        default=False,
+        python="/work/venvs/league/bin/python",
+        timeout_s=7200.0,
+    ),
 }
 
 
@@ -323,6 +472,7 @@ def machine() -> dict[str, Any]:
 
 def git_state() -> dict[str, Any]:
     """Short commit and whether tracked or untracked files differ from it (generated tables aside)."""
+
     def git(*a: str) -> str:
         return subprocess.run(["git", *a], capture_output=True, text=True, cwd=ROOT).stdout.strip()
 
@@ -337,19 +487,28 @@ def run_one(name: str, bench: Benchmark, quick: bool, self_check: bool, env: dic
     args = [*(bench.quick_args if quick else bench.args), *(["--self-check"] if self_check else [])]
     python = os.environ.get(f"DUSTSIM_BENCH_PYTHON_{name.upper()}", bench.python or "python")
     command = shlex.join([python, f"scripts/bench/{bench.script}", *args])
-    entry: dict[str, Any] = {"command": command, "quick": quick,
-                             "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                             **git_state(), "machine": machine(),
-                             "env": {k: env[k] for k in THREAD_ENV if k in env}}
+    entry: dict[str, Any] = {
+        "command": command,
+        "quick": quick,
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        **git_state(),
+        "machine": machine(),
+        "env": {k: env[k] for k in THREAD_ENV if k in env},
+    }
     print(f"\n######## {name}: {command} ########", flush=True)
     exe = sys.executable if python == "python" else python
     tail: collections.deque[str] = collections.deque(maxlen=40)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"dustsim-bench-{name}-") as tmp:
         try:
-            proc = subprocess.Popen([exe, str(HERE / bench.script), *args], cwd=ROOT, text=True,
-                                    env={**env, "DUSTSIM_BENCH_DIR": tmp}, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [exe, str(HERE / bench.script), *args],
+                cwd=ROOT,
+                text=True,
+                env={**env, "DUSTSIM_BENCH_DIR": tmp},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
             stdout = proc.stdout
             assert stdout is not None
 
@@ -377,14 +536,17 @@ def run_one(name: str, bench: Benchmark, quick: bool, self_check: bool, env: dic
                 entry["rows"] = [h.as_dict() for h in bench.headlines(Path(tmp))]
                 entry["status"] = "ok"
             except Exception as exc:  # a benchmark that ran but wrote no usable numbers has failed
-                entry.update(status="FAILED", reason=f"no headline numbers in its results ({type(exc).__name__}: "
-                                                     f"{exc})")
+                entry.update(
+                    status="FAILED", reason=f"no headline numbers in its results ({type(exc).__name__}: {exc})"
+                )
         else:
             lines = [t for t in tail if t]
             reason = next((t for t in reversed(lines) if t.startswith("BENCHMARK FAILED")), None)
             entry.update(status="FAILED", reason=reason or f"exit code {code}: {lines[-1] if lines else ''}")
-    print(f"# {name}: {entry['status']}{': ' + entry['reason'] if 'reason' in entry else ''} "
-          f"({entry['seconds']:.0f} s)", flush=True)
+    print(
+        f"# {name}: {entry['status']}{': ' + entry['reason'] if 'reason' in entry else ''} ({entry['seconds']:.0f} s)",
+        flush=True,
+    )
     return entry
 
 
@@ -417,14 +579,17 @@ def results_table(record: dict[str, Any]) -> str:
     """The headline table (Markdown): the same text in docs/benchmarks.md and README.md."""
     lines = ["| benchmark | measure | result | target | run |", "|---|---|---|---|---|"]
     for name, entry in record.get("benchmarks", {}).items():
-        run = f"{entry['date'][:10]}, {entry['commit']}{' (dirty)' if entry.get('dirty') else ''}" + \
-            (", quick" if entry.get("quick") else "")
+        run = f"{entry['date'][:10]}, {entry['commit']}{' (dirty)' if entry.get('dirty') else ''}" + (
+            ", quick" if entry.get("quick") else ""
+        )
         if entry["status"] != "ok":
             lines.append(f"| {name} | | **FAILED**: {_cell(entry.get('reason', ''))} | | {run} |")
             continue
         for i, h in enumerate(entry["rows"]):
-            lines.append(f"| {name if i == 0 else ''} | {_cell(h['measure'])} | {_cell(format_result(h))} | "
-                         f"{_cell(h.get('target', ''))} | {run if i == 0 else ''} |")
+            lines.append(
+                f"| {name if i == 0 else ''} | {_cell(h['measure'])} | {_cell(format_result(h))} | "
+                f"{_cell(h.get('target', ''))} | {run if i == 0 else ''} |"
+            )
     return "\n".join(lines)
 
 
@@ -434,8 +599,10 @@ def provenance_table(record: dict[str, Any]) -> str:
         m = e["machine"]
         env = " ".join(f"{k}={v}" for k, v in e.get("env", {}).items())
         command = f"{env} {e['command']}" if env else e["command"]
-        lines.append(f"| {name} | {e['status']} | {e['date']} | {e['commit']}{' (dirty)' if e.get('dirty') else ''} | "
-                     f"{m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB | {e['seconds']:.0f} | `{command}` |")
+        lines.append(
+            f"| {name} | {e['status']} | {e['date']} | {e['commit']}{' (dirty)' if e.get('dirty') else ''} | "
+            f"{m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB | {e['seconds']:.0f} | `{command}` |"
+        )
     return "\n".join(lines)
 
 
@@ -485,8 +652,11 @@ def write_record(record: dict[str, Any]) -> None:
     """Write the record, docs/benchmarks.md and the README table (each atomically)."""
     order = {name: i for i, name in enumerate(BENCHMARKS)}
     record["benchmarks"] = dict(sorted(record["benchmarks"].items(), key=lambda kv: order.get(kv[0], 99)))
-    for path, text in ((RECORD, json.dumps(record, indent=1, ensure_ascii=False) + "\n"),
-                       (DOC, render_doc(record)), (README, render_readme(README.read_text(), record))):
+    for path, text in (
+        (RECORD, json.dumps(record, indent=1, ensure_ascii=False) + "\n"),
+        (DOC, render_doc(record)),
+        (README, render_readme(README.read_text(), record)),
+    ):
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(text)
         tmp.replace(path)
@@ -496,8 +666,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", metavar="NAME", help="rerun these: " + ", ".join(BENCHMARKS))
     parser.add_argument("--quick", action="store_true", help="smoke sizes (recorded as quick)")
-    parser.add_argument("--self-check", action="store_true",
-                        help="perturb each benchmark's peer; report the benchmarks that did NOT fail; no record")
+    parser.add_argument(
+        "--self-check",
+        action="store_true",
+        help="perturb each benchmark's peer; report the benchmarks that did NOT fail; no record",
+    )
     parser.add_argument("--no-record", action="store_true", help="print the table, write nothing")
     parser.add_argument("--render", action="store_true", help="only regenerate docs/benchmarks.md and the README")
     args = parser.parse_args()

@@ -90,7 +90,7 @@ def dustsim_recording_runner(n: int, d: int, dtype, steps: int, batch: int = 8):
         x[:] = 0
         for s in range(0, steps, batch):
             m = min(batch, steps - s)
-            affine.advance_affine_recording(x, *(c[:m] for c in coeff), s, words, k0, k1, 1, frames[s:s + m])
+            affine.advance_affine_recording(x, *(c[:m] for c in coeff), s, words, k0, k1, 1, frames[s : s + m])
         return x.T, frames  # views: no copy inside the timing; checked after the last run
 
     return run
@@ -209,8 +209,9 @@ def check_moments(name: str, dtype_name: str, final: np.ndarray, steps: int) -> 
     m = values.size
     var = float(values.var())
     check_within_se(f"{name} {dtype_name}: variance after {steps} steps vs exact", var, v * np.sqrt(2 / m), v)
-    check_within_se(f"{name} {dtype_name}: mean after {steps} steps vs exact 0", float(values.mean()),
-                    np.sqrt(v / m), 0.0)
+    check_within_se(
+        f"{name} {dtype_name}: mean after {steps} steps vs exact 0", float(values.mean()), np.sqrt(v / m), 0.0
+    )
     return {"variance": var, "variance_exact": v, "variance_se": v * float(np.sqrt(2 / m))}
 
 
@@ -224,12 +225,17 @@ def check_frames(frames: np.ndarray, final: np.ndarray, dtype_name: str) -> None
     exact = np.array([exact_variance(k + 1) for k in range(steps)])
     dev = np.abs(var - exact) / (exact * np.sqrt(2 / (d * n)))
     worst = int(np.argmax(dev))
-    check_within_se(f"dustsim every-step {dtype_name}: variance of frame {worst + 1} (the worst of {steps}) vs exact",
-                    float(var[worst]), float(exact[worst] * np.sqrt(2 / (d * n))), float(exact[worst]))
+    check_within_se(
+        f"dustsim every-step {dtype_name}: variance of frame {worst + 1} (the worst of {steps}) vs exact",
+        float(var[worst]),
+        float(exact[worst] * np.sqrt(2 / (d * n))),
+        float(exact[worst]),
+    )
 
 
-def throughput(n: int, d: int, steps: int, threads: int, repeats: int,
-               which: tuple[str, ...] = CONTENDERS) -> list[dict]:
+def throughput(
+    n: int, d: int, steps: int, threads: int, repeats: int, which: tuple[str, ...] = CONTENDERS
+) -> list[dict]:
     from common import check_equal, timed
 
     rows = []
@@ -240,9 +246,15 @@ def throughput(n: int, d: int, steps: int, threads: int, repeats: int,
             # dustsim warms up (Numba cache load); the numpy/torch loops have nothing to compile
             timing, value = timed(fn, repeats=repeats, warmup=1 if name.startswith("dustsim") else 0)
             final, frames = value if isinstance(value, tuple) else (value, None)
-            row = {"contender": name, "dtype": dname, "threads": used, **timing.columns(),
-                   "rate_M_per_s": n * d * steps / timing.median / 1e6,
-                   "rate_min": n * d * steps / timing.max / 1e6, "rate_max": n * d * steps / timing.min / 1e6}
+            row = {
+                "contender": name,
+                "dtype": dname,
+                "threads": used,
+                **timing.columns(),
+                "rate_M_per_s": n * d * steps / timing.median / 1e6,
+                "rate_min": n * d * steps / timing.max / 1e6,
+                "rate_max": n * d * steps / timing.min / 1e6,
+            }
             row.update(check_moments(name, dname, final, steps))
             if frames is not None:
                 check_frames(frames, final, dname)
@@ -251,8 +263,9 @@ def throughput(n: int, d: int, steps: int, threads: int, repeats: int,
             del value, frames  # the every-step output array: free it before the next contender
         dust = [k for k in finals if k.startswith("dustsim")]
         for other in dust[1:]:
-            check_equal(f"{other} vs {dust[0]} {dname}: final state (same counter-based noise)", finals[other],
-                        finals[dust[0]])
+            check_equal(
+                f"{other} vs {dust[0]} {dname}: final state (same counter-based noise)", finals[other], finals[dust[0]]
+            )
     by = {(r["contender"], r["dtype"]): r["rate_M_per_s"] for r in rows}
     numpy_ref, torch_ref = f"numpy Generator, {threads} threads", f"torch randn+add_, {threads} threads"
     for r in rows:
@@ -297,16 +310,28 @@ def streamed_memory(n: int, frames: int, threads: int) -> dict:
     out = tmp / "stream.zarr"
     try:
         env = {**os.environ, "NUMBA_NUM_THREADS": str(threads)}
-        proc = subprocess.run([sys.executable, "-c", CHILD, str(n), str(frames), str(out)],
-                              capture_output=True, text=True, env=env, check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD, str(n), str(frames), str(out)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
         result = json.loads(proc.stdout.strip().splitlines()[-1])
         size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     raw = n * 2 * 4 * (frames + 1)
-    return {"particles": n, "frames": frames + 1, "output_bytes_on_disk": size, "output_bytes_raw": raw,
-            "peak_rss_bytes": result["peak_rss"], "rss_before_run": result["baseline_rss"],
-            "peak_over_raw_output": result["peak_rss"] / raw, "seconds": result["seconds"]}
+    return {
+        "particles": n,
+        "frames": frames + 1,
+        "output_bytes_on_disk": size,
+        "output_bytes_raw": raw,
+        "peak_rss_bytes": result["peak_rss"],
+        "rss_before_run": result["baseline_rss"],
+        "peak_over_raw_output": result["peak_rss"] / raw,
+        "seconds": result["seconds"],
+    }
 
 
 def lammps_free_particles(n: int, steps: int, threads: int, repeats: int) -> dict:
@@ -327,9 +352,17 @@ def lammps_free_particles(n: int, steps: int, threads: int, repeats: int) -> dic
     from dustsim.schema import unwrapped_position
 
     L = float(np.sqrt(n * np.pi / 1.2))
-    kwargs = {"init": "uniform", "artifact": {"half_width": 0.5 * L * (1 - 1e-7)}, "n": n, "dim": 2,
-              "process": "brownian", "boundary": {"kind": "periodic", "box": L}, "dt": 1e-3, "seed": 3,
-              "progress": False}
+    kwargs = {
+        "init": "uniform",
+        "artifact": {"half_width": 0.5 * L * (1 - 1e-7)},
+        "n": n,
+        "dim": 2,
+        "process": "brownian",
+        "boundary": {"kind": "periodic", "box": L},
+        "dt": 1e-3,
+        "seed": 3,
+        "progress": False,
+    }
     dustsim.simulate(**kwargs, steps=2, record_every=2)
     times = []
     for _ in range(repeats):
@@ -338,9 +371,13 @@ def lammps_free_particles(n: int, steps: int, threads: int, repeats: int) -> dic
         times.append(time.perf_counter() - start)
     u = unwrapped_position(ds).values
     T = steps * 1e-3
-    row = {"contender": "free particles, periodic box", "particles": n, "steps": steps,
-           "dustsim_Mps": n * steps / statistics.median(times) / 1e6,
-           "dustsim_msd_slope": float(np.mean(np.sum((u[-1] - u[0]) ** 2, axis=-1)) / T)}
+    row = {
+        "contender": "free particles, periodic box",
+        "particles": n,
+        "steps": steps,
+        "dustsim_Mps": n * steps / statistics.median(times) / 1e6,
+        "dustsim_msd_slope": float(np.mean(np.sum((u[-1] - u[0]) ** 2, axis=-1)) / T),
+    }
     try:
         deck = brownian_deck(n, L, steps, pair=None, seed=5, dump_every=steps, unwrapped=True)
         runs = [run_lammps(deck, threads=threads) for _ in range(repeats)]
@@ -382,33 +419,78 @@ def main() -> int:
         args.threads = numba.get_num_threads()
         set_threads(args.threads)
     rows = throughput(args.n, 2, args.steps, args.threads, args.repeats, which)
-    print_table(f"stepping throughput: N={args.n}, d=2, {args.steps} steps, {args.threads} threads "
-                f"(rate = particle*dim*steps per second, median of {args.repeats} runs; min/max rates)", rows,
-                ["contender", "dtype", "threads", "rate_M_per_s", "rate_min", "rate_max", "vs_numpy", "vs_torch_f32",
-                 "vs_torch_same_dtype"])
+    print_table(
+        f"stepping throughput: N={args.n}, d=2, {args.steps} steps, {args.threads} threads "
+        f"(rate = particle*dim*steps per second, median of {args.repeats} runs; min/max rates)",
+        rows,
+        [
+            "contender",
+            "dtype",
+            "threads",
+            "rate_M_per_s",
+            "rate_min",
+            "rate_max",
+            "vs_numpy",
+            "vs_torch_f32",
+            "vs_torch_same_dtype",
+        ],
+    )
     mem = None
     if not args.no_stream:
         mem = streamed_memory(args.n, args.frames, args.threads)
-        print_table("streamed Zarr run (float32, d=2, record every step)", [mem],
-                    ["particles", "frames", "output_bytes_raw", "output_bytes_on_disk", "peak_rss_bytes",
-                     "rss_before_run", "peak_over_raw_output", "seconds"])
+        print_table(
+            "streamed Zarr run (float32, d=2, record every step)",
+            [mem],
+            [
+                "particles",
+                "frames",
+                "output_bytes_raw",
+                "output_bytes_on_disk",
+                "peak_rss_bytes",
+                "rss_before_run",
+                "peak_over_raw_output",
+                "seconds",
+            ],
+        )
     free = lammps_free_particles(args.n, args.steps, args.threads, repeats=args.repeats)
-    print_table(f"free particles vs LAMMPS ({args.threads} threads; LAMMPS's fix brownian is serial)", [free],
-                ["particles", "steps", "dustsim_Mps", "lammps_Mps", "ratio", "dustsim_msd_slope", "lammps_msd_slope",
-                 "within_1_percent", "ok"])
+    print_table(
+        f"free particles vs LAMMPS ({args.threads} threads; LAMMPS's fix brownian is serial)",
+        [free],
+        [
+            "particles",
+            "steps",
+            "dustsim_Mps",
+            "lammps_Mps",
+            "ratio",
+            "dustsim_msd_slope",
+            "lammps_msd_slope",
+            "within_1_percent",
+            "ok",
+        ],
+    )
     if free["ok"] is False:
         raise BenchmarkDisagreement("free particles: an MSD slope is not 2dD = 4 within 4.5 SE")
     if "dustsim" in which:
         f32 = {r["contender"]: r for r in rows if r["dtype"] == "float32"}
         f64 = {r["contender"]: r for r in rows if r["dtype"] == "float64"}
-        print(f"\ntargets: dustsim >= 2x torch float32 loop, >= 3x numpy loop at equal precision "
-              f"(peers with {args.threads} threads)")
+        print(
+            f"\ntargets: dustsim >= 2x torch float32 loop, >= 3x numpy loop at equal precision "
+            f"(peers with {args.threads} threads)"
+        )
         for mode in ("dustsim fused", "dustsim every-step", "dustsim one-call-per-step"):
-            print(f"  {mode}: {f32[mode]['vs_torch_f32']:.2f}x torch f32, "
-                  f"{f32[mode]['vs_numpy']:.2f}x numpy f32, {f64[mode]['vs_numpy']:.2f}x numpy f64")
+            print(
+                f"  {mode}: {f32[mode]['vs_torch_f32']:.2f}x torch f32, "
+                f"{f32[mode]['vs_numpy']:.2f}x numpy f32, {f64[mode]['vs_numpy']:.2f}x numpy f64"
+            )
     extra = [{"contender": "streamed zarr", **mem}] if mem else []
-    path = save_results("simulate-quick" if args.quick else "simulate", [*rows, *extra],
-                        n=args.n, steps=args.steps, threads=args.threads, repeats=args.repeats)
+    path = save_results(
+        "simulate-quick" if args.quick else "simulate",
+        [*rows, *extra],
+        n=args.n,
+        steps=args.steps,
+        threads=args.threads,
+        repeats=args.repeats,
+    )
     print(f"\nresults: {path}")
     return 0
 

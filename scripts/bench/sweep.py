@@ -51,8 +51,9 @@ def _warm_worker(tmp: str) -> None:
     import dustsim
 
     out = Path(tmp) / f"warm-{os.getpid()}.zarr"
-    dustsim.simulate(init="gmm", n=1_000, process="vp", steps=8, record_every=2, dtype="float32",
-                     output=out, progress=False)
+    dustsim.simulate(
+        init="gmm", n=1_000, process="vp", steps=8, record_every=2, dtype="float32", output=out, progress=False
+    )
     shutil.rmtree(out, ignore_errors=True)
 
 
@@ -64,8 +65,12 @@ def timed_sweep(spec_text: str, workers: int, tmp: Path) -> tuple[float, np.ndar
 
     spec = SweepSpec.from_toml(spec_text)
     env = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      env=env) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", env=env
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         client.run(_warm_worker, str(tmp))  # imports and cached kernels loaded before timing
         out = tmp / f"sweep-{workers}.zarr"
         start = time.perf_counter()
@@ -105,15 +110,44 @@ def main() -> int:
     check_equal(f"final positions of all {members} members: 2 workers vs 1 worker", finals[2], finals[1])
     t1, t2 = (statistics.median(times[w]) for w in (1, 2))
     rows = [
-        {"workers": 1, "members": members, "seconds": t1, "seconds_min": min(times[1]), "seconds_max": max(times[1]),
-         "members_per_s": members / t1, "speedup": 1.0, "repeats": args.repeats},
-        {"workers": 2, "members": members, "seconds": t2, "seconds_min": min(times[2]), "seconds_max": max(times[2]),
-         "members_per_s": members / t2, "speedup": t1 / t2, "speedup_min": min(times[1]) / max(times[2]),
-         "speedup_max": max(times[1]) / min(times[2]), "repeats": args.repeats},
+        {
+            "workers": 1,
+            "members": members,
+            "seconds": t1,
+            "seconds_min": min(times[1]),
+            "seconds_max": max(times[1]),
+            "members_per_s": members / t1,
+            "speedup": 1.0,
+            "repeats": args.repeats,
+        },
+        {
+            "workers": 2,
+            "members": members,
+            "seconds": t2,
+            "seconds_min": min(times[2]),
+            "seconds_max": max(times[2]),
+            "members_per_s": members / t2,
+            "speedup": t1 / t2,
+            "speedup_min": min(times[1]) / max(times[2]),
+            "speedup_max": max(times[1]) / min(times[2]),
+            "repeats": args.repeats,
+        },
     ]
-    print_table(f"sweep of {members} members (n={args.n}, {args.steps} steps each; median of {args.repeats})", rows,
-                ["workers", "members", "seconds", "seconds_min", "seconds_max", "members_per_s", "speedup",
-                 "speedup_min", "speedup_max"])
+    print_table(
+        f"sweep of {members} members (n={args.n}, {args.steps} steps each; median of {args.repeats})",
+        rows,
+        [
+            "workers",
+            "members",
+            "seconds",
+            "seconds_min",
+            "seconds_max",
+            "members_per_s",
+            "speedup",
+            "speedup_min",
+            "speedup_max",
+        ],
+    )
     print(f"\nscaling efficiency of 2 workers: {t1 / t2:.2f}x (target >= 1.7x on 2 cores)")
     print(f"results: {save_results('sweep-quick' if args.quick else 'sweep', rows, n=args.n, steps=args.steps)}")
     return 0

@@ -24,8 +24,9 @@ def mixture():
     """An asymmetric 2-D mixture: unequal weights and widths (sharper tests than a symmetric ring)."""
     from dustsim.model import GaussianMixture
 
-    return GaussianMixture(np.array([[0.8, 0.0], [-0.5, 0.5], [0.0, -0.7]]), np.array([0.1, 0.2, 0.05]),
-                           np.array([0.5, 0.3, 0.2]))
+    return GaussianMixture(
+        np.array([[0.8, 0.0], [-0.5, 0.5], [0.0, -0.7]]), np.array([0.1, 0.2, 0.05]), np.array([0.5, 0.3, 0.2])
+    )
 
 
 @pytest.fixture(scope="session")
@@ -44,9 +45,14 @@ def tiny_model_path(tmp_path_factory, gmm_trajectory):
     from dustsim.model import NetworkConfig, TrainConfig, train
 
     path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    train(gmm_trajectory, path, network=NetworkConfig(width=64, depth=2),
-          training=TrainConfig(steps=1000, batch_size=512, warmup=100, seed=0, device="cpu", checkpoint_every=0,
-                               threads=1))
+    train(
+        gmm_trajectory,
+        path,
+        network=NetworkConfig(width=64, depth=2),
+        training=TrainConfig(
+            steps=1000, batch_size=512, warmup=100, seed=0, device="cpu", checkpoint_every=0, threads=1
+        ),
+    )
     return path
 
 

@@ -20,8 +20,9 @@ from dustsim.model.training import _setup, step_loss
 def main(objective: str, out: str) -> None:
     torch.set_num_threads(1)
     ds = dustsim.simulate(init="gmm", n=3000, process="vp", steps=50, record_every=10, seed=4, threads=1)
-    cfg = TrainConfig.from_dict({"batch_size": 64, "seed": 7, "objective": objective, "n_projections": 2,
-                                 "device": "cpu"})
+    cfg = TrainConfig.from_dict(
+        {"batch_size": 64, "seed": 7, "objective": objective, "n_projections": 2, "device": "cpu"}
+    )
     net_cfg = NetworkConfig.from_dict({"width": 32, "depth": 2})
     dist, device = init_distributed("cpu")
     setup = _setup(ds, "test", net_cfg, cfg)

@@ -31,9 +31,13 @@ def fm_trajectory():
 
 def test_fm_model_likelihood_matches_the_exact_mixture(fm_trajectory):
     mixture = GaussianMixture.from_trajectory(fm_trajectory)
-    res = train(fm_trajectory, network=NetworkConfig(width=64, depth=2),
-                training=TrainConfig(steps=1200, batch_size=512, seed=0, device="cpu", threads=1, patience=0,
-                                     checkpoint_every=0))
+    res = train(
+        fm_trajectory,
+        network=NetworkConfig(width=64, depth=2),
+        training=TrainConfig(
+            steps=1200, batch_size=512, seed=0, device="cpu", threads=1, patience=0, checkpoint_every=0
+        ),
+    )
     assert res.model.process.name == "fm" and res.model.t_max == pytest.approx(1.0, abs=1e-3)
     held = mixture.sample(600, np.random.default_rng(4))
     ll = model_log_likelihood(res.model, held, seed=0).log_likelihood.values
@@ -52,8 +56,23 @@ def test_fm_dust_through_the_cli(tmp_path, fm_trajectory, capsys):
     assert code == 0, err
     h = dustsim.open_dataset(tmp_path / "h.nc")
     assert np.all(np.isfinite(h.entropy.sel(estimator=h.estimator.values[0]).values))
-    code = main(["train", str(path), "-o", str(tmp_path / "m.pt"), "--steps", "20", "--width", "8", "--depth", "1",
-                 "--device", "cpu", "--no-progress"])
+    code = main(
+        [
+            "train",
+            str(path),
+            "-o",
+            str(tmp_path / "m.pt"),
+            "--steps",
+            "20",
+            "--width",
+            "8",
+            "--depth",
+            "1",
+            "--device",
+            "cpu",
+            "--no-progress",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "stopped at step 20" in out

@@ -35,8 +35,13 @@ def test_network_option_and_checkpoint_compatibility():
     with pytest.raises(ConfigError, match="fourier_features"):
         NetworkConfig(fourier_features=-1).validate()
     # a checkpoint written before the option existed has no key: it means no features
-    old = {"kind": "denoiser", "dim": 2, "sigma_data": 1.0, "data_mean": [0.0, 0.0],
-           "network": {"kind": "resmlp", "width": 8, "depth": 1, "embedding_dim": 8, "activation": "silu"}}
+    old = {
+        "kind": "denoiser",
+        "dim": 2,
+        "sigma_data": 1.0,
+        "data_mean": [0.0, 0.0],
+        "network": {"kind": "resmlp", "width": 8, "depth": 1, "embedding_dim": 8, "activation": "silu"},
+    }
     module = build_module(old)
     assert module.net.inp.in_features == 2
     new = build_module({**old, "network": {**old["network"], "fourier_features": 3}})

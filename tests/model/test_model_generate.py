@@ -32,8 +32,18 @@ SMALL_NET = NetworkConfig(width=64, depth=2)
 
 
 def small_training(**kw):
-    return TrainConfig(**{"steps": 500, "batch_size": 256, "warmup": 100, "seed": 0, "device": "cpu",
-                          "checkpoint_every": 0, "threads": 1, **kw})
+    return TrainConfig(
+        **{
+            "steps": 500,
+            "batch_size": 256,
+            "warmup": 100,
+            "seed": 0,
+            "device": "cpu",
+            "checkpoint_every": 0,
+            "threads": 1,
+            **kw,
+        }
+    )
 
 
 def test_sample_returns_a_reverse_trajectory(tiny_model, tmp_path):
@@ -83,8 +93,10 @@ def test_sample_quality_of_the_small_model(tiny_model, gmm_trajectory):
 
 def bootstrap_se(x, y, rng, repeats=10):
     """Bootstrap standard error of energy_distance(x, y)."""
-    values = [energy_distance(x[rng.integers(len(x), size=len(x))], y[rng.integers(len(y), size=len(y))])
-              for _ in range(repeats)]
+    values = [
+        energy_distance(x[rng.integers(len(x), size=len(x))], y[rng.integers(len(y), size=len(y))])
+        for _ in range(repeats)
+    ]
     return float(np.std(values, ddof=1))
 
 
@@ -124,15 +136,15 @@ def test_inpainting_holds_what_it_is_told(tiny_model, gmm_trajectory):
     x0 = gmm_trajectory.position.isel(time=0).values
     mask = hold_mask(n, d, axes=["x"], particles=np.arange(10))
     assert mask[:, 0].all() and mask[:10].all() and not mask[10:, 1].any()
-    out = restore(tiny_model, gmm_trajectory, 0.3, {"name": "euler-maruyama", "steps": 30, "record_every": 0},
-                  hold=mask, seed=1)
+    out = restore(
+        tiny_model, gmm_trajectory, 0.3, {"name": "euler-maruyama", "steps": 30, "record_every": 0}, hold=mask, seed=1
+    )
     final = out.position.isel(time=-1).values
     np.testing.assert_array_equal(final[mask], x0[mask].astype(final.dtype))
     assert not np.allclose(final[~mask], x0[~mask])
     assert out.held.values.sum() == mask.sum()
     # knowing x helps to find y: the free coordinate is closer than without holding
-    free = restore(tiny_model, gmm_trajectory, 0.3, {"name": "euler-maruyama", "steps": 30, "record_every": 0},
-                   seed=1)
+    free = restore(tiny_model, gmm_trajectory, 0.3, {"name": "euler-maruyama", "steps": 30, "record_every": 0}, seed=1)
     err_held = np.abs(final[10:, 1] - x0[10:, 1])
     err_free = np.abs(free.position.isel(time=-1).values[10:, 1] - x0[10:, 1])
     gain = err_free - err_held
@@ -150,8 +162,7 @@ def test_sliced_score_matching_on_a_recorded_trajectory(gmm_trajectory):
     assert model.kind == "score" and model.t_min == pytest.approx(0.05) and model.t_max == pytest.approx(1.0)
     x0 = gmm_trajectory.position.isel(time=0).values
     x_end = gmm_trajectory.position.isel(time=-1).values
-    gen = sample(model, 2000, {"name": "euler-maruyama", "steps": 200, "record_every": 0, "denoise": False},
-                 seed=3)
+    gen = sample(model, 2000, {"name": "euler-maruyama", "steps": 200, "record_every": 0, "denoise": False}, seed=3)
     assert gen.time.values[-1] == pytest.approx(0.05)
     rng = np.random.default_rng(0)
     assert_closer(gen.position.isel(time=-1).values, x_end[:2000], x0[:2000], rng, "SSM, recorded VP trajectory")
@@ -175,10 +186,11 @@ def double_well_trajectory(n=2000, steps=400, dt=0.005, record_every=20, seed=0)
         if k % record_every == 0:
             frames.append(x.copy())
             times.append(k * dt)
-    config = (f'init = "points"\nn = {n}\ndim = 2\nsteps = {steps}\nt_end = {steps * dt:g}\nseed = {seed}\n\n'
-              '[process]\nname = "test-double-well"\nD = 0.5\n')
-    attrs = trajectory_attrs(process="test-double-well", direction="forward", seed=seed, config=config,
-                             history="test")
+    config = (
+        f'init = "points"\nn = {n}\ndim = 2\nsteps = {steps}\nt_end = {steps * dt:g}\nseed = {seed}\n\n'
+        '[process]\nname = "test-double-well"\nD = 0.5\n'
+    )
+    attrs = trajectory_attrs(process="test-double-well", direction="forward", seed=seed, config=config, history="test")
     return trajectory_dataset(np.stack(frames), time=times, step=np.arange(len(times)) * record_every, attrs=attrs)
 
 

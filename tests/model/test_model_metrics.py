@@ -24,10 +24,12 @@ def test_sliced_wasserstein_is_exact_in_1d_and_agrees_with_pot():
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(400, 1)), rng.normal(0.5, 2.0, size=(250, 1))
     assert sliced_wasserstein(x, y, n_projections=3, p=1) == pytest.approx(
-        stats.wasserstein_distance(x[:, 0], y[:, 0]), rel=1e-10)
+        stats.wasserstein_distance(x[:, 0], y[:, 0]), rel=1e-10
+    )
     ot = pytest.importorskip("ot")
     assert sliced_wasserstein(x, y, n_projections=3, p=2) == pytest.approx(
-        ot.sliced_wasserstein_distance(x, y, n_projections=3, p=2, seed=0), rel=1e-8)
+        ot.sliced_wasserstein_distance(x, y, n_projections=3, p=2, seed=0), rel=1e-8
+    )
     x2, y2 = rng.normal(size=(500, 2)), rng.normal(0.4, 1.0, size=(500, 2))
     ours = sliced_wasserstein(x2, y2, n_projections=4000, rng=2)
     theirs = ot.sliced_wasserstein_distance(x2, y2, n_projections=4000, seed=3)
@@ -36,8 +38,10 @@ def test_sliced_wasserstein_is_exact_in_1d_and_agrees_with_pot():
 
 def test_mixture_density_and_score(mixture):
     x = mixture.sample(50, np.random.default_rng(2))
-    dens = sum(w * stats.multivariate_normal(m, s**2 * np.eye(2)).pdf(x)
-               for m, s, w in zip(mixture.means, mixture.stds, mixture.weights, strict=True))
+    dens = sum(
+        w * stats.multivariate_normal(m, s**2 * np.eye(2)).pdf(x)
+        for m, s, w in zip(mixture.means, mixture.stds, mixture.weights, strict=True)
+    )
     np.testing.assert_allclose(mixture.logpdf(x), np.log(dens), rtol=1e-10)
     h = 1e-6
     fd = np.stack([(mixture.logpdf(x + h * e) - mixture.logpdf(x - h * e)) / (2 * h) for e in np.eye(2)], 1)
@@ -51,8 +55,15 @@ def test_mixture_density_and_score(mixture):
 
 
 def test_mixture_from_config_and_score_error_of_the_exact_score(mixture):
-    cfg = {"artifact": {"kind": "gmm", "means": mixture.means.tolist(), "stds": mixture.stds.tolist(),
-                        "weights": mixture.weights.tolist(), "scale": 1.0}}
+    cfg = {
+        "artifact": {
+            "kind": "gmm",
+            "means": mixture.means.tolist(),
+            "stds": mixture.stds.tolist(),
+            "weights": mixture.weights.tolist(),
+            "scale": 1.0,
+        }
+    }
     again = GaussianMixture.from_config(cfg)
     np.testing.assert_allclose(again.means, mixture.means)
     process = make_process("vp")

@@ -15,11 +15,17 @@ from dustsim.physics.potentials import make_potentials, total_force
 from dustsim.schema import trajectory_config, trajectory_process
 
 DOUBLE_WELL = {
-    "init": "gmm", "artifact": {"means": [[-1.0, 0.6], [1.0, -0.6]], "stds": [0.05, 0.05]}, "n": 2000,
-    "process": "brownian", "process_params": {"D": 0.5},
-    "potential": [{"name": "double-well", "barrier": [1.0, 0.0], "width": 1.0},
-                  {"name": "harmonic", "k": [0.0, 1.0]}],
-    "dt": 0.005, "steps": 400, "record_every": 20, "seed": 0, "dtype": "float64",
+    "init": "gmm",
+    "artifact": {"means": [[-1.0, 0.6], [1.0, -0.6]], "stds": [0.05, 0.05]},
+    "n": 2000,
+    "process": "brownian",
+    "process_params": {"D": 0.5},
+    "potential": [{"name": "double-well", "barrier": [1.0, 0.0], "width": 1.0}, {"name": "harmonic", "k": [0.0, 1.0]}],
+    "dt": 0.005,
+    "steps": 400,
+    "record_every": 20,
+    "seed": 0,
+    "dtype": "float64",
 }
 
 
@@ -48,8 +54,7 @@ def test_sliced_score_matching_reverses_the_physical_double_well(double_well, tm
     gen = sample(model, 2000, {"name": "euler-maruyama", "steps": 200, "record_every": 0}, seed=1)
     first = double_well.position.sel(time=model.t_min, method="nearest").values
     end = double_well.position.isel(time=-1).values
-    assert_closer(gen.position.isel(time=-1).values, end, first, np.random.default_rng(1),
-                  "SSM, dustsim double well")
+    assert_closer(gen.position.isel(time=-1).values, end, first, np.random.default_rng(1), "SSM, dustsim double well")
 
 
 def test_unsupported_physics_is_refused_clearly(double_well):

@@ -140,8 +140,14 @@ def test_callback_sees_every_step_and_project_is_applied(mixture):
     x = torch.zeros((10, 2), dtype=torch.float64)
     ts = time_grid(1.0, T_MIN, 7, process=process)
     seen = []
-    out = sample_heun(score, sde, x, ts, callback=lambda info: seen.append((info["i"], info["t"])),
-                      project=lambda x, t: torch.where(torch.arange(2) == 0, torch.full_like(x, 0.25), x))
+    out = sample_heun(
+        score,
+        sde,
+        x,
+        ts,
+        callback=lambda info: seen.append((info["i"], info["t"])),
+        project=lambda x, t: torch.where(torch.arange(2) == 0, torch.full_like(x, 0.25), x),
+    )
     assert [i for i, _ in seen] == list(range(7))
     np.testing.assert_allclose([t for _, t in seen], ts[1:])
     assert torch.all(out[:, 0] == 0.25)
@@ -161,8 +167,16 @@ def test_pf_ode_likelihood_matches_the_exact_density(mixture):
     res = log_likelihood(score, sde, x, t_min=eps, t_max=1.0, prior_log_density=prior, divergence="exact")
     assert abs(res["log_likelihood"].mean() - exact.mean()) < 1e-3
     assert np.max(np.abs(res["log_likelihood"] - exact)) < 2e-2
-    hutch = log_likelihood(score, sde, x, t_min=eps, t_max=1.0, prior_log_density=prior, divergence="hutchinson",
-                           generator=torch.Generator().manual_seed(0))
+    hutch = log_likelihood(
+        score,
+        sde,
+        x,
+        t_min=eps,
+        t_max=1.0,
+        prior_log_density=prior,
+        divergence="hutchinson",
+        generator=torch.Generator().manual_seed(0),
+    )
     diff = hutch["log_likelihood"] - exact
     assert_within_se(diff.mean(), 0.0, diff.std(ddof=1) / math.sqrt(len(diff)), "Hutchinson log-likelihood")
 

@@ -18,9 +18,21 @@ TINY_NET = NetworkConfig(width=16, depth=1)
 
 
 def cfg(**kw):
-    base = {"steps": 400, "batch_size": 64, "warmup": 5, "seed": 3, "device": "cpu", "log_every": 10,
-            "checkpoint_every": 0, "threads": 1, "validate_every": 10, "validation_points": 512,
-            "patience": 60, "min_improvement": 0.02, "smoothing": 3}
+    base = {
+        "steps": 400,
+        "batch_size": 64,
+        "warmup": 5,
+        "seed": 3,
+        "device": "cpu",
+        "log_every": 10,
+        "checkpoint_every": 0,
+        "threads": 1,
+        "validate_every": 10,
+        "validation_points": 512,
+        "patience": 60,
+        "min_improvement": 0.02,
+        "smoothing": 3,
+    }
     return TrainConfig(**{**base, **kw})
 
 
@@ -131,8 +143,26 @@ def test_cli_stops_and_reports_why_and_rejects_bad_input(tmp_path, gmm_trajector
     traj = tmp_path / "dust.nc"
     dustsim.save_dataset(gmm_trajectory, traj)
     out = tmp_path / "m.pt"
-    code, stdout, err = run("train", traj, "-o", out, "--width", 16, "--depth", 1, "--batch-size", 64,
-                            "--max-time", 0.5, "--steps", 100000, "--device", "cpu", "--no-progress", capsys=capsys)
+    code, stdout, err = run(
+        "train",
+        traj,
+        "-o",
+        out,
+        "--width",
+        16,
+        "--depth",
+        1,
+        "--batch-size",
+        64,
+        "--max-time",
+        0.5,
+        "--steps",
+        100000,
+        "--device",
+        "cpu",
+        "--no-progress",
+        capsys=capsys,
+    )
     assert code == 0, err
     assert "--max-time reached" in stdout and "validation loss" in stdout
     assert xr.open_dataset(loss_log_path(out)).attrs["stop_reason"] == "max_time"

@@ -15,8 +15,9 @@ from dustsim.processes import make_process
 
 def levels(sampling, scale=1.0, n=40000):
     process = make_process("vp")
-    pairs = KernelPairs(np.array([[0.0, 0.0], [1.0, 1.0]]), process, 1e-4, 1.0, time_sampling=sampling,
-                        level_scale=scale)
+    pairs = KernelPairs(
+        np.array([[0.0, 0.0], [1.0, 1.0]]), process, 1e-4, 1.0, time_sampling=sampling, level_scale=scale
+    )
     t = pairs.draw_times(n, torch.Generator().manual_seed(2))
     lo, hi = pairs.table.range
     return np.log(process.sigma(t) / process.alpha(t)), lo, hi

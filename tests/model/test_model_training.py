@@ -35,14 +35,24 @@ TINY_NET = NetworkConfig(width=16, depth=1)
 
 
 def tiny_cfg(**kw):
-    base = {"steps": 40, "batch_size": 64, "warmup": 5, "seed": 3, "device": "cpu", "log_every": 10,
-            "checkpoint_every": 0, "threads": 1}
+    base = {
+        "steps": 40,
+        "batch_size": 64,
+        "warmup": 5,
+        "seed": 3,
+        "device": "cpu",
+        "log_every": 10,
+        "checkpoint_every": 0,
+        "threads": 1,
+    }
     return TrainConfig(**{**base, **kw})
 
 
 def test_import_dustsim_does_not_import_torch():
-    code = ("import sys, dustsim, dustsim.cli; from dustsim.cli import main; "
-            "main(['--help']); assert 'torch' not in sys.modules, 'torch was imported'")
+    code = (
+        "import sys, dustsim, dustsim.cli; from dustsim.cli import main; "
+        "main(['--help']); assert 'torch' not in sys.modules, 'torch was imported'"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
@@ -78,12 +88,16 @@ def test_dsm_loss_is_the_weighted_score_error(weighting):
     c = process.centre
     d = den((batch["x_t"] - c) / batch["alpha"][:, None] + c, batch["sigma"] / batch["alpha"]).double()
     model_score = -(batch["x_t"].double() - c - a[:, None] * (d - c)) / s[:, None] ** 2
-    target = torch.as_tensor(process.conditional_score(batch["x_t"].double().numpy(), batch["x0"].double().numpy(),
-                                                       batch["t"].double().numpy()))
+    target = torch.as_tensor(
+        process.conditional_score(
+            batch["x_t"].double().numpy(), batch["x0"].double().numpy(), batch["t"].double().numpy()
+        )
+    )
     err = (model_score - target).square().sum(1)
     level = s / a
-    lam = {"sigma2": s**2, "likelihood": g**2,
-           "edm": (level**2 + 0.64) / (level**2 * 0.64) * a**2 * level**4}[weighting]
+    lam = {"sigma2": s**2, "likelihood": g**2, "edm": (level**2 + 0.64) / (level**2 * 0.64) * a**2 * level**4}[
+        weighting
+    ]
     expected = (lam * err).mean()
     got = dsm_loss(den, batch, weighting, centre=c)
     assert got.item() == pytest.approx(expected.item(), rel=2e-3)
@@ -226,15 +240,17 @@ def test_resume_is_bit_exact(tmp_path, monkeypatch, gmm_trajectory, objective):
     assert partial_checkpoint(out).exists() and not out.exists()
     assert read_checkpoint(partial_checkpoint(out))["step"] == 20
     monkeypatch.setattr(training_module, "save_checkpoint", real_save)
-    resumed = train(gmm_trajectory, out, network=TINY_NET, training=tiny_cfg(steps=30, objective=objective,
-                                                                             seed=None), resume=True)
+    resumed = train(
+        gmm_trajectory, out, network=TINY_NET, training=tiny_cfg(steps=30, objective=objective, seed=None), resume=True
+    )
     assert not partial_checkpoint(out).exists()
     a, b = straight.model.module.state_dict(), resumed.model.module.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     np.testing.assert_array_equal(straight.log.loss.values, resumed.log.loss.values)
     with pytest.raises(ConfigError, match="lr"):
-        train(gmm_trajectory, out, network=TINY_NET, training=tiny_cfg(steps=40, lr=1.0, objective=objective),
-              resume=True)
+        train(
+            gmm_trajectory, out, network=TINY_NET, training=tiny_cfg(steps=40, lr=1.0, objective=objective), resume=True
+        )
 
 
 def test_bad_inputs(tmp_path, gmm_trajectory):

@@ -24,18 +24,34 @@ def traj_path(tmp_path_factory, gmm_trajectory):
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
 def test_restore_rejects_a_non_finite_time(tmp_path, tiny_model_path, traj_path, capsys, value):
-    code, _, err = run("restore", tiny_model_path, traj_path, "--from-time", value, "-o", tmp_path / "r.nc",
-                       capsys=capsys)
+    code, _, err = run(
+        "restore", tiny_model_path, traj_path, "--from-time", value, "-o", tmp_path / "r.nc", capsys=capsys
+    )
     assert code == 2 and f"--from-time must be a finite time, got {value}" in err, err
     assert list(tmp_path.iterdir()) == []
 
 
 def test_model_command_dry_runs_write_nothing(tmp_path, tiny_model_path, traj_path, capsys):
     cases = [
-        (("sample", tiny_model_path, "--n", 100, "--device", "cpu", "-o", tmp_path / "g.nc", "--dry-run"),
-         "euler-maruyama, 500 steps"),
-        (("restore", tiny_model_path, traj_path, "--from-time", 0.3, "--device", "cpu", "-o", tmp_path / "r.nc",
-          "--dry-run"), "frame t = 0.3 of 3000 particles"),
+        (
+            ("sample", tiny_model_path, "--n", 100, "--device", "cpu", "-o", tmp_path / "g.nc", "--dry-run"),
+            "euler-maruyama, 500 steps",
+        ),
+        (
+            (
+                "restore",
+                tiny_model_path,
+                traj_path,
+                "--from-time",
+                0.3,
+                "--device",
+                "cpu",
+                "-o",
+                tmp_path / "r.nc",
+                "--dry-run",
+            ),
+            "frame t = 0.3 of 3000 particles",
+        ),
         (("train", traj_path, "-o", tmp_path / "m.pt", "--device", "cpu", "--dry-run"), "21 frames of 3000"),
     ]
     for args, fragment in cases:
@@ -43,8 +59,9 @@ def test_model_command_dry_runs_write_nothing(tmp_path, tiny_model_path, traj_pa
         assert code == 0, err
         assert fragment in out, out
     assert list(tmp_path.iterdir()) == []
-    code, _, err = run("restore", tiny_model_path, traj_path, "--from-time", 0.33, "-o", tmp_path / "r.nc",
-                       "--dry-run", capsys=capsys)
+    code, _, err = run(
+        "restore", tiny_model_path, traj_path, "--from-time", 0.33, "-o", tmp_path / "r.nc", "--dry-run", capsys=capsys
+    )
     assert code == 2 and "no frame at t = 0.33" in err
 
 
@@ -72,11 +89,24 @@ def test_likelihood_of_a_points_file_uses_the_training_transformation(tmp_path, 
     traj = dustsim.simulate(init=f"points:{tmp_path / 'train.npy'}", process="vp", steps=50, record_every=5, seed=1)
     table = dustsim.SimulationConfig.from_toml(traj.attrs["config"]).artifact
     assert table["standardize"] == "axes"
-    train(traj, tmp_path / "m.pt", network=NetworkConfig(width=16, depth=1),
-          training=TrainConfig(steps=50, batch_size=128, warmup=5, seed=0, device="cpu", checkpoint_every=0,
-                               threads=1))
-    code, _, err = run("likelihood", tmp_path / "m.pt", tmp_path / "test.npy", "--seed", 3, "--device", "cpu",
-                       "-o", tmp_path / "ll.nc", capsys=capsys)
+    train(
+        traj,
+        tmp_path / "m.pt",
+        network=NetworkConfig(width=16, depth=1),
+        training=TrainConfig(steps=50, batch_size=128, warmup=5, seed=0, device="cpu", checkpoint_every=0, threads=1),
+    )
+    code, _, err = run(
+        "likelihood",
+        tmp_path / "m.pt",
+        tmp_path / "test.npy",
+        "--seed",
+        3,
+        "--device",
+        "cpu",
+        "-o",
+        tmp_path / "ll.nc",
+        capsys=capsys,
+    )
     assert code == 0, err
     assert "note:" in err and "standardised" in err
     got = xr.open_dataset(tmp_path / "ll.nc")["log_likelihood"].values
@@ -94,8 +124,12 @@ def _run_process(*args, fault=None):
 
     import dustsim
 
-    env = {**os.environ, "PYTHONPATH": str(Path(dustsim.__file__).resolve().parents[1]), "NUMBA_NUM_THREADS": "1",
-           "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(dustsim.__file__).resolve().parents[1]),
+        "NUMBA_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+    }
     env.pop("DUSTSIM_FAULT", None)
     if fault:
         env["DUSTSIM_FAULT"] = fault
@@ -103,18 +137,40 @@ def _run_process(*args, fault=None):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("command", "fault"), [("train", "write:complete@2"), ("entropy", "write:complete@4"),
-                                                ("sample", "write:complete")])
-def test_model_commands_killed_then_rerun_are_bitwise_identical(tmp_path, tiny_model_path, traj_path, command,
-                                                                fault):
+@pytest.mark.parametrize(
+    ("command", "fault"), [("train", "write:complete@2"), ("entropy", "write:complete@4"), ("sample", "write:complete")]
+)
+def test_model_commands_killed_then_rerun_are_bitwise_identical(tmp_path, tiny_model_path, traj_path, command, fault):
     import numpy as np
     import torch
 
     import dustsim
 
     args = {
-        "train": (["train", traj_path, "--steps", 60, "--width", 16, "--depth", 1, "--batch-size", 128,
-                   "--checkpoint-every", 20, "--seed", 0, "--threads", 1, "--device", "cpu"], "m.pt", ["--resume"]),
+        "train": (
+            [
+                "train",
+                traj_path,
+                "--steps",
+                60,
+                "--width",
+                16,
+                "--depth",
+                1,
+                "--batch-size",
+                128,
+                "--checkpoint-every",
+                20,
+                "--seed",
+                0,
+                "--threads",
+                1,
+                "--device",
+                "cpu",
+            ],
+            "m.pt",
+            ["--resume"],
+        ),
         "entropy": (["entropy", traj_path, "--max-particles", 400], "e.nc", ["--resume"]),
         "sample": (["sample", tiny_model_path, "--n", 100, "--steps", 10, "--seed", 1, "--device", "cpu"], "g.nc", []),
     }[command]

@@ -14,8 +14,9 @@ Z = 4.5
 
 @pytest.fixture(scope="module")
 def law():
-    return GaussianMixture(np.array([[0.8, 0.0], [-0.5, 0.5], [0.0, -0.7]]), np.array([0.1, 0.2, 0.05]),
-                           np.array([0.5, 0.3, 0.2]))
+    return GaussianMixture(
+        np.array([[0.8, 0.0], [-0.5, 0.5], [0.0, -0.7]]), np.array([0.1, 0.2, 0.05]), np.array([0.5, 0.3, 0.2])
+    )
 
 
 @pytest.mark.parametrize("t", [0.2, 0.5])
@@ -46,8 +47,23 @@ def test_restore_summary_reports_references(tmp_path, gmm_trajectory, tiny_model
     traj = tmp_path / "gmm.nc"
     dustsim.save_dataset(gmm_trajectory, traj)
     out = tmp_path / "r.nc"
-    code = main(["restore", str(tiny_model_path), str(traj), "--from-time", "0.3", "--steps", "40", "--seed", "1",
-                 "--device", "cpu", "-o", str(out)])
+    code = main(
+        [
+            "restore",
+            str(tiny_model_path),
+            str(traj),
+            "--from-time",
+            "0.3",
+            "--steps",
+            "40",
+            "--seed",
+            "1",
+            "--device",
+            "cpu",
+            "-o",
+            str(out),
+        ]
+    )
     stdout, err = capsys.readouterr()
     assert code == 0, err
     assert "exact posterior draw" in stdout and "exact posterior mean" in stdout
@@ -72,7 +88,8 @@ def test_energy_distance_is_not_paired_with_own_original(tmp_path, gmm_trajector
     n, d = gmm_trajectory.sizes["particle"], gmm_trajectory.sizes["spatial"]
     out = restore(model, gmm_trajectory, 0.3, {"steps": 5}, hold=np.ones((n, d), dtype=bool), seed=4)
     np.testing.assert_array_equal(out.restored_error.values, 0.0)
-    ed, floor, sd = (out.attrs[k] for k in ("energy_distance_restored", "energy_distance_floor",
-                                            "energy_distance_floor_sd"))
+    ed, floor, sd = (
+        out.attrs[k] for k in ("energy_distance_restored", "energy_distance_floor", "energy_distance_floor_sd")
+    )
     assert ed > 0
     assert abs(ed - floor) < Z * sd

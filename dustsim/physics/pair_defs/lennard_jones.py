@@ -29,8 +29,14 @@ def force(r, it):
 _COMMON = {"kind": 2, "energy": energy, "force": force, "length_scale": lambda it: it.sigma, "kernel_g": kernel_g}
 
 DEFINITIONS = (
-    PairPotential(name="wca", params=("epsilon", "sigma", "cap"), fixed_cutoff=True,
-                  default_cutoff=lambda v: 2.0 ** (1.0 / 6.0) * v["sigma"], **_COMMON),
-    PairPotential(name="lj", params=("epsilon", "sigma", "cutoff", "cap"),
-                  default_cutoff=lambda v: 2.5 * v["sigma"], **_COMMON),
+    PairPotential(
+        name="wca",
+        params=("epsilon", "sigma", "cap"),
+        fixed_cutoff=True,
+        default_cutoff=lambda v: 2.0 ** (1.0 / 6.0) * v["sigma"],
+        **_COMMON,
+    ),
+    PairPotential(
+        name="lj", params=("epsilon", "sigma", "cutoff", "cap"), default_cutoff=lambda v: 2.5 * v["sigma"], **_COMMON
+    ),
 )
