@@ -588,7 +588,8 @@ def _step_cells(
 
 
 @njit(**_JIT)
-def _gather(x, image, labels, order, p, img, ids, lab):
+def gather_by_order(x, image, labels, order, p, img, ids, lab):
+    """Copy particles into ``(n, d)`` work arrays in storage ``order`` (the cell order of the pair kernels)."""
     d, n = x.shape
     for k in range(n):
         i = order[k]
@@ -600,7 +601,8 @@ def _gather(x, image, labels, order, p, img, ids, lab):
 
 
 @njit(**_JIT)
-def _scatter(x, image, order, p, img, ids):
+def scatter_by_order(x, image, order, p, img, ids):
+    """Write the work arrays back to ``(d, n)`` state by particle id and record the new storage ``order``."""
     d, n = x.shape
     for k in range(n):
         i = ids[k]
@@ -813,7 +815,7 @@ def advance_general(
     start = np.zeros(max_cells + 1 if has_pairs else n_chunks + 1, dtype=np.int64)
     codes = np.zeros(n_chunks, dtype=np.int64)
     ext = np.zeros((n_chunks, 2, d))
-    _gather(x, image, labels, order, p, img, ids, lab)
+    gather_by_order(x, image, labels, order, p, img, ids, lab)
     nc = np.ones(3, dtype=np.int64)
     origin = np.zeros(3)
     hinv = np.zeros(3)
@@ -951,4 +953,4 @@ def advance_general(
             img, img2 = img2, img
             ids, ids2 = ids2, ids
             lab, lab2 = lab2, lab
-    _scatter(x, image, order, p, img, ids)
+    scatter_by_order(x, image, order, p, img, ids)

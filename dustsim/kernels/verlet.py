@@ -28,7 +28,7 @@ from numba import njit, prange, types
 from numba.extending import overload
 
 from .cells import CHUNK, bin_particles, counting_sort, grid_setup, max_cells_for, neighbour_ranges
-from .euler import cast_like, check, euler_update, user_force_at
+from .euler import cast_like, check, euler_update, gather_by_order, scatter_by_order, user_force_at
 from .forces import FORCE_OVERFLOW, OK, add_pair, axis_params, separable_force
 from .options import INLINE as _INLINE
 from .options import JIT as _JIT
@@ -338,31 +338,6 @@ def _step(state, lists, fresh, j, s, steps, forces, box, pair, key, max_drift, c
 
 
 @njit(**_JIT)
-def _gather(x, parts, p, img, ids, lab):
-    image, labels, order = parts
-    d, n = x.shape
-    for k in range(n):
-        i = order[k]
-        ids[k] = i
-        lab[k] = labels[i]
-        for a in range(d):
-            p[k, a] = x[a, i]
-            img[k, a] = image[a, i]
-
-
-@njit(**_JIT)
-def _scatter(x, parts, p, img, ids):
-    image, order = parts.image, parts.order
-    d, n = x.shape
-    for k in range(n):
-        i = ids[k]
-        order[k] = i
-        for a in range(d):
-            x[a, i] = p[k, a]
-            image[a, i] = img[k, a]
-
-
-@njit(**_JIT)
 def trigger_distance(p, box, skin, eps):
     """Largest move since the last build that keeps the list complete: ``skin / 2`` less a rounding margin.
 
@@ -440,7 +415,7 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
     n_chunks = (n + CHUNK - 1) // CHUNK
     codes = np.zeros(n_chunks, dtype=np.int64)
     moved = np.zeros(n_chunks)
-    _gather(x, parts, p, img, ids, lab)
+    gather_by_order(x, parts.image, parts.labels, parts.order, p, img, ids, lab)
     rl = rc + skin
     rebuild = True
     fresh = True
@@ -496,7 +471,7 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
             break
         if moved.max() > trigger2:
             rebuild = True
-    _scatter(x, parts, p, img, ids)
+    scatter_by_order(x, parts.image, parts.order, p, img, ids)
     return builds
 
 
