@@ -194,11 +194,37 @@ _CACHE_CHECKED = False
 
 @njit(**_INLINE)
 def to_fixed(v, scale, limit):
-    """``(round(v * 2^32) as int64, overflow flag)`` for one force component."""
+    """``(round(v * 2^32) as int64, overflow flag)`` for one force component.
+
+    Written with a select (no early return) so that loops over pairs vectorise; an
+    overflowing component gives 0.
+    """
     bad = not (abs(v) <= limit)
-    if bad:
-        return np.int64(0), True
-    return np.int64(np.rint(v * scale)), False
+    q = np.int64(np.rint(v * scale))
+    return (np.int64(0) if bad else q), bad
+
+
+@njit(**_INLINE)
+def pair_fixed(dx0, dx1, dx2, r2, d, rc2, kind, Q, scale, limit):
+    """Fixed-point force on a particle from one pair at displacement ``dx`` (``r2 = |dx|^2``).
+
+    Returns ``(q0, q1, q2, overflow)``: zero (and no overflow) unless ``r2 < rc2``. The one
+    formula of every pair kernel; selects only, so that a loop over candidate pairs
+    vectorises.
+    """
+    zero = np.int64(0)
+    inside = r2 < rc2
+    g = pair_g(r2, kind, Q)
+    q0, bad = to_fixed(g * dx0, scale, limit)
+    q1 = zero
+    q2 = zero
+    if d > 1:
+        q1, bad1 = to_fixed(g * dx1, scale, limit)
+        bad = bad or bad1
+    if d > 2:
+        q2, bad2 = to_fixed(g * dx2, scale, limit)
+        bad = bad or bad2
+    return (q0 if inside else zero), (q1 if inside else zero), (q2 if inside else zero), (bad and inside)
 
 
 @njit(**_INLINE)
@@ -218,19 +244,9 @@ def add_pair(p, k, j, d, kinds, length, half, rc2, kind, Q, scale, limit):
     if d > 2:
         dx2 = displacement(p[k, 2], p[j, 2], kinds[2], length[2], half[2])
         r2 = r2 + dx2 * dx2
-    if not (r2 < rc2):
+    if not (r2 < rc2):  # most candidates of a cell list: skip the formula
         return zero, zero, zero, False
-    g = pair_g(r2, kind, Q)
-    q0, bad = to_fixed(g * dx0, scale, limit)
-    q1 = zero
-    q2 = zero
-    if d > 1:
-        q1, bad1 = to_fixed(g * dx1, scale, limit)
-        bad = bad or bad1
-    if d > 2:
-        q2, bad2 = to_fixed(g * dx2, scale, limit)
-        bad = bad or bad2
-    return q0, q1, q2, bad
+    return pair_fixed(dx0, dx1, dx2, r2, d, rc2, kind, Q, scale, limit)
 
 
 # ----------------------------------------------------------- Python-callable kernels

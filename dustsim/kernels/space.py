@@ -36,11 +36,10 @@ def displacement(xa, xb, kind, length, half):
     ``half = L / 2`` in the positions' precision.
     """
     dx = xa - xb
-    if kind == PERIODIC:
-        if dx > half:
-            dx = dx - length
-        elif dx < -half:
-            dx = dx + length
+    if kind == PERIODIC:  # selects, not branches: pair loops over it vectorise
+        up = dx - length
+        down = dx + length
+        dx = up if dx > half else (down if dx < -half else dx)
     return dx
 
 
