@@ -168,14 +168,15 @@ def _list_chunk(p, grid, box, rl2, lists, stride, k_lo, k_hi):
     """Neighbours within ``rl`` of particles ``k_lo..k_hi`` into their region of ``nbr``; entries found.
 
     ``p`` is axis-major, shape ``(d, n)``. Particle ``k``'s neighbours go to
-    ``nbr[first[k]:stop[k]]`` (and ``own[t] = k`` beside them), inside the region
-    ``nbr[k_lo stride : k_hi stride]``, one after the other; when the entries found exceed
-    the region, the list is incomplete (the caller refills with a larger ``stride``).
-    ``grid`` is ``(cell, start, nc)``: the sorted cell of every particle, the first
-    particle of every cell, the cells per axis; ``lists`` is ``(first, stop, nbr, own)``.
+    ``nbr[first[k]:stop[k]]``, nearest first, with their squared distances at the build
+    in ``rb`` beside them, inside the region ``nbr[k_lo stride : k_hi stride]``, one after
+    the other; when the entries found exceed the region, the list is incomplete (the caller
+    refills with a larger ``stride``). ``grid`` is ``(cell, start, nc)``: the sorted cell of
+    every particle, the first particle of every cell, the cells per axis; ``lists`` is
+    ``(first, stop, nbr, rb)``.
     """
     cell, start, nc = grid
-    first, stop, nbr, own = lists
+    first, stop, nbr, rb = lists
     kinds, length, half = box.kinds, box.length, box.half
     d = p.shape[0]
     p0 = kinds[0] == PERIODIC
@@ -207,10 +208,26 @@ def _list_chunk(p, grid, box, rl2, lists, stride, k_lo, k_hi):
                     if r2 < rl2:
                         if t < room:
                             nbr[t] = j
-                            own[t] = k
+                            rb[t] = np.float32(r2)
                         t += 1
         stop[k] = min(t, room)
+        _sort_by_distance(nbr, rb, first[k], stop[k])
     return t - k_lo * stride
+
+
+@njit(**_INLINE)
+def _sort_by_distance(nbr, rb, lo, hi):
+    """Insertion sort of the entries ``lo..hi`` of one particle's list by build distance (stable; lists are short)."""
+    for t in range(lo + 1, hi):
+        key = rb[t]
+        j = nbr[t]
+        u = t - 1
+        while u >= lo and rb[u] > key:
+            rb[u + 1] = rb[u]
+            nbr[u + 1] = nbr[u]
+            u -= 1
+        rb[u + 1] = key
+        nbr[u + 1] = j
 
 
 @njit(parallel=True, **_JIT)
@@ -250,16 +267,16 @@ def _sort(cell, n_cells, start, dest, arrays):
 
 
 @njit(**_JIT)
-def build_list(p, grid, box, rl, begin, end, nbr, own):
+def build_list(p, grid, box, rl, begin, end, nbr, rb):
     """Neighbour list of cell-sorted, axis-major positions ``p`` (shape ``(d, n)``).
 
-    Particle ``k``'s neighbours are ``nbr[begin[k]:end[k]]`` (int32), with ``own[t] = k``
-    beside each entry; the entries of a chunk of ``CHUNK`` particles are contiguous. Holds
+    Particle ``k``'s neighbours are ``nbr[begin[k]:end[k]]`` (int32), nearest first, with
+    their squared distances at the build in ``rb`` (float32) beside them. Holds
     every pair closer than ``rl`` (tested in float64 with a relative margin of
     ``LIST_MARGIN``); ``grid = (cell, start, nc)`` describes a cell grid with cells wider
     than that. One pass into ``nbr`` (reused when large enough); if a chunk's region
     overflows, larger buffers (``LIST_HEADROOM`` over the densest chunk) are made and filled
-    again. Returns the buffers ``(nbr, own)``.
+    again. Returns the buffers ``(nbr, rb)``.
     """
     n = p.shape[1]
     rl2 = (rl * (1.0 + LIST_MARGIN)) ** 2
@@ -267,7 +284,7 @@ def build_list(p, grid, box, rl, begin, end, nbr, own):
     need = np.zeros(n_chunks, dtype=np.int64)
     for _ in range(2):
         stride = np.int64(nbr.shape[0] // n)
-        _list_fill(p, grid, box, rl2, (begin, end, nbr, own), stride, need)
+        _list_fill(p, grid, box, rl2, (begin, end, nbr, rb), stride, need)
         densest = 0.0
         full = False
         for c in range(n_chunks):
@@ -275,10 +292,10 @@ def build_list(p, grid, box, rl, begin, end, nbr, own):
             densest = max(densest, need[c] / size)
             full = full or need[c] > size * stride
         if not full:
-            return nbr, own
+            return nbr, rb
         size = n * (np.int64(np.ceil(densest * LIST_HEADROOM)) + 2)
         nbr = np.empty(size, dtype=np.int32)
-        own = np.empty(size, dtype=np.int32)
+        rb = np.empty(size, dtype=np.float32)
     raise RuntimeError("neighbour list: a refill with the measured size overflowed")
 
 
@@ -292,15 +309,18 @@ def _grid_for(p, box, rl, eps):
 
 # ----------------------------------------------------------------------- one step
 @njit(**_INLINE)
-def _pair_sums(p, lists, k_lo, k_hi, box, pair, fpair, scale, limit, inv_scale, rc2):
+def _pair_sums(p, lists, k_lo, k_hi, box, pair, fpair, scale, limit, inv_scale, rc2, cut2):
     """Pair forces on particles ``k_lo..k_hi`` from their lists into ``fpair[a, i]``; any overflow.
 
     Summed in fixed point (exact, so the result does not depend on the order or on which
     candidates beyond ``rc`` are listed), each sum converted once to the positions'
     precision. A scalar loop that skips candidates beyond ``rc`` early: a vectorised loop
-    over all candidates (gathers, the force formula on every one) measured 3x slower.
+    over all candidates (gathers, the force formula on every one) measured 3x slower. Each
+    list is sorted by distance at the build, so it is read only up to the entries whose
+    build distance reaches ``cut2`` (no pair beyond can be within ``rc`` yet: see
+    :func:`_cut`).
     """
-    begin, end, nbr, _own = lists
+    begin, end, nbr, rb = lists
     kinds, length, half = box.kinds, box.length, box.half
     kind, Q = pair.kind, pair.Q
     d = p.shape[0]
@@ -312,6 +332,8 @@ def _pair_sums(p, lists, k_lo, k_hi, box, pair, fpair, scale, limit, inv_scale, 
         xk1 = p[1, k] if d > 1 else xk0
         xk2 = p[2, k] if d > 2 else xk0
         for t in range(begin[k], end[k]):
+            if rb[t] >= cut2:
+                break
             j = nbr[t]
             dx0 = displacement(xk0, p[0, j], kinds[0], length[0], half[0])
             r2 = dx0 * dx0
@@ -380,7 +402,7 @@ def _first_code(
     The order of the checks of the scalar stepper: a particle's pair overflow, then its axes
     in order. Only called on a failure, so written for clarity.
     """
-    begin, end, nbr, _own = lists
+    begin, end, nbr, _rb = lists
     d = p.shape[0]
     x00 = p[0, 0]
     rc2 = cast_like(x00, pair.rc) * cast_like(x00, pair.rc)
@@ -419,14 +441,14 @@ def _first_code(
 
 
 @njit(parallel=True, **_JIT)
-def _step(state, lists, fresh, j, s, steps, forces, box, pair, key, max_drift, trigger2, codes, moved):
-    """One step of every particle (parallel over chunks); per chunk a status code and a rebuild flag.
+def _step(state, lists, fresh, j, s, steps, forces, box, pair, key, max_drift, cut2, codes, moved):
+    """One step of every particle (parallel over chunks); per chunk a status code and the largest squared move.
 
     ``state`` is ``(p, pn, pref, img, ids, lab, z)`` (positions now, next and at the last
     build, images, ids, labels, noise of the Philox group, all in storage order; positions
-    and images axis-major), ``lists`` is ``(begin, end, nbr, own)``; ``codes`` and ``moved``
-    (1 where some particle moved farther than ``sqrt(trigger2)`` since the build) receive
-    the results per chunk. Per chunk: noise (at the start of a Philox group), pair sums,
+    and images axis-major), ``lists`` is ``(begin, end, nbr, rb)``; ``codes`` and ``moved``
+    (the largest squared move since the build) receive the results per chunk; lists are
+    read up to build distance ``sqrt(cut2)``. Per chunk: noise (at the start of a Philox group), pair sums,
     then the update axis by axis, all in loops that vectorise.
     """
     p, pn, pref, img, ids, lab, z = state
@@ -450,7 +472,7 @@ def _step(state, lists, fresh, j, s, steps, forces, box, pair, key, max_drift, t
         if fresh or slot == 0:
             _fill_noise(z, ids, k_lo, k_hi, s // per, words, k0, k1)
         fpair = np.empty((d, m_chunk), dtype=p.dtype)
-        pair_bad = _pair_sums(p, lists, k_lo, k_hi, box, pair, fpair, scale, limit, inv_scale, rc2)
+        pair_bad = _pair_sums(p, lists, k_lo, k_hi, box, pair, fpair, scale, limit, inv_scale, rc2, cut2)
         fuser = np.zeros((d, m_chunk if has_user else 1), dtype=np.float64)
         if has_user:
             xb = np.zeros(d, dtype=np.float64)
@@ -500,10 +522,8 @@ def _step(state, lists, fresh, j, s, steps, forces, box, pair, key, max_drift, t
                 box.hi[a],
                 box.half[a],
             )
-        over = False
-        for i in range(m_chunk):
-            over = over | (r2[i] > trigger2)
-        moved[c] = over
+        # squared moves are >= 0, so their order is that of their bits: an integer max vectorises
+        moved[c] = r2.view(np.int64).max()
         code = OK
         if pair_bad or nf or far:
             code = _first_code(
@@ -513,13 +533,10 @@ def _step(state, lists, fresh, j, s, steps, forces, box, pair, key, max_drift, t
 
 
 @njit(**_JIT)
-def trigger_distance(p, box, skin, eps):
-    """Largest move since the last build that keeps the list complete: ``skin / 2`` less a rounding margin.
+def rounding_margin(p, box, skin, eps):
+    """A bound on the rounding of distances and moves computed in the positions' precision (length).
 
-    Two particles each moved by less than ``skin / 2`` are at most ``skin`` closer than
-    at the build; the margin (a few ulps of the largest coordinate or box length) covers
-    the rounding of the displacements, computed in the positions' precision. ``p`` is
-    axis-major.
+    A few ulps of the largest coordinate or box length; ``p`` is axis-major.
     """
     lo, hi = box.lo, box.hi
     d, n = p.shape
@@ -528,7 +545,30 @@ def trigger_distance(p, box, skin, eps):
         extent = max(extent, abs(np.float64(lo[a])), abs(np.float64(hi[a])))
         for k in range(n):
             extent = max(extent, abs(np.float64(p[a, k])))
-    return 0.5 * skin - 64.0 * eps * (extent + skin)
+    return 64.0 * eps * (extent + skin)
+
+
+@njit(**_INLINE)
+def trigger_distance(skin, margin):
+    """Largest move since the last build that keeps the list complete: ``skin / 2`` less the rounding margin.
+
+    Two particles each moved by less than ``skin / 2`` are at most ``skin`` closer than
+    at the build.
+    """
+    return 0.5 * skin - margin
+
+
+@njit(**_INLINE)
+def list_cut(rc, move, margin):
+    """Squared build distance (float32) from which a distance-sorted list need not be read.
+
+    Particles that each moved at most ``move`` since the build are within ``rc`` now only if
+    they were within ``rc + 2 (move + margin)`` at the build (the triangle inequality, also
+    for minimum images). The relative ``LIST_MARGIN`` covers the float32 rounding of the
+    stored distances and of this cut.
+    """
+    cut = rc + 2.0 * (move + margin)
+    return np.float32(cut * cut * (1.0 + LIST_MARGIN))
 
 
 @njit(**_JIT)
@@ -615,14 +655,17 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
     end = np.zeros(n, dtype=np.int64)
     n_chunks = (n + CHUNK - 1) // CHUNK
     codes = np.zeros(n_chunks, dtype=np.int64)
-    moved = np.zeros(n_chunks, dtype=np.bool_)
+    moved = np.zeros(n_chunks, dtype=np.int64)
+    moved_sq = moved.view(np.float64)  # the chunks' largest squared moves, written as their bits
     _gather(x, parts.image, parts.labels, parts.order, p, img, ids, lab)
     rl = rc + skin
     rebuild = True
     fresh = True
     nbr = np.empty(0, dtype=np.int32)
-    own = np.empty(0, dtype=np.int32)
+    rb = np.empty(0, dtype=np.float32)
     trigger2 = 0.0
+    margin = 0.0
+    cut2 = np.float32(0.0)
     builds = 0
     for j in range(n_steps):
         s = key.step0 + j
@@ -639,16 +682,18 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
                 n_cells = nc[0] * nc[1] * nc[2]
                 guess = LIST_GUESS * (n / n_cells) * 3.0 ** min(d, 3) + 4.0
                 nbr = np.empty(n * np.int64(np.ceil(guess)), dtype=np.int32)
-                own = np.empty_like(nbr)
-            nbr, own = build_list(p, (cell, start, nc), box, rl, begin, end, nbr, own)
+                rb = np.empty(nbr.shape[0], dtype=np.float32)
+            nbr, rb = build_list(p, (cell, start, nc), box, rl, begin, end, nbr, rb)
             pref[:] = p
-            trigger = trigger_distance(p, box, skin, eps)
+            margin = rounding_margin(p, box, skin, eps)
+            trigger = trigger_distance(skin, margin)
             trigger2 = trigger * trigger if trigger > 0 else -1.0
+            cut2 = list_cut(rc, 0.0, margin)
             rebuild = False
             builds += 1
         _step(
             (p, pn, pref, img, ids, lab, z),
-            (begin, end, nbr, own),
+            (begin, end, nbr, rb),
             fresh,
             j,
             s,
@@ -658,7 +703,7 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
             pair,
             key,
             max_drift,
-            trigger2,
+            cut2,
             codes,
             moved,
         )
@@ -673,8 +718,11 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
             status[0] = s
             status[1] = worst
             break
-        if moved.any():
+        worst_move2 = moved_sq.max()
+        if worst_move2 > trigger2:
             rebuild = True
+        else:
+            cut2 = list_cut(rc, np.sqrt(worst_move2), margin)
     _scatter(x, parts.image, parts.order, p, img, ids)
     return builds
 
