@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import numpy as np
-from numba import njit, prange, types
+from numba import get_num_threads, get_thread_id, njit, prange, types
 from numba.extending import overload
 
 from .cells import CHUNK, bin_particles, counting_sort, grid_setup, max_cells_for, neighbour_ranges
@@ -165,18 +165,18 @@ def _cell_coords(cell, nc):
 
 @njit(**_JIT)
 def _list_chunk(p, grid, box, rl2, lists, stride, k_lo, k_hi):
-    """Neighbours within ``rl`` of particles ``k_lo..k_hi`` into their region of ``nbr``; entries found.
+    """Half-list neighbours (``j > k``) within ``rl`` of particles ``k_lo..k_hi``; entries found.
 
-    ``p`` is axis-major, shape ``(d, n)``. Particle ``k``'s neighbours go to
-    ``nbr[first[k]:stop[k]]``, nearest first, with their squared distances at the build
-    in ``rb`` beside them, inside the region ``nbr[k_lo stride : k_hi stride]``, one after
-    the other; when the entries found exceed the region, the list is incomplete (the caller
-    refills with a larger ``stride``). ``grid`` is ``(cell, start, nc)``: the sorted cell of
-    every particle, the first particle of every cell, the cells per axis; ``lists`` is
-    ``(first, stop, nbr, rb)``.
+    ``p`` is axis-major, shape ``(d, n)``, sorted by cell. Particle ``k``'s neighbours of
+    higher storage index go to ``nbr[first[k]:stop[k]]`` (with ``own[t] = k`` beside them),
+    inside the region ``nbr[k_lo stride : k_hi stride]``, one after the other; when the
+    entries found exceed the region, the list is incomplete (the caller refills with a
+    larger ``stride``). ``grid`` is ``(cell, start, nc)``: the sorted cell of every
+    particle, the first particle of every cell, the cells per axis; ``lists`` is
+    ``(first, stop, nbr, own)``.
     """
     cell, start, nc = grid
-    first, stop, nbr, rb = lists
+    first, stop, nbr, own = lists
     kinds, length, half = box.kinds, box.length, box.half
     d = p.shape[0]
     p0 = kinds[0] == PERIODIC
@@ -195,39 +195,22 @@ def _list_chunk(p, grid, box, rl2, lists, stride, k_lo, k_hi):
             count = neighbour_ranges(c0, c1, c2, nc, p0, p1, p2, start, rlo, rhi)
         first[k] = t
         for r in range(count):
-            for j in range(rlo[r], rhi[r]):
-                if j != k:
-                    dx = np.float64(displacement(p[0, k], p[0, j], kinds[0], length[0], half[0]))
-                    r2 = dx * dx
-                    if d > 1:
-                        dx = np.float64(displacement(p[1, k], p[1, j], kinds[1], length[1], half[1]))
-                        r2 += dx * dx
-                    if d > 2:
-                        dx = np.float64(displacement(p[2, k], p[2, j], kinds[2], length[2], half[2]))
-                        r2 += dx * dx
-                    if r2 < rl2:
-                        if t < room:
-                            nbr[t] = j
-                            rb[t] = np.float32(r2)
-                        t += 1
+            for j in range(max(rlo[r], k + 1), rhi[r]):
+                dx = np.float64(displacement(p[0, k], p[0, j], kinds[0], length[0], half[0]))
+                r2 = dx * dx
+                if d > 1:
+                    dx = np.float64(displacement(p[1, k], p[1, j], kinds[1], length[1], half[1]))
+                    r2 += dx * dx
+                if d > 2:
+                    dx = np.float64(displacement(p[2, k], p[2, j], kinds[2], length[2], half[2]))
+                    r2 += dx * dx
+                if r2 < rl2:
+                    if t < room:
+                        nbr[t] = j
+                        own[t] = k
+                    t += 1
         stop[k] = min(t, room)
-        _sort_by_distance(nbr, rb, first[k], stop[k])
     return t - k_lo * stride
-
-
-@njit(**_INLINE)
-def _sort_by_distance(nbr, rb, lo, hi):
-    """Insertion sort of the entries ``lo..hi`` of one particle's list by build distance (stable; lists are short)."""
-    for t in range(lo + 1, hi):
-        key = rb[t]
-        j = nbr[t]
-        u = t - 1
-        while u >= lo and rb[u] > key:
-            rb[u + 1] = rb[u]
-            nbr[u + 1] = nbr[u]
-            u -= 1
-        rb[u + 1] = key
-        nbr[u + 1] = j
 
 
 @njit(parallel=True, **_JIT)
@@ -267,16 +250,15 @@ def _sort(cell, n_cells, start, dest, arrays):
 
 
 @njit(**_JIT)
-def build_list(p, grid, box, rl, begin, end, nbr, rb):
-    """Neighbour list of cell-sorted, axis-major positions ``p`` (shape ``(d, n)``).
+def build_list(p, grid, box, rl, begin, end, nbr, own):
+    """Half neighbour list of cell-sorted, axis-major positions ``p`` (shape ``(d, n)``).
 
-    Particle ``k``'s neighbours are ``nbr[begin[k]:end[k]]`` (int32), nearest first, with
-    their squared distances at the build in ``rb`` (float32) beside them. Holds
-    every pair closer than ``rl`` (tested in float64 with a relative margin of
-    ``LIST_MARGIN``); ``grid = (cell, start, nc)`` describes a cell grid with cells wider
-    than that. One pass into ``nbr`` (reused when large enough); if a chunk's region
-    overflows, larger buffers (``LIST_HEADROOM`` over the densest chunk) are made and filled
-    again. Returns the buffers ``(nbr, rb)``.
+    Particle ``k``'s neighbours ``j > k`` are ``nbr[begin[k]:end[k]]`` (int32), with
+    ``own[t] = k`` beside each entry. Holds every pair closer than ``rl`` once (tested in
+    float64 with a relative margin of ``LIST_MARGIN``); ``grid = (cell, start, nc)``
+    describes a cell grid with cells wider than that. One pass into ``nbr`` (reused when
+    large enough); if a chunk's region overflows, larger buffers (``LIST_HEADROOM`` over the
+    densest chunk) are made and filled again. Returns the buffers ``(nbr, own)``.
     """
     n = p.shape[1]
     rl2 = (rl * (1.0 + LIST_MARGIN)) ** 2
@@ -284,7 +266,7 @@ def build_list(p, grid, box, rl, begin, end, nbr, rb):
     need = np.zeros(n_chunks, dtype=np.int64)
     for _ in range(2):
         stride = np.int64(nbr.shape[0] // n)
-        _list_fill(p, grid, box, rl2, (begin, end, nbr, rb), stride, need)
+        _list_fill(p, grid, box, rl2, (begin, end, nbr, own), stride, need)
         densest = 0.0
         full = False
         for c in range(n_chunks):
@@ -292,10 +274,10 @@ def build_list(p, grid, box, rl, begin, end, nbr, rb):
             densest = max(densest, need[c] / size)
             full = full or need[c] > size * stride
         if not full:
-            return nbr, rb
+            return nbr, own
         size = n * (np.int64(np.ceil(densest * LIST_HEADROOM)) + 2)
         nbr = np.empty(size, dtype=np.int32)
-        rb = np.empty(size, dtype=np.float32)
+        own = np.empty(size, dtype=np.int32)
     raise RuntimeError("neighbour list: a refill with the measured size overflowed")
 
 
@@ -309,55 +291,130 @@ def _grid_for(p, box, rl, eps):
 
 # ----------------------------------------------------------------------- one step
 @njit(**_INLINE)
-def _pair_sums(p, lists, k_lo, k_hi, box, pair, fpair, scale, limit, inv_scale, rc2, cut2):
-    """Pair forces on particles ``k_lo..k_hi`` from their lists into ``fpair[a, i]``; any overflow.
-
-    Summed in fixed point (exact, so the result does not depend on the order or on which
-    candidates beyond ``rc`` are listed), each sum converted once to the positions'
-    precision. A scalar loop that skips candidates beyond ``rc`` early: a vectorised loop
-    over all candidates (gathers, the force formula on every one) measured 3x slower. Each
-    list is sorted by distance at the build, so it is read only up to the entries whose
-    build distance reaches ``cut2`` (no pair beyond can be within ``rc`` yet: see
-    :func:`_cut`).
-    """
-    begin, end, nbr, rb = lists
+def _pair_at(p, k, j, d, box, pair, rc2, scale, limit):
+    """Fixed-point force of ``j`` on ``k`` (axis-major ``p``), zero beyond ``rc``: ``(q0, q1, q2, overflow)``."""
     kinds, length, half = box.kinds, box.length, box.half
-    kind, Q = pair.kind, pair.Q
-    d = p.shape[0]
     zero = np.int64(0)
-    bad = False
-    for k in range(k_lo, k_hi):
-        a0 = a1 = a2 = zero
-        xk0 = p[0, k]
-        xk1 = p[1, k] if d > 1 else xk0
-        xk2 = p[2, k] if d > 2 else xk0
-        for t in range(begin[k], end[k]):
-            if rb[t] >= cut2:
-                break
-            j = nbr[t]
-            dx0 = displacement(xk0, p[0, j], kinds[0], length[0], half[0])
-            r2 = dx0 * dx0
-            dx1 = dx0
-            dx2 = dx0
+    dx0 = displacement(p[0, k], p[0, j], kinds[0], length[0], half[0])
+    r2 = dx0 * dx0
+    dx1 = dx0
+    dx2 = dx0
+    if d > 1:
+        dx1 = displacement(p[1, k], p[1, j], kinds[1], length[1], half[1])
+        r2 = r2 + dx1 * dx1
+    if d > 2:
+        dx2 = displacement(p[2, k], p[2, j], kinds[2], length[2], half[2])
+        r2 = r2 + dx2 * dx2
+    if r2 < rc2:  # most candidates are beyond rc: skip the formula
+        return pair_fixed(dx0, dx1, dx2, r2, d, rc2, pair.kind, pair.Q, scale, limit)
+    return zero, zero, zero, False
+
+
+@njit(parallel=True, **_JIT)
+def _pair_phase(p, lists, box, pair, acc, bad_chunks, noise):
+    """Pair forces of every half-list entry (parallel over chunks), and the noise of a new Philox group.
+
+    The force of entry ``t`` (``j`` on its owner ``k``) is added to ``acc[tid, :, k]`` and
+    subtracted from ``acc[tid, :, j]`` (Newton's third law), ``tid`` being the thread's
+    own slice, so no two threads write the same place; ``bad_chunks[c]`` says whether a
+    force overflowed. Fixed-point sums are exact, so the totals do not depend on which
+    thread added what, nor on the order. ``noise`` is ``(fill, z, ids, group, words, k0, k1)``.
+    A scalar loop that skips candidates beyond ``rc`` early: a vectorised loop over all
+    candidates (gathers, the force formula on every one) measured 3x slower.
+    """
+    begin, end, nbr = lists[0], lists[1], lists[2]
+    fill, z, ids, group, words, k0, k1 = noise
+    d, n = p.shape
+    x00 = p[0, 0]
+    rc2 = cast_like(x00, pair.rc) * cast_like(x00, pair.rc)
+    scale = cast_like(x00, 2.0**32)
+    limit = cast_like(x00, 2.0**24)
+    zero = np.int64(0)
+    for c in prange(bad_chunks.shape[0]):
+        k_lo = c * CHUNK
+        k_hi = min(n, k_lo + CHUNK)
+        if fill:
+            _fill_noise(z, ids, k_lo, k_hi, group, words, k0, k1)
+        mine = acc[get_thread_id()]
+        m0 = mine[0]
+        m1 = mine[1] if d > 1 else mine[0]
+        m2 = mine[2] if d > 2 else mine[0]
+        kinds, length, half = box.kinds, box.length, box.half
+        bad = False
+        for k in range(k_lo, k_hi):
+            a0 = a1 = a2 = zero
+            xk0 = p[0, k]
+            xk1 = p[1, k] if d > 1 else xk0
+            xk2 = p[2, k] if d > 2 else xk0
+            for t in range(begin[k], end[k]):
+                j = nbr[t]
+                dx0 = displacement(xk0, p[0, j], kinds[0], length[0], half[0])
+                r2 = dx0 * dx0
+                dx1 = dx0
+                dx2 = dx0
+                if d > 1:
+                    dx1 = displacement(xk1, p[1, j], kinds[1], length[1], half[1])
+                    r2 = r2 + dx1 * dx1
+                if d > 2:
+                    dx2 = displacement(xk2, p[2, j], kinds[2], length[2], half[2])
+                    r2 = r2 + dx2 * dx2
+                if r2 < rc2:  # most candidates are beyond rc: skip the formula
+                    q0, q1, q2, b = pair_fixed(dx0, dx1, dx2, r2, d, rc2, pair.kind, pair.Q, scale, limit)
+                    a0 += q0
+                    m0[j] -= q0
+                    if d > 1:
+                        a1 += q1
+                        m1[j] -= q1
+                    if d > 2:
+                        a2 += q2
+                        m2[j] -= q2
+                    bad = bad or b
+            m0[k] += a0
             if d > 1:
-                dx1 = displacement(xk1, p[1, j], kinds[1], length[1], half[1])
-                r2 = r2 + dx1 * dx1
+                m1[k] += a1
             if d > 2:
-                dx2 = displacement(xk2, p[2, j], kinds[2], length[2], half[2])
-                r2 = r2 + dx2 * dx2
-            if r2 < rc2:
-                q0, q1, q2, b = pair_fixed(dx0, dx1, dx2, r2, d, rc2, kind, Q, scale, limit)
-                a0 += q0
-                a1 += q1
-                a2 += q2
-                bad = bad or b
-        i = k - k_lo
-        fpair[0, i] = cast_like(xk0, a0) * inv_scale
-        if d > 1:
-            fpair[1, i] = cast_like(xk0, a1) * inv_scale
-        if d > 2:
-            fpair[2, i] = cast_like(xk0, a2) * inv_scale
-    return bad
+                m2[k] += a2
+        bad_chunks[c] = bad
+
+
+@njit(**_JIT)
+def _pair_flags(p, lists, box, pair, flags):
+    """``flags[k]``: whether a pair force on ``k`` overflowed (for the status code; only after a failure)."""
+    begin, end, nbr = lists[0], lists[1], lists[2]
+    d, n = p.shape
+    x00 = p[0, 0]
+    rc2 = cast_like(x00, pair.rc) * cast_like(x00, pair.rc)
+    scale = cast_like(x00, 2.0**32)
+    limit = cast_like(x00, 2.0**24)
+    flags[:] = False
+    for k in range(n):
+        for t in range(begin[k], end[k]):
+            if _pair_at(p, k, nbr[t], d, box, pair, rc2, scale, limit)[3]:
+                flags[k] = True
+                flags[nbr[t]] = True
+
+
+@njit(**_INLINE)
+def _pair_totals(acc, k_lo, k_hi, fpair, inv_scale):
+    """Total pair force on particles ``k_lo..k_hi`` (the threads' slices of ``acc`` summed, then cleared).
+
+    Exact in fixed point (the force of ``k`` on ``j`` is exactly minus that of ``j`` on
+    ``k``: the displacement is antisymmetric bit for bit and rounding to integers is odd),
+    so the same sum as a full list; converted once to the positions' precision.
+    """
+    n_slices, d = acc.shape[0], acc.shape[1]
+    m = k_hi - k_lo
+    total = np.empty(m, dtype=np.int64)
+    for a in range(d):
+        total[:] = 0
+        for u in range(n_slices):
+            part = acc[u, a, k_lo:k_hi]
+            for i in range(m):
+                total[i] += part[i]
+                part[i] = 0
+        fa = fpair[a]
+        for i in range(m):
+            fa[i] = cast_like(inv_scale, total[i]) * inv_scale
 
 
 @njit(**_INLINE)
@@ -394,38 +451,19 @@ def _wrap_axis(xn, im, ref, r2, kind, lo, length, hi, half):
 
 
 @njit(**_JIT)
-def _first_code(
-    p, lists, k_lo, k_hi, fpair, fuser, has_user, z, slot, j, steps, mob, amp, forces, box, pair, max_drift
-):
+def _first_code(p, pair_flag, k_lo, k_hi, fpair, fuser, has_user, z, slot, j, steps, mob, amp, forces, max_drift):
     """The status code of a chunk in which some check failed: the first bad one, particle by particle.
 
-    The order of the checks of the scalar stepper: a particle's pair overflow, then its axes
-    in order. Only called on a failure, so written for clarity.
+    The order of the checks of the scalar stepper: a particle's pair overflow
+    (``pair_flag``), then its axes in order. Only called on a failure, so written for
+    clarity.
     """
-    begin, end, nbr, _rb = lists
     d = p.shape[0]
-    x00 = p[0, 0]
-    rc2 = cast_like(x00, pair.rc) * cast_like(x00, pair.rc)
-    scale = cast_like(x00, 2.0**32)
-    limit = cast_like(x00, 2.0**24)
-    kinds, length, half = box.kinds, box.length, box.half
     A, C, _M, _B = steps
     for k in range(k_lo, k_hi):
         i = k - k_lo
-        for t in range(begin[k], end[k]):
-            jj = nbr[t]
-            dx0 = displacement(p[0, k], p[0, jj], kinds[0], length[0], half[0])
-            r2 = dx0 * dx0
-            dx1 = dx0
-            dx2 = dx0
-            if d > 1:
-                dx1 = displacement(p[1, k], p[1, jj], kinds[1], length[1], half[1])
-                r2 = r2 + dx1 * dx1
-            if d > 2:
-                dx2 = displacement(p[2, k], p[2, jj], kinds[2], length[2], half[2])
-                r2 = r2 + dx2 * dx2
-            if pair_fixed(dx0, dx1, dx2, r2, d, rc2, pair.kind, pair.Q, scale, limit)[3]:
-                return FORCE_OVERFLOW
+        if pair_flag[k]:
+            return FORCE_OVERFLOW
         for a in range(d):
             x = p[a, k]
             f = separable_force(x, axis_params(forces.P, a), forces.flags)
@@ -441,38 +479,30 @@ def _first_code(
 
 
 @njit(parallel=True, **_JIT)
-def _step(state, lists, fresh, j, s, steps, forces, box, pair, key, max_drift, cut2, codes, moved):
-    """One step of every particle (parallel over chunks); per chunk a status code and the largest squared move.
+def _step(state, pair_forces, j, slot, steps, forces, box, max_drift, codes, moved):
+    """The update of every particle (parallel over chunks); per chunk a status code and the largest squared move.
 
     ``state`` is ``(p, pn, pref, img, ids, lab, z)`` (positions now, next and at the last
     build, images, ids, labels, noise of the Philox group, all in storage order; positions
-    and images axis-major), ``lists`` is ``(begin, end, nbr, rb)``; ``codes`` and ``moved``
-    (the largest squared move since the build) receive the results per chunk; lists are
-    read up to build distance ``sqrt(cut2)``. Per chunk: noise (at the start of a Philox group), pair sums,
-    then the update axis by axis, all in loops that vectorise.
+    and images axis-major); ``pair_forces`` is ``(acc, any_bad, pair_flag)`` from
+    :func:`_pair_phase` and :func:`_pair_flags`; ``codes`` and
+    ``moved`` (the largest squared move since the build) receive the results per chunk.
+    Per chunk: pair totals, then the update axis by axis in loops that vectorise.
     """
-    p, pn, pref, img, ids, lab, z = state
+    p, pn, pref, img, _ids, lab, z = state
+    acc, any_bad, pair_flag = pair_forces
     d, n = p.shape
     A, C, M, B = steps
     user, has_user = forces.user, forces.has_user
-    words, k0, k1 = key.words, key.k0, key.k1
-    x00 = p[0, 0]
-    rc2 = cast_like(x00, pair.rc) * cast_like(x00, pair.rc)
-    scale = cast_like(x00, 2.0**32)
-    limit = cast_like(x00, 2.0**24)
-    inv_scale = cast_like(x00, 2.0**-32)
-    per = z.shape[0]
-    slot = s % per
+    inv_scale = cast_like(p[0, 0], 2.0**-32)
     mj = M[j]
     bj = B[j]
     for c in prange(codes.shape[0]):
         k_lo = c * CHUNK
         k_hi = min(n, k_lo + CHUNK)
         m_chunk = k_hi - k_lo
-        if fresh or slot == 0:
-            _fill_noise(z, ids, k_lo, k_hi, s // per, words, k0, k1)
         fpair = np.empty((d, m_chunk), dtype=p.dtype)
-        pair_bad = _pair_sums(p, lists, k_lo, k_hi, box, pair, fpair, scale, limit, inv_scale, rc2, cut2)
+        _pair_totals(acc, k_lo, k_hi, fpair, inv_scale)
         fuser = np.zeros((d, m_chunk if has_user else 1), dtype=np.float64)
         if has_user:
             xb = np.zeros(d, dtype=np.float64)
@@ -525,9 +555,9 @@ def _step(state, lists, fresh, j, s, steps, forces, box, pair, key, max_drift, c
         # squared moves are >= 0, so their order is that of their bits: an integer max vectorises
         moved[c] = r2.view(np.int64).max()
         code = OK
-        if pair_bad or nf or far:
+        if any_bad or nf or far:
             code = _first_code(
-                p, lists, k_lo, k_hi, fpair, fuser, has_user, z, slot, j, steps, mob, amp, forces, box, pair, max_drift
+                p, pair_flag, k_lo, k_hi, fpair, fuser, has_user, z, slot, j, steps, mob, amp, forces, max_drift
             )
         codes[c] = code
 
@@ -558,19 +588,6 @@ def trigger_distance(skin, margin):
     return 0.5 * skin - margin
 
 
-@njit(**_INLINE)
-def list_cut(rc, move, margin):
-    """Squared build distance (float32) from which a distance-sorted list need not be read.
-
-    Particles that each moved at most ``move`` since the build are within ``rc`` now only if
-    they were within ``rc + 2 (move + margin)`` at the build (the triangle inequality, also
-    for minimum images). The relative ``LIST_MARGIN`` covers the float32 rounding of the
-    stored distances and of this cut.
-    """
-    cut = rc + 2.0 * (move + margin)
-    return np.float32(cut * cut * (1.0 + LIST_MARGIN))
-
-
 @njit(**_JIT)
 def _gather(x, image, labels, order, p, img, ids, lab):
     """Copy particles into axis-major work arrays in storage ``order``."""
@@ -597,7 +614,6 @@ def _scatter(x, image, order, p, img, ids):
             image[a, ids[k]] = img[a, k]
 
 
-@njit(**_JIT)
 def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
     """Advance ``steps.A.shape[0]`` Euler steps with pair forces (and optional user force), in place.
 
@@ -628,6 +644,13 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
     int
         How many times the neighbour list was built (for tests and benchmarks).
     """
+    # the thread count is read here, not in the kernel: reading it there would stop Numba caching it
+    return _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, get_num_threads())
+
+
+@njit(**_JIT)
+def _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, threads):
+    """:func:`advance_pairs` with the number of Numba threads (one force slice each)."""
     d, n = x.shape
     status[0] = -1
     status[1] = OK
@@ -657,15 +680,16 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
     codes = np.zeros(n_chunks, dtype=np.int64)
     moved = np.zeros(n_chunks, dtype=np.int64)
     moved_sq = moved.view(np.float64)  # the chunks' largest squared moves, written as their bits
+    bad_chunks = np.zeros(n_chunks, dtype=np.bool_)
+    acc = np.zeros((threads, d, n), dtype=np.int64)  # one slice per thread
+    pair_flag = np.zeros(n, dtype=np.bool_)
     _gather(x, parts.image, parts.labels, parts.order, p, img, ids, lab)
     rl = rc + skin
     rebuild = True
     fresh = True
     nbr = np.empty(0, dtype=np.int32)
-    rb = np.empty(0, dtype=np.float32)
+    own = np.empty(0, dtype=np.int32)
     trigger2 = 0.0
-    margin = 0.0
-    cut2 = np.float32(0.0)
     builds = 0
     for j in range(n_steps):
         s = key.step0 + j
@@ -682,28 +706,28 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
                 n_cells = nc[0] * nc[1] * nc[2]
                 guess = LIST_GUESS * (n / n_cells) * 3.0 ** min(d, 3) + 4.0
                 nbr = np.empty(n * np.int64(np.ceil(guess)), dtype=np.int32)
-                rb = np.empty(nbr.shape[0], dtype=np.float32)
-            nbr, rb = build_list(p, (cell, start, nc), box, rl, begin, end, nbr, rb)
+                own = np.empty_like(nbr)
+            nbr, own = build_list(p, (cell, start, nc), box, rl, begin, end, nbr, own)
             pref[:] = p
-            margin = rounding_margin(p, box, skin, eps)
-            trigger = trigger_distance(skin, margin)
+            trigger = trigger_distance(skin, rounding_margin(p, box, skin, eps))
             trigger2 = trigger * trigger if trigger > 0 else -1.0
-            cut2 = list_cut(rc, 0.0, margin)
             rebuild = False
             builds += 1
+        lists = (begin, end, nbr)
+        noise = (fresh or s % per == 0, z, ids, s // per, key.words, key.k0, key.k1)
+        _pair_phase(p, lists, box, pair, acc, bad_chunks, noise)
+        any_bad = bad_chunks.any()
+        if any_bad:
+            _pair_flags(p, lists, box, pair, pair_flag)
         _step(
             (p, pn, pref, img, ids, lab, z),
-            (begin, end, nbr, rb),
-            fresh,
+            (acc, any_bad, pair_flag),
             j,
-            s,
+            s % per,
             steps,
             forces,
             box,
-            pair,
-            key,
             max_drift,
-            cut2,
             codes,
             moved,
         )
@@ -718,11 +742,8 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
             status[0] = s
             status[1] = worst
             break
-        worst_move2 = moved_sq.max()
-        if worst_move2 > trigger2:
+        if moved_sq.max() > trigger2:
             rebuild = True
-        else:
-            cut2 = list_cut(rc, np.sqrt(worst_move2), margin)
     _scatter(x, parts.image, parts.order, p, img, ids)
     return builds
 
