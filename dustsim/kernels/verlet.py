@@ -27,7 +27,7 @@ import numpy as np
 from numba import get_num_threads, get_thread_id, njit, prange, types
 from numba.extending import overload
 
-from .cells import CHUNK, bin_particles, counting_sort, grid_setup, max_cells_for, neighbour_ranges
+from .cells import CHUNK, cell_of, counting_sort, grid_setup, max_cells_for, neighbour_ranges
 from .euler import cast_like, euler_update
 from .forces import FORCE_OVERFLOW, NOT_FINITE, OK, TOO_FAR, axis_params, pair_fixed, separable_force
 from .options import INLINE as _INLINE
@@ -222,29 +222,51 @@ def _list_fill(p, grid, box, rl2, lists, stride, need):
         need[c] = _list_chunk(p, grid, box, rl2, lists, stride, k_lo, min(np.int64(n), k_lo + CHUNK))
 
 
-@njit(**_JIT)
-def _sort(cell, n_cells, start, dest, arrays):
-    """Counting sort by cell; move positions, images, ids, labels and noise (``arrays``) into their twins.
+@njit(parallel=True, **_JIT)
+def _bin(p, origin, hinv, nc, cell):
+    """Linear cell index of every particle of axis-major ``p`` into ``cell`` (parallel)."""
+    d, n = p.shape
+    rows = p.T
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        for k in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            cell[k] = cell_of(rows, k, d, origin, hinv, nc)
 
-    Positions and images are axis-major, shape ``(d, n)``.
+
+@njit(parallel=True, **_JIT)
+def _move(dest, arrays):
+    """Move positions, images, ids, labels and noise (``arrays``) to ``dest`` in their twins (parallel).
+
+    ``dest`` is a permutation, so no two particles are written to the same place.
     """
     p, img, ids, lab, z, p2, img2, ids2, lab2, z2 = arrays
-    counting_sort(cell, n_cells, start, dest)
     d, n = p.shape
-    for k in range(n):
-        t = dest[k]
-        ids2[t] = ids[k]
-        lab2[t] = lab[k]
-    for a in range(d):
-        for k in range(n):
-            p2[a, dest[k]] = p[a, k]
-            img2[a, dest[k]] = img[a, k]
-    for s in range(z.shape[0]):
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        k_lo = c * CHUNK
+        k_hi = min(n, k_lo + CHUNK)
+        for k in range(k_lo, k_hi):
+            t = dest[k]
+            ids2[t] = ids[k]
+            lab2[t] = lab[k]
         for a in range(d):
-            for k in range(n):
-                z2[s, a, dest[k]] = z[s, a, k]
+            for k in range(k_lo, k_hi):
+                p2[a, dest[k]] = p[a, k]
+                img2[a, dest[k]] = img[a, k]
+        for s in range(z.shape[0]):
+            for a in range(d):
+                for k in range(k_lo, k_hi):
+                    z2[s, a, dest[k]] = z[s, a, k]
+
+
+@njit(**_JIT)
+def _sort(cell, n_cells, start, dest, arrays):
+    """Counting sort by cell (serial: a few passes over integers); then :func:`_move` the particles.
+
+    Positions and images are axis-major, shape ``(d, n)``; ``cell`` is sorted too.
+    """
+    counting_sort(cell, n_cells, start, dest)
+    _move(dest, arrays)
     cell2 = np.empty_like(cell)
-    for k in range(n):
+    for k in range(cell.shape[0]):
         cell2[dest[k]] = cell[k]
     cell[:] = cell2
 
@@ -695,7 +717,7 @@ def _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, t
         s = key.step0 + j
         if rebuild:
             origin, hinv, nc = _grid_for(p, box, rl, eps)
-            bin_particles(p.T, origin, hinv, nc, cell)
+            _bin(p, origin, hinv, nc, cell)
             _sort(cell, nc[0] * nc[1] * nc[2], start, dest, (p, img, ids, lab, z, p2, img2, ids2, lab2, z2))
             p, p2 = p2, p
             img, img2 = img2, img
