@@ -300,3 +300,24 @@ def test_list_skin_is_bounded_by_the_cut_off():
     assert kv.list_skin(1.0, 0.0, 10) == pytest.approx(lo)
     assert kv.list_skin(1.0, 10.0, 10) == pytest.approx(hi)
     assert kv.list_skin(2.0, 0.01, 10**6) > kv.list_skin(2.0, 0.01, 10**3)
+
+
+@pytest.mark.parametrize("failure", ["too far", "overflow"])
+def test_a_failing_step_reports_the_cell_lists_step_and_code(failure):
+    """The step guard and the force-overflow check: same first bad step, code and positions as the cell list."""
+    case = dense_case(steps=30)
+    case["inter"] = make_interaction(SPECS[2])
+    case["Q"] = case["inter"].params(np.dtype(np.float32))
+    if failure == "too far":
+        case["max_drift"] = np.float32(2e-3)
+    else:
+        case["x"][:, 1] = case["x"][:, 0] + np.float32(1e-3)  # an overlapping pair: LJ force beyond 2^24
+    ref = run_cells(case)
+    assert ref[2][0] >= 0  # the cell list does fail
+    threads = [1, 2] if numba.config.NUMBA_NUM_THREADS >= 2 else [1]
+    try:
+        for t in threads:
+            numba.set_num_threads(t)
+            assert_same(run_lists(case, 0.5)[:3], ref)
+    finally:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
