@@ -235,8 +235,9 @@ def test_neighbour_lists_do_not_depend_on_the_thread_count():
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
 
-def test_simulate_takes_the_neighbour_list_path_and_matches_the_cell_list(monkeypatch):
-    """End to end (potential, interaction, periodic box): the list path equals the old cell-list kernel."""
+@pytest.mark.parametrize("physics", ["interaction", "user force alone"])
+def test_simulate_takes_the_neighbour_list_path_and_matches_the_cell_list(monkeypatch, physics):
+    """End to end (potential, interaction or user force, periodic box): the list path equals the old cell list."""
     config = {
         "init": "uniform",
         "artifact": {"half_width": 20.0},
@@ -251,6 +252,9 @@ def test_simulate_takes_the_neighbour_list_path_and_matches_the_cell_list(monkey
         "record_every": 10,
         "seed": 3,
     }
+    if physics == "user force alone":
+        del config["interaction"]
+        config["potential"] = [{"name": "custom", "force": "physics_forces:harmonic_k2"}]
     calls = []
     original = kv.advance_pairs
 

@@ -29,7 +29,7 @@ from numba.extending import overload
 
 from .cells import CHUNK, cell_of, counting_sort, grid_setup, max_cells_for, neighbour_ranges
 from .euler import cast_like, euler_update
-from .forces import FORCE_OVERFLOW, NOT_FINITE, OK, TOO_FAR, axis_params, pair_fixed, separable_force
+from .forces import FORCE_OVERFLOW, NOT_FINITE, OK, PAIR_NONE, TOO_FAR, axis_params, pair_fixed, separable_force
 from .options import INLINE as _INLINE
 from .options import JIT as _JIT
 from .rng import PER_CALL_F32, PER_CALL_F64, box_muller_f32, counter_words, normals2_f64
@@ -652,7 +652,8 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
     box : Box
         Boundary per axis.
     pair : Pair
-        Pair kind, parameters, cut-off and neighbour-list skin (``skin > 0``).
+        Pair kind, parameters, cut-off and neighbour-list skin (``skin > 0``); kind
+        ``PAIR_NONE`` for a user force alone (then no lists are built).
     key : Key
         First step's global index, counter words, Philox key.
     max_drift : float
@@ -706,12 +707,14 @@ def _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, t
     acc = np.zeros((threads, d, n), dtype=np.int64)  # one slice per thread
     pair_flag = np.zeros(n, dtype=np.bool_)
     _gather(x, parts.image, parts.labels, parts.order, p, img, ids, lab)
+    pref[:] = p
     rl = rc + skin
-    rebuild = True
+    has_pairs = pair.kind != PAIR_NONE  # a user force alone: no lists, no rebuilds, empty pair phase
+    rebuild = has_pairs
     fresh = True
     nbr = np.empty(0, dtype=np.int32)
     own = np.empty(0, dtype=np.int32)
-    trigger2 = 0.0
+    trigger2 = 0.0 if has_pairs else np.inf
     builds = 0
     for j in range(n_steps):
         s = key.step0 + j

@@ -337,7 +337,7 @@ class LangevinAdvance:
         for a in range(s0, s1, MAX_STEPS_PER_CALL):
             b = min(s1, a + MAX_STEPS_PER_CALL)
             A, C, M, B = self.system.coefficients(self.times[a : b + 1], self.dtype, first_step=a)
-            if self.system.uses_cells and self.pair_kind != kf.PAIR_NONE:
+            if self.system.uses_cells:
                 # the skin sets only how often the neighbour list is rebuilt, never the result
                 step_sigma = float(np.max(B)) * float(np.max(self.bf_type))
                 skin = kv.list_skin(self.rc, step_sigma, state.shape[1], d=state.shape[0])
@@ -350,38 +350,6 @@ class LangevinAdvance:
                     self.box,
                     pair,
                     kv.Key(a, self.words, self.k0, self.k1),
-                    self.max_drift,
-                    self.status,
-                )
-            elif self.system.uses_cells:
-                ke.advance_general(
-                    state,
-                    self.image,
-                    self.types,
-                    self.mf_type,
-                    self.bf_type,
-                    self.order,
-                    A,
-                    C,
-                    M,
-                    B,
-                    self.P,
-                    self.flags,
-                    self.kinds,
-                    self.lo,
-                    self.length,
-                    self.hi,
-                    self.half,
-                    self.pair_kind,
-                    self.Q,
-                    self.rc,
-                    float(np.finfo(self.dtype).eps),
-                    self.user,
-                    self.has_user,
-                    a,
-                    self.words,
-                    self.k0,
-                    self.k1,
                     self.max_drift,
                     self.status,
                 )
