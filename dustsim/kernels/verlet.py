@@ -1,23 +1,26 @@
 """Euler-Maruyama stepper for pair forces through Verlet neighbour lists with a skin.
 
 The same update as :func:`dustsim.kernels.euler.advance_general`, bit for bit, but the pair
-loop visits a per-particle list of neighbours within ``rc + skin`` instead of the 3^d
-neighbour cells of a cell list rebuilt every step. The list (and the cell order in which
-particles are stored) is rebuilt only when some particle has moved more than about
-``skin / 2`` since the last build; until then every pair closer than ``rc`` is in it. The
-pair loop still tests ``r^2 < rc^2`` with the same arithmetic as the cell list, and pair
-forces are summed in fixed point, so the set of contributing pairs and their sum — hence
-the trajectory — do not depend on the skin, on when the list is rebuilt, on the storage
-order or on the number of threads.
+loop visits a half list of neighbours within ``rc + skin`` (each pair once, under the
+particle of lower storage index) instead of the 3^d neighbour cells of a cell list rebuilt
+every step. The list (and the cell order in which particles are stored) is rebuilt only
+when some particle has moved more than about ``skin / 2`` since the last build; until then
+every pair closer than ``rc`` is in it. The pair loop still tests ``r^2 < rc^2`` with the
+same arithmetic as the cell list, and pair forces are summed in fixed point: the force of a
+pair is added to one particle and subtracted from the other (Newton's third law; exact,
+because the displacement is antisymmetric bit for bit and rounding to integers is odd),
+each thread into its own slice of the sums. Integer sums do not depend on their order, so
+the set of contributing pairs and their sum — hence the trajectory — do not depend on the
+skin, on when the list is rebuilt, on the storage order or on the number of threads.
 
-Per step there is one parallel region (noise when a new Philox group starts, forces,
-update, displacement since the last build). The noise of the four (float32) or two
+Per step there are two parallel regions: pair forces (with the noise when a new Philox
+group starts), then the update (the slices summed, the Euler step and the displacement
+since the last build, in loops that vectorise). The noise of the four (float32) or two
 (float64) steps of one Philox call is drawn once and kept, in storage order, with the
-particles.
+particles; positions are kept axis-major.
 
 Arguments are grouped into tuples (see :func:`advance_pairs`), so that the kernel
-signature stays short.
-"""
+signature stays short."""
 
 from __future__ import annotations
 
