@@ -16,8 +16,8 @@ skin, on when the list is rebuilt, on the storage order or on the number of thre
 Per step there are two parallel regions: pair forces (with the noise when a new Philox
 group starts), then the update (the slices summed, the Euler step and the displacement
 since the last build, in loops that vectorise). The noise of the four (float32) or two
-(float64) steps of one Philox call is drawn once and kept, in storage order, with the
-particles; positions are kept axis-major.
+(float64) steps of one Philox call is drawn once and kept in storage order (drawn again,
+the same numbers, when a rebuild re-orders the particles); positions are kept axis-major.
 
 Arguments are grouped into tuples (see :func:`advance_pairs`), so that the kernel
 signature stays short."""
@@ -237,11 +237,11 @@ def _bin(p, origin, hinv, nc, cell):
 
 @njit(parallel=True, **_JIT)
 def _move(dest, arrays):
-    """Move positions, images, ids, labels and noise (``arrays``) to ``dest`` in their twins (parallel).
+    """Move positions, images, ids and labels (``arrays``) to ``dest`` in their twins (parallel).
 
     ``dest`` is a permutation, so no two particles are written to the same place.
     """
-    p, img, ids, lab, z, p2, img2, ids2, lab2, z2 = arrays
+    p, img, ids, lab, p2, img2, ids2, lab2 = arrays
     d, n = p.shape
     for c in prange((n + CHUNK - 1) // CHUNK):
         k_lo = c * CHUNK
@@ -254,10 +254,6 @@ def _move(dest, arrays):
             for k in range(k_lo, k_hi):
                 p2[a, dest[k]] = p[a, k]
                 img2[a, dest[k]] = img[a, k]
-        for s in range(z.shape[0]):
-            for a in range(d):
-                for k in range(k_lo, k_hi):
-                    z2[s, a, dest[k]] = z[s, a, k]
 
 
 @njit(**_JIT)
@@ -696,7 +692,6 @@ def _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, t
     img2 = np.empty_like(img)
     ids2 = np.empty_like(ids)
     lab2 = np.empty_like(lab)
-    z2 = np.zeros_like(z)
     cell = np.empty(n, dtype=np.int64)
     dest = np.empty(n, dtype=np.int64)
     start = np.zeros(max_cells_for(n) + 1, dtype=np.int64)
@@ -724,12 +719,12 @@ def _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, t
         if rebuild:
             origin, hinv, nc = _grid_for(p, box, rl, eps)
             _bin(p, origin, hinv, nc, cell)
-            _sort(cell, nc[0] * nc[1] * nc[2], start, dest, (p, img, ids, lab, z, p2, img2, ids2, lab2, z2))
+            _sort(cell, nc[0] * nc[1] * nc[2], start, dest, (p, img, ids, lab, p2, img2, ids2, lab2))
             p, p2 = p2, p
             img, img2 = img2, img
             ids, ids2 = ids2, ids
             lab, lab2 = lab2, lab
-            z, z2 = z2, z
+            fresh = True  # the noise of this Philox group is drawn again in the new order (cheaper than moving it)
             if nbr.shape[0] == 0:  # first build: guess the size (a wrong guess costs one refill, never a result)
                 n_cells = nc[0] * nc[1] * nc[2]
                 guess = LIST_GUESS * (n / n_cells) * 3.0 ** min(d, 3) + 4.0
