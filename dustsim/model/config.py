@@ -190,10 +190,11 @@ class TrainConfig(_Table):
     lr, weight_decay, warmup, grad_clip : float / int
         AdamW learning rate and weight decay, linear warm-up steps, gradient-norm clip.
     lr_schedule : {"auto", "cosine", "constant"}
-        Decay after the warm-up: ``cosine`` to ``lr / 100`` over the step cap, or
-        ``constant``. ``auto`` (default): cosine when there is a step cap; under a time
-        budget (``max_time`` and no ``steps``) constant until the cooldown, which starts at
-        80 % of ``max_time`` or at convergence (warm-up, stable, decay).
+        Decay after the warm-up. ``auto`` (default): warm-up, stable, decay — the rate
+        stays at ``lr`` until the cooldown to ``lr / 100``, which starts at convergence, at
+        80 % of the step cap or at 80 % of ``max_time``, whichever comes first. ``cosine``:
+        to ``lr / 100`` over the step cap; ``constant``: no decay but the cooldown of an
+        early stop (convergence, ``max_time``).
     ema_decay : float
         Decay of the exponential moving average of the weights.
     baseline : {"auto", "equilibrium", "none"}

@@ -66,16 +66,23 @@ def test_cooldown_schedule():
     assert learning_rate(299, c, (300, 100)) == learning_rate(299, c)
 
 
-def test_time_budget_is_the_step_cap_and_the_schedule_span():
-    """max_time without steps: no step cap, the rate stays at lr (no cosine over a cap it cannot know)."""
-    from dustsim.model.training import lr_schedule
+def test_auto_schedule_holds_the_rate_until_the_cooldown(gmm_trajectory):
+    """lr_schedule auto: the rate stays at lr after the warm-up; its only decay is the cooldown,
+    which a step cap starts at COOLDOWN_AT of the cap (and which ends at the cap, at lr / 100)."""
+    from dustsim.model.training import COOLDOWN_AT, lr_schedule
 
     budget = TrainConfig(lr=1e-2, warmup=10, max_time=60)
     assert budget.steps is None and lr_schedule(budget) == "constant"
     assert learning_rate(10, budget) == learning_rate(10**6, budget) == pytest.approx(1e-2)
     assert learning_rate(500, budget, (400, 100)) == pytest.approx(1e-4)  # its decay is the cooldown
-    assert lr_schedule(TrainConfig(steps=1000, max_time=60)) == "cosine"  # an explicit cap keeps the cosine
-    assert lr_schedule(TrainConfig(max_time=60, lr_schedule="cosine")) == "cosine"
+    assert lr_schedule(TrainConfig(steps=1000, lr_schedule="cosine")) == "cosine"
+    res = train(gmm_trajectory, network=TINY_NET, training=cfg(steps=200, patience=0, log_every=1))
+    assert res.model.meta["stop"]["reason"] == "steps" and res.model.step == 200
+    steps, lr = res.log.step.values, res.log.lr.values
+    top = res.model.meta["training"]["lr"]
+    np.testing.assert_allclose(lr[(steps > 5) & (steps <= COOLDOWN_AT * 200)], top)
+    assert np.all(np.diff(lr[steps > COOLDOWN_AT * 200]) < 0)  # annealed ...
+    assert lr[-1] < 0.02 * top  # ... to about lr / 100 at the cap
 
 
 def test_time_budgeted_training_uses_the_budget(gmm_trajectory, monkeypatch):
