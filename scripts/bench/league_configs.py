@@ -31,6 +31,8 @@ CONFIGS: dict[str, tuple[dict, dict]] = {
     "fourier32-lik": ({"fourier_features": 16, "fourier_max_frequency": 32.0}, {"weighting": "likelihood"}),
     "fourier32-loglevel": ({"fourier_features": 16, "fourier_max_frequency": 32.0}, {"time_sampling": "log-level"}),
     "fourier32-ema": ({"fourier_features": 16, "fourier_max_frequency": 32.0}, {"ema_decay": 0.9995}),
+    "fourier32-b1024": ({"fourier_features": 16, "fourier_max_frequency": 32.0}, {"batch_size": 1024}),
+    "fourier32-lr4e-3": ({"fourier_features": 16, "fourier_max_frequency": 32.0}, {"lr": 4e-3}),
     "fourier128": ({"fourier_features": 16, "fourier_max_frequency": 128.0}, {}),
     "fourier-loglevel": ({"fourier_features": 16, "fourier_max_frequency": 64.0}, {"time_sampling": "log-level"}),
     "fourier-lik": ({"fourier_features": 16, "fourier_max_frequency": 64.0}, {"weighting": "likelihood"}),
