@@ -290,11 +290,11 @@ class SamplerConfig(_Table):
     ----------
     name : str or None
         ``euler-maruyama`` (``em``), ``pc``, ``heun``, ``rk45`` or ``ddim`` (None: the
-        command's default, :data:`SAMPLE_SAMPLER` for generation, :data:`RESTORE_SAMPLER`
-        for restoration; see ``resolved``).
+        command's default, :data:`~dustsim.model.config.SAMPLE_SAMPLER` for generation,
+        :data:`~dustsim.model.config.RESTORE_SAMPLER` for restoration; see ``resolved``).
     steps : int or None
         Number of steps (``rk45``: number of reported frames; None: the sampler's default,
-        :data:`DEFAULT_SAMPLER_STEPS`).
+        :data:`~dustsim.model.config.DEFAULT_SAMPLER_STEPS`).
     t_min : float or None
         Last time of the reverse integration (default ``1e-3 t_end`` for linear
         processes; the model's first training time otherwise).
@@ -355,7 +355,7 @@ class SamplerConfig(_Table):
     def resolved(self, default: str = "heun") -> SamplerConfig:
         """This config with the sampler (``default`` when unset) and its step count filled in.
 
-        The step count defaults per sampler (:data:`DEFAULT_SAMPLER_STEPS`), so
+        The step count defaults per sampler (:data:`~dustsim.model.config.DEFAULT_SAMPLER_STEPS`), so
         ``--sampler em`` alone keeps Euler–Maruyama's 500 steps and the default
         ``heun`` takes 100.
         """
