@@ -37,10 +37,14 @@ class DemoSettings:
     steps: int = 1000
     record_every: int = 20
     train_steps_gmm: int = 1500
-    train_steps_text: int = 3000  # a cap: the text model stops by itself (convergence + cooldown, ~2750)
+    train_steps_text: int = 8000  # a cap: the text model stops by itself (convergence + cooldown, ~4400)
+    text_patience: int = 2000  # thin strokes keep improving after the validation loss flattens (docs/model.md)
     batch_size: int = 2048
     n_generate: int = 5000
     sample_steps: int = 100  # Heun (PF-ODE): sharper than 300 Euler-Maruyama steps, 2/3 of the evaluations
+    #: last time of the text's reverse run, as a fraction of t_end (the sampler's default 1e-3 leaves a
+    #: blur of sigma ~ 0.01 that the final Tweedie step undoes only to first order; docs/model.md)
+    text_sample_t_min: float = 1e-4
     sample_record_every: int = 5
     restore_steps: int = 200
     entropy_particles: int = 20_000
@@ -213,6 +217,7 @@ def run_demo(
             network = {"kind": "resmlp", "width": 128, "depth": 3}
             if name == "text":  # thin strokes: Fourier position features keep the glyphs sharp (docs/model.md)
                 network.update(fourier_features=16, fourier_max_frequency=128.0)
+                training["patience"] = settings.text_patience
             train(fwd[name], path, network=network, training=training, progress=progress, history="demo: train")
             models[name] = load_model(path, device=device)
             result.files[f"model_{name}"] = path
@@ -227,7 +232,12 @@ def run_demo(
             ds = sample(
                 models[name],
                 settings.n_generate,
-                {"name": "heun", "steps": settings.sample_steps, "record_every": settings.sample_record_every},
+                {
+                    "name": "heun",
+                    "steps": settings.sample_steps,
+                    "record_every": settings.sample_record_every,
+                    **({"t_min": settings.text_sample_t_min * models[name].t_max} if name == "text" else {}),
+                },
                 seed=seeds["sample"],
                 progress=progress,
                 history="demo: sample",

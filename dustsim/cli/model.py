@@ -35,20 +35,23 @@ def progress_option() -> Any:
     return click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 
 
-def sampler_options(default_steps: int | None = None) -> Any:
+def sampler_options(default_sampler: str) -> Any:
+    """The sampler flags; ``default_sampler`` names the command's default in the help
+    (:data:`dustsim.model.config.SAMPLE_SAMPLER` / ``RESTORE_SAMPLER``, written out so that
+    ``dustsim --help`` does not import torch; a test checks they agree)."""
+
     def wrap(fn: Any) -> Any:
         for opt in reversed(
             [
                 click.option(
                     "--sampler",
                     "sampler_name",
-                    help="euler-maruyama (em), pc, heun, rk45 or ddim [default: euler-maruyama].",
+                    help=f"euler-maruyama (em), pc, heun, rk45 or ddim [default: {default_sampler}].",
                 ),
                 click.option(
                     "--steps",
                     type=click.IntRange(1),
-                    default=default_steps,
-                    help="Sampler steps (rk45: reported frames) [default: 500].",
+                    help="Sampler steps (rk45: reported frames) [default: 100 for heun, 500 for the others].",
                 ),
                 click.option("--t-min", type=float, help="Last time of the reverse integration."),
                 click.option("--spacing", type=click.Choice(["uniform", "edm"]), help="Time grid of the steps."),
@@ -67,11 +70,12 @@ def sampler_options(default_steps: int | None = None) -> Any:
     return wrap
 
 
-def _sampler_config(tables: dict[str, Any], **flags: Any) -> Any:
-    from ..model.config import SamplerConfig
+def _sampler_config(tables: dict[str, Any], command: str, **flags: Any) -> Any:
+    """The resolved sampler config of ``command`` (``sample`` or ``restore``, whose default samplers differ)."""
+    from ..model.config import RESTORE_SAMPLER, SAMPLE_SAMPLER, SamplerConfig
 
     cfg = SamplerConfig.from_dict(tables.get("sampler"), source="config")
-    return cfg.replace(**flags)
+    return cfg.replace(**flags).resolved(SAMPLE_SAMPLER if command == "sample" else RESTORE_SAMPLER)
 
 
 def _ensure_suffix(output: str) -> None:
@@ -285,7 +289,7 @@ def _train_plan(data: Any, trajectory: str, output: str, net: Any, cfg: Any) -> 
 @click.command("sample")
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
 @click.option("--n", type=click.IntRange(1), required=True, help="Number of particles to generate.")
-@sampler_options()
+@sampler_options("heun")
 @config_option()
 @seed_option()
 @device_option()
@@ -316,7 +320,7 @@ def sample_command(
     \b
     Examples:
       dustsim sample model.pt --n 10000 -o gen.nc
-      dustsim sample model.pt --n 10000 --sampler heun --steps 100 -o gen.zarr
+      dustsim sample model.pt --n 10000 --sampler em --steps 500 -o gen.zarr
       dustsim sample model.pt --n 5000 --sampler pc --snr 0.1 --steps 1000 --seed 3 -o gen.nc
     """
     from ..io import check_writable, save_dataset
@@ -328,6 +332,7 @@ def sample_command(
     check_writable(output)
     cfg = _sampler_config(
         load_tables(config_file),
+        "sample",
         name=sampler_name,
         steps=steps,
         t_min=t_min,
@@ -370,7 +375,7 @@ def _echo_prior_gap(attrs: dict[str, Any]) -> None:
 @click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
 @click.argument("trajectory", type=click.Path(dir_okay=True))
 @click.option("--from-time", type=float, required=True, help="Time of the recorded frame to restore.")
-@sampler_options()
+@sampler_options("euler-maruyama")
 @click.option(
     "--hold-axis",
     "hold_axes",
@@ -437,6 +442,7 @@ def restore_command(
         raise ConfigError(f"--from-time must be a finite time, got {from_time!r}")
     cfg = _sampler_config(
         load_tables(config_file),
+        "restore",
         name=sampler_name,
         steps=steps,
         t_min=t_min,

@@ -23,7 +23,7 @@ from ..errors import ConfigError, StepSizeError
 from ..schema import history_line, trajectory_attrs, trajectory_dataset
 from ..streams import fresh_seed
 from .checkpoint import TrainedModel
-from .config import SamplerConfig
+from .config import SAMPLE_SAMPLER, SamplerConfig
 from .device import make_generator
 from .preconditioning import ScoreFn
 from .samplers import Callback, Project, get_sampler, tweedie_denoise
@@ -44,15 +44,20 @@ def chunked(score_fn: ScoreFn, chunk: int = CHUNK) -> ScoreFn:
     return score
 
 
-def sampler_config(sampler: SamplerConfig | dict[str, Any] | str | None, **overrides: Any) -> SamplerConfig:
-    """A validated :class:`SamplerConfig` from a config, a dict or a sampler name."""
+def sampler_config(
+    sampler: SamplerConfig | dict[str, Any] | str | None, default: str = SAMPLE_SAMPLER, **overrides: Any
+) -> SamplerConfig:
+    """A validated, resolved :class:`SamplerConfig` from a config, a dict or a sampler name.
+
+    ``default`` is the sampler when none is named (``SamplerConfig.resolved``).
+    """
     if isinstance(sampler, str):
         cfg = SamplerConfig(name=sampler)
     elif isinstance(sampler, dict):
         cfg = SamplerConfig.from_dict(sampler)
     else:
         cfg = sampler or SamplerConfig()
-    return cfg.replace(**overrides)
+    return cfg.replace(**overrides).resolved(default)
 
 
 def reverse_times(model: TrainedModel, cfg: SamplerConfig, t_start: float | None = None) -> tuple[np.ndarray, str]:
@@ -65,7 +70,7 @@ def reverse_times(model: TrainedModel, cfg: SamplerConfig, t_start: float | None
     if not t_start > t_stop:
         raise ConfigError(f"the reverse process must start after t_min = {t_stop:g}, got t = {t_start:g}")
     spacing = cfg.spacing or ("edm" if linear else "uniform")
-    return time_grid(t_start, t_stop, cfg.steps, process=model.process, spacing=spacing), spacing
+    return time_grid(t_start, t_stop, cfg.resolved_steps, process=model.process, spacing=spacing), spacing
 
 
 class Recorder:
@@ -108,7 +113,7 @@ def run_sampler(
     StepSizeError
         Some particles ended at NaN or infinity (never written silently).
     """
-    _, fn = get_sampler(cfg.name)
+    _, fn = get_sampler(cfg.resolved_name)
     out = fn(
         chunked(model.score_fn),
         model.sde,
@@ -191,7 +196,7 @@ def sample(
     n : int
         Number of particles.
     sampler : SamplerConfig, dict or name, optional
-        Sampler and options (default: Euler–Maruyama, 500 steps).
+        Sampler and options (default: Heun, 100 steps; :data:`~dustsim.model.config.SAMPLE_SAMPLER`).
     seed : int, optional
         Seed of the prior draw and the sampler noise (default: the sampler config's, else fresh).
     x_init : array (n, d), optional
@@ -223,8 +228,8 @@ def sample(
         )
         if x.shape != (n, model.dim):
             raise ConfigError(f"x_init must have shape ({n}, {model.dim}), got {tuple(x.shape)}")
-    bar = progress_bar(cfg.steps, f"sample ({cfg.name})", progress)
-    rec = Recorder(x, float(ts[0]), cfg.steps, cfg.record_every, bar)
+    bar = progress_bar(cfg.resolved_steps, f"sample ({cfg.name})", progress)
+    rec = Recorder(x, float(ts[0]), cfg.resolved_steps, cfg.record_every, bar)
 
     def both(info: dict[str, Any]) -> None:
         rec(info)
@@ -238,7 +243,7 @@ def sample(
     denoised = cfg.denoise and model.process is not None
     if denoised and model.process is not None:
         x = tweedie_denoise(chunked(model.score_fn), model.process, x, float(ts[-1]))
-        rec.add(x, 0.0, cfg.steps + 1)
+        rec.add(x, 0.0, cfg.resolved_steps + 1)
     config = resolved_config(model, cfg, n=n, seed=seed, t_stop=float(ts[-1]), spacing=spacing)
     attrs = trajectory_attrs(
         process=str(model.meta["process"].get("name", "unknown")),

@@ -36,7 +36,7 @@ from ..io import open_trajectory
 from ..schema import history_line, spatial_labels, trajectory_attrs, trajectory_dataset
 from ..streams import EXACT_POSTERIOR_STREAM, RESTORE_REFERENCE_STREAM, fresh_seed, numpy_stream
 from .checkpoint import TrainedModel
-from .config import SamplerConfig
+from .config import RESTORE_SAMPLER, SamplerConfig
 from .device import make_generator
 from .generate import Recorder, chunked, progress_bar, resolved_config, reverse_times, run_sampler, sampler_config
 from .metrics import displacement_error, energy_distance, sliced_wasserstein
@@ -189,7 +189,8 @@ def restore(
     from_time : float
         Time of the frame to restore (must be a recorded frame).
     sampler : SamplerConfig, dict or name, optional
-        ``steps`` is the number of reverse steps from ``from_time`` to ``t_min``.
+        ``steps`` is the number of reverse steps from ``from_time`` to ``t_min`` (default:
+        Euler–Maruyama, 500 steps, :data:`~dustsim.model.config.RESTORE_SAMPLER`).
     hold : bool array (n, d), optional
         Entries known and held (:func:`hold_mask`); needs a linear process.
     seed : int, optional
@@ -202,7 +203,7 @@ def restore(
         noised state) down to 0, plus ``original_position``, ``noised_error``,
         ``restored_error`` and ``held``; summary numbers as attributes.
     """
-    cfg = sampler_config(sampler)
+    cfg = sampler_config(sampler, RESTORE_SAMPLER)
     ds = trajectory if isinstance(trajectory, xr.Dataset) else open_trajectory(trajectory)
     source = "dataset" if isinstance(trajectory, xr.Dataset) else str(trajectory)
     x0, xt, t_frame, labels = restoration_frames(ds, float(from_time))
@@ -236,8 +237,8 @@ def restore(
     if model.process is not None:  # the one-step MMSE estimate E[X0 | X_t], for comparison
         xhat = tweedie_denoise(chunked(model.score_fn), model.process, x, t_frame)
         posterior_err = displacement_error(torch.where(held, x0_t, xhat).double().cpu().numpy(), x0)
-    bar = progress_bar(cfg.steps, f"restore ({cfg.name})", progress)
-    rec = Recorder(x, t_frame, cfg.steps, cfg.record_every, bar)
+    bar = progress_bar(cfg.resolved_steps, f"restore ({cfg.name})", progress)
+    rec = Recorder(x, t_frame, cfg.resolved_steps, cfg.record_every, bar)
     try:
         x = run_sampler(
             model, cfg, x, ts, generator=make_generator(seed, "sampler", device), callback=rec, project=project
@@ -247,7 +248,7 @@ def restore(
     if cfg.denoise and model.process is not None:
         x = tweedie_denoise(chunked(model.score_fn), model.process, x, float(ts[-1]))
         x = torch.where(held, x0_t, x)
-        rec.add(x, 0.0, cfg.steps + 1)
+        rec.add(x, 0.0, cfg.resolved_steps + 1)
     elif mask.any():
         x = torch.where(held, x0_t, x)
         rec.frames[-1] = x.float().cpu().numpy()

@@ -66,6 +66,56 @@ def test_cooldown_schedule():
     assert learning_rate(299, c, (300, 100)) == learning_rate(299, c)
 
 
+def test_auto_schedule_holds_the_rate_until_the_cooldown(gmm_trajectory):
+    """lr_schedule auto: the rate stays at lr after the warm-up; its only decay is the cooldown,
+    which a step cap starts at COOLDOWN_AT of the cap (and which ends at the cap, at lr / 100)."""
+    from dustsim.model.training import COOLDOWN_AT, lr_schedule
+
+    budget = TrainConfig(lr=1e-2, warmup=10, max_time=60)
+    assert budget.steps is None and lr_schedule(budget) == "constant"
+    assert learning_rate(10, budget) == learning_rate(10**6, budget) == pytest.approx(1e-2)
+    assert learning_rate(500, budget, (400, 100)) == pytest.approx(1e-4)  # its decay is the cooldown
+    assert lr_schedule(TrainConfig(steps=1000, lr_schedule="cosine")) == "cosine"
+    res = train(gmm_trajectory, network=TINY_NET, training=cfg(steps=200, patience=0, log_every=1))
+    assert res.model.meta["stop"]["reason"] == "steps" and res.model.step == 200
+    steps, lr = res.log.step.values, res.log.lr.values
+    top = res.model.meta["training"]["lr"]
+    np.testing.assert_allclose(lr[(steps > 5) & (steps <= COOLDOWN_AT * 200)], top)
+    assert np.all(np.diff(lr[steps > COOLDOWN_AT * 200]) < 0)  # annealed ...
+    assert lr[-1] < 0.02 * top  # ... to about lr / 100 at the cap
+
+
+def test_time_budgeted_training_uses_the_budget(gmm_trajectory, monkeypatch):
+    """With max_time and no steps, training runs past the default step cap until the budget ends it,
+    at lr until the cooldown at COOLDOWN_AT of the budget, then annealed.
+
+    The loop's clock is replaced by one that advances 1 ms per reading, so the run does not
+    depend on the machine's speed or load.
+    """
+    import types
+
+    ticks = iter(range(10**9))
+    monkeypatch.setattr(training_module, "time", types.SimpleNamespace(perf_counter=lambda: next(ticks) * 1e-3))
+    n_train = 2700  # 3000 particles, 10 % held out
+    cap = default_steps(n_train, 2)
+    budget = 2.0
+    res = train(
+        gmm_trajectory,
+        network=NetworkConfig(width=4, depth=1, embedding_dim=4),
+        training=cfg(steps=None, patience=0, max_time=budget, batch_size=8, validate_every=500, log_every=20),
+    )
+    stop = res.model.meta["stop"]
+    assert stop["reason"] == "max_time" and "steps" not in res.model.meta["training"]
+    assert res.model.step > cap, (res.model.step, cap)  # a tiny net: far more steps than the default cap
+    lr = res.log.lr.values
+    top = res.model.meta["training"]["lr"]
+    assert lr.max() == pytest.approx(top)
+    wall = res.log.wall_time.values
+    steady = (res.log.step.values > 5) & (wall < 0.75 * budget)
+    np.testing.assert_allclose(lr[steady], top)  # constant before the cooldown
+    assert lr[-1] < 0.5 * top  # annealed by the end of the budget
+
+
 def test_default_steps_rule():
     assert default_steps(100_000, 2) == 4000
     assert default_steps(50_000, 2) < default_steps(100_000, 2) < default_steps(1_000_000, 2)

@@ -167,7 +167,7 @@ def test_ema_and_learning_rate_schedule():
     torch.testing.assert_close(ema.weight, torch.full_like(ema.weight, 0.01))
     ema_update(ema, model, decay=0.99, step=0)  # warm-up: decay (1 + 0) / (10 + 0) = 0.1
     torch.testing.assert_close(ema.weight, torch.full_like(ema.weight, 0.01 * 0.1 + 0.9))
-    cfg = TrainConfig(lr=1e-2, warmup=10, steps=110)
+    cfg = TrainConfig(lr=1e-2, warmup=10, steps=110, lr_schedule="cosine")  # the default (auto) has no cosine
     assert learning_rate(0, cfg) == pytest.approx(1e-3)
     assert learning_rate(9, cfg) == pytest.approx(1e-2)
     assert learning_rate(60, cfg) == pytest.approx(1e-4 + 0.5 * (1e-2 - 1e-4))

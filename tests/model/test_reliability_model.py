@@ -35,7 +35,7 @@ def test_model_command_dry_runs_write_nothing(tmp_path, tiny_model_path, traj_pa
     cases = [
         (
             ("sample", tiny_model_path, "--n", 100, "--device", "cpu", "-o", tmp_path / "g.nc", "--dry-run"),
-            "euler-maruyama, 500 steps",
+            "heun, 100 steps",  # the default sampler (was euler-maruyama, 500 steps: blurrier)
         ),
         (
             (
@@ -63,6 +63,31 @@ def test_model_command_dry_runs_write_nothing(tmp_path, tiny_model_path, traj_pa
         "restore", tiny_model_path, traj_path, "--from-time", 0.33, "-o", tmp_path / "r.nc", "--dry-run", capsys=capsys
     )
     assert code == 2 and "no frame at t = 0.33" in err
+
+
+def test_default_samplers_of_sample_and_restore(tmp_path, tiny_model_path, traj_path, capsys):
+    """sample defaults to Heun-100, restore to Euler-Maruyama-500; a named sampler takes its own step default."""
+    from dustsim.cli import model as cli_model
+    from dustsim.model.config import DEFAULT_SAMPLER_STEPS, RESTORE_SAMPLER, SAMPLE_SAMPLER
+
+    sample = ("sample", tiny_model_path, "--n", 100, "--device", "cpu", "-o", tmp_path / "g.nc", "--dry-run")
+    restore = ("restore", tiny_model_path, traj_path, "--from-time", 0.3, "--device", "cpu", "-o", tmp_path / "r.nc")
+    cases = [
+        (sample, f"{SAMPLE_SAMPLER}, {DEFAULT_SAMPLER_STEPS[SAMPLE_SAMPLER]} steps"),
+        ((*sample, "--sampler", "em"), "euler-maruyama, 500 steps"),
+        ((*sample, "--sampler", "heun", "--steps", 7), "heun, 7 steps"),
+        ((*restore, "--dry-run"), f"{RESTORE_SAMPLER}, 500 steps"),
+        ((*restore, "--dry-run", "--sampler", "heun"), "heun, 100 steps"),
+    ]
+    for args, fragment in cases:
+        code, out, err = run(*args, capsys=capsys)
+        assert code == 0, err
+        assert fragment in out, (args, out)
+    assert list(tmp_path.iterdir()) == []
+    # the help text names the same defaults (written out so that the CLI does not import torch)
+    for command, default in ((cli_model.sample_command, SAMPLE_SAMPLER), (cli_model.restore_command, RESTORE_SAMPLER)):
+        helps = {p.name: p.help for p in command.params}
+        assert f"[default: {default}]" in helps["sampler_name"]
 
 
 def test_non_checkpoint_models_are_named(tmp_path, traj_path, capsys):
