@@ -74,6 +74,15 @@ def euler_update(x, f, a, c, m, b, z):
 
 
 @njit(**_INLINE)
+def first_bad_code(codes):
+    """The first status code other than ``OK`` in a chunk's codes (``OK`` if none)."""
+    for c in range(codes.shape[0]):
+        if codes[c] != OK:
+            return codes[c]
+    return np.int64(OK)
+
+
+@njit(**_INLINE)
 def check(xn, drift, max_drift):
     """Status code of one updated coordinate."""
     if not (np.abs(xn) < np.inf):
@@ -932,11 +941,7 @@ def advance_general(
                     max_drift,
                 )
         p, pn = pn, p
-        worst = OK
-        for c in range(n_chunks):
-            if codes[c] != OK:
-                worst = codes[c]
-                break
+        worst = first_bad_code(codes)
         if worst != OK:
             status[0] = s
             status[1] = worst

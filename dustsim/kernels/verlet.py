@@ -31,7 +31,7 @@ from numba import get_num_threads, get_thread_id, njit, prange, types
 from numba.extending import overload
 
 from .cells import CHUNK, cell_of, counting_sort, grid_setup, max_cells_for, neighbour_ranges
-from .euler import cast_like, euler_update
+from .euler import cast_like, euler_update, first_bad_code
 from .forces import FORCE_OVERFLOW, NOT_FINITE, OK, PAIR_NONE, TOO_FAR, axis_params, pair_fixed, separable_force
 from .options import INLINE as _INLINE
 from .options import JIT as _JIT
@@ -312,23 +312,26 @@ def _grid_for(p, box, rl, eps):
 
 # ----------------------------------------------------------------------- one step
 @njit(**_INLINE)
-def _pair_at(p, k, j, d, box, pair, rc2, scale, limit):
-    """Fixed-point force of ``j`` on ``k`` (axis-major ``p``), zero beyond ``rc``: ``(q0, q1, q2, overflow)``."""
-    kinds, length, half = box.kinds, box.length, box.half
-    zero = np.int64(0)
-    dx0 = displacement(p[0, k], p[0, j], kinds[0], length[0], half[0])
+def _separation(xk0, xk1, xk2, p, j, d, kinds, length, half):
+    """``(dx0, dx1, dx2, r2)``: displacement from particle ``j`` (of axis-major ``p``) to the point ``xk``."""
+    dx0 = displacement(xk0, p[0, j], kinds[0], length[0], half[0])
     r2 = dx0 * dx0
     dx1 = dx0
     dx2 = dx0
     if d > 1:
-        dx1 = displacement(p[1, k], p[1, j], kinds[1], length[1], half[1])
+        dx1 = displacement(xk1, p[1, j], kinds[1], length[1], half[1])
         r2 = r2 + dx1 * dx1
     if d > 2:
-        dx2 = displacement(p[2, k], p[2, j], kinds[2], length[2], half[2])
+        dx2 = displacement(xk2, p[2, j], kinds[2], length[2], half[2])
         r2 = r2 + dx2 * dx2
-    if r2 < rc2:  # most candidates are beyond rc: skip the formula
-        return pair_fixed(dx0, dx1, dx2, r2, d, rc2, pair.kind, pair.Q, scale, limit)
-    return zero, zero, zero, False
+    return dx0, dx1, dx2, r2
+
+
+@njit(**_INLINE)
+def _position(p, k, d):
+    """Coordinates of particle ``k`` of axis-major ``p`` as three scalars (unused axes repeat axis 0)."""
+    x0 = p[0, k]
+    return x0, (p[1, k] if d > 1 else x0), (p[2, k] if d > 2 else x0)
 
 
 @njit(parallel=True, **_JIT)
@@ -364,21 +367,10 @@ def _pair_phase(p, lists, box, pair, acc, bad_chunks, noise):
         bad = False
         for k in range(k_lo, k_hi):
             a0 = a1 = a2 = zero
-            xk0 = p[0, k]
-            xk1 = p[1, k] if d > 1 else xk0
-            xk2 = p[2, k] if d > 2 else xk0
+            xk0, xk1, xk2 = _position(p, k, d)
             for t in range(begin[k], end[k]):
                 j = nbr[t]
-                dx0 = displacement(xk0, p[0, j], kinds[0], length[0], half[0])
-                r2 = dx0 * dx0
-                dx1 = dx0
-                dx2 = dx0
-                if d > 1:
-                    dx1 = displacement(xk1, p[1, j], kinds[1], length[1], half[1])
-                    r2 = r2 + dx1 * dx1
-                if d > 2:
-                    dx2 = displacement(xk2, p[2, j], kinds[2], length[2], half[2])
-                    r2 = r2 + dx2 * dx2
+                dx0, dx1, dx2, r2 = _separation(xk0, xk1, xk2, p, j, d, kinds, length, half)
                 if r2 < rc2:  # most candidates are beyond rc: skip the formula
                     q0, q1, q2, b = pair_fixed(dx0, dx1, dx2, r2, d, rc2, pair.kind, pair.Q, scale, limit)
                     a0 += q0
@@ -409,8 +401,10 @@ def _pair_flags(p, lists, box, pair, flags):
     limit = cast_like(x00, 2.0**24)
     flags[:] = False
     for k in range(n):
+        xk0, xk1, xk2 = _position(p, k, d)
         for t in range(begin[k], end[k]):
-            if _pair_at(p, k, nbr[t], d, box, pair, rc2, scale, limit)[3]:
+            dx0, dx1, dx2, r2 = _separation(xk0, xk1, xk2, p, nbr[t], d, box.kinds, box.length, box.half)
+            if pair_fixed(dx0, dx1, dx2, r2, d, rc2, pair.kind, pair.Q, scale, limit)[3]:
                 flags[k] = True
                 flags[nbr[t]] = True
 
@@ -756,11 +750,7 @@ def _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, t
         )
         fresh = False
         p, pn = pn, p
-        worst = OK
-        for c in range(n_chunks):
-            if codes[c] != OK:
-                worst = codes[c]
-                break
+        worst = first_bad_code(codes)
         if worst != OK:
             status[0] = s
             status[1] = worst
