@@ -221,6 +221,7 @@ def run_dustsim(
     seed: int,
     workdir: Path,
     n_gen: int,
+    network: dict,
 ):
     import dustsim
     from dustsim.model import model_log_likelihood, sample, train
@@ -231,7 +232,7 @@ def run_dustsim(
     set_threads(threads)
     res = train(
         traj,
-        network=DUSTSIM_NETWORK,
+        network=network,
         training={"max_time": budget, "seed": seed, "device": "cpu", "threads": threads, "checkpoint_every": 0},
     )
     ll = model_log_likelihood(res.model, test_x, seed=0).log_likelihood.values
@@ -413,8 +414,7 @@ def main() -> int:
     parser.add_argument("--check-laws", action="store_true", help="only check the exact laws (no peers needed)")
     add_self_check_argument(parser)
     args = parser.parse_args()
-    global DUSTSIM_NETWORK  # read by run_dustsim and the table header
-    DUSTSIM_NETWORK = DUSTSIM_NETWORKS[args.dustsim_network]
+    network = DUSTSIM_NETWORKS[args.dustsim_network]
     enable_self_check(args.self_check)
     all_laws = laws()
     names = args.datasets or list(all_laws)
@@ -430,9 +430,9 @@ def main() -> int:
     budgets = args.budgets or ([5.0] if args.quick else [60.0, 180.0])
     n_train, n_test, n_gen = (4000, 300, 1000) if args.quick else (20000, 2000, 2000)
     methods: dict[str, Callable] = {
-        "dustsim-vp": lambda *a: run_dustsim("vp", *a[:3], args.threads, a[3], workdir, a[4]),
-        "dustsim-ve": lambda *a: run_dustsim("ve", *a[:3], args.threads, a[3], workdir, a[4]),
-        "dustsim-fm": lambda *a: run_dustsim("fm", *a[:3], args.threads, a[3], workdir, a[4]),
+        "dustsim-vp": lambda *a: run_dustsim("vp", *a[:3], args.threads, a[3], workdir, a[4], network),
+        "dustsim-ve": lambda *a: run_dustsim("ve", *a[:3], args.threads, a[3], workdir, a[4], network),
+        "dustsim-fm": lambda *a: run_dustsim("fm", *a[:3], args.threads, a[3], workdir, a[4], network),
         "torchcfm-otcfm": run_torchcfm,
         "meta-flow_matching": run_meta_fm,
         "diffusers-ddpm": run_diffusers,
@@ -446,7 +446,7 @@ def main() -> int:
         flush=True,
     )
     print(
-        f"# dustsim rows: training defaults under max_time = budget (no step cap), network defaults + {DUSTSIM_NETWORK}"
+        f"# dustsim rows: training defaults under max_time = budget (no step cap), network defaults + {network}"
         " (docs/model.md, the configuration for sharp structure; the same on every data set)",
         flush=True,
     )
@@ -494,7 +494,7 @@ def main() -> int:
     print_table(
         "league: NLL gap (nats, NLL - exact entropy, paired), energy distance / noise floor, "
         "support precision (fraction outside; perfect 0.01); dustsim rows: training defaults, "
-        f"max_time = budget, network defaults + {DUSTSIM_NETWORK} (docs/model.md)",
+        f"max_time = budget, network defaults + {network} (docs/model.md)",
         rows,
         ["dataset", "budget_s", "method", "steps", "NLL_gap", "NLL_gap_se", "ED_over_floor", "outside", "wall_s"],
     )
