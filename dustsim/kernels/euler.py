@@ -21,7 +21,9 @@ Two kernels share that update, bit for bit:
 ``advance_general``
     Pair forces (cell list rebuilt every step) and/or a user force (a ``cfunc`` called
     per particle). Particles are kept sorted by cell internally (the ``order`` array
-    carries that memory order between calls); the results do not depend on it.
+    carries that memory order between calls); the results do not depend on it. Runs use
+    :mod:`dustsim.kernels.verlet` (neighbour lists), which must give the same bits: this
+    kernel is the simpler reference the tests hold it to.
 
 The step-size guard stops at the first step where a position is not finite, a particle's
 deterministic displacement ``|M F|`` exceeds ``max_drift``, or a pair force exceeds the
@@ -53,8 +55,6 @@ from .rng import PER_CALL_F32, PER_CALL_F64, box_muller_f32, counter_words, norm
 from .space import FREE, PERIODIC, wrap
 
 BLOCK = 2048
-#: below this many chunks of particles the general kernel runs its steps serially
-MIN_PARALLEL_CHUNKS = 8
 
 #: signature of a user force: ``f(x_ptr, out_ptr, d)`` adds the force at ``x`` to ``out``
 USER_FORCE_SIG = types.void(types.CPointer(types.float64), types.CPointer(types.float64), types.intp)
@@ -846,100 +846,52 @@ def advance_general(
         s = step0 + j
         n_cells = nc[0] * nc[1] * nc[2]
         per_chunk = (n_cells + n_chunks - 1) // n_chunks
-        if n_chunks >= MIN_PARALLEL_CHUNKS:
-            _parallel_step(
-                codes,
-                per_chunk,
-                n_cells,
-                p,
-                pn,
-                img,
-                ids,
-                lab,
-                mf,
-                bf,
-                z,
-                start,
-                nc,
-                grid_fixed,
-                origin,
-                hinv,
-                cell,
-                ext,
-                d,
-                j,
-                s,
-                A,
-                C,
-                M,
-                B,
-                P,
-                flags,
-                kinds,
-                lo,
-                length,
-                hi,
-                half,
-                pair_kind,
-                Q,
-                rc2,
-                scale,
-                limit,
-                inv_scale,
-                user,
-                has_user,
-                words,
-                k0,
-                k1,
-                max_drift,
-            )
-        else:  # a parallel region per step costs more than it gains for a few chunks
-            for c in range(n_chunks):
-                codes[c] = _step_cells(
-                    min(n_cells, c * per_chunk),
-                    min(n_cells, (c + 1) * per_chunk),
-                    p,
-                    pn,
-                    img,
-                    ids,
-                    lab,
-                    mf,
-                    bf,
-                    z,
-                    start,
-                    nc,
-                    grid_fixed,
-                    origin,
-                    hinv,
-                    cell,
-                    ext[c],
-                    d,
-                    j,
-                    s,
-                    A,
-                    C,
-                    M,
-                    B,
-                    P,
-                    flags,
-                    kinds,
-                    lo,
-                    length,
-                    hi,
-                    half,
-                    pair_kind,
-                    Q,
-                    rc2,
-                    scale,
-                    limit,
-                    inv_scale,
-                    user,
-                    has_user,
-                    words,
-                    k0,
-                    k1,
-                    max_drift,
-                )
+        _parallel_step(
+            codes,
+            per_chunk,
+            n_cells,
+            p,
+            pn,
+            img,
+            ids,
+            lab,
+            mf,
+            bf,
+            z,
+            start,
+            nc,
+            grid_fixed,
+            origin,
+            hinv,
+            cell,
+            ext,
+            d,
+            j,
+            s,
+            A,
+            C,
+            M,
+            B,
+            P,
+            flags,
+            kinds,
+            lo,
+            length,
+            hi,
+            half,
+            pair_kind,
+            Q,
+            rc2,
+            scale,
+            limit,
+            inv_scale,
+            user,
+            has_user,
+            words,
+            k0,
+            k1,
+            max_drift,
+        )
         p, pn = pn, p
         worst = first_bad_code(codes)
         if worst != OK:
