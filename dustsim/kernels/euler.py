@@ -22,7 +22,7 @@ Two kernels share that update, bit for bit:
     Pair forces (cell list rebuilt every step) and/or a user force (a ``cfunc`` called
     per particle). Particles are kept sorted by cell internally (the ``order`` array
     carries that memory order between calls); the results do not depend on it. Runs use
-    :mod:`dustsim.kernels.verlet` (neighbour lists), which must give the same bits: this
+    ``dustsim.kernels.verlet`` (neighbour lists), which must give the same bits: this
     kernel is the simpler reference the tests hold it to.
 
 The step-size guard stops at the first step where a position is not finite, a particle's
