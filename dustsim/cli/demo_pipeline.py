@@ -214,9 +214,8 @@ def run_demo(
                 "checkpoint_every": 0,
                 "log_every": max(1, steps // 50),
             }
-            network = {"kind": "resmlp", "width": 128, "depth": 3}
-            if name == "text":  # thin strokes: Fourier position features keep the glyphs sharp (docs/model.md)
-                network.update(fourier_features=16, fourier_max_frequency=128.0)
+            network = {"kind": "resmlp", "width": 128, "depth": 3}  # with the default Fourier features
+            if name == "text":
                 training["patience"] = settings.text_patience
             train(fwd[name], path, network=network, training=training, progress=progress, history="demo: train")
             models[name] = load_model(path, device=device)

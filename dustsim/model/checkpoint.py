@@ -147,8 +147,7 @@ def build_module(meta: dict[str, Any]) -> nn.Module:
     A score model with the ``equilibrium`` baseline needs the forward SDE: ConfigError
     when the process's drift is unknown (register it with :func:`dustsim.model.register_sde`).
     """
-    # checkpoints from before Fourier position features had none, whatever today's default
-    net_cfg = NetworkConfig.from_dict({"fourier_features": 0, **meta["network"]}, source="checkpoint")
+    net_cfg = NetworkConfig.from_checkpoint(meta["network"])
     net = make_network(net_cfg.kind, int(meta["dim"]), **net_cfg.options())
     if meta["kind"] == "denoiser":
         return Denoiser(net, float(meta["sigma_data"]), np.asarray(meta["data_mean"], dtype=np.float64))

@@ -109,19 +109,27 @@ def _choice(table: str, name: str, value: Any, choices: tuple[str, ...]) -> None
     choice(value, name, choices, f"[{table}]")
 
 
+#: network settings added after checkpoints were first written, at the values those checkpoints were trained
+#: with (none of them had Fourier position features, nor their damping)
+CHECKPOINT_NETWORK_DEFAULTS: dict[str, Any] = {"fourier_features": 0, "fourier_damping": False}
+
+
 @dataclass
 class NetworkConfig(_Table):
     """The network: ``kind`` (``mlp`` or ``resmlp``), ``width``, ``depth``, ``embedding_dim``, ``activation``,
-    ``fourier_features`` (frequencies per coordinate of the input's Fourier features, 0: none) and
-    ``fourier_max_frequency`` (the largest, in 1 / units of the preconditioned input)."""
+    ``fourier_features`` (frequencies per coordinate of the input's Fourier features, 0: none),
+    ``fourier_max_frequency`` (the largest, in 1 / units of the preconditioned input) and
+    ``fourier_damping`` (scale each feature by the factor by which the noise damps its frequency,
+    :class:`~dustsim.model.networks.PositionFeatures`)."""
 
     kind: str = "resmlp"
     width: int = 128
     depth: int = 3
     embedding_dim: int = 64
     activation: str = "silu"
-    fourier_features: int = 0
+    fourier_features: int = 16
     fourier_max_frequency: float = 64.0
+    fourier_damping: bool = True
     _table = "network"
 
     def validate(self) -> None:
@@ -136,6 +144,13 @@ class NetworkConfig(_Table):
             raise ConfigError(f"[network] embedding_dim must be even, got {self.embedding_dim}")
         _check("network", "fourier_features", self.fourier_features, int, 0)
         _check("network", "fourier_max_frequency", self.fourier_max_frequency, float, 0, strict=True)
+        if not isinstance(self.fourier_damping, bool):
+            raise ConfigError(f"[network] fourier_damping must be true or false, got {self.fourier_damping!r}")
+
+    @classmethod
+    def from_checkpoint(cls, saved: dict[str, Any]) -> NetworkConfig:
+        """The network of a checkpoint; keys it predates take the value that reproduces its network."""
+        return cls.from_dict({**CHECKPOINT_NETWORK_DEFAULTS, **saved}, source="checkpoint")
 
     def options(self) -> dict[str, Any]:
         """Keyword arguments of :func:`dustsim.model.networks.make_network` (without ``kind``)."""

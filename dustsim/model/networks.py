@@ -12,7 +12,9 @@ replace them inside :class:`dustsim.model.preconditioning.Denoiser` or
 - :class:`PositionFeatures`: ``x`` and, optionally, sines and cosines of every coordinate at
   fixed geometric frequencies (Fourier features, Tancik et al. 2020): they let a small MLP
   draw sharp edges (thin glyph strokes, rings, image contours) that it would otherwise
-  smooth over (its spectral bias).
+  smooth over (its spectral bias). With damping, each feature is scaled by the factor by
+  which Gaussian noise of the current level damps its frequency in the noisy density, so
+  fine frequencies are open only at the low noise levels where the data has them.
 - :class:`MLP`: ``[x, embedding] -> width -> ... -> d``.
 - :class:`ResidualMLP`: pre-activation residual blocks; the embedding is added in every
   block; the last layer starts at zero, so an untrained network outputs 0.
@@ -61,7 +63,14 @@ class FourierEmbedding(nn.Module):
 
 
 class PositionFeatures(nn.Module):
-    """``[x, sin(w_k x_j), cos(w_k x_j)]`` for ``k < frequencies``, ``w_k`` geometric in ``[1, max_frequency]``.
+    """``[x, a_k sin(w_k x_j), a_k cos(w_k x_j)]`` for ``k < frequencies``, ``w_k`` geometric in ``[1, max_frequency]``.
+
+    Without damping ``a_k = 1``. With damping, given the standard deviation ``s`` of the noise in
+    the input (in input units), ``a_k = exp(-(w_k s)^2 / 2)``: the factor by which convolving a
+    density with ``N(0, s^2)`` multiplies its Fourier component at angular frequency ``w_k``.
+    The noisy density has no structure at frequencies the noise has damped away, so such a
+    feature could only carry fitting noise into the score; at high noise levels the features
+    close, from the finest frequency down, and the network is the plain smooth MLP there.
 
     Parameters
     ----------
@@ -72,12 +81,15 @@ class PositionFeatures(nn.Module):
     max_frequency : float
         Largest angular frequency (1 / units of the network input, which the
         preconditioning scales to about unit variance).
+    damping : bool
+        Scale the features by the noise's damping factor (``forward`` needs the noise level).
     """
 
     frequencies: torch.Tensor  # a buffer (registered in __init__), declared for type checkers
 
-    def __init__(self, dim: int, frequencies: int = 0, max_frequency: float = 64.0) -> None:
+    def __init__(self, dim: int, frequencies: int = 0, max_frequency: float = 64.0, damping: bool = False) -> None:
         super().__init__()
+        self.damping = damping
         if frequencies < 0 or max_frequency <= 0:
             raise ConfigError(f"need frequencies >= 0 and max_frequency > 0, got {frequencies}, {max_frequency}")
         freqs = (
@@ -89,12 +101,25 @@ class PositionFeatures(nn.Module):
         self.register_buffer("frequencies", freqs.to(torch.float32), persistent=False)
         self.size = dim * (1 + 2 * frequencies)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The features of positions ``x`` of shape ``(n, dim)``: shape ``(n, size)``."""
+    def forward(self, x: torch.Tensor, noise_std: torch.Tensor | None = None) -> torch.Tensor:
+        """The features of positions ``x`` of shape ``(n, dim)``: shape ``(n, size)``.
+
+        ``noise_std`` (shape ``(n,)`` or ``(1,)``, input units) is the noise level the damping
+        uses. With damping but no noise level (a score model of a process without a closed-form
+        kernel, :class:`~dustsim.model.preconditioning.ScoreNet`), the sines and cosines are 0:
+        nothing says which frequencies the data still has, and undamped features carry fitting
+        noise into the score, so the network is the plain MLP."""
         if not len(self.frequencies):
             return x
-        arg = (x[..., :, None] * self.frequencies.to(x.dtype)).flatten(-2)
-        return torch.cat([x, torch.sin(arg), torch.cos(arg)], dim=-1)
+        if self.damping and noise_std is None:
+            return torch.cat([x, x.new_zeros(x.shape[:-1] + (self.size - x.shape[-1],))], dim=-1)
+        freqs = self.frequencies.to(x.dtype)
+        arg = x[..., :, None] * freqs  # (n, dim, frequencies)
+        sin, cos = torch.sin(arg), torch.cos(arg)
+        if self.damping:
+            damp = torch.exp(-0.5 * (noise_std.to(x.dtype).reshape(-1, 1, 1) * freqs) ** 2)
+            sin, cos = sin * damp, cos * damp
+        return torch.cat([x, sin.flatten(-2), cos.flatten(-2)], dim=-1)
 
 
 def _activation(name: str) -> nn.Module:
@@ -117,9 +142,12 @@ class MLP(nn.Module):
         Size of the Fourier embedding of ``c_noise``.
     activation : str
         ``silu``, ``gelu``, ``relu`` or ``tanh``.
-    fourier_features, fourier_max_frequency : int, float
+    fourier_features, fourier_max_frequency, fourier_damping : int, float, bool
         Fourier features of the input positions (:class:`~dustsim.model.networks.PositionFeatures`; 0: none).
     """
+
+    #: ``forward`` takes the noise level in input units (``noise_std``) for the features' damping
+    takes_noise_std = True
 
     def __init__(
         self,
@@ -130,10 +158,11 @@ class MLP(nn.Module):
         activation: str = "silu",
         fourier_features: int = 0,
         fourier_max_frequency: float = 64.0,
+        fourier_damping: bool = True,
     ) -> None:
         super().__init__()
         self.embedding = FourierEmbedding(embedding_dim)
-        self.features = PositionFeatures(dim, fourier_features, fourier_max_frequency)
+        self.features = PositionFeatures(dim, fourier_features, fourier_max_frequency, fourier_damping)
         layers: list[nn.Module] = []
         size = self.features.size + embedding_dim
         for _ in range(depth):
@@ -142,10 +171,11 @@ class MLP(nn.Module):
         layers.append(nn.Linear(size, dim))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
-        """The output for inputs ``x`` of shape ``(n, dim)`` at conditioning ``c_noise`` (``(n,)`` or ``(1,)``)."""
+    def forward(self, x: torch.Tensor, c_noise: torch.Tensor, noise_std: torch.Tensor | None = None) -> torch.Tensor:
+        """The output for inputs ``x`` of shape ``(n, dim)`` at conditioning ``c_noise`` (``(n,)`` or ``(1,)``)
+        and, optionally, the noise level in input units ``noise_std`` (same shape as ``c_noise``)."""
         emb = self.embedding(c_noise).to(x.dtype)
-        return self.net(torch.cat([self.features(x), emb.expand(x.shape[0], -1)], dim=-1))
+        return self.net(torch.cat([self.features(x, noise_std), emb.expand(x.shape[0], -1)], dim=-1))
 
 
 class ResidualBlock(nn.Module):
@@ -177,9 +207,12 @@ class ResidualMLP(nn.Module):
         Size of the Fourier embedding of ``c_noise``.
     activation : str
         ``silu``, ``gelu``, ``relu`` or ``tanh``.
-    fourier_features, fourier_max_frequency : int, float
+    fourier_features, fourier_max_frequency, fourier_damping : int, float, bool
         Fourier features of the input positions (:class:`~dustsim.model.networks.PositionFeatures`; 0: none).
     """
+
+    #: ``forward`` takes the noise level in input units (``noise_std``) for the features' damping
+    takes_noise_std = True
 
     def __init__(
         self,
@@ -190,20 +223,22 @@ class ResidualMLP(nn.Module):
         activation: str = "silu",
         fourier_features: int = 0,
         fourier_max_frequency: float = 64.0,
+        fourier_damping: bool = True,
     ) -> None:
         super().__init__()
         self.embedding = FourierEmbedding(embedding_dim)
         self.embed = nn.Sequential(nn.Linear(embedding_dim, width), _activation(activation), nn.Linear(width, width))
-        self.features = PositionFeatures(dim, fourier_features, fourier_max_frequency)
+        self.features = PositionFeatures(dim, fourier_features, fourier_max_frequency, fourier_damping)
         self.inp = nn.Linear(self.features.size, width)
         self.blocks = nn.ModuleList(ResidualBlock(width, width, activation) for _ in range(depth))
         self.act = _activation(activation)
         self.out = nn.Linear(width, dim)
 
-    def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
-        """The output for inputs ``x`` of shape ``(n, dim)`` at conditioning ``c_noise`` (``(n,)`` or ``(1,)``)."""
+    def forward(self, x: torch.Tensor, c_noise: torch.Tensor, noise_std: torch.Tensor | None = None) -> torch.Tensor:
+        """The output for inputs ``x`` of shape ``(n, dim)`` at conditioning ``c_noise`` (``(n,)`` or ``(1,)``)
+        and, optionally, the noise level in input units ``noise_std`` (same shape as ``c_noise``)."""
         emb = self.embed(self.embedding(c_noise).to(x.dtype))  # (n, width) or (1, width): broadcasts
-        h = self.inp(self.features(x)) + emb
+        h = self.inp(self.features(x, noise_std)) + emb
         for block in self.blocks:
             h = block(h, emb)
         return self.out(self.act(h))

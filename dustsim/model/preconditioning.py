@@ -72,7 +72,10 @@ class Denoiser(nn.Module):
             level = level.reshape(1)
         c_skip, c_out, c_in, c_noise = self.coefficients(level)
         centred = x_hat - self.data_mean
-        out = self.net(c_in[:, None] * centred, c_noise)
+        if getattr(self.net, "takes_noise_std", False):  # the noise level in the network's input units
+            out = self.net(c_in[:, None] * centred, c_noise, noise_std=level * c_in)
+        else:
+            out = self.net(c_in[:, None] * centred, c_noise)
         return self.data_mean + c_skip[:, None] * centred + c_out[:, None] * out
 
 

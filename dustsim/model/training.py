@@ -344,7 +344,7 @@ def _stop_rule(cfg: TrainConfig) -> str:
 def _check_resume(meta: dict[str, Any], fresh: dict[str, Any]) -> None:
     if meta["source"]["config"] != fresh["source"]["config"] or meta["dim"] != fresh["dim"]:
         raise ConfigError("cannot resume: the checkpoint was trained on another trajectory")
-    if NetworkConfig.from_dict({"fourier_features": 0, **meta["network"]}) != NetworkConfig.from_dict(fresh["network"]):
+    if NetworkConfig.from_checkpoint(meta["network"]) != NetworkConfig.from_dict(fresh["network"]):
         raise ConfigError("cannot resume: the network settings differ from the checkpoint's")
     free = {
         "steps",

@@ -66,14 +66,7 @@ def main() -> None:
             "threads": 1,
             **tr_over,
         }
-        network = {
-            "kind": "resmlp",
-            "width": 128,
-            "depth": 3,
-            "fourier_features": 16,
-            "fourier_max_frequency": 128.0,
-            **net_over,
-        }
+        network = {"kind": "resmlp", "width": 128, "depth": 3, **net_over}  # the demo's: the network defaults
         began = time.process_time()
         res = train(fwd, model_path, network=network, training=training)
         print(

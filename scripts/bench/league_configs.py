@@ -22,23 +22,51 @@ import numpy as np
 from common import print_table, set_threads
 from league import laws
 
-#: name -> (network table, training table) overrides of dustsim's defaults
+#: name -> (network table, training table) overrides of dustsim's defaults (the undamped Fourier
+#: configurations name ``fourier_damping: False``, so that they stay what they were when recorded)
 CONFIGS: dict[str, tuple[dict, dict]] = {
     "default": ({}, {}),
-    "fourier": ({"fourier_features": 16, "fourier_max_frequency": 64.0}, {}),
-    "fourier32": ({"fourier_features": 16, "fourier_max_frequency": 32.0}, {}),
-    "fourier16": ({"fourier_features": 16, "fourier_max_frequency": 16.0}, {}),
-    "fourier32-lik": ({"fourier_features": 16, "fourier_max_frequency": 32.0}, {"weighting": "likelihood"}),
-    "fourier32-loglevel": ({"fourier_features": 16, "fourier_max_frequency": 32.0}, {"time_sampling": "log-level"}),
-    "fourier32-ema": ({"fourier_features": 16, "fourier_max_frequency": 32.0}, {"ema_decay": 0.9995}),
-    "fourier32-b1024": ({"fourier_features": 16, "fourier_max_frequency": 32.0}, {"batch_size": 1024}),
-    "fourier32-lr4e-3": ({"fourier_features": 16, "fourier_max_frequency": 32.0}, {"lr": 4e-3}),
-    "fourier128": ({"fourier_features": 16, "fourier_max_frequency": 128.0}, {}),
-    "fourier-loglevel": ({"fourier_features": 16, "fourier_max_frequency": 64.0}, {"time_sampling": "log-level"}),
-    "fourier-lik": ({"fourier_features": 16, "fourier_max_frequency": 64.0}, {"weighting": "likelihood"}),
-    "fourier-ema": ({"fourier_features": 16, "fourier_max_frequency": 64.0}, {"ema_decay": 0.9995}),
-    "fourier-lr1e-3": ({"fourier_features": 16, "fourier_max_frequency": 64.0}, {"lr": 1e-3}),
-    "fourier8": ({"fourier_features": 8, "fourier_max_frequency": 16.0}, {}),
+    "fourier": ({"fourier_features": 16, "fourier_max_frequency": 64.0, "fourier_damping": False}, {}),
+    "fourier32": ({"fourier_features": 16, "fourier_max_frequency": 32.0, "fourier_damping": False}, {}),
+    "fourier16": ({"fourier_features": 16, "fourier_max_frequency": 16.0, "fourier_damping": False}, {}),
+    "fourier32-lik": (
+        {"fourier_features": 16, "fourier_max_frequency": 32.0, "fourier_damping": False},
+        {"weighting": "likelihood"},
+    ),
+    "fourier32-loglevel": (
+        {"fourier_features": 16, "fourier_max_frequency": 32.0, "fourier_damping": False},
+        {"time_sampling": "log-level"},
+    ),
+    "fourier32-ema": (
+        {"fourier_features": 16, "fourier_max_frequency": 32.0, "fourier_damping": False},
+        {"ema_decay": 0.9995},
+    ),
+    "fourier32-b1024": (
+        {"fourier_features": 16, "fourier_max_frequency": 32.0, "fourier_damping": False},
+        {"batch_size": 1024},
+    ),
+    "fourier32-lr4e-3": (
+        {"fourier_features": 16, "fourier_max_frequency": 32.0, "fourier_damping": False},
+        {"lr": 4e-3},
+    ),
+    "fourier32-damped": ({"fourier_features": 16, "fourier_max_frequency": 32.0, "fourier_damping": True}, {}),
+    "fourier64-damped": ({"fourier_features": 16, "fourier_max_frequency": 64.0, "fourier_damping": True}, {}),
+    "fourier128-damped": ({"fourier_features": 16, "fourier_max_frequency": 128.0, "fourier_damping": True}, {}),
+    "fourier128": ({"fourier_features": 16, "fourier_max_frequency": 128.0, "fourier_damping": False}, {}),
+    "fourier-loglevel": (
+        {"fourier_features": 16, "fourier_max_frequency": 64.0, "fourier_damping": False},
+        {"time_sampling": "log-level"},
+    ),
+    "fourier-lik": (
+        {"fourier_features": 16, "fourier_max_frequency": 64.0, "fourier_damping": False},
+        {"weighting": "likelihood"},
+    ),
+    "fourier-ema": (
+        {"fourier_features": 16, "fourier_max_frequency": 64.0, "fourier_damping": False},
+        {"ema_decay": 0.9995},
+    ),
+    "fourier-lr1e-3": ({"fourier_features": 16, "fourier_max_frequency": 64.0, "fourier_damping": False}, {"lr": 1e-3}),
+    "fourier8": ({"fourier_features": 8, "fourier_max_frequency": 16.0, "fourier_damping": False}, {}),
     "loglevel": ({}, {"time_sampling": "log-level"}),
     "wide": ({"width": 256}, {}),
     "lr1e-3": ({}, {"lr": 1e-3}),
