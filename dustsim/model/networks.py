@@ -112,7 +112,7 @@ class PositionFeatures(nn.Module):
         if not len(self.frequencies):
             return x
         if self.damping and noise_std is None:
-            return torch.cat([x, x.new_zeros(x.shape[:-1] + (self.size - x.shape[-1],))], dim=-1)
+            return torch.cat([x, x.new_zeros((*x.shape[:-1], self.size - x.shape[-1]))], dim=-1)
         freqs = self.frequencies.to(x.dtype)
         arg = x[..., :, None] * freqs  # (n, dim, frequencies)
         sin, cos = torch.sin(arg), torch.cos(arg)
