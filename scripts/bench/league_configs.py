@@ -25,7 +25,9 @@ from league import laws
 #: name -> (network table, training table) overrides of dustsim's defaults (the undamped Fourier
 #: configurations name ``fourier_damping: False``, so that they stay what they were when recorded)
 CONFIGS: dict[str, tuple[dict, dict]] = {
+    # "default": today's defaults (noise-damped features since 2026-12-01; in the records before, no features)
     "default": ({}, {}),
+    "no-features": ({"fourier_features": 0}, {}),
     "fourier": ({"fourier_features": 16, "fourier_max_frequency": 64.0, "fourier_damping": False}, {}),
     "fourier32": ({"fourier_features": 16, "fourier_max_frequency": 32.0, "fourier_damping": False}, {}),
     "fourier16": ({"fourier_features": 16, "fourier_max_frequency": 16.0, "fourier_damping": False}, {}),
