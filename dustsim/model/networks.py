@@ -116,7 +116,7 @@ class PositionFeatures(nn.Module):
         freqs = self.frequencies.to(x.dtype)
         arg = x[..., :, None] * freqs  # (n, dim, frequencies)
         sin, cos = torch.sin(arg), torch.cos(arg)
-        if self.damping:
+        if self.damping and noise_std is not None:
             damp = torch.exp(-0.5 * (noise_std.to(x.dtype).reshape(-1, 1, 1) * freqs) ** 2)
             sin, cos = sin * damp, cos * damp
         return torch.cat([x, sin.flatten(-2), cos.flatten(-2)], dim=-1)
