@@ -115,6 +115,44 @@ ARTIFACTS: dict[str, DemoArtifact] = {
 }
 
 
+#: the demo's random streams, one seed each (:func:`dustsim.streams.stage_seeds`)
+DEMO_STREAMS = ("text", "gmm", "train_text", "train_gmm", "sample", "restore", "analysis")
+
+
+def forward_arguments(name: str, settings: DemoSettings, seeds: dict[str, int]) -> dict[str, Any]:
+    """Keyword arguments of :func:`dustsim.simulate` for the demo's forward run of artifact ``name``."""
+    spec = ARTIFACTS[name]
+    return {
+        "init": spec["init"],
+        "artifact": spec["artifact"],
+        "n": settings.n,
+        "process": "vp",
+        "steps": settings.steps,
+        "record_every": settings.record_every,
+        "seed": seeds[name],
+    }
+
+
+def training_tables(
+    name: str, settings: DemoSettings, seeds: dict[str, int], device: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``[network]`` and ``[training]`` tables of the demo's score model of artifact ``name``."""
+    steps = settings.train_steps_text if name == "text" else settings.train_steps_gmm
+    training: dict[str, Any] = {
+        "steps": steps,
+        "batch_size": settings.batch_size,
+        "lr": 2e-3,
+        "warmup": max(1, min(200, steps // 5)),
+        "seed": seeds[f"train_{name}"],
+        "device": device,
+        "checkpoint_every": 0,
+        "log_every": max(1, steps // 50),
+    }
+    if name == "text":
+        training["patience"] = settings.text_patience
+    return {"kind": "resmlp", "width": 128, "depth": 3}, training  # with the default Fourier features
+
+
 def _half_buried_time(ds: Any) -> float:
     """The recorded time where signal and noise are equal (alpha = sigma): the artifact half buried."""
     alpha, sigma = ds["alpha"].values, ds["sigma"].values
@@ -175,24 +213,15 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     result = DemoResult(out, out / "report.html")
     stages = Stages(8, log)
-    seeds = stage_seeds(seed, ("text", "gmm", "train_text", "train_gmm", "sample", "restore", "analysis"))
+    seeds = stage_seeds(seed, DEMO_STREAMS)
 
     # 1. forward dust -------------------------------------------------------------------
     def forward() -> dict[str, Any]:
         runs = {}
-        for name, spec in ARTIFACTS.items():
+        for name in ARTIFACTS:
             path = out / f"forward_{name}.zarr"
             runs[name] = dustsim.simulate(
-                init=spec["init"],
-                artifact=spec["artifact"],
-                n=settings.n,
-                process="vp",
-                steps=settings.steps,
-                record_every=settings.record_every,
-                seed=seeds[name],
-                output=path,
-                progress=progress,
-                history="demo: forward",
+                **forward_arguments(name, settings, seeds), output=path, progress=progress, history="demo: forward"
             )
             result.files[f"forward_{name}"] = path
         return {k: v.load() for k, v in runs.items()}
@@ -202,21 +231,9 @@ def run_demo(
     # 2. score models -------------------------------------------------------------------
     def train_models() -> dict[str, Any]:
         models = {}
-        for name, steps in (("gmm", settings.train_steps_gmm), ("text", settings.train_steps_text)):
+        for name in ("gmm", "text"):
             path = out / f"model_{name}.pt"
-            training = {
-                "steps": steps,
-                "batch_size": settings.batch_size,
-                "lr": 2e-3,
-                "warmup": max(1, min(200, steps // 5)),
-                "seed": seeds[f"train_{name}"],
-                "device": device,
-                "checkpoint_every": 0,
-                "log_every": max(1, steps // 50),
-            }
-            network = {"kind": "resmlp", "width": 128, "depth": 3}  # with the default Fourier features
-            if name == "text":
-                training["patience"] = settings.text_patience
+            network, training = training_tables(name, settings, seeds, device)
             train(fwd[name], path, network=network, training=training, progress=progress, history="demo: train")
             models[name] = load_model(path, device=device)
             result.files[f"model_{name}"] = path

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 import dustsim
-from dustsim.cli.demo_pipeline import ARTIFACTS, DemoSettings
+from dustsim.cli.demo_pipeline import ARTIFACTS, DEMO_STREAMS, DemoSettings, forward_arguments, training_tables
 from dustsim.cli.demo_support import support_numbers
 from dustsim.model import load_model, sample, train
 from dustsim.streams import stage_seeds
@@ -34,39 +34,18 @@ def main() -> None:
     tr_over = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
     variants = json.loads(sys.argv[4]) if len(sys.argv) > 4 else [{}]
     s = DemoSettings.make(False)
-    seeds = stage_seeds(0, ("text", "gmm", "train_text", "train_gmm", "sample", "restore", "analysis"))
+    seeds = stage_seeds(0, DEMO_STREAMS)
     spec = ARTIFACTS["text"]
     work = Path(tempfile.gettempdir())
     fwd_path = work / "demo-text-forward.zarr"
     if not fwd_path.exists():
-        dustsim.simulate(
-            init=spec["init"],
-            artifact=spec["artifact"],
-            n=s.n,
-            process="vp",
-            steps=s.steps,
-            record_every=s.record_every,
-            seed=seeds["text"],
-            output=fwd_path,
-        )
+        dustsim.simulate(**forward_arguments("text", s, seeds), output=fwd_path)
     fwd = dustsim.open_trajectory(fwd_path).load()
     model_path = work / f"demo-text-{tag}.pt"
     if not model_path.exists():
-        steps = s.train_steps_text
-        training = {
-            "steps": steps,
-            "patience": s.text_patience,
-            "batch_size": s.batch_size,
-            "lr": 2e-3,
-            "warmup": max(1, min(200, steps // 5)),
-            "seed": seeds["train_text"],
-            "device": "cpu",
-            "checkpoint_every": 0,
-            "log_every": max(1, steps // 50),
-            "threads": 1,
-            **tr_over,
-        }
-        network = {"kind": "resmlp", "width": 128, "depth": 3, **net_over}  # the demo's: the network defaults
+        network, training = training_tables("text", s, seeds, "cpu")
+        network.update(net_over)
+        training.update({"threads": 1, **tr_over})
         began = time.process_time()
         res = train(fwd, model_path, network=network, training=training)
         print(
