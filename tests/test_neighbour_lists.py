@@ -1,8 +1,9 @@
 """Verlet neighbour lists (kernels/verlet.py): the same trajectory as the cell list rebuilt every step.
 
-The list changes only which candidate pairs are visited; the pair test ``r < rc`` and the
-fixed-point force sum are the cell list's, so positions and images must be equal bit for bit
-for any skin, rebuild schedule, thread count and split of the steps between calls.
+The list changes only which candidate pairs are visited (from the list, or by a search of
+the cells for particles that moved more than half the skin); the pair test ``r < rc`` and
+the fixed-point force sum are the cell list's, so positions and images must be equal bit
+for bit for any skin, rebuild schedule, thread count and split of the steps between calls.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def make_case(n, kinds, boxes, dtype, spec, steps, seed, noise=1.0, potential=No
 
 
 def run_lists(case, skin, step0=0, splits=()):
-    """Positions, images, status and list builds after ``advance_pairs`` (split into calls at ``splits``)."""
+    """Positions, images, status, list builds and fast particles after ``advance_pairs`` (split at ``splits``)."""
     x = case["x"].copy()
     d, n = x.shape
     parts = kv.Particles(np.zeros((d, n), np.int32), case["labels"], np.arange(n, dtype=np.int64))
@@ -78,9 +79,9 @@ def run_lists(case, skin, step0=0, splits=()):
     pair = kv.Pair(case["inter"].kind, case["Q"], float(case["inter"].cutoff), skin, case["eps"])
     A, C, M, B = case["steps"]
     edges = [0, *splits, A.shape[0]]
-    builds = 0
+    builds = made_fast = 0
     for a, b in itertools.pairwise(edges):
-        builds += kv.advance_pairs(
+        got = kv.advance_pairs(
             x,
             parts,
             kv.Steps(A[a:b], C[a:b], M[a:b], B[a:b]),
@@ -91,9 +92,11 @@ def run_lists(case, skin, step0=0, splits=()):
             case["max_drift"],
             status,
         )
+        builds += got[0]
+        made_fast += got[1]
         if status[0] >= 0:
             break
-    return x, parts.image, status, builds
+    return x, parts.image, status, builds, made_fast
 
 
 def run_cells(case, step0=0):
@@ -195,11 +198,14 @@ def test_result_does_not_depend_on_the_skin_or_the_rebuild_schedule(dtype):
     case = dense_case(dtype)
     ref = run_cells(case)
     builds = {}
+    made_fast = {}
     for skin in (0.05, 0.3, 1.0, 3.0):
         got = run_lists(case, skin)
         assert_same(got[:3], ref)
         builds[skin] = got[3]
+        made_fast[skin] = got[4]
     assert builds[0.05] > builds[1.0] > builds[3.0] >= 1  # the schedules really differ
+    assert made_fast[0.3] > 0 and made_fast[1.0] > 0  # and pairs of fast particles were searched for
 
 
 def test_particles_moving_far_between_rebuilds_trigger_them():
@@ -217,6 +223,7 @@ def test_split_calls_resume_bit_for_bit():
     whole = run_lists(case, 0.5)
     split = run_lists(case, 0.5, splits=(5, 6, 23))
     assert_same(split[:3], whole[:3])
+    assert whole[4] > 0 and split[4] > 0  # with fast particles in both
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs at least 2 Numba threads")
@@ -231,6 +238,7 @@ def test_neighbour_lists_do_not_depend_on_the_thread_count():
             two = run_lists(c, 0.3)
             assert_same(one[:3], two[:3])
             assert one[3] == two[3] > 1
+            assert one[4] == two[4] > 0
     finally:
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
@@ -291,7 +299,7 @@ def test_simulate_takes_the_neighbour_list_path_and_matches_the_cell_list(monkey
             max_drift,
             status,
         )
-        return 0
+        return 0, 0
 
     monkeypatch.setattr(kv, "advance_pairs", cells)
     reference = dustsim.simulate(**config)
@@ -301,9 +309,9 @@ def test_simulate_takes_the_neighbour_list_path_and_matches_the_cell_list(monkey
 
 def test_list_skin_is_bounded_by_the_cut_off():
     lo, hi = kv.SKIN_RANGE
-    assert kv.list_skin(1.0, 0.0, 10) == pytest.approx(lo)
-    assert kv.list_skin(1.0, 10.0, 10) == pytest.approx(hi)
-    assert kv.list_skin(2.0, 0.01, 10**6) > kv.list_skin(2.0, 0.01, 10**3)
+    assert kv.list_skin(1.0, 0.0) == pytest.approx(lo)
+    assert kv.list_skin(1.0, 10.0) == pytest.approx(hi)
+    assert kv.list_skin(2.0, 0.02) > kv.list_skin(2.0, 0.01)
 
 
 @pytest.mark.parametrize("failure", ["too far", "overflow"])

@@ -3,21 +3,25 @@
 The same update as :func:`dustsim.kernels.euler.advance_general`, bit for bit, but the pair
 loop visits a half list of neighbours within ``rc + skin`` (each pair once, under the
 particle of lower storage index) instead of the 3^d neighbour cells of a cell list rebuilt
-every step. The list (and the cell order in which particles are stored) is rebuilt only
-when some particle has moved more than about ``skin / 2`` since the last build; until then
-every pair closer than ``rc`` is in it. The pair loop still tests ``r^2 < rc^2`` with the
-same arithmetic as the cell list, and pair forces are summed in fixed point: the force of a
-pair is added to one particle and subtracted from the other (Newton's third law; exact,
-because the displacement is antisymmetric bit for bit and rounding to integers is odd),
-each thread into its own slice of the sums. Integer sums do not depend on their order, so
+every step. A particle that has moved more than about ``skin / 2`` since the last build
+becomes *fast*: its pairs leave the list and are found, until the next build, by a search
+of the build's cells around its current position. The list (and the cell order in which
+particles are stored) is rebuilt only when some particle has moved more than about
+``skin``, or when ``FAST_LIMIT`` of them are fast; until then every pair closer than ``rc``
+is in the list or in a fast particle's search. The pair loop still tests ``r^2 < rc^2``
+with the same arithmetic as the cell list, and pair forces are summed in fixed point: the
+force of a pair is added to one particle and subtracted from the other (Newton's third
+law; exact, because the displacement is antisymmetric bit for bit and rounding to
+integers is odd), each thread into its own slice of the sums. Integer sums do not depend on their order, so
 the set of contributing pairs and their sum — hence the trajectory — do not depend on the
 skin, on when the list is rebuilt, on the storage order or on the number of threads.
 
-Per step there are two parallel regions: pair forces (with the noise when a new Philox
-group starts), then the update (the slices summed, the Euler step and the displacement
-since the last build, in loops that vectorise). The noise of the four (float32) or two
-(float64) steps of one Philox call is drawn once and kept in storage order (drawn again,
-the same numbers, when a rebuild re-orders the particles); positions are kept axis-major.
+Per step there are two parallel regions (three while some particle is fast): pair forces
+(with the noise when a new Philox group starts), the fast particles' pairs, then the
+update (the slices summed, the Euler step and the displacement since the last build, in
+loops that vectorise). The noise of the four (float32) or two (float64) steps of one
+Philox call is drawn once and kept in storage order (drawn again, the same numbers, when
+a rebuild re-orders the particles); positions are kept axis-major.
 
 Arguments are grouped into tuples (see :func:`advance_pairs`), so that the kernel
 signature stays short."""
@@ -30,7 +34,7 @@ import numpy as np
 from numba import get_num_threads, get_thread_id, njit, prange, types
 from numba.extending import overload
 
-from .cells import CHUNK, cell_of, counting_sort, grid_setup, max_cells_for, neighbour_ranges
+from .cells import CHUNK, cell_coord, cell_of, counting_sort, grid_setup, max_cells_for, neighbour_ranges
 from .euler import cast_like, euler_update, first_bad_code
 from .forces import FORCE_OVERFLOW, NOT_FINITE, OK, PAIR_NONE, TOO_FAR, axis_params, pair_fixed, separable_force
 from .options import INLINE as _INLINE
@@ -44,6 +48,8 @@ LIST_MARGIN = 1e-5
 #: of a call guesses ``LIST_GUESS`` times the mean number of candidates (3^d cells' worth)
 LIST_HEADROOM = 1.2
 LIST_GUESS = 0.6
+#: fast particles per parallel task of their pair search
+FAST_GROUP = 64
 
 
 class Steps(NamedTuple):
@@ -171,15 +177,14 @@ def _list_chunk(p, grid, box, rl2, lists, stride, k_lo, k_hi):
     """Half-list neighbours (``j > k``) within ``rl`` of particles ``k_lo..k_hi``; entries found.
 
     ``p`` is axis-major, shape ``(d, n)``, sorted by cell. Particle ``k``'s neighbours of
-    higher storage index go to ``nbr[first[k]:stop[k]]`` (with ``own[t] = k`` beside them),
-    inside the region ``nbr[k_lo stride : k_hi stride]``, one after the other; when the
-    entries found exceed the region, the list is incomplete (the caller refills with a
-    larger ``stride``). ``grid`` is ``(cell, start, nc)``: the sorted cell of every
-    particle, the first particle of every cell, the cells per axis; ``lists`` is
-    ``(first, stop, nbr, own)``.
+    higher storage index go to ``nbr[first[k]:stop[k]]``, inside the region
+    ``nbr[k_lo stride : k_hi stride]``, one after the other; when the entries found exceed
+    the region, the list is incomplete (the caller refills with a larger ``stride``).
+    ``grid`` is ``(cell, start, nc)``: the sorted cell of every particle, the first particle
+    of every cell, the cells per axis; ``lists`` is ``(first, stop, nbr)``.
     """
     cell, start, nc = grid
-    first, stop, nbr, own = lists
+    first, stop, nbr = lists
     kinds, length, half = box.kinds, box.length, box.half
     d = p.shape[0]
     p0 = kinds[0] == PERIODIC
@@ -210,7 +215,6 @@ def _list_chunk(p, grid, box, rl2, lists, stride, k_lo, k_hi):
                 if r2 < rl2:
                     if t < room:
                         nbr[t] = j
-                        own[t] = k
                     t += 1
         stop[k] = min(t, room)
     return t - k_lo * stride
@@ -271,15 +275,15 @@ def _sort(cell, n_cells, start, dest, arrays):
 
 
 @njit(**_JIT)
-def build_list(p, grid, box, rl, begin, end, nbr, own):
+def build_list(p, grid, box, rl, begin, end, nbr):
     """Half neighbour list of cell-sorted, axis-major positions ``p`` (shape ``(d, n)``).
 
-    Particle ``k``'s neighbours ``j > k`` are ``nbr[begin[k]:end[k]]`` (int32), with
-    ``own[t] = k`` beside each entry. Holds every pair closer than ``rl`` once (tested in
-    float64 with a relative margin of ``LIST_MARGIN``); ``grid = (cell, start, nc)``
-    describes a cell grid with cells wider than that. One pass into ``nbr`` (reused when
-    large enough); if a chunk's region overflows, larger buffers (``LIST_HEADROOM`` over the
-    densest chunk) are made and filled again. Returns the buffers ``(nbr, own)``.
+    Particle ``k``'s neighbours ``j > k`` are ``nbr[begin[k]:end[k]]`` (int32). Holds
+    every pair closer than ``rl`` once (tested in float64 with a relative margin of
+    ``LIST_MARGIN``); ``grid = (cell, start, nc)`` describes a cell grid with cells wider
+    than that. One pass into ``nbr`` (reused when large enough); if a chunk's region
+    overflows, a larger buffer (``LIST_HEADROOM`` over the densest chunk) is made and
+    filled again. Returns the buffer ``nbr``.
     """
     n = p.shape[1]
     rl2 = (rl * (1.0 + LIST_MARGIN)) ** 2
@@ -287,7 +291,7 @@ def build_list(p, grid, box, rl, begin, end, nbr, own):
     need = np.zeros(n_chunks, dtype=np.int64)
     for _ in range(2):
         stride = np.int64(nbr.shape[0] // n)
-        _list_fill(p, grid, box, rl2, (begin, end, nbr, own), stride, need)
+        _list_fill(p, grid, box, rl2, (begin, end, nbr), stride, need)
         densest = 0.0
         full = False
         for c in range(n_chunks):
@@ -295,10 +299,8 @@ def build_list(p, grid, box, rl, begin, end, nbr, own):
             densest = max(densest, need[c] / size)
             full = full or need[c] > size * stride
         if not full:
-            return nbr, own
-        size = n * (np.int64(np.ceil(densest * LIST_HEADROOM)) + 2)
-        nbr = np.empty(size, dtype=np.int32)
-        own = np.empty(size, dtype=np.int32)
+            return nbr
+        nbr = np.empty(n * (np.int64(np.ceil(densest * LIST_HEADROOM)) + 2), dtype=np.int32)
     raise RuntimeError("neighbour list: a refill with the measured size overflowed")
 
 
@@ -409,6 +411,154 @@ def _pair_flags(p, lists, box, pair, flags):
                 flags[nbr[t]] = True
 
 
+# ------------------------------------------------------------------ fast particles
+# A particle that has moved more than ``skin / 2`` since the build ("fast") could meet a
+# partner the list lacks. Instead of rebuilding every list at once, its pairs leave the
+# list (:func:`_mark_fast`) and are found each step by a search of the build's cells
+# around its current position (:func:`_fast_pair_phase`), until the next build. The search
+# covers every partner closer than ``rc`` while no particle has moved more than ``skin``
+# (cells are at least ``rc + skin`` wide; a partner ``j`` lies within ``rc + move_j`` of
+# its position at the build), so the pairs summed — hence the trajectory — stay exactly
+# those closer than ``rc``. A global rebuild then waits for the largest move to reach
+# ``skin`` or for ``FAST_LIMIT`` of the particles to be fast, rather than for the largest
+# of N moves to reach ``skin / 2``: the wait no longer shrinks like 1 / ln N.
+
+
+@njit(**_INLINE)
+def _periodic_axes(box, d):
+    kinds = box.kinds
+    return kinds[0] == PERIODIC, d > 1 and kinds[1] == PERIODIC, d > 2 and kinds[2] == PERIODIC
+
+
+@njit(**_INLINE)
+def _cells_around(p, i, cells, box, rlo, rhi):
+    """Slices of the build's sorted particles in the cells next to the *current* position of ``i``; their number."""
+    origin, hinv, nc, start = cells
+    d = p.shape[0]
+    c0 = cell_coord(p[0, i], origin[0], hinv[0], nc[0])
+    c1 = cell_coord(p[1, i], origin[1], hinv[1], nc[1]) if d > 1 else np.int64(0)
+    c2 = cell_coord(p[2, i], origin[2], hinv[2], nc[2]) if d > 2 else np.int64(0)
+    p0, p1, p2 = _periodic_axes(box, d)
+    return neighbour_ranges(c0, c1, c2, nc, p0, p1, p2, start, rlo, rhi)
+
+
+@njit(**_INLINE)
+def _counts_once(i, j, fast):
+    """Whether the search from fast particle ``i`` sums its pair with ``j`` (a pair of two fast ones once)."""
+    return j != i and (j > i or not fast[j])
+
+
+@njit(**_JIT)
+def _mark_fast(new_fast, new_count, fast, fast_ids, n_fast, lists, grid, box):
+    """Make the particles in ``new_fast`` fast: out of every list (theirs and their owners'); the fast count.
+
+    ``new_fast[c * CHUNK : c * CHUNK + new_count[c]]`` are chunk ``c``'s new ones (cleared
+    here). A pair is listed once, under its owner of lower storage index, which lies in a
+    cell next to the particle's cell at the build (``grid = (cell, start, nc)``); it is
+    swapped with the owner's last entry. Serial: few particles, a few dozen entries each.
+    """
+    begin, end, nbr = lists
+    cell, start, nc = grid
+    d = box.kinds.shape[0]
+    p0, p1, p2 = _periodic_axes(box, d)
+    rlo = np.empty(18, dtype=np.int64)
+    rhi = np.empty(18, dtype=np.int64)
+    for c in range(new_count.shape[0]):
+        for u in range(new_count[c]):
+            i = new_fast[c * CHUNK + u]
+            fast[i] = True
+            fast_ids[n_fast] = i
+            n_fast += 1
+            end[i] = begin[i]
+            c0, c1, c2 = _cell_coords(cell[i], nc)
+            count = neighbour_ranges(c0, c1, c2, nc, p0, p1, p2, start, rlo, rhi)
+            for r in range(count):
+                for k in range(rlo[r], min(rhi[r], i)):
+                    for t in range(begin[k], end[k]):
+                        if nbr[t] == i:
+                            end[k] -= 1
+                            nbr[t] = nbr[end[k]]
+                            break
+        new_count[c] = 0
+    return n_fast
+
+
+@njit(parallel=True, **_JIT)
+def _fast_pair_phase(p, fast_set, cells, box, pair, acc, bad_fast):
+    """Pair forces of the fast particles, found by a search of the cells (parallel over groups of them).
+
+    ``fast_set`` is ``(fast, fast_ids, n_fast)``; ``cells`` is ``(origin, hinv, nc, start)``
+    of the last build. As :func:`_pair_phase`: the force is added to the fast particle and
+    subtracted from its partner, in the thread's own slice of ``acc``; ``bad_fast[g]`` says
+    whether a force of group ``g`` overflowed.
+    """
+    fast, fast_ids, n_fast = fast_set
+    d = p.shape[0]
+    x00 = p[0, 0]
+    rc2 = cast_like(x00, pair.rc) * cast_like(x00, pair.rc)
+    scale = cast_like(x00, 2.0**32)
+    limit = cast_like(x00, 2.0**24)
+    zero = np.int64(0)
+    kinds, length, half = box.kinds, box.length, box.half
+    for g in prange((n_fast + FAST_GROUP - 1) // FAST_GROUP):
+        mine = acc[get_thread_id()]
+        m0 = mine[0]
+        m1 = mine[1] if d > 1 else mine[0]
+        m2 = mine[2] if d > 2 else mine[0]
+        rlo = np.empty(18, dtype=np.int64)
+        rhi = np.empty(18, dtype=np.int64)
+        bad = False
+        for u in range(g * FAST_GROUP, min(n_fast, (g + 1) * FAST_GROUP)):
+            i = fast_ids[u]
+            a0 = a1 = a2 = zero
+            xi0, xi1, xi2 = _position(p, i, d)
+            for r in range(_cells_around(p, i, cells, box, rlo, rhi)):
+                for j in range(rlo[r], rhi[r]):
+                    if not _counts_once(i, j, fast):
+                        continue
+                    dx0, dx1, dx2, r2 = _separation(xi0, xi1, xi2, p, j, d, kinds, length, half)
+                    if r2 < rc2:
+                        q0, q1, q2, b = pair_fixed(dx0, dx1, dx2, r2, d, rc2, pair.kind, pair.Q, scale, limit)
+                        a0 += q0
+                        m0[j] -= q0
+                        if d > 1:
+                            a1 += q1
+                            m1[j] -= q1
+                        if d > 2:
+                            a2 += q2
+                            m2[j] -= q2
+                        bad = bad or b
+            m0[i] += a0
+            if d > 1:
+                m1[i] += a1
+            if d > 2:
+                m2[i] += a2
+        bad_fast[g] = bad
+
+
+@njit(**_JIT)
+def _fast_pair_flags(p, fast_set, cells, box, pair, flags):
+    """:func:`_pair_flags` for the fast particles' pairs (adds to ``flags``)."""
+    fast, fast_ids, n_fast = fast_set
+    d = p.shape[0]
+    x00 = p[0, 0]
+    rc2 = cast_like(x00, pair.rc) * cast_like(x00, pair.rc)
+    scale = cast_like(x00, 2.0**32)
+    limit = cast_like(x00, 2.0**24)
+    rlo = np.empty(18, dtype=np.int64)
+    rhi = np.empty(18, dtype=np.int64)
+    for u in range(n_fast):
+        i = fast_ids[u]
+        xi0, xi1, xi2 = _position(p, i, d)
+        for r in range(_cells_around(p, i, cells, box, rlo, rhi)):
+            for j in range(rlo[r], rhi[r]):
+                if _counts_once(i, j, fast):
+                    dx0, dx1, dx2, r2 = _separation(xi0, xi1, xi2, p, j, d, box.kinds, box.length, box.half)
+                    if pair_fixed(dx0, dx1, dx2, r2, d, rc2, pair.kind, pair.Q, scale, limit)[3]:
+                        flags[i] = True
+                        flags[j] = True
+
+
 @njit(**_INLINE)
 def _pair_totals(acc, k_lo, k_hi, fpair, inv_scale):
     """Total pair force on particles ``k_lo..k_hi`` (the threads' slices of ``acc`` summed, then cleared).
@@ -494,7 +644,7 @@ def _first_code(p, pair_flag, k_lo, k_hi, fpair, fuser, has_user, z, slot, j, st
 
 
 @njit(parallel=True, **_JIT)
-def _step(state, pair_forces, j, slot, steps, forces, box, max_drift, codes, moved):
+def _step(state, pair_forces, j, slot, steps, forces, box, max_drift, codes, moved, watch, new_fast, new_count):
     """The update of every particle (parallel over chunks); per chunk a status code and the largest squared move.
 
     ``state`` is ``(p, pn, pref, img, ids, lab, z)`` (positions now, next and at the last
@@ -502,9 +652,14 @@ def _step(state, pair_forces, j, slot, steps, forces, box, max_drift, codes, mov
     and images axis-major); ``pair_forces`` is ``(acc, any_bad, pair_flag)`` from
     :func:`_pair_phase` and :func:`_pair_flags`; ``codes`` and
     ``moved`` (the largest squared move since the build) receive the results per chunk.
-    Per chunk: pair totals, then the update axis by axis in loops that vectorise.
+    ``watch`` is ``(fast, fast2)``: particles not yet fast whose squared move exceeds
+    ``fast2`` are written to ``new_fast`` from ``c * CHUNK`` on, their number to
+    ``new_count[c]`` (both passed on their own: Numba loses writes inside a parallel loop
+    to an array unpacked from a tuple and not read afterwards). Per chunk: pair totals,
+    then the update axis by axis in loops that vectorise.
     """
     p, pn, pref, img, _ids, lab, z = state
+    fast, fast2 = watch
     acc, any_bad, pair_flag = pair_forces
     d, n = p.shape
     A, C, M, B = steps
@@ -569,6 +724,13 @@ def _step(state, pair_forces, j, slot, steps, forces, box, max_drift, codes, mov
             )
         # squared moves are >= 0, so their order is that of their bits: an integer max vectorises
         moved[c] = r2.view(np.int64).max()
+        if r2.max() > fast2:
+            found = 0
+            for i in range(m_chunk):
+                if r2[i] > fast2 and not fast[k_lo + i]:
+                    new_fast[k_lo + found] = k_lo + i
+                    found += 1
+            new_count[c] = found
         code = OK
         if any_bad or nf or far:
             code = _first_code(
@@ -595,12 +757,28 @@ def rounding_margin(p, box, skin, eps):
 
 @njit(**_INLINE)
 def trigger_distance(skin, margin):
-    """Largest move since the last build that keeps the list complete: ``skin / 2`` less the rounding margin.
+    """Largest move since the last build that keeps a particle in the list: ``skin / 2`` less the rounding margin.
 
     Two particles each moved by less than ``skin / 2`` are at most ``skin`` closer than
-    at the build.
+    at the build; a particle that moves farther becomes fast (its pairs are searched for).
     """
     return 0.5 * skin - margin
+
+
+@njit(**_INLINE)
+def search_distance(skin, margin):
+    """Largest move since the last build that keeps the fast particles' search complete: ``skin``, less the margins.
+
+    Cells are at least ``rc + skin`` wide, so the cells next to a particle's position hold
+    every particle that was within ``rc + skin`` of it at the build.
+    """
+    return skin - 2.0 * margin
+
+
+@njit(**_INLINE)
+def _squared_threshold(distance):
+    """``distance**2``, or -1 (every move exceeds it) when rounding leaves no room."""
+    return distance * distance if distance > 0 else -1.0
 
 
 @njit(**_JIT)
@@ -657,8 +835,9 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
 
     Returns
     -------
-    int
-        How many times the neighbour list was built (for tests and benchmarks).
+    builds, made_fast : int
+        How many times the neighbour list was built, and how many particles had their pairs
+        searched for instead (fast ones), summed over the builds (for tests and benchmarks).
     """
     # the thread count is read here, not in the kernel: reading it there would stop Numba caching it
     return _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, get_num_threads())
@@ -672,7 +851,7 @@ def _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, t
     status[1] = OK
     n_steps = steps.A.shape[0]
     if n_steps == 0 or n == 0:
-        return 0
+        return 0, 0
     rc, skin, eps = pair.rc, pair.skin, pair.eps
     per = _per_call(x[0, 0])
     p = np.empty((d, n), dtype=x.dtype)
@@ -681,15 +860,15 @@ def _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, t
     img = np.empty((d, n), dtype=np.int32)
     ids = np.empty(n, dtype=np.int64)
     lab = np.empty(n, dtype=np.int32)
-    z = np.zeros((per, d, n), dtype=x.dtype)
+    z = np.empty((per, d, n), dtype=x.dtype)  # every slot is drawn at the first step (``fresh``)
     p2 = np.empty_like(p)
     img2 = np.empty_like(img)
     ids2 = np.empty_like(ids)
     lab2 = np.empty_like(lab)
     cell = np.empty(n, dtype=np.int64)
     dest = np.empty(n, dtype=np.int64)
-    start = np.zeros(max_cells_for(n) + 1, dtype=np.int64)
-    begin = np.zeros(n, dtype=np.int64)
+    start = np.empty(max_cells_for(n) + 1, dtype=np.int64)  # each sort writes the cells it uses
+    begin = np.zeros(n, dtype=np.int64)  # empty lists until the first build (none for a user force alone)
     end = np.zeros(n, dtype=np.int64)
     n_chunks = (n + CHUNK - 1) // CHUNK
     codes = np.zeros(n_chunks, dtype=np.int64)
@@ -698,6 +877,14 @@ def _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, t
     bad_chunks = np.zeros(n_chunks, dtype=np.bool_)
     acc = np.zeros((threads, d, n), dtype=np.int64)  # one slice per thread
     pair_flag = np.zeros(n, dtype=np.bool_)
+    fast = np.zeros(n, dtype=np.bool_)
+    fast_ids = np.empty(n, dtype=np.int64)
+    new_fast = np.empty(n, dtype=np.int64)
+    new_count = np.zeros(n_chunks, dtype=np.int64)
+    bad_fast = np.zeros(n // FAST_GROUP + 1, dtype=np.bool_)
+    n_fast = 0
+    fast_cap = np.int64(FAST_LIMIT * n)
+    origin, hinv, nc = np.zeros(3), np.zeros(3), np.ones(3, dtype=np.int64)
     _gather(x, parts.image, parts.labels, parts.order, p, img, ids, lab)
     pref[:] = p
     rl = rc + skin
@@ -705,12 +892,16 @@ def _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, t
     rebuild = has_pairs
     fresh = True
     nbr = np.empty(0, dtype=np.int32)
-    own = np.empty(0, dtype=np.int32)
-    trigger2 = 0.0 if has_pairs else np.inf
+    fast2 = 0.0 if has_pairs else np.inf
+    search2 = fast2
     builds = 0
+    made_fast = 0
     for j in range(n_steps):
         s = key.step0 + j
         if rebuild:
+            for u in range(n_fast):  # before the sort re-orders the particles
+                fast[fast_ids[u]] = False
+            n_fast = 0
             origin, hinv, nc = _grid_for(p, box, rl, eps)
             _bin(p, origin, hinv, nc, cell)
             _sort(cell, nc[0] * nc[1] * nc[2], start, dest, (p, img, ids, lab, p2, img2, ids2, lab2))
@@ -723,19 +914,25 @@ def _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, t
                 n_cells = nc[0] * nc[1] * nc[2]
                 guess = LIST_GUESS * (n / n_cells) * 3.0 ** min(d, 3) + 4.0
                 nbr = np.empty(n * np.int64(np.ceil(guess)), dtype=np.int32)
-                own = np.empty_like(nbr)
-            nbr, own = build_list(p, (cell, start, nc), box, rl, begin, end, nbr, own)
+            nbr = build_list(p, (cell, start, nc), box, rl, begin, end, nbr)
             pref[:] = p
-            trigger = trigger_distance(skin, rounding_margin(p, box, skin, eps))
-            trigger2 = trigger * trigger if trigger > 0 else -1.0
+            margin = rounding_margin(p, box, skin, eps)
+            fast2 = _squared_threshold(trigger_distance(skin, margin))
+            search2 = _squared_threshold(search_distance(skin, margin))
             rebuild = False
             builds += 1
         lists = (begin, end, nbr)
         noise = (fresh or s % per == 0, z, ids, s // per, key.words, key.k0, key.k1)
         _pair_phase(p, lists, box, pair, acc, bad_chunks, noise)
         any_bad = bad_chunks.any()
+        fast_set = (fast, fast_ids, n_fast)
+        cells = (origin, hinv, nc, start)
+        if n_fast > 0:
+            _fast_pair_phase(p, fast_set, cells, box, pair, acc, bad_fast)
+            any_bad = any_bad or bad_fast[: (n_fast + FAST_GROUP - 1) // FAST_GROUP].any()
         if any_bad:
             _pair_flags(p, lists, box, pair, pair_flag)
+            _fast_pair_flags(p, fast_set, cells, box, pair, pair_flag)
         _step(
             (p, pn, pref, img, ids, lab, z),
             (acc, any_bad, pair_flag),
@@ -747,6 +944,9 @@ def _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, t
             max_drift,
             codes,
             moved,
+            (fast, fast2),
+            new_fast,
+            new_count,
         )
         fresh = False
         p, pn = pn, p
@@ -755,26 +955,37 @@ def _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, t
             status[0] = s
             status[1] = worst
             break
-        if moved_sq.max() > trigger2:
+        if moved_sq.max() > search2:
             rebuild = True
+        elif new_count.any():
+            before = n_fast
+            n_fast = _mark_fast(new_fast, new_count, fast, fast_ids, n_fast, lists, (cell, start, nc), box)
+            made_fast += n_fast - before
+            rebuild = n_fast > fast_cap
+        if rebuild:
+            new_count[:] = 0
     _scatter(x, parts.image, parts.order, p, img, ids)
-    return builds
+    return builds, made_fast
 
 
 #: steps the skin is sized to last between rebuilds (for pure diffusion; drift shortens it)
 STEPS_PER_BUILD = 16
+#: share of the particles that may be fast before the list is rebuilt
+FAST_LIMIT = 0.02
 #: bounds of the skin, as fractions of the cut-off
 SKIN_RANGE = (0.1, 2.0)
 
 
-def list_skin(rc: float, step_sigma: float, n: int, d: int = 2) -> float:
+def list_skin(rc: float, step_sigma: float, d: int = 2) -> float:
     """A neighbour-list skin (length) for cut-off ``rc`` and per-axis noise step ``step_sigma``.
 
-    Sized so that the largest of ``n`` diffusive moves of ``STEPS_PER_BUILD`` steps stays
-    under ``skin / 2`` (the radius of a ``d``-dimensional Gaussian of per-axis standard
-    deviation ``s`` rarely exceeds ``s sqrt(2 ln n + d)``), clipped to ``SKIN_RANGE`` times
-    ``rc``. Any positive skin gives the same trajectory; this only balances the cost of
-    longer lists against that of rebuilding them.
+    Sized so that after ``STEPS_PER_BUILD`` diffusive steps about ``FAST_LIMIT`` of the
+    particles have moved more than ``skin / 2`` (the radius of a ``d``-dimensional Gaussian
+    of per-axis standard deviation ``s`` exceeds ``s sqrt(2 ln(1 / f) + d - 2)`` with
+    probability about ``f``; exact for ``d = 2``), clipped to ``SKIN_RANGE`` times ``rc``.
+    The number of particles does not enter: fast particles are searched for one by one
+    rather than rebuilding every list. Any positive skin gives the same trajectory; this
+    only balances the cost of longer lists against that of rebuilding them.
     """
-    reach = step_sigma * np.sqrt(STEPS_PER_BUILD) * np.sqrt(2.0 * np.log(max(n, 2)) + d)
+    reach = step_sigma * np.sqrt(STEPS_PER_BUILD) * np.sqrt(2.0 * np.log(1.0 / FAST_LIMIT) + d - 2)
     return float(np.clip(2.0 * reach, SKIN_RANGE[0] * rc, SKIN_RANGE[1] * rc))

@@ -340,7 +340,7 @@ class LangevinAdvance:
             if self.system.uses_cells:
                 # the skin sets only how often the neighbour list is rebuilt, never the result
                 step_sigma = float(np.max(B)) * float(np.max(self.bf_type))
-                skin = kv.list_skin(self.rc, step_sigma, state.shape[1], d=state.shape[0])
+                skin = kv.list_skin(self.rc, step_sigma, d=state.shape[0])
                 pair = kv.Pair(self.pair_kind, self.Q, self.rc, skin, float(np.finfo(self.dtype).eps))
                 kv.advance_pairs(
                     state,
