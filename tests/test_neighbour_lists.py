@@ -70,7 +70,7 @@ def make_case(n, kinds, boxes, dtype, spec, steps, seed, noise=1.0, potential=No
     }
 
 
-def run_lists(case, skin, step0=0, splits=()):
+def run_lists(case, skin, step0=0, splits=(), keep_work=False, between=None):
     """Positions, images, status, list builds and fast particles after ``advance_pairs`` (split at ``splits``)."""
     x = case["x"].copy()
     d, n = x.shape
@@ -80,7 +80,10 @@ def run_lists(case, skin, step0=0, splits=()):
     A, C, M, B = case["steps"]
     edges = [0, *splits, A.shape[0]]
     builds = made_fast = 0
+    work = kv.work_for(None, x) if keep_work else None
     for a, b in itertools.pairwise(edges):
+        if between is not None and a > 0:
+            between(x)
         got = kv.advance_pairs(
             x,
             parts,
@@ -91,6 +94,7 @@ def run_lists(case, skin, step0=0, splits=()):
             kv.Key(step0 + a, case["words"], case["k0"], case["k1"]),
             case["max_drift"],
             status,
+            work,
         )
         builds += got[0]
         made_fast += got[1]
@@ -226,6 +230,31 @@ def test_split_calls_resume_bit_for_bit():
     assert whole[4] > 0 and split[4] > 0  # with fast particles in both
 
 
+def test_calls_sharing_their_work_arrays_carry_the_lists_on_bit_for_bit():
+    """One run's calls keep their lists, fast particles and noise: fewer builds, the same bits."""
+    case = dense_case(steps=40)
+    whole = run_lists(case, 0.5)
+    splits = (5, 6, 13, 23, 30)
+    fresh = run_lists(case, 0.5, splits=splits)
+    kept = run_lists(case, 0.5, splits=splits, keep_work=True)
+    assert_same(kept[:3], whole[:3])
+    assert kept[3] < fresh[3]  # no build at the start of each call
+    assert kept[4] > 0
+
+
+def test_positions_changed_between_calls_rebuild_the_lists():
+    """A particle moved between calls (as by a user, or a resume from other positions): the lists start again."""
+
+    def jump(x):
+        x[:, 0] = x[:, 1]  # onto another particle's place: far from where the lists had it
+
+    case = dense_case(steps=20)
+    fresh = run_lists(case, 0.5, splits=(7,), between=jump)
+    kept = run_lists(case, 0.5, splits=(7,), keep_work=True, between=jump)
+    assert_same(kept[:3], fresh[:3])
+    assert kept[3] == fresh[3]
+
+
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs at least 2 Numba threads")
 def test_neighbour_lists_do_not_depend_on_the_thread_count():
     case = dense_case(steps=24)
@@ -274,7 +303,7 @@ def test_simulate_takes_the_neighbour_list_path_and_matches_the_cell_list(monkey
     lists = dustsim.simulate(**config)
     assert calls
 
-    def cells(x, parts, steps, forces, box, pair, key, max_drift, status):
+    def cells(x, parts, steps, forces, box, pair, key, max_drift, status, work=None):
         ke.advance_general(
             x,
             parts.image,

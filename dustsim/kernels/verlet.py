@@ -109,6 +109,138 @@ class Key(NamedTuple):
     k1: np.uint64
 
 
+class WorkArrays(NamedTuple):
+    """The arrays :func:`advance_pairs` works in, in storage order (see :func:`new_work`).
+
+    Kept from call to call of one run (:class:`PairWork`): the lists, the positions at the
+    last build, the fast particles, the cell grid and the noise of the current Philox group
+    carry over to the next call when its positions are the ones the last call left (bit for
+    bit), and the rest is reused scratch (no allocation and first touch per call).
+    """
+
+    p: np.ndarray
+    pn: np.ndarray
+    pref: np.ndarray
+    img: np.ndarray
+    ids: np.ndarray
+    lab: np.ndarray
+    z: np.ndarray
+    p2: np.ndarray
+    img2: np.ndarray
+    ids2: np.ndarray
+    lab2: np.ndarray
+    cell: np.ndarray
+    dest: np.ndarray
+    start: np.ndarray
+    begin: np.ndarray
+    end: np.ndarray
+    codes: np.ndarray
+    moved: np.ndarray
+    bad_chunks: np.ndarray
+    acc: np.ndarray
+    pair_flag: np.ndarray
+    fast: np.ndarray
+    fast_ids: np.ndarray
+    new_fast: np.ndarray
+    new_count: np.ndarray
+    bad_fast: np.ndarray
+    plast: np.ndarray
+    memo_i: np.ndarray
+    memo_f: np.ndarray
+
+
+#: slots of ``WorkArrays.memo_i``: lists valid, fast particles, Philox group of the noise, cells per axis (3)
+MEMO_VALID, MEMO_FAST, MEMO_GROUP, MEMO_NC = 0, 1, 2, 3
+#: slots of ``WorkArrays.memo_f``: cut-off, squared fast and search thresholds, grid origin (3), inverse cell widths (3)
+MEMO_RC, MEMO_FAST2, MEMO_SEARCH2, MEMO_ORIGIN, MEMO_HINV = 0, 1, 2, 3, 6
+
+
+@njit(**_JIT)
+def _new_work(like, n, threads):
+    """The arrays of :class:`WorkArrays` for ``n`` particles shaped like ``like`` (``(d, n)``), as a tuple.
+
+    Allocated here rather than by numpy: numpy asks for huge pages, which this kind of
+    machine zeroes slowly on first touch.
+    """
+    d = like.shape[0]
+    per = _per_call(like[0, 0])
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    p = np.empty((d, n), dtype=like.dtype)
+    img = np.empty((d, n), dtype=np.int32)
+    return (
+        p,
+        np.empty_like(p),
+        np.empty_like(p),
+        img,
+        np.empty(n, dtype=np.int64),
+        np.empty(n, dtype=np.int32),
+        np.empty((per, d, n), dtype=like.dtype),
+        np.empty_like(p),
+        np.empty_like(img),
+        np.empty(n, dtype=np.int64),
+        np.empty(n, dtype=np.int32),
+        np.empty(n, dtype=np.int64),
+        np.empty(n, dtype=np.int64),
+        np.empty(max_cells_for(n) + 1, dtype=np.int64),  # each sort writes the cells it uses
+        np.zeros(n, dtype=np.int64),
+        np.zeros(n, dtype=np.int64),
+        np.zeros(n_chunks, dtype=np.int64),
+        np.zeros(n_chunks, dtype=np.int64),
+        np.zeros(n_chunks, dtype=np.bool_),
+        np.zeros((threads, d, n), dtype=np.int64),  # one slice of pair sums per thread, zero between steps
+        np.zeros(n, dtype=np.bool_),
+        np.zeros(n, dtype=np.bool_),
+        np.empty(n, dtype=np.int64),
+        np.empty(n, dtype=np.int64),
+        np.zeros(n_chunks, dtype=np.int64),
+        np.zeros(n // FAST_GROUP + 1, dtype=np.bool_),
+        np.empty_like(p),
+        np.zeros(8, dtype=np.int64),
+        np.zeros(9, dtype=np.float64),
+    )
+
+
+class PairWork:
+    """The work arrays and list buffer of :func:`advance_pairs`, kept by one run from call to call.
+
+    Parameters
+    ----------
+    like : ndarray, shape (d, n)
+        Positions of the run (their shape and precision).
+    threads : int
+        Numba threads (one slice of pair sums each).
+    """
+
+    def __init__(self, like: np.ndarray, threads: int) -> None:
+        self.shape = like.shape
+        self.dtype = like.dtype
+        self.threads = threads
+        self.arrays = WorkArrays(*_new_work(like, like.shape[1], threads))
+        self.nbr = np.empty(0, dtype=np.int32)
+
+    def fits(self, x: np.ndarray, threads: int) -> bool:
+        """Whether these arrays serve positions ``x`` with ``threads`` threads."""
+        return x.shape == self.shape and x.dtype == self.dtype and threads == self.threads
+
+
+def work_for(work: PairWork | None, x: np.ndarray) -> PairWork:
+    """``work`` if it serves positions ``x`` with the current Numba thread count, else new arrays."""
+    threads = get_num_threads()  # read here: reading it in the kernel would stop Numba caching it
+    if work is None or not work.fits(x, threads):
+        return PairWork(x, threads)
+    return work
+
+
+@njit(**_INLINE)
+def _same(a, b):
+    """Whether two ``(d, n)`` arrays hold equal values (a NaN equals nothing: the lists are then rebuilt)."""
+    for ax in range(a.shape[0]):
+        for k in range(a.shape[1]):
+            if a[ax, k] != b[ax, k]:
+                return False
+    return True
+
+
 # ------------------------------------------------------------------ noise, per group
 @njit(**_INLINE)
 def _fill_noise_f32(z, ids, k_lo, k_hi, g, words, k0, k1):
@@ -807,7 +939,7 @@ def _scatter(x, image, order, p, img, ids):
             image[a, ids[k]] = img[a, k]
 
 
-def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
+def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, work=None):
     """Advance ``steps.A.shape[0]`` Euler steps with pair forces (and optional user force), in place.
 
     Parameters
@@ -832,6 +964,10 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
     status : ndarray of int64, shape (2,)
         Receives ``(first bad step, code)`` or ``(-1, 0)``; as in ``advance_general`` the
         positions after the bad step are written back and nothing after it is meaningful.
+    work : PairWork, optional
+        Arrays kept from the last call of the same run: its lists carry on when ``x`` holds
+        the positions that call left (none: new arrays, the lists built afresh). Results
+        are the same either way.
 
     Returns
     -------
@@ -839,61 +975,65 @@ def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status):
         How many times the neighbour list was built, and how many particles had their pairs
         searched for instead (fast ones), summed over the builds (for tests and benchmarks).
     """
-    # the thread count is read here, not in the kernel: reading it there would stop Numba caching it
-    return _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, get_num_threads())
+    work = work_for(work, x)
+    builds, made_fast, work.nbr = _advance_pairs(
+        x, parts, steps, forces, box, pair, key, max_drift, status, work.arrays, work.nbr
+    )
+    return builds, made_fast
 
 
 @njit(**_JIT)
-def _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, threads):
-    """:func:`advance_pairs` with the number of Numba threads (one force slice each)."""
+def _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, work, nbr):
+    """:func:`advance_pairs` on the arrays of ``work`` (:class:`WorkArrays`) and the list buffer ``nbr``.
+
+    Returns the builds, the particles made fast and the list buffer (a new one when it grew).
+    """
     d, n = x.shape
     status[0] = -1
     status[1] = OK
     n_steps = steps.A.shape[0]
     if n_steps == 0 or n == 0:
-        return 0, 0
+        return 0, 0, nbr
     rc, skin, eps = pair.rc, pair.skin, pair.eps
     per = _per_call(x[0, 0])
-    p = np.empty((d, n), dtype=x.dtype)
-    pn = np.empty((d, n), dtype=x.dtype)
-    pref = np.empty((d, n), dtype=x.dtype)
-    img = np.empty((d, n), dtype=np.int32)
-    ids = np.empty(n, dtype=np.int64)
-    lab = np.empty(n, dtype=np.int32)
-    z = np.empty((per, d, n), dtype=x.dtype)  # every slot is drawn at the first step (``fresh``)
-    p2 = np.empty_like(p)
-    img2 = np.empty_like(img)
-    ids2 = np.empty_like(ids)
-    lab2 = np.empty_like(lab)
-    cell = np.empty(n, dtype=np.int64)
-    dest = np.empty(n, dtype=np.int64)
-    start = np.empty(max_cells_for(n) + 1, dtype=np.int64)  # each sort writes the cells it uses
-    begin = np.zeros(n, dtype=np.int64)  # empty lists until the first build (none for a user force alone)
-    end = np.zeros(n, dtype=np.int64)
-    n_chunks = (n + CHUNK - 1) // CHUNK
-    codes = np.zeros(n_chunks, dtype=np.int64)
-    moved = np.zeros(n_chunks, dtype=np.int64)
+    p, pn, pref, img, ids, lab, z = work.p, work.pn, work.pref, work.img, work.ids, work.lab, work.z
+    p2, img2, ids2, lab2 = work.p2, work.img2, work.ids2, work.lab2
+    cell, dest, start, begin, end = work.cell, work.dest, work.start, work.begin, work.end
+    codes, moved, bad_chunks, acc, pair_flag = work.codes, work.moved, work.bad_chunks, work.acc, work.pair_flag
+    fast, fast_ids, new_fast, new_count, bad_fast = (
+        work.fast,
+        work.fast_ids,
+        work.new_fast,
+        work.new_count,
+        work.bad_fast,
+    )
+    memo_i, memo_f = work.memo_i, work.memo_f
     moved_sq = moved.view(np.float64)  # the chunks' largest squared moves, written as their bits
-    bad_chunks = np.zeros(n_chunks, dtype=np.bool_)
-    acc = np.zeros((threads, d, n), dtype=np.int64)  # one slice per thread
-    pair_flag = np.zeros(n, dtype=np.bool_)
-    fast = np.zeros(n, dtype=np.bool_)
-    fast_ids = np.empty(n, dtype=np.int64)
-    new_fast = np.empty(n, dtype=np.int64)
-    new_count = np.zeros(n_chunks, dtype=np.int64)
-    bad_fast = np.zeros(n // FAST_GROUP + 1, dtype=np.bool_)
-    n_fast = 0
     fast_cap = np.int64(FAST_LIMIT * n)
-    origin, hinv, nc = np.zeros(3), np.zeros(3), np.ones(3, dtype=np.int64)
     _gather(x, parts.image, parts.labels, parts.order, p, img, ids, lab)
-    pref[:] = p
     rl = rc + skin
     has_pairs = pair.kind != PAIR_NONE  # a user force alone: no lists, no rebuilds, empty pair phase
-    rebuild = has_pairs
-    fresh = True
-    nbr = np.empty(0, dtype=np.int32)
-    fast2 = 0.0 if has_pairs else np.inf
-    search2 = fast2
+    # the lists of the last call hold while the positions are the ones it left (same bits)
+    carry_on = has_pairs and memo_i[MEMO_VALID] == 1 and memo_f[MEMO_RC] == rc and _same(p, work.plast)
+    if carry_on:
+        n_fast = memo_i[MEMO_FAST]
+        fast2, search2 = memo_f[MEMO_FAST2], memo_f[MEMO_SEARCH2]
+        origin, hinv = memo_f[MEMO_ORIGIN : MEMO_ORIGIN + 3].copy(), memo_f[MEMO_HINV : MEMO_HINV + 3].copy()
+        nc = memo_i[MEMO_NC : MEMO_NC + 3].copy()
+        fresh = memo_i[MEMO_GROUP] != key.step0 // per  # the noise of a group begun in the last call is kept
+    else:
+        for u in range(memo_i[MEMO_FAST]):  # flags a previous call left
+            fast[fast_ids[u]] = False
+        n_fast = 0
+        begin[:] = 0  # empty lists until the first build (none for a user force alone)
+        end[:] = 0
+        fast2 = 0.0 if has_pairs else np.inf
+        search2 = fast2
+        origin, hinv, nc = np.zeros(3), np.zeros(3), np.ones(3, dtype=np.int64)
+        fresh = True
+        pref[:] = p
+    memo_i[MEMO_VALID] = 0  # until this call ends well
+    rebuild = has_pairs and not carry_on
     builds = 0
     made_fast = 0
     for j in range(n_steps):
@@ -965,7 +1105,18 @@ def _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, t
         if rebuild:
             new_count[:] = 0
     _scatter(x, parts.image, parts.order, p, img, ids)
-    return builds, made_fast
+    memo_i[MEMO_FAST] = n_fast
+    if has_pairs and status[0] < 0:
+        work.plast[:] = p
+        memo_i[MEMO_VALID] = 1
+        memo_i[MEMO_GROUP] = (key.step0 + n_steps - 1) // per
+        memo_i[MEMO_NC : MEMO_NC + 3] = nc
+        memo_f[MEMO_RC] = rc
+        memo_f[MEMO_FAST2] = fast2
+        memo_f[MEMO_SEARCH2] = search2
+        memo_f[MEMO_ORIGIN : MEMO_ORIGIN + 3] = origin
+        memo_f[MEMO_HINV : MEMO_HINV + 3] = hinv
+    return builds, made_fast, nbr
 
 
 #: steps the skin is sized to last between rebuilds (for pure diffusion; drift shortens it)

@@ -328,6 +328,7 @@ class LangevinAdvance:
             self.parts = kv.Particles(self.image, self.types, self.order)
             self.forces = kv.Forces(self.mf_type, self.bf_type, self.P, self.flags, self.user, self.has_user)
             self.box = kv.Box(self.kinds, self.lo, self.length, self.hi, self.half)
+            self.work: kv.PairWork | None = None  # the kernel's arrays and lists, kept between calls
         else:
             self.mf = np.ascontiguousarray(self.mf_type[self.types])
             self.bf = np.ascontiguousarray(self.bf_type[self.types])
@@ -342,6 +343,7 @@ class LangevinAdvance:
                 step_sigma = float(np.max(B)) * float(np.max(self.bf_type))
                 skin = kv.list_skin(self.rc, step_sigma, d=state.shape[0])
                 pair = kv.Pair(self.pair_kind, self.Q, self.rc, skin, float(np.finfo(self.dtype).eps))
+                self.work = kv.work_for(self.work, state)
                 kv.advance_pairs(
                     state,
                     self.parts,
@@ -352,6 +354,7 @@ class LangevinAdvance:
                     kv.Key(a, self.words, self.k0, self.k1),
                     self.max_drift,
                     self.status,
+                    self.work,
                 )
             else:
                 ke.advance_separable(
