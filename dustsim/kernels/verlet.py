@@ -1106,7 +1106,7 @@ def _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, w
             new_count[:] = 0
     _scatter(x, parts.image, parts.order, p, img, ids)
     memo_i[MEMO_FAST] = n_fast
-    if has_pairs and status[0] < 0:
+    if has_pairs and status[0] < 0 and not rebuild:  # the lists hold for the positions left
         work.plast[:] = p
         memo_i[MEMO_VALID] = 1
         memo_i[MEMO_GROUP] = (key.step0 + n_steps - 1) // per
