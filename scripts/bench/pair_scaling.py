@@ -1,0 +1,73 @@
+"""Where the cost per particle-step of interacting dust goes as N grows (a profile, not a peer benchmark).
+
+The system of ``interacting.py`` (soft disks, packing 0.3, dt = 1e-3, periodic box). For
+each N and thread count, ``simulate`` is timed end to end for two step counts (one call
+each: ``record_every = steps``); the difference gives the *marginal* cost per
+particle-step and the rest the *fixed* cost per call (arrays, the first sort from random
+order, the first list build). A third run records a frame every ``--every`` steps, the way
+a user keeps a trajectory, which makes one kernel call per frame. Medians of
+``--repeats``. There is no peer here: ``interacting.py`` compares with LAMMPS.
+
+Run (about 2 minutes on 2 cores)::
+
+    python scripts/bench/pair_scaling.py
+    python scripts/bench/pair_scaling.py --sizes 10000 1000000 --threads 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from interacting import dustsim_kwargs
+
+#: steps of the short and the long run, per N (the long one is the benchmark's)
+STEPS = {10_000: (100, 1000), 100_000: (40, 200), 1_000_000: (20, 80)}
+
+
+def seconds(n: int, steps: int, every: int, threads: int, repeats: int) -> float:
+    """Median wall time of ``simulate`` (s), after a warm-up call."""
+    import dustsim
+
+    kwargs = dustsim_kwargs(n, 1)
+    dustsim.simulate(**kwargs, steps=2, record_every=2, progress=False, threads=threads)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        dustsim.simulate(**kwargs, steps=steps, record_every=every, progress=False, threads=threads)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=sorted(STEPS))
+    parser.add_argument("--threads", type=int, nargs="+", default=[2])
+    parser.add_argument("--every", type=int, default=10, help="frame interval of the recording run")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    for threads in args.threads:
+        for n in args.sizes:
+            short, long = STEPS.get(n, (20, 100))
+            t_short = seconds(n, short, short, threads, args.repeats)
+            t_long = seconds(n, long, long, threads, args.repeats)
+            t_frames = seconds(n, long, args.every, threads, args.repeats)
+            marginal = (t_long - t_short) / (long - short)
+            fixed = t_long - marginal * long
+            ns = 1e9 / (n * long)
+            print(
+                f"N = {n:>8d}, {threads} thread(s), {long} steps: {t_long * ns:.1f} ns per particle-step in one call "
+                f"= {marginal * long * ns:.1f} per step + {fixed * ns:.1f} fixed ({fixed:.3f} s per call); "
+                f"a frame every {args.every} steps: {t_frames * ns:.1f}",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
