@@ -74,3 +74,26 @@ def wrap(x, kind, lo, length, hi):
         inside = x >= lo and x <= hi
         return (x if inside else y), np.int32(0)
     return x, np.int32(0)
+
+
+@njit(**_INLINE)
+def separation(xk0, xk1, xk2, p, j, d, kinds, length, half):
+    """``(dx0, dx1, dx2, r2)``: displacement from particle ``j`` (of axis-major ``p``) to the point ``xk``."""
+    dx0 = displacement(xk0, p[0, j], kinds[0], length[0], half[0])
+    r2 = dx0 * dx0
+    dx1 = dx0
+    dx2 = dx0
+    if d > 1:
+        dx1 = displacement(xk1, p[1, j], kinds[1], length[1], half[1])
+        r2 = r2 + dx1 * dx1
+    if d > 2:
+        dx2 = displacement(xk2, p[2, j], kinds[2], length[2], half[2])
+        r2 = r2 + dx2 * dx2
+    return dx0, dx1, dx2, r2
+
+
+@njit(**_INLINE)
+def point_of(p, k, d):
+    """Coordinates of particle ``k`` of axis-major ``p`` as three scalars (unused axes repeat axis 0)."""
+    x0 = p[0, k]
+    return x0, (p[1, k] if d > 1 else x0), (p[2, k] if d > 2 else x0)

@@ -12,9 +12,10 @@ is in the list or in a fast particle's search. The pair loop still tests ``r^2 <
 with the same arithmetic as the cell list, and pair forces are summed in fixed point: the
 force of a pair is added to one particle and subtracted from the other (Newton's third
 law; exact, because the displacement is antisymmetric bit for bit and rounding to
-integers is odd), each thread into its own slice of the sums. Integer sums do not depend on their order, so
-the set of contributing pairs and their sum — hence the trajectory — do not depend on the
-skin, on when the list is rebuilt, on the storage order or on the number of threads.
+integers is odd), each thread into its own slice of the sums. Integer sums do not
+depend on their order, so the set of contributing pairs and their sum — hence the
+trajectory — do not depend on the skin, on when the list is rebuilt, on the storage order
+or on the number of threads.
 
 Per step there are two parallel regions (three while some particle is fast): pair forces
 (with the noise when a new Philox group starts), the fast particles' pairs, then the
@@ -23,6 +24,9 @@ loops that vectorise). The noise of the four (float32) or two (float64) steps of
 Philox call is drawn once and kept in storage order (drawn again, the same numbers, when
 a rebuild re-orders the particles); positions are kept axis-major.
 
+The lists are built in :mod:`dustsim.kernels.neighbour_list`, the fast particles are
+handled in :mod:`dustsim.kernels.fast_particles`, and the arrays a run keeps from call to
+call are in :mod:`dustsim.kernels.pair_work`; this module holds the step and its driver.
 Arguments are grouped into tuples (see :func:`advance_pairs`), so that the kernel
 signature stays short."""
 
@@ -33,9 +37,11 @@ from typing import Any, NamedTuple
 import numpy as np
 from numba import get_thread_id, njit, prange
 
-from .cells import CHUNK, cell_coord, cell_of, counting_sort, grid_setup, max_cells_for, neighbour_ranges
+from .cells import CHUNK
 from .euler import cast_like, euler_update, first_bad_code
+from .fast_particles import fast_pair_flags, fast_pair_phase, mark_fast
 from .forces import FORCE_OVERFLOW, NOT_FINITE, OK, PAIR_NONE, TOO_FAR, axis_params, pair_fixed, separable_force
+from .neighbour_list import LIST_GUESS, bin_cells, build_list, grid_for, sort_by_cell
 from .options import INLINE as _INLINE
 from .options import JIT as _JIT
 from .pair_work import (
@@ -56,14 +62,7 @@ from .pair_work import (
 from .pair_work import PairWork as PairWork  # re-exported: callers of the stepper keep one per run
 from .pair_work import WorkArrays as WorkArrays
 from .rng import PER_CALL_F32, box_muller_f32, counter_words, normals2_f64
-from .space import PERIODIC, displacement, wrap
-
-#: relative margin of the list radius over ``rc + skin`` (the grid's cells are wider still)
-LIST_MARGIN = 1e-5
-#: headroom of a list buffer over the densest chunk's entries per particle; the first buffer
-#: of a call guesses ``LIST_GUESS`` times the mean number of candidates (3^d cells' worth)
-LIST_HEADROOM = 1.2
-LIST_GUESS = 0.6
+from .space import displacement, point_of, separation, wrap
 
 
 class Steps(NamedTuple):
@@ -170,174 +169,7 @@ def _fill_noise(z, ids, k_lo, k_hi, g, words, k0, k1):
         _fill_noise_f64(z, ids, k_lo, k_hi, g, words, k0, k1)
 
 
-# ----------------------------------------------------------------- neighbour lists
-@njit(**_INLINE)
-def _cell_coords(cell, nc):
-    return cell % nc[0], (cell // nc[0]) % nc[1], cell // (nc[0] * nc[1])
-
-
-@njit(**_JIT)
-def _list_chunk(p, grid, box, rl2, lists, stride, k_lo, k_hi):
-    """Half-list neighbours (``j > k``) within ``rl`` of particles ``k_lo..k_hi``; entries found.
-
-    ``p`` is axis-major, shape ``(d, n)``, sorted by cell. Particle ``k``'s neighbours of
-    higher storage index go to ``nbr[first[k]:stop[k]]``, inside the region
-    ``nbr[k_lo stride : k_hi stride]``, one after the other; when the entries found exceed
-    the region, the list is incomplete (the caller refills with a larger ``stride``).
-    ``grid`` is ``(cell, start, nc)``: the sorted cell of every particle, the first particle
-    of every cell, the cells per axis; ``lists`` is ``(first, stop, nbr)``.
-    """
-    cell, start, nc = grid
-    first, stop, nbr = lists
-    kinds, length, half = box.kinds, box.length, box.half
-    d = p.shape[0]
-    p0 = kinds[0] == PERIODIC
-    p1 = d > 1 and kinds[1] == PERIODIC
-    p2 = d > 2 and kinds[2] == PERIODIC
-    rlo = np.empty(18, dtype=np.int64)
-    rhi = np.empty(18, dtype=np.int64)
-    last = np.int64(-1)
-    count = 0
-    t = k_lo * stride
-    room = k_hi * stride
-    for k in range(k_lo, k_hi):
-        if cell[k] != last:
-            last = cell[k]
-            c0, c1, c2 = _cell_coords(last, nc)
-            count = neighbour_ranges(c0, c1, c2, nc, p0, p1, p2, start, rlo, rhi)
-        first[k] = t
-        for r in range(count):
-            for j in range(max(rlo[r], k + 1), rhi[r]):
-                dx = np.float64(displacement(p[0, k], p[0, j], kinds[0], length[0], half[0]))
-                r2 = dx * dx
-                if d > 1:
-                    dx = np.float64(displacement(p[1, k], p[1, j], kinds[1], length[1], half[1]))
-                    r2 += dx * dx
-                if d > 2:
-                    dx = np.float64(displacement(p[2, k], p[2, j], kinds[2], length[2], half[2]))
-                    r2 += dx * dx
-                if r2 < rl2:
-                    if t < room:
-                        nbr[t] = j
-                    t += 1
-        stop[k] = min(t, room)
-    return t - k_lo * stride
-
-
-@njit(parallel=True, **_JIT)
-def _list_fill(p, grid, box, rl2, lists, stride, need):
-    """The parallel region of :func:`build_list`: one :func:`_list_chunk` per chunk; entries into ``need``."""
-    n = p.shape[1]
-    for c in prange(need.shape[0]):
-        k_lo = np.int64(c) * CHUNK
-        need[c] = _list_chunk(p, grid, box, rl2, lists, stride, k_lo, min(np.int64(n), k_lo + CHUNK))
-
-
-@njit(parallel=True, **_JIT)
-def _bin(p, origin, hinv, nc, cell):
-    """Linear cell index of every particle of axis-major ``p`` into ``cell`` (parallel)."""
-    d, n = p.shape
-    rows = p.T
-    for c in prange((n + CHUNK - 1) // CHUNK):
-        for k in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            cell[k] = cell_of(rows, k, d, origin, hinv, nc)
-
-
-@njit(parallel=True, **_JIT)
-def _move(dest, arrays):
-    """Move positions, images, ids and labels (``arrays``) to ``dest`` in their twins (parallel).
-
-    ``dest`` is a permutation, so no two particles are written to the same place.
-    """
-    p, img, ids, lab, p2, img2, ids2, lab2 = arrays
-    d, n = p.shape
-    for c in prange((n + CHUNK - 1) // CHUNK):
-        k_lo = c * CHUNK
-        k_hi = min(n, k_lo + CHUNK)
-        for k in range(k_lo, k_hi):
-            t = dest[k]
-            ids2[t] = ids[k]
-            lab2[t] = lab[k]
-        for a in range(d):
-            for k in range(k_lo, k_hi):
-                p2[a, dest[k]] = p[a, k]
-                img2[a, dest[k]] = img[a, k]
-
-
-@njit(**_JIT)
-def _sort(cell, n_cells, start, dest, arrays):
-    """Counting sort by cell (serial: a few passes over integers); then :func:`_move` the particles.
-
-    Positions and images are axis-major, shape ``(d, n)``; ``cell`` is sorted too.
-    """
-    counting_sort(cell, n_cells, start, dest)
-    _move(dest, arrays)
-    cell2 = np.empty_like(cell)
-    for k in range(cell.shape[0]):
-        cell2[dest[k]] = cell[k]
-    cell[:] = cell2
-
-
-@njit(**_JIT)
-def build_list(p, grid, box, rl, begin, end, nbr):
-    """Half neighbour list of cell-sorted, axis-major positions ``p`` (shape ``(d, n)``).
-
-    Particle ``k``'s neighbours ``j > k`` are ``nbr[begin[k]:end[k]]`` (int32). Holds
-    every pair closer than ``rl`` once (tested in float64 with a relative margin of
-    ``LIST_MARGIN``); ``grid = (cell, start, nc)`` describes a cell grid with cells wider
-    than that. One pass into ``nbr`` (reused when large enough); if a chunk's region
-    overflows, a larger buffer (``LIST_HEADROOM`` over the densest chunk) is made and
-    filled again. Returns the buffer ``nbr``.
-    """
-    n = p.shape[1]
-    rl2 = (rl * (1.0 + LIST_MARGIN)) ** 2
-    n_chunks = (n + CHUNK - 1) // CHUNK
-    need = np.zeros(n_chunks, dtype=np.int64)
-    for _ in range(2):
-        stride = np.int64(nbr.shape[0] // n)
-        _list_fill(p, grid, box, rl2, (begin, end, nbr), stride, need)
-        densest = 0.0
-        full = False
-        for c in range(n_chunks):
-            size = min(n, (c + 1) * CHUNK) - c * CHUNK
-            densest = max(densest, need[c] / size)
-            full = full or need[c] > size * stride
-        if not full:
-            return nbr
-        nbr = np.empty(n * (np.int64(np.ceil(densest * LIST_HEADROOM)) + 2), dtype=np.int32)
-    raise RuntimeError("neighbour list: a refill with the measured size overflowed")
-
-
-@njit(**_JIT)
-def _grid_for(p, box, rl, eps):
-    """The cell grid of axis-major positions ``p``."""
-    return grid_setup(
-        p.T, box.kinds, box.lo.astype(np.float64), box.length.astype(np.float64), rl, eps, max_cells_for(p.shape[1])
-    )
-
-
 # ----------------------------------------------------------------------- one step
-@njit(**_INLINE)
-def _separation(xk0, xk1, xk2, p, j, d, kinds, length, half):
-    """``(dx0, dx1, dx2, r2)``: displacement from particle ``j`` (of axis-major ``p``) to the point ``xk``."""
-    dx0 = displacement(xk0, p[0, j], kinds[0], length[0], half[0])
-    r2 = dx0 * dx0
-    dx1 = dx0
-    dx2 = dx0
-    if d > 1:
-        dx1 = displacement(xk1, p[1, j], kinds[1], length[1], half[1])
-        r2 = r2 + dx1 * dx1
-    if d > 2:
-        dx2 = displacement(xk2, p[2, j], kinds[2], length[2], half[2])
-        r2 = r2 + dx2 * dx2
-    return dx0, dx1, dx2, r2
-
-
-@njit(**_INLINE)
-def _position(p, k, d):
-    """Coordinates of particle ``k`` of axis-major ``p`` as three scalars (unused axes repeat axis 0)."""
-    x0 = p[0, k]
-    return x0, (p[1, k] if d > 1 else x0), (p[2, k] if d > 2 else x0)
 
 
 @njit(parallel=True, **_JIT)
@@ -373,10 +205,10 @@ def _pair_phase(p, lists, box, pair, acc, bad_chunks, noise):
         bad = False
         for k in range(k_lo, k_hi):
             a0 = a1 = a2 = zero
-            xk0, xk1, xk2 = _position(p, k, d)
+            xk0, xk1, xk2 = point_of(p, k, d)
             for t in range(begin[k], end[k]):
                 j = nbr[t]
-                dx0, dx1, dx2, r2 = _separation(xk0, xk1, xk2, p, j, d, kinds, length, half)
+                dx0, dx1, dx2, r2 = separation(xk0, xk1, xk2, p, j, d, kinds, length, half)
                 if r2 < rc2:  # most candidates are beyond rc: skip the formula
                     q0, q1, q2, b = pair_fixed(dx0, dx1, dx2, r2, d, rc2, pair.kind, pair.Q, scale, limit)
                     a0 += q0
@@ -407,162 +239,12 @@ def _pair_flags(p, lists, box, pair, flags):
     limit = cast_like(x00, 2.0**24)
     flags[:] = False
     for k in range(n):
-        xk0, xk1, xk2 = _position(p, k, d)
+        xk0, xk1, xk2 = point_of(p, k, d)
         for t in range(begin[k], end[k]):
-            dx0, dx1, dx2, r2 = _separation(xk0, xk1, xk2, p, nbr[t], d, box.kinds, box.length, box.half)
+            dx0, dx1, dx2, r2 = separation(xk0, xk1, xk2, p, nbr[t], d, box.kinds, box.length, box.half)
             if pair_fixed(dx0, dx1, dx2, r2, d, rc2, pair.kind, pair.Q, scale, limit)[3]:
                 flags[k] = True
                 flags[nbr[t]] = True
-
-
-# ------------------------------------------------------------------ fast particles
-# A particle that has moved more than ``skin / 2`` since the build ("fast") could meet a
-# partner the list lacks. Instead of rebuilding every list at once, its pairs leave the
-# list (:func:`_mark_fast`) and are found each step by a search of the build's cells
-# around its current position (:func:`_fast_pair_phase`), until the next build. The search
-# covers every partner closer than ``rc`` while no particle has moved more than ``skin``
-# (cells are at least ``rc + skin`` wide; a partner ``j`` lies within ``rc + move_j`` of
-# its position at the build), so the pairs summed — hence the trajectory — stay exactly
-# those closer than ``rc``. A global rebuild then waits for the largest move to reach
-# ``skin`` or for ``FAST_LIMIT`` of the particles to be fast, rather than for the largest
-# of N moves to reach ``skin / 2``: the wait no longer shrinks like 1 / ln N.
-
-
-@njit(**_INLINE)
-def _periodic_axes(box, d):
-    kinds = box.kinds
-    return kinds[0] == PERIODIC, d > 1 and kinds[1] == PERIODIC, d > 2 and kinds[2] == PERIODIC
-
-
-@njit(**_INLINE)
-def _cells_around(p, i, cells, box, rlo, rhi):
-    """Slices of the build's sorted particles in the cells next to the *current* position of ``i``; their number."""
-    origin, hinv, nc, start = cells
-    d = p.shape[0]
-    c0 = cell_coord(p[0, i], origin[0], hinv[0], nc[0])
-    c1 = cell_coord(p[1, i], origin[1], hinv[1], nc[1]) if d > 1 else np.int64(0)
-    c2 = cell_coord(p[2, i], origin[2], hinv[2], nc[2]) if d > 2 else np.int64(0)
-    p0, p1, p2 = _periodic_axes(box, d)
-    return neighbour_ranges(c0, c1, c2, nc, p0, p1, p2, start, rlo, rhi)
-
-
-@njit(**_INLINE)
-def _counts_once(i, j, fast):
-    """Whether the search from fast particle ``i`` sums its pair with ``j`` (a pair of two fast ones once)."""
-    return j != i and (j > i or not fast[j])
-
-
-@njit(**_JIT)
-def _mark_fast(new_fast, new_count, fast, fast_ids, n_fast, lists, grid, box):
-    """Make the particles in ``new_fast`` fast: out of every list (theirs and their owners'); the fast count.
-
-    ``new_fast[c * CHUNK : c * CHUNK + new_count[c]]`` are chunk ``c``'s new ones (cleared
-    here). A pair is listed once, under its owner of lower storage index, which lies in a
-    cell next to the particle's cell at the build (``grid = (cell, start, nc)``); it is
-    swapped with the owner's last entry. Serial: few particles, a few dozen entries each.
-    """
-    begin, end, nbr = lists
-    cell, start, nc = grid
-    d = box.kinds.shape[0]
-    p0, p1, p2 = _periodic_axes(box, d)
-    rlo = np.empty(18, dtype=np.int64)
-    rhi = np.empty(18, dtype=np.int64)
-    for c in range(new_count.shape[0]):
-        for u in range(new_count[c]):
-            i = new_fast[c * CHUNK + u]
-            fast[i] = True
-            fast_ids[n_fast] = i
-            n_fast += 1
-            end[i] = begin[i]
-            c0, c1, c2 = _cell_coords(cell[i], nc)
-            count = neighbour_ranges(c0, c1, c2, nc, p0, p1, p2, start, rlo, rhi)
-            for r in range(count):
-                for k in range(rlo[r], min(rhi[r], i)):
-                    for t in range(begin[k], end[k]):
-                        if nbr[t] == i:
-                            end[k] -= 1
-                            nbr[t] = nbr[end[k]]
-                            break
-        new_count[c] = 0
-    return n_fast
-
-
-@njit(parallel=True, **_JIT)
-def _fast_pair_phase(p, fast_set, cells, box, pair, acc, bad_fast):
-    """Pair forces of the fast particles, found by a search of the cells (parallel over groups of them).
-
-    ``fast_set`` is ``(fast, fast_ids, n_fast)``; ``cells`` is ``(origin, hinv, nc, start)``
-    of the last build. As :func:`_pair_phase`: the force is added to the fast particle and
-    subtracted from its partner, in the thread's own slice of ``acc``; ``bad_fast[g]`` says
-    whether a force of group ``g`` overflowed. The inner loop repeats :func:`_pair_phase`'s
-    on purpose: folding both into one inlined helper made the list loop 1.5x slower
-    (52.7 against 35 M particle-steps/s at N = 1e4, measured side by side).
-    """
-    fast, fast_ids, n_fast = fast_set
-    d = p.shape[0]
-    x00 = p[0, 0]
-    rc2 = cast_like(x00, pair.rc) * cast_like(x00, pair.rc)
-    scale = cast_like(x00, 2.0**32)
-    limit = cast_like(x00, 2.0**24)
-    zero = np.int64(0)
-    kinds, length, half = box.kinds, box.length, box.half
-    for g in prange((n_fast + FAST_GROUP - 1) // FAST_GROUP):
-        mine = acc[get_thread_id()]
-        m0 = mine[0]
-        m1 = mine[1] if d > 1 else mine[0]
-        m2 = mine[2] if d > 2 else mine[0]
-        rlo = np.empty(18, dtype=np.int64)
-        rhi = np.empty(18, dtype=np.int64)
-        bad = False
-        for u in range(g * FAST_GROUP, min(n_fast, (g + 1) * FAST_GROUP)):
-            i = fast_ids[u]
-            a0 = a1 = a2 = zero
-            xi0, xi1, xi2 = _position(p, i, d)
-            for r in range(_cells_around(p, i, cells, box, rlo, rhi)):
-                for j in range(rlo[r], rhi[r]):
-                    if not _counts_once(i, j, fast):
-                        continue
-                    dx0, dx1, dx2, r2 = _separation(xi0, xi1, xi2, p, j, d, kinds, length, half)
-                    if r2 < rc2:
-                        q0, q1, q2, b = pair_fixed(dx0, dx1, dx2, r2, d, rc2, pair.kind, pair.Q, scale, limit)
-                        a0 += q0
-                        m0[j] -= q0
-                        if d > 1:
-                            a1 += q1
-                            m1[j] -= q1
-                        if d > 2:
-                            a2 += q2
-                            m2[j] -= q2
-                        bad = bad or b
-            m0[i] += a0
-            if d > 1:
-                m1[i] += a1
-            if d > 2:
-                m2[i] += a2
-        bad_fast[g] = bad
-
-
-@njit(**_JIT)
-def _fast_pair_flags(p, fast_set, cells, box, pair, flags):
-    """:func:`_pair_flags` for the fast particles' pairs (adds to ``flags``)."""
-    fast, fast_ids, n_fast = fast_set
-    d = p.shape[0]
-    x00 = p[0, 0]
-    rc2 = cast_like(x00, pair.rc) * cast_like(x00, pair.rc)
-    scale = cast_like(x00, 2.0**32)
-    limit = cast_like(x00, 2.0**24)
-    rlo = np.empty(18, dtype=np.int64)
-    rhi = np.empty(18, dtype=np.int64)
-    for u in range(n_fast):
-        i = fast_ids[u]
-        xi0, xi1, xi2 = _position(p, i, d)
-        for r in range(_cells_around(p, i, cells, box, rlo, rhi)):
-            for j in range(rlo[r], rhi[r]):
-                if _counts_once(i, j, fast):
-                    dx0, dx1, dx2, r2 = _separation(xi0, xi1, xi2, p, j, d, box.kinds, box.length, box.half)
-                    if pair_fixed(dx0, dx1, dx2, r2, d, rc2, pair.kind, pair.Q, scale, limit)[3]:
-                        flags[i] = True
-                        flags[j] = True
 
 
 @njit(**_INLINE)
@@ -916,9 +598,9 @@ def _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, w
             for u in range(n_fast):  # before the sort re-orders the particles
                 fast[fast_ids[u]] = False
             n_fast = 0
-            origin, hinv, nc = _grid_for(p, box, rl, eps)
-            _bin(p, origin, hinv, nc, cell)
-            _sort(cell, nc[0] * nc[1] * nc[2], start, dest, (p, img, ids, lab, p2, img2, ids2, lab2))
+            origin, hinv, nc = grid_for(p, box, rl, eps)
+            bin_cells(p, origin, hinv, nc, cell)
+            sort_by_cell(cell, nc[0] * nc[1] * nc[2], start, dest, (p, img, ids, lab, p2, img2, ids2, lab2))
             p, p2 = p2, p
             img, img2 = img2, img
             ids, ids2 = ids2, ids
@@ -942,11 +624,11 @@ def _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, w
         fast_set = (fast, fast_ids, n_fast)
         cells = (origin, hinv, nc, start)
         if n_fast > 0:
-            _fast_pair_phase(p, fast_set, cells, box, pair, acc, bad_fast)
+            fast_pair_phase(p, fast_set, cells, box, pair, acc, bad_fast)
             any_bad = any_bad or bad_fast[: (n_fast + FAST_GROUP - 1) // FAST_GROUP].any()
         if any_bad:
             _pair_flags(p, lists, box, pair, pair_flag)
-            _fast_pair_flags(p, fast_set, cells, box, pair, pair_flag)
+            fast_pair_flags(p, fast_set, cells, box, pair, pair_flag)
         _step(
             (p, pn, pref, img, ids, lab, z),
             (acc, any_bad, pair_flag),
@@ -973,7 +655,7 @@ def _advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, w
             rebuild = True
         elif new_count.any():
             before = n_fast
-            n_fast = _mark_fast(new_fast, new_count, fast, fast_ids, n_fast, lists, (cell, start, nc), box)
+            n_fast = mark_fast(new_fast, new_count, fast, fast_ids, n_fast, lists, (cell, start, nc), box)
             made_fast += n_fast - before
             rebuild = n_fast > fast_cap
         if rebuild:
