@@ -8,10 +8,17 @@ order, the first list build). A third run records a frame every ``--every`` step
 a user keeps a trajectory, which makes one kernel call per frame. Medians of
 ``--repeats``. There is no peer here: ``interacting.py`` compares with LAMMPS.
 
+``--working-set N`` instead times the pair-force phase alone (the kernel's largest part)
+over the first ``m`` particles of an N-particle system, with the lists and the storage
+order a run left: the same particles, lists and code, only the amount of data swept per
+step grows with ``m``. Where the cost per particle jumps is where that data outgrows a
+cache level.
+
 Run (about 2 minutes on 2 cores)::
 
     python scripts/bench/pair_scaling.py
     python scripts/bench/pair_scaling.py --sizes 10000 1000000 --threads 1 2
+    python scripts/bench/pair_scaling.py --working-set 1000000
 """
 
 from __future__ import annotations
@@ -44,13 +51,68 @@ def seconds(n: int, steps: int, every: int, threads: int, repeats: int) -> float
     return statistics.median(times)
 
 
+def pair_phase_by_prefix(n: int, prefixes: list[int], threads: int, repeats: int) -> list[float]:
+    """Median ns per particle of the pair-force phase over the first ``m`` particles, for each ``m``.
+
+    A run of 80 steps leaves its kernel arrays (``PairWork``); they are caught by wrapping
+    the stepper's entry point for that call. Then the phase is repeated on them, a prefix
+    of whole chunks at a time.
+    """
+    import numpy as np
+
+    import dustsim
+    from dustsim.kernels import verlet
+    from dustsim.kernels.cells import CHUNK
+
+    seen: dict = {}
+    entry = verlet.advance_pairs
+
+    def keep_arguments(*args):
+        result = entry(*args)
+        seen["args"] = args
+        return result
+
+    verlet.advance_pairs = keep_arguments
+    try:
+        dustsim.simulate(**dustsim_kwargs(n, 1), steps=80, record_every=80, progress=False, threads=threads)
+    finally:
+        verlet.advance_pairs = entry
+    _x, _parts, _steps, _forces, box, pair, key, _drift, _status, work = seen["args"]
+    w = work.arrays
+    lists = (w.begin, w.end, work.nbr)
+    no_noise = (False, w.z, w.ids, 0, key.words, key.k0, key.k1)
+    out = []
+    for m in prefixes:
+        chunks = max(1, min(m, n) // CHUNK)
+        bad = np.zeros(chunks, dtype=np.bool_)
+        reps = max(3, 2_000 // chunks)
+        verlet._pair_phase(w.plast, lists, box, pair, w.acc, bad, no_noise)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(reps):
+                verlet._pair_phase(w.plast, lists, box, pair, w.acc, bad, no_noise)
+            times.append((time.perf_counter() - start) / reps / (chunks * CHUNK) * 1e9)
+        out.append(statistics.median(times))
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=sorted(STEPS))
     parser.add_argument("--threads", type=int, nargs="+", default=[2])
     parser.add_argument("--every", type=int, default=10, help="frame interval of the recording run")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--working-set", type=int, metavar="N", help="time the pair phase over prefixes of N particles")
     args = parser.parse_args()
+    if args.working_set:
+        n = args.working_set
+        prefixes = [m for m in (5_000, 10_000, 20_000, 40_000, 100_000, 300_000) if m < n] + [n]
+        for threads in args.threads:
+            ns = pair_phase_by_prefix(n, prefixes, threads, max(args.repeats, 5))
+            cells = ", ".join(f"{m}: {v:.1f}" for m, v in zip(prefixes, ns, strict=True))
+            print(f"pair phase, first m of {n} particles, {threads} thread(s), ns per particle: {cells}", flush=True)
+        return 0
     for threads in args.threads:
         for n in args.sizes:
             short, long = STEPS.get(n, (20, 100))
