@@ -18,7 +18,7 @@ import xarray as xr
 from dustsim.errors import ConfigError
 from dustsim.schema import trajectory_config, trajectory_process
 
-from .plotting import dustsim_style, new_axes, unit_suffix
+from .plot_style import dustsim_style, new_axes, unit_suffix
 
 
 def _one(result: xr.Dataset) -> tuple[xr.Dataset, str]:

@@ -15,7 +15,7 @@ import xarray as xr
 
 from dustsim.quantum.run import density_matrices, wigner_frames
 
-from .plotting import DENSITY_CMAP, PALETTE, dustsim_style, new_axes
+from .plot_style import DENSITY_CMAP, PALETTE, dustsim_style, new_axes
 
 #: diverging map for the Wigner function (negative = blue, positive = red; colour-blind safe)
 WIGNER_CMAP = "RdBu_r"
