@@ -471,7 +471,10 @@ def _squared_threshold(distance):
 
 @njit(**_JIT)
 def _gather(x, image, labels, order, p, img, ids, lab):
-    """Copy particles into axis-major work arrays in storage ``order``."""
+    """Copy particles into axis-major work arrays in storage ``order``.
+
+    Serial: a parallel version measured no faster at N = 1e6, unlike :func:`_scatter`'s.
+    """
     d, n = x.shape
     for k in range(n):
         i = order[k]
@@ -483,16 +486,22 @@ def _gather(x, image, labels, order, p, img, ids, lab):
             img[a, k] = image[a, order[k]]
 
 
-@njit(**_JIT)
+@njit(parallel=True, **_JIT)
 def _scatter(x, image, order, p, img, ids):
-    """Write the work arrays back to the state by particle id and record the new storage ``order``."""
+    """Write the work arrays back to the state by particle id and record the new storage ``order`` (parallel).
+
+    ``ids`` is a permutation, so no two particles are written to the same place. Once per
+    call, i.e. per recorded frame: 3.2 ms against 6.5 ms serial at N = 1e6, 2 threads.
+    """
     d, n = x.shape
-    for k in range(n):
-        order[k] = ids[k]
-    for a in range(d):
-        for k in range(n):
-            x[a, ids[k]] = p[a, k]
-            image[a, ids[k]] = img[a, k]
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        k_lo = c * CHUNK
+        k_hi = min(n, k_lo + CHUNK)
+        order[k_lo:k_hi] = ids[k_lo:k_hi]
+        for a in range(d):
+            for k in range(k_lo, k_hi):
+                x[a, ids[k]] = p[a, k]
+                image[a, ids[k]] = img[a, k]
 
 
 def advance_pairs(x, parts, steps, forces, box, pair, key, max_drift, status, work=None):
