@@ -48,7 +48,17 @@ from .cells import (
     neighbour_ranges,
     sum_pair_forces,
 )
-from .forces import FORCE_OVERFLOW, NOT_FINITE, OK, PAIR_NONE, TOO_FAR, axis_params, separable_force
+from .forces import (
+    FORCE_LIMIT,
+    FORCE_OVERFLOW,
+    FORCE_SCALE,
+    NOT_FINITE,
+    OK,
+    PAIR_NONE,
+    TOO_FAR,
+    axis_params,
+    separable_force,
+)
 from .options import INLINE as _INLINE
 from .options import JIT as _JIT
 from .rng import PER_CALL_F32, PER_CALL_F64, box_muller_f32, counter_words, normals2_f64, normals4_f32
@@ -432,6 +442,17 @@ def cast_like_overload(x, v):  # noqa: ARG001
     return None
 
 
+@njit(**_INLINE)
+def fixed_point_constants(x, rc):
+    """``(rc^2, scale, limit, 1 / scale)`` of the fixed-point pair sums, in the precision of ``x``.
+
+    ``scale`` is :data:`forces.FORCE_SCALE`, ``limit`` :data:`forces.FORCE_LIMIT` (the one
+    place of both numbers); ``rc^2`` is the square of the cut-off rounded to that precision.
+    """
+    rcx = cast_like(x, rc)
+    return rcx * rcx, cast_like(x, FORCE_SCALE), cast_like(x, FORCE_LIMIT), cast_like(x, 1.0 / FORCE_SCALE)
+
+
 @njit(**_JIT)
 def _noise_f32(z, ids, k_lo, k_hi, s, words, k0, k1):
     """``z[a, k]`` = normal of particle ``ids[k]``, step ``s``, axis ``a`` (vectorised over ``k``)."""
@@ -796,10 +817,7 @@ def advance_general(
         return
     x00 = x[0, 0]
     has_pairs = pair_kind != PAIR_NONE
-    rc2 = cast_like(x00, rc) * cast_like(x00, rc)
-    scale = cast_like(x00, 2.0**32)
-    limit = cast_like(x00, 2.0**24)
-    inv_scale = cast_like(x00, 2.0**-32)
+    rc2, scale, limit, inv_scale = fixed_point_constants(x00, rc)
     lo64 = lo.astype(np.float64)
     len64 = length.astype(np.float64)
     grid_fixed = True

@@ -18,7 +18,7 @@ import numpy as np
 from numba import get_thread_id, njit, prange
 
 from .cells import CHUNK, cell_coord, neighbour_ranges
-from .euler import cast_like
+from .euler import fixed_point_constants
 from .forces import pair_fixed
 from .neighbour_list import cell_coords
 from .options import INLINE as _INLINE
@@ -99,10 +99,7 @@ def fast_pair_phase(p, fast_set, cells, box, pair, acc, bad_fast):
     """
     fast, fast_ids, n_fast = fast_set
     d = p.shape[0]
-    x00 = p[0, 0]
-    rc2 = cast_like(x00, pair.rc) * cast_like(x00, pair.rc)
-    scale = cast_like(x00, 2.0**32)
-    limit = cast_like(x00, 2.0**24)
+    rc2, scale, limit, _ = fixed_point_constants(p[0, 0], pair.rc)
     zero = np.int64(0)
     kinds, length, half = box.kinds, box.length, box.half
     for g in prange((n_fast + FAST_GROUP - 1) // FAST_GROUP):
@@ -146,10 +143,7 @@ def fast_pair_flags(p, fast_set, cells, box, pair, flags):
     """:func:`_pair_flags` for the fast particles' pairs (adds to ``flags``)."""
     fast, fast_ids, n_fast = fast_set
     d = p.shape[0]
-    x00 = p[0, 0]
-    rc2 = cast_like(x00, pair.rc) * cast_like(x00, pair.rc)
-    scale = cast_like(x00, 2.0**32)
-    limit = cast_like(x00, 2.0**24)
+    rc2, scale, limit, _ = fixed_point_constants(p[0, 0], pair.rc)
     rlo = np.empty(18, dtype=np.int64)
     rhi = np.empty(18, dtype=np.int64)
     for u in range(n_fast):

@@ -38,9 +38,19 @@ import numpy as np
 from numba import get_thread_id, njit, prange
 
 from .cells import CHUNK
-from .euler import cast_like, euler_update, first_bad_code
+from .euler import cast_like, euler_update, first_bad_code, fixed_point_constants
 from .fast_particles import fast_pair_flags, fast_pair_phase, mark_fast
-from .forces import FORCE_OVERFLOW, NOT_FINITE, OK, PAIR_NONE, TOO_FAR, axis_params, pair_fixed, separable_force
+from .forces import (
+    FORCE_OVERFLOW,
+    FORCE_SCALE,
+    NOT_FINITE,
+    OK,
+    PAIR_NONE,
+    TOO_FAR,
+    axis_params,
+    pair_fixed,
+    separable_force,
+)
 from .neighbour_list import LIST_GUESS, bin_cells, build_list, grid_for, sort_by_cell
 from .options import INLINE as _INLINE
 from .options import JIT as _JIT
@@ -187,10 +197,7 @@ def _pair_phase(p, lists, box, pair, acc, bad_chunks, noise):
     begin, end, nbr = lists[0], lists[1], lists[2]
     fill, z, ids, group, words, k0, k1 = noise
     d, n = p.shape
-    x00 = p[0, 0]
-    rc2 = cast_like(x00, pair.rc) * cast_like(x00, pair.rc)
-    scale = cast_like(x00, 2.0**32)
-    limit = cast_like(x00, 2.0**24)
+    rc2, scale, limit, _ = fixed_point_constants(p[0, 0], pair.rc)
     zero = np.int64(0)
     for c in prange(bad_chunks.shape[0]):
         k_lo = c * CHUNK
@@ -233,10 +240,7 @@ def _pair_flags(p, lists, box, pair, flags):
     """``flags[k]``: whether a pair force on ``k`` overflowed (for the status code; only after a failure)."""
     begin, end, nbr = lists[0], lists[1], lists[2]
     d, n = p.shape
-    x00 = p[0, 0]
-    rc2 = cast_like(x00, pair.rc) * cast_like(x00, pair.rc)
-    scale = cast_like(x00, 2.0**32)
-    limit = cast_like(x00, 2.0**24)
+    rc2, scale, limit, _ = fixed_point_constants(p[0, 0], pair.rc)
     flags[:] = False
     for k in range(n):
         xk0, xk1, xk2 = point_of(p, k, d)
@@ -352,7 +356,7 @@ def _step(state, pair_forces, j, slot, steps, forces, box, max_drift, codes, mov
     d, n = p.shape
     A, C, M, B = steps
     user, has_user = forces.user, forces.has_user
-    inv_scale = cast_like(p[0, 0], 2.0**-32)
+    inv_scale = cast_like(p[0, 0], 1.0 / FORCE_SCALE)
     mj = M[j]
     bj = B[j]
     for c in prange(codes.shape[0]):
