@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -48,9 +48,34 @@ def output_format(path: str | Path) -> str:
         ) from None
 
 
-def check_writable(path: str | Path) -> Path:
-    """Fail early, with OutputError, if ``path`` cannot be created."""
+#: files that mark a directory as a Zarr store (format 2 and format 3)
+ZARR_MARKERS = (".zgroup", ".zarray", ".zmetadata", "zarr.json")
+
+
+def is_zarr_store(path: str | Path) -> bool:
+    """Whether ``path`` is a directory holding Zarr metadata at its top (a store that may be replaced)."""
+    path = Path(path)
+    return path.is_dir() and any((path / name).exists() for name in ZARR_MARKERS)
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def check_writable(path: str | Path, reads: Iterable[str | Path] = ()) -> Path:
+    """Fail early, with OutputError, if ``path`` cannot be created or must not be replaced.
+
+    An existing file is replaced when the output is complete (atomically), but never a
+    file the same command reads (``reads``: its inputs), nor a directory that is not a
+    Zarr store (an output named ``.zarr`` over some other directory), nor a file where a
+    ``.zarr`` directory should go.
+    """
     path = Path(path).expanduser()
+    for source in reads:
+        if _same_path(path, Path(source).expanduser()):
+            raise OutputError(f"cannot write {path}: it is also this command's input; choose another output")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         above = next((p for p in [parent, *parent.parents] if p.exists()), None)
@@ -59,8 +84,16 @@ def check_writable(path: str | Path) -> Path:
         raise OutputError(f"cannot write {path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write {path}: directory {parent} is not writable")
-    if path.is_dir() and output_format(path) == "netcdf":
+    zarr = path.suffix.lower() == ".zarr"
+    if path.is_dir() and not zarr and path.suffix:  # a file output (.nc, .pt, .png, ...) over a directory
         raise OutputError(f"cannot write {path}: it is a directory")
+    if zarr and path.exists() and not path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a file, and a Zarr store is a directory")
+    if zarr and path.is_dir() and not is_zarr_store(path):
+        raise OutputError(
+            f"cannot write {path}: it is a directory but not a Zarr store (dustsim replaces only those); "
+            "remove it or choose another name"
+        )
     return path
 
 
@@ -78,8 +111,10 @@ def remove_path(path: str | Path) -> None:
 
 
 def replace_path(src: Path, dst: Path) -> None:
-    """Move ``src`` onto ``dst``, replacing a file or directory that is there."""
+    """Move ``src`` onto ``dst``, replacing a file or a Zarr store that is there (never another directory)."""
     if dst.is_dir() and not dst.is_symlink():
+        if not is_zarr_store(dst):
+            raise OutputError(f"cannot write {dst}: it is a directory but not a Zarr store; it was left as it is")
         trash = temporary_name(dst, "old")
         os.replace(dst, trash)
         os.replace(src, dst)

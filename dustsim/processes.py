@@ -19,6 +19,7 @@ keyword parameters, validating them.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -617,7 +618,7 @@ PROCESSES: dict[str, type[LinearProcess]] = {
 }
 
 
-def make_process(name: str, **params: Any) -> LinearProcess:
+def make_process(name: str, /, **params: Any) -> LinearProcess:
     """Build a process from its registry name and parameters.
 
     Parameters
@@ -637,7 +638,7 @@ def make_process(name: str, **params: Any) -> LinearProcess:
         cls = PROCESSES[name]
     except KeyError:
         raise ConfigError(f"unknown process {name!r}; choose one of: {', '.join(PROCESSES)}") from None
-    known = set(cls.__dataclass_fields__)
+    known = {f.name for f in dataclasses.fields(cls) if f.init}  # not the class-level name, t_max, ...
     unknown = sorted(set(params) - known)
     if unknown:
         raise ConfigError(

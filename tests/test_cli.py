@@ -116,6 +116,40 @@ def test_unwritable_output_exits_1(tmp_path, capsys):
     assert code == 1 and "does not exist" in err and "Traceback" not in err
 
 
+def test_output_never_replaces_a_directory_that_is_not_a_zarr_store(tmp_path, capsys):
+    folder = tmp_path / "mine.zarr"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("precious")
+    code, _, err = run("simulate", "--n", "50", "--steps", "4", "-o", str(folder), capsys=capsys)
+    assert code == 1 and "not a Zarr store" in err and "Traceback" not in err
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+    assert (folder / "notes.txt").read_text() == "precious"
+    # a Zarr store dustsim wrote is replaced by a rerun
+    store = tmp_path / "run.zarr"
+    for seed in ("1", "2"):
+        code, _, err = run("simulate", "--n", "50", "--steps", "4", "--seed", seed, "-o", str(store), capsys=capsys)
+        assert code == 0, err
+    assert int(dustsim.open_trajectory(store).attrs["seed"]) == 2
+
+
+def test_a_file_where_the_zarr_store_goes_is_refused_before_the_run(tmp_path, capsys):
+    target = tmp_path / "file.zarr"
+    target.write_text("hi")
+    code, _, err = run("simulate", "--n", "50", "--steps", "4", "-o", str(target), capsys=capsys)
+    assert code == 1 and "is a file" in err and "Traceback" not in err
+    assert target.read_text() == "hi" and not list(tmp_path.glob("file.zarr.partial"))
+
+
+@pytest.mark.parametrize("suffix", [".nc", ".zarr"])
+def test_output_that_is_the_input_is_refused(tmp_path, capsys, suffix):
+    traj = tmp_path / f"t{suffix}"
+    assert run("simulate", "--n", "200", "--steps", "4", "-o", str(traj), capsys=capsys)[0] == 0
+    before = dustsim.open_trajectory(traj).position.values.copy()
+    code, _, err = run("entropy", str(traj), "-o", str(traj), capsys=capsys)
+    assert code == 1 and "also this command's input" in err
+    np.testing.assert_array_equal(dustsim.open_trajectory(traj).position.values, before)
+
+
 def test_unknown_output_suffix_exits_2(tmp_path, capsys):
     code, _, err = run("simulate", "--steps", "5", "-o", str(tmp_path / "o.h5"), capsys=capsys)
     assert code == 2 and "suffix" in err

@@ -103,6 +103,10 @@ def test_conditional_score_is_gaussian_score():
         ("vp", {"gamma": 1.0}, "has no parameter 'gamma'"),
         ("ve", {"sigma_min": 1.0, "sigma_max": 0.5}, "must exceed"),
         ("vp", {"beta_max": "big"}, "must be a number"),
+        # class-level fields are not parameters (they used to reach the constructor: TypeError)
+        ("vp", {"name": "ou"}, "has no parameter 'name'; its parameters are: beta_max, beta_min$"),
+        ("ve", {"t_max": 0.5}, "has no parameter 't_max'"),
+        ("ot", {"sequence_params": 1}, "has no parameter 'sequence_params'"),
     ],
 )
 def test_invalid_processes_are_rejected(name, params, message):

@@ -100,7 +100,7 @@ def emergence_command(
     from ..io import atomic_output, check_writable, open_trajectory, output_format, save_dataset
 
     output_format(output)
-    check_writable(output)
+    check_writable(output, reads=[trajectory])
     if figure is not None:
         if Path(figure).suffix.lower() not in (".png", ".svg", ".pdf"):
             raise ConfigError(f"--plot: cannot tell the figure format of {figure!r}; use .png, .svg or .pdf")

@@ -105,7 +105,7 @@ def entropy_command(
     from ..io import check_writable, open_trajectory, output_format, partial_path, save_dataset
 
     output_format(output)
-    check_writable(output)
+    check_writable(output, reads=[trajectory])
     partial = partial_path(output)
     if resume and not partial.exists() and Path(output).exists():
         click.echo(f"{output} is already complete")

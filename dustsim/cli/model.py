@@ -263,13 +263,14 @@ def train_command(
 
 def _train_plan(data: Any, trajectory: str, output: str, net: Any, cfg: Any) -> None:
     """Print what ``dustsim train`` will do (configs validated, data opened, outputs checked)."""
-    from ..io import check_writable, open_trajectory
+    from ..io import open_trajectory
     from ..model.device import select_device
+    from ..model.training import check_model_output
 
     net.validate()
     cfg.validate()
     device = select_device(cfg.device)
-    check_writable(output)
+    check_model_output(output, trajectory)
     ds = open_trajectory(data) if isinstance(data, str) else data
     stem = Path(output).with_suffix("")
     print_plan(
@@ -329,7 +330,7 @@ def sample_command(
     from ..model.generate import sample
 
     _ensure_suffix(output)
-    check_writable(output)
+    check_writable(output, reads=[model_path])
     cfg = _sampler_config(
         load_tables(config_file),
         "sample",
@@ -437,7 +438,7 @@ def restore_command(
     from ..model.restore import hold_mask, restore
 
     _ensure_suffix(output)
-    check_writable(output)
+    check_writable(output, reads=[model_path, trajectory])
     if not math.isfinite(from_time):
         raise ConfigError(f"--from-time must be a finite time, got {from_time!r}")
     cfg = _sampler_config(
@@ -583,7 +584,7 @@ def likelihood_command(
 
     if output is not None:
         _ensure_suffix(output)
-        check_writable(output)
+        check_writable(output, reads=[model_path, points])
     if not math.isfinite(frame_time):
         raise ConfigError(f"--time must be a finite time, got {frame_time!r}")
     tables = load_tables(config_file)

@@ -89,6 +89,24 @@ def loss_log_path(output: str | Path) -> Path:
     return output.with_name(output.stem + ".loss.nc")
 
 
+#: suffixes of a model checkpoint (a PyTorch file)
+MODEL_SUFFIXES = (".pt", ".pth")
+
+
+def check_model_output(output: str | Path, data: Any = None) -> Path:
+    """Fail early (ConfigError, OutputError) if ``output`` cannot take a checkpoint trained on ``data``.
+
+    The checkpoint must be named ``.pt`` or ``.pth`` (a ``.nc`` name would hold a PyTorch
+    file that the trajectory readers refuse), and neither it nor its loss log may be the
+    training data when ``data`` is a path.
+    """
+    if Path(output).suffix.lower() not in MODEL_SUFFIXES:
+        raise ConfigError(f"the model checkpoint {str(output)!r} is a PyTorch file: name it .pt or .pth")
+    reads = [data] if isinstance(data, str | Path) else []
+    check_writable(loss_log_path(output), reads=reads)
+    return check_writable(output, reads=reads)
+
+
 def lr_schedule(cfg: TrainConfig) -> str:
     """The schedule :func:`learning_rate` follows between the warm-up and the cooldown.
 
@@ -440,7 +458,7 @@ def train(
     """
     net_cfg = network if isinstance(network, NetworkConfig) else NetworkConfig.from_dict(network)
     cfg = training if isinstance(training, TrainConfig) else TrainConfig.from_dict(training)
-    out = check_writable(output) if output is not None else None
+    out = check_model_output(output, data) if output is not None else None
     if resume and out is None:
         raise ConfigError("resume needs the output path of the interrupted training")
     state: dict[str, Any] | None = None

@@ -160,6 +160,9 @@ def test_errors_exit_with_one_line(tmp_path, traj_file, tiny_model_path, capsys)
         ),
         (("train", traj_file, "-o", tmp_path / "m.pt", "--steps", 2, "--lr", -1), 2, "lr must be"),
         (("train", tmp_path / "missing.nc", "-o", tmp_path / "m.pt"), 2, "no such file"),
+        (("train", traj_file, "-o", tmp_path / "m.nc", "--steps", 2), 2, "name it .pt or .pth"),
+        (("train", traj_file, "-o", traj_file, "--steps", 2), 2, "name it .pt or .pth"),
+        (("restore", tiny_model_path, traj_file, "--from-time", 0.3, "-o", traj_file), 1, "this command's input"),
     ]
     if not torch.cuda.is_available():
         cases.append(
