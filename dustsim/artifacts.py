@@ -449,7 +449,8 @@ def _note(message: str) -> None:
 
 
 def _lonlat_axes(columns: list[str] | None) -> tuple[int, int] | None:
-    if not columns or len(columns) != 2:
+    """Indices of the longitude and latitude columns, if the header names both."""
+    if not columns:
         return None
     names = [c.strip().lower() for c in columns]
     lon = [i for i, c in enumerate(names) if c in _LONGITUDE]
@@ -467,6 +468,12 @@ def _project(
     axes = _lonlat_axes(columns)
     if projection == "none" or (projection == "auto" and axes is None):
         return data, {"projection": "none"} if projection == "none" else {}
+    if axes is not None and data.shape[1] != 2:
+        raise ConfigError(
+            f"artifact 'points': {path.name} has columns {columns}; longitude/latitude are projected only when "
+            "they are the only two columns: drop the others, or pass -A projection=none to use every column as "
+            "a plane coordinate"
+        )
     if axes is None:
         if data.shape[1] != 2:
             raise ConfigError("artifact 'points': projection = equirectangular needs two columns (longitude, latitude)")
@@ -560,7 +567,13 @@ def to_recorded_units(
         return data, 0.0, ""
     x, log_jacobian, done = np.asarray(data, dtype=np.float64), 0.0, []
     if table.get("projection") == "equirectangular":
-        axes = _lonlat_axes(columns) or (0, 1)
+        axes = _lonlat_axes(columns)
+        if x.shape[1] != 2 or (columns is not None and axes is None):
+            raise InputFileError(
+                f"the model's data were longitude/latitude projected onto a plane, but these points have "
+                f"{x.shape[1]} columns{f' {columns}' if columns else ''}; give the two columns lon, lat"
+            )
+        axes = axes or (0, 1)
         lat0 = float(table["reference_latitude"])
         x = np.stack([x[:, axes[0]] * math.cos(math.radians(lat0)), x[:, axes[1]]], axis=1)
         log_jacobian += math.log(math.cos(math.radians(lat0)))

@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 
 import dustsim
+from dustsim.artifacts import to_recorded_units
 from dustsim.cli import main
+from dustsim.errors import InputFileError
 from dustsim.faults import KILLED_EXIT_CODE
 
 ROOT = Path(dustsim.__file__).resolve().parents[1]
@@ -214,6 +216,33 @@ def test_points_with_header_lonlat_duplicates_are_explained(tmp_path, capsys):
         x0.std(axis=0) / x0.std(axis=0)[1], projected.std(axis=0) / projected.std(axis=0)[1], rtol=1e-5
     )
     assert abs(x0.mean(axis=0)).max() < 1e-5 and abs(x0.std(axis=0).max() - 1) < 1e-5
+
+
+def test_lonlat_with_other_columns_is_refused_not_read_as_plane_coordinates(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    rows = np.column_stack([rng.uniform(-10, 10, 50), rng.uniform(40, 60, 50), rng.normal(size=50)])
+    path = tmp_path / "stations.csv"
+    path.write_text("lon,lat,value\n" + "\n".join(",".join(f"{v:.4f}" for v in r) for r in rows) + "\n")
+    code, _, err = run("simulate", "--init", f"points:{path}", "--steps", "5", "-o", tmp_path / "s.nc", capsys=capsys)
+    one_line_error(code, err, 2, "projection=none")
+    assert not (tmp_path / "s.nc").exists()
+    # with projection=none every column is a coordinate
+    kept = make_points(path, projection="none", standardize="none")
+    np.testing.assert_allclose(kept, rows, atol=1e-4)
+
+
+def test_new_points_for_a_lonlat_model_must_be_lon_lat():
+    table = {"kind": "points", "projection": "equirectangular", "reference_latitude": 60.0}
+    latlon = np.array([[60.0, 10.0], [61.0, 12.0]])
+    x, log_jacobian, done = to_recorded_units(latlon, ["lat", "lon"], table)
+    np.testing.assert_allclose(x, [[5.0, 60.0], [6.0, 61.0]])  # columns found by name, lon scaled by cos 60
+    assert log_jacobian == pytest.approx(np.log(0.5)) and "projected" in done
+    with pytest.raises(InputFileError, match="give the two columns lon, lat"):
+        to_recorded_units(np.ones((2, 3)), ["x", "y", "z"], table)
+    with pytest.raises(InputFileError, match="3 columns"):
+        to_recorded_units(np.ones((2, 3)), None, table)
+    with pytest.raises(InputFileError, match="give the two columns"):
+        to_recorded_units(np.ones((2, 2)), ["x", "y"], table)
 
 
 def test_points_with_wildly_different_axes_are_standardised_and_resume(tmp_path, capsys):
