@@ -610,6 +610,11 @@ def _points(n: int | None, dim: int, rng: np.random.Generator, o: dict[str, Any]
         )
     data, standardized = _standardize(data, o, same_units=projected.get("projection") == "equirectangular")
     replace = n is not None and n > len(data)
+    if replace:
+        _note(
+            f"points: n = {n} is more than the {len(data)} points of {path.name}: drawn with replacement, so the "
+            "first frame repeats points (atoms: nearest-neighbour entropy estimates at t = 0 see zero distances)"
+        )
     if n is None or n == len(data):
         pos = data
     else:

@@ -231,6 +231,21 @@ def test_lonlat_with_other_columns_is_refused_not_read_as_plane_coordinates(tmp_
     np.testing.assert_allclose(kept, rows, atol=1e-4)
 
 
+def test_resampled_points_are_noted_and_their_tied_frame_is_flagged(tmp_path, capsys):
+    path = tmp_path / "few.npy"
+    np.save(path, np.random.default_rng(4).normal(size=(300, 2)))
+    out = tmp_path / "r.nc"
+    args = ("simulate", "--init", f"points:{path}", "--n", "1200", "--steps", "10", "--seed", "1", "-o", out)
+    code, _, err = run(*args, capsys=capsys)
+    assert code == 0 and "drawn with replacement" in err, err
+    code, _, err = run("entropy", out, "-o", tmp_path / "h.nc", capsys=capsys)
+    assert code == 0 and "1 frame(s) (t = 0) have points with at least k = 4 exact duplicates" in err, err
+    assert int(dustsim.open_dataset(tmp_path / "h.nc").n_ties.isel(time=0).max()) > 0
+    # all 300 points once: no resampling, no note
+    code, _, err = run(*args[:3], "--steps", "10", "-o", tmp_path / "all.nc", capsys=capsys)
+    assert code == 0 and "replacement" not in err
+
+
 def test_new_points_for_a_lonlat_model_must_be_lon_lat():
     table = {"kind": "points", "projection": "equirectangular", "reference_latitude": 60.0}
     latlon = np.array([[60.0, 10.0], [61.0, 12.0]])

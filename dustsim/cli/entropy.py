@@ -5,10 +5,44 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ._common import command_line, dry_run_option, output_option, print_plan
+
+
+def _note_ties(result: Any, k: int) -> None:
+    """A note on stderr about frames with exact duplicates (ties broken) or without a density."""
+    import numpy as np
+
+    ties = result["n_ties"].max("estimator")
+    degenerate = result["degenerate"].any("estimator")
+    for dim in [d for d in ties.dims if d != "time"]:
+        ties, degenerate = ties.max(dim), degenerate.any(dim)
+    times = result["time"].values
+    tied = np.flatnonzero(ties.values > 0)
+    if tied.size:
+        worst = int(ties.values[tied].max())
+        click.echo(
+            f"note: {tied.size} frame(s) (t = {_times(times[tied])}) have points with at least k = {k} exact "
+            f"duplicates (up to {worst} of {result.attrs['n_particles_used']}); the ties were broken by a tiny "
+            "jitter. Many duplicates mean atoms (repeated or resampled points, entropy -inf): there the value "
+            "measures the jitter, not the data",
+            err=True,
+        )
+    flat = np.flatnonzero(degenerate.values)
+    if flat.size:
+        click.echo(
+            f"note: {flat.size} frame(s) (t = {_times(times[flat])}) have no density (a point source or a "
+            "lower-dimensional cloud): entropy -inf there",
+            err=True,
+        )
+
+
+def _times(values: Any) -> str:
+    shown = ", ".join(f"{float(t):.4g}" for t in values[:4])
+    return shown + (", ..." if len(values) > 4 else "")
 
 
 @click.command("entropy")
@@ -163,6 +197,7 @@ def entropy_command(
             cluster.close()
     save_dataset(result, output)
     shutil.rmtree(partial, ignore_errors=True)
+    _note_ties(result, k)
     h = result["entropy"].isel(estimator=0)
     if "realization" in h.dims:
         h = h.mean("realization")
