@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,11 +68,16 @@ class Artifact:
 
 
 # ----------------------------------------------------------------------------- parsing
+#: ``ARG,key=value,...``: the argument of a text/image/points spec and the options after it
+_TRAILING_OPTIONS = re.compile(r"^(.+?)((?:,\s*[A-Za-z_][A-Za-z0-9_]*\s*=[^,]*)+)$")
+
+
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """Split an artifact spec into its kind and options.
 
     ``"text:DUST"`` gives ``("text", {"word": "DUST"})``; ``"gmm:k=4,std=0.2"`` gives
-    ``("gmm", {"k": 4, "std": 0.2})``.
+    ``("gmm", {"k": 4, "std": 0.2})``; ``"image:cat.png,invert=true"`` gives
+    ``("image", {"path": "cat.png", "invert": True})``.
     """
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError("the artifact spec is empty; try e.g. 'gmm', 'text:DUST' or 'points:cloud.npy'")
@@ -83,7 +89,11 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     if positional is not None:
         if not rest:
             raise ConfigError(f"artifact {kind!r} needs an argument: '{kind}:{positional.upper()}'")
-        return kind, {positional: rest}
+        # options may follow the argument (text:DUST,scale=2); a file whose own name holds them wins
+        found = _TRAILING_OPTIONS.match(rest)
+        if found is None or (kind != "text" and Path(rest).expanduser().exists()):
+            return kind, {positional: rest}
+        return kind, {positional: found.group(1), **parse_options(found.group(2).lstrip(","), "artifact")}
     return kind, parse_options(rest, "artifact")
 
 
@@ -279,7 +289,9 @@ def _image(n: int, dim: int, rng: np.random.Generator, o: dict[str, Any]) -> Art
     intensity = (1.0 - gray if invert else gray) * alpha
     weights = np.clip(intensity, 0.0, None).ravel()
     if not np.isfinite(weights).all() or weights.sum() <= 0:
-        raise InputFileError(f"image {path} has no positive intensity (try invert=true)")
+        read = "dark pixels as dust (invert = true)" if invert else "bright pixels as dust (invert = false)"
+        other = "false" if invert else "true"
+        raise InputFileError(f"image {path} is blank when read with {read}; try invert={other}, or another image")
     h, w = intensity.shape
     flat = rng.choice(weights.size, size=n, p=weights / weights.sum())
     row, col = np.divmod(flat, w)

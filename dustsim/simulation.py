@@ -179,8 +179,9 @@ def check_grid_size(config: SimulationConfig, steps: int) -> None:
     grid_bytes = 8.0 * (steps + 1) + 8.0 * (steps // config.record_every + 2)
     check_memory(grid_bytes, f"steps = {steps} (its time grid)", "use fewer --steps (or a larger --dt)")
     if config.n is not None:
-        dim = config.dim or 1
-        check_memory(4 * 8.0 * config.n * dim, f"n = {config.n} particles in {dim}-D", "use a smaller --n")
+        dim = config.dim or 1  # a lower bound where the artifact sets the dimension
+        what = f"n = {config.n} particles" + (f" in {dim}-D" if config.dim else " (counted as 1-D, the least)")
+        check_memory(4 * 8.0 * config.n * dim, what, "use a smaller --n")
 
 
 def frame_count(steps: int, record_every: int) -> int:

@@ -95,3 +95,25 @@ def test_registry_is_documented():
 
     for kind in ARTIFACTS:
         assert kind in mod.__doc__
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("text:HI,scale=2", ("text", {"word": "HI", "scale": 2})),
+        ("text:HELLO, WORLD", ("text", {"word": "HELLO, WORLD"})),  # a comma without key=value is text
+        ("image:cat.png,invert=true", ("image", {"path": "cat.png", "invert": True})),
+        ("points:cloud.csv, standardize=none", ("points", {"path": "cloud.csv", "standardize": "none"})),
+    ],
+)
+def test_options_may_follow_the_argument_of_a_spec(spec, expected):
+    assert parse_spec(spec) == expected
+
+
+def test_spec_options_equal_separate_options_and_a_file_named_with_them_wins(tmp_path):
+    a = make_artifact("text:HI,scale=2", n=500, seed=1).positions
+    b = make_artifact("text:HI", n=500, seed=1, options={"scale": 2}).positions
+    np.testing.assert_array_equal(a, b)
+    odd = tmp_path / "a,b=1.npy"
+    np.save(odd, np.random.default_rng(0).normal(size=(50, 2)))
+    assert parse_spec(f"points:{odd}") == ("points", {"path": str(odd)})

@@ -38,6 +38,24 @@ def seed_option() -> Any:
     )
 
 
+def _max_particles(_ctx: Any, _param: Any, value: int) -> int:
+    if value != 0 and value < 2:
+        raise click.BadParameter(f"must be 0 (all particles) or at least 2, got {value}")
+    return value
+
+
+def max_particles_option() -> Any:
+    """``--max-particles``: the random subsample per frame of the estimating commands (0: all)."""
+    return click.option(
+        "--max-particles",
+        type=int,
+        default=200_000,
+        show_default=True,
+        callback=_max_particles,
+        help="Random subsample of particles per frame (0: all).",
+    )
+
+
 def dry_run_option() -> Any:
     return click.option(
         "--dry-run",

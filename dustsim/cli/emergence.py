@@ -6,7 +6,7 @@ import time
 
 import click
 
-from ._common import command_line, output_option
+from ._common import command_line, max_particles_option, output_option
 
 
 def _numbers(text: str | None, option: str) -> list[float] | None:
@@ -45,13 +45,7 @@ def _numbers(text: str | None, option: str) -> list[float] | None:
 @click.option(
     "--origin", default=None, help="A cell corner, one number or one per axis (default: the box corner, else 0)."
 )
-@click.option(
-    "--max-particles",
-    type=int,
-    default=200_000,
-    show_default=True,
-    help="Random subsample of particles per frame (0: all).",
-)
+@max_particles_option()
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="Seed of the subsample.")
 @click.option("--units", type=click.Choice(["nats", "bits"]), default="nats", show_default=True)
 @click.option(

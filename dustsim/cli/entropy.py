@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ._common import command_line, dry_run_option, output_option, print_plan
+from ._common import command_line, dry_run_option, max_particles_option, output_option, print_plan
 
 
 def _note_ties(result: Any, k: int) -> None:
@@ -56,13 +56,7 @@ def _times(values: Any) -> str:
     help="Comma-separated entropy estimators: knn, knn-max, binned, gaussian, kde.",
 )
 @click.option("--k", type=int, default=4, show_default=True, help="Neighbour rank of the kNN and KSG estimators.")
-@click.option(
-    "--max-particles",
-    type=int,
-    default=200_000,
-    show_default=True,
-    help="Random subsample of particles per frame (0: all).",
-)
+@max_particles_option()
 @click.option(
     "--seed",
     type=click.IntRange(0, 2**63 - 1),

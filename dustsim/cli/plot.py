@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import click
@@ -52,12 +53,15 @@ def plot_command(dataset: str, output: str, kind: str, style: str, dpi: int) -> 
 
     from analysis import plotting
 
-    from ..errors import ConfigError
-    from ..io import atomic_output, open_dataset
+    from ..errors import ConfigError, OutputError
+    from ..io import atomic_output, check_writable, open_dataset
 
     suffix = Path(output).suffix.lower()
     if suffix not in FIGURE_SUFFIXES + ANIMATION_SUFFIXES:
         raise ConfigError(f"cannot tell the figure format of {output!r}; use .png, .svg, .pdf, .gif or .mp4")
+    if suffix == ".mp4" and shutil.which("ffmpeg") is None:
+        raise OutputError(f"cannot write {output}: MP4 needs ffmpeg on the PATH; write a .gif instead")
+    check_writable(output, reads=[dataset])
     ds = open_dataset(dataset)
     try:
         found = plotting.dataset_kind(ds)

@@ -90,8 +90,8 @@ def simulate_command(
       dustsim simulate --config run.toml -o big.zarr --resume   # after an interruption
       dustsim simulate --init uniform -A half_width=2 --process brownian --potential double-well:barrier=3 \
           --boundary reflecting --box 6 --dt 1e-3 --steps 5000 -o wells.nc
-      dustsim simulate --init uniform -A half_width=20 --n 20000 --box 40 --interaction morse:epsilon=4 \
-          --dt 1e-3 --steps 20000 -o clumps.zarr
+      dustsim simulate --init uniform -A half_width=40 --n 5000 --process brownian --box 80 \
+          --interaction morse:epsilon=4,a=1.5,cutoff=3,cap=100 --dt 5e-4 --steps 40000 -o clumps.zarr
     """
     from ..config import SimulationConfig
     from ..errors import ConfigError

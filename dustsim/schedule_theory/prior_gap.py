@@ -96,12 +96,19 @@ def noise_floor(n: int, dim: int) -> float:
 def hint(process: LinearProcess) -> str:
     """The option that closes the gap (``dustsim simulate`` flags), for the message."""
     name = process.name
+
+    def raise_(param: str) -> str:  # the current value, and twice it as the example
+        now = getattr(process, param, None)
+        if now is None:  # set from the data at run time
+            return f"raise {param} (--process-param {param}=...)"
+        return f"raise {param} (now {float(now):g}; e.g. --process-param {param}={2 * float(now):g})"
+
     if name in ("vp", "sub-vp"):
-        return "raise beta_max (--process-param beta_max=20) or --t-end"
+        return raise_("beta_max") + " or --t-end"
     if name == "ou":
-        return "raise k (--process-param k=...) or --t-end"
+        return raise_("k") + " or --t-end"
     if isinstance(process, VarianceExploding) or name == "edm":
-        return "raise sigma_max (--process-param sigma_max=...)"
+        return raise_("sigma_max")
     if name in ("vp-cosine", "fm", "ot"):
         return "run to --t-end 1"
     return "raise --t-end"
