@@ -644,9 +644,9 @@ def _assemble(plan: _RealizationPlan, frames: Sequence[FrameResult], history: st
         out["mutual_information_se"] = ("time", mi_se * f, {"units": unit_name})
         if process is not None and direction == "forward" and "knn" in estimators and float(times.min()) == 0.0:
             sig = np.asarray(process.sigma(times), dtype=np.float64)
-            with np.errstate(divide="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore"):  # sigma = 0: -inf - (-inf), replaced below
                 h_cond = 0.5 * d * np.log(2.0 * math.pi * math.e * sig**2)
-            lin = ent[:, list(estimators).index("knn")] - h_cond
+                lin = ent[:, list(estimators).index("knn")] - h_cond
             lin = np.where(sig == 0, math.inf, lin)
             out["mutual_information_linear"] = (
                 "time",
@@ -658,7 +658,7 @@ def _assemble(plan: _RealizationPlan, frames: Sequence[FrameResult], history: st
             )
             out["mutual_information_linear_se"] = (
                 "time",
-                ent_se[:, list(estimators).index("knn")] * f,
+                np.where(sig == 0, 0.0, ent_se[:, list(estimators).index("knn")]) * f,  # I(X_0; X_0) = inf exactly
                 {"units": unit_name},
             )
     if do_exact:

@@ -68,7 +68,7 @@ def test_mutual_information_vanishes_as_t_goes_to_1(vp_entropy):
     assert np.all(np.diff(mi) < Z * np.hypot(mi_se[1:], mi_se[:-1]))
     assert_within_se(mi[-1], 0.0, mi_se[-1], "KSG I(X_0; X_1)")
     lin = e["mutual_information_linear"].values
-    assert lin[0] == math.inf
+    assert lin[0] == math.inf and e["mutual_information_linear_se"].values[0] == 0.0  # exact, not estimated
     assert_within_se(lin[-1], 0.0, e["mutual_information_linear_se"].values[-1], "linear I(X_0; X_1)")
     # the two routes agree where the information is moderate
     assert abs(lin[1] - mi[1]) < Z * math.hypot(mi_se[1], e["mutual_information_linear_se"].values[1]) + 0.05

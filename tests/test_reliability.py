@@ -246,6 +246,20 @@ def test_resampled_points_are_noted_and_their_tied_frame_is_flagged(tmp_path, ca
     assert code == 0 and "replacement" not in err
 
 
+def test_a_flat_first_frame_is_noted_without_numerical_warnings(tmp_path, capsys):
+    flat = np.column_stack([np.random.default_rng(5).normal(size=400), np.ones(400)])  # a line: no 2-D density
+    path = tmp_path / "line.npy"
+    np.save(path, flat)
+    out = tmp_path / "line.nc"
+    code, _, err = run("simulate", "--init", f"points:{path}", "-A", "standardize=none", "--steps", "10", "-o", out,
+                       capsys=capsys)  # fmt: skip
+    assert code == 0, err
+    code, _, err = run("entropy", out, "-o", tmp_path / "h.nc", capsys=capsys)
+    assert code == 0 and "(t = 0) have no density" in err and "warning" not in err, err
+    h = dustsim.open_dataset(tmp_path / "h.nc")
+    assert h.degenerate.isel(time=0).all() and h.mutual_information_linear_se.isel(time=0) == 0
+
+
 def test_new_points_for_a_lonlat_model_must_be_lon_lat():
     table = {"kind": "points", "projection": "equirectangular", "reference_latitude": 60.0}
     latlon = np.array([[60.0, 10.0], [61.0, 12.0]])
