@@ -71,14 +71,28 @@ def resolution(dtype: np.dtype) -> float:
     return float(np.finfo(dtype).eps) if np.dtype(dtype).kind == "f" else 0.0
 
 
+#: allowance for input values rounded more than once (computed in their own precision), in ulps
+ROUNDING_ULPS = 4.0
+
+
 def _rank_deficient(points: NDArray[np.float64], eps: float) -> int | None:
-    """Numerical rank of the covariance if below d (to relative precision ``eps``), else None."""
+    """Numerical rank of the centred points if below d, else None; ``eps``: the input's relative precision.
+
+    Two tolerances on the singular values, added. The SVD's own rounding in float64
+    (``s_max * max(n, d) * eps_float64``, numpy.linalg.matrix_rank's threshold) and the
+    rounding of the input to its precision: points exactly on a subspace, each coordinate
+    rounded by at most ``eps |x|``, have their smallest singular value moved by at most
+    the Frobenius norm of those errors (Weyl), ``eps * ||X||_F``. The latter does not grow
+    with n relative to ``s_max`` as ``max(n, d) * eps`` does, which for float16 or float32
+    input called any large enough cloud (or a thin axis) degenerate.
+    """
     centred = points - points.mean(axis=0)
     # singular values of the centred points, not eigenvalues of their covariance: the Gram
     # matrix squares the rounding error, so an exactly duplicated column (singular value
-    # ~ eps * s_max) would look full rank; the threshold is numpy.linalg.matrix_rank's
+    # ~ eps * s_max) would look full rank
     sv = np.linalg.svd(centred, compute_uv=False)
-    tol = sv[0] * max(centred.shape) * eps
+    tol = sv[0] * max(centred.shape) * float(np.finfo(np.float64).eps)
+    tol += ROUNDING_ULPS * eps * float(np.sqrt(np.sum(points * points)))
     if sv[-1] <= tol:
         return int(np.sum(sv > tol))
     return None
@@ -99,7 +113,7 @@ def degeneracy(points: NDArray[np.float64], dtype: np.dtype) -> str | None:
         return f"point source: all {n} points coincide, so the differential entropy is -inf"
     if d == 1:
         return None
-    eps = resolution(dtype) or float(np.finfo(np.float64).eps)
+    eps = resolution(dtype)  # 0 for integers: exact values
     rank = _rank_deficient(points[:: max(1, n // RANK_SAMPLE)], eps)
     if rank is not None and n > RANK_SAMPLE:
         rank = _rank_deficient(points, eps)

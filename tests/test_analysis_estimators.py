@@ -240,6 +240,27 @@ def test_points_on_a_line_are_degenerate():
     assert est.degenerate and est.value == -math.inf and "subspace" in est.note
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_low_precision_clouds_with_a_density_are_not_called_degenerate(dtype):
+    # the rank test once scaled its tolerance with n * eps(dtype): at n = 1000 every float16 cloud was "a line"
+    x = np.random.default_rng(21).standard_normal((20_000, 2))
+    est = knn_entropy(x.astype(dtype))
+    assert not est.degenerate
+    exact = math.log(2 * math.pi * math.e)
+    # float16 rounds to ~1e-3, a dequantisation width that moves the estimate by far less than its SE
+    assert_within_se(est.value, exact, est.se, f"kNN entropy of a {np.dtype(dtype).name} Gaussian cloud")
+    thin = x[:5000] * [1.0, 3e-4]  # a thin axis is not a missing one
+    assert knn_entropy(thin.astype(np.float32)).value == pytest.approx(knn_entropy(thin).value, abs=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("offset", [0.0, 1000.0])
+def test_rounded_points_on_a_line_stay_degenerate(dtype, offset):
+    t = np.random.default_rng(22).random(3000)
+    est = knn_entropy((np.c_[t, 2 * t + 1] + offset).astype(dtype))
+    assert est.degenerate and est.value == -math.inf and "subspace" in est.note  # float16 + 1000: a 0-D grid
+
+
 def test_float32_ties_are_dequantized():
     x64 = np.random.default_rng(17).standard_normal(400_000)
     x32 = x64.astype(np.float32)
