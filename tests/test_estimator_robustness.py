@@ -264,3 +264,24 @@ def test_bounded_knn_entropy_rejects_points_outside_the_box():
 
     with pytest.raises(ConfigError, match="outside"):
         bounded_knn_entropy(np.linspace(0, 2, 50), bounds=[[0.0], [1.0]])
+
+
+@pytest.mark.parametrize("shift", [1.0, -3.5])
+@pytest.mark.parametrize("marginals", ["standardize", "gaussianize"])
+def test_y_an_affine_function_of_x_is_saturated_too(shift, marginals):
+    # x and 2x + shift, standardised, differ in the last bits, which moves single marginal
+    # counts across the neighbour distance: the value falls below the ceiling, but it is
+    # still a lower bound of an infinite MI, never an interval that ends near it
+    z = np.random.default_rng(7).standard_normal(2000)
+    est = ksg_mutual_information(z, 2 * z + shift, marginals=marginals)
+    assert est.params.get("at_ceiling") and est.ci_high == math.inf
+    assert est.value <= float(digamma(2000) - digamma(4))
+    noisy = ksg_mutual_information(z, z + 0.1 * np.random.default_rng(8).standard_normal(2000), marginals=marginals)
+    assert not noisy.params.get("at_ceiling") and math.isfinite(noisy.ci_high)  # I = 2.3 nats: not saturated
+
+
+def test_the_ksg_value_never_exceeds_its_ceiling():
+    for seed in range(20):
+        z = np.random.default_rng(seed).standard_normal(5)
+        est = ksg_mutual_information(z, z + 1, bias="none")
+        assert est.value <= float(digamma(5) - digamma(4)) + 1e-12
