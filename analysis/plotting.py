@@ -8,6 +8,7 @@ datasets produced by the analysis and the trainer.
 
 from __future__ import annotations
 
+import math
 import shutil
 import textwrap
 from collections.abc import Sequence
@@ -709,8 +710,8 @@ def density_plot(density: xr.Dataset, times: Sequence[float] | None = None, *, n
 
 
 def dataset_kind(ds: xr.Dataset) -> str:
-    """``trajectory``, ``entropy``, ``emergence``, ``loss``, ``density``, ``quantum-state`` or
-    ``quantum-entropy``, from variables and attrs."""
+    """``trajectory``, ``entropy``, ``emergence``, ``loss``, ``density``, ``quantum-state``,
+    ``quantum-entropy``, ``schedule-study`` or ``likelihood``, from variables and attrs."""
     if ds.attrs.get("kind") in ("quantum-state", "quantum-entropy"):
         return str(ds.attrs["kind"])
     if ds.attrs.get("kind") == "emergence" or ("coarse_entropy" in ds.data_vars and "scale" in ds.dims):
@@ -723,7 +724,31 @@ def dataset_kind(ds: xr.Dataset) -> str:
         return "entropy"
     if "loss" in ds.data_vars and "step" in ds.dims:
         return "loss"
-    raise ValueError("not a dustsim trajectory, entropy, emergence, loss or density dataset")
+    if {"schedule", "nfe"} <= set(ds.dims) and "action" in ds.data_vars:
+        return "schedule-study"
+    if "log_likelihood" in ds.data_vars and "point" in ds.dims:
+        return "likelihood"
+    raise ValueError(
+        "not a dustsim trajectory, entropy, emergence, loss, density, quantum, schedule-study or likelihood dataset"
+    )
+
+
+def likelihood_plot(ds: xr.Dataset, *, ax: Any = None) -> Any:
+    """Histogram of the per-point log-likelihoods of ``dustsim likelihood``, with their mean ± 2 SE (nats)."""
+    with dustsim_style():
+        fig, ax = new_axes(ax, size=(5.0, 3.4))
+        values = np.asarray(ds["log_likelihood"].values, dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        ax.hist(finite, bins=max(10, min(60, int(np.sqrt(finite.size)))), color=PALETTE[0], alpha=0.7)
+        mean = float(np.mean(finite)) if finite.size else math.nan
+        se = float(np.std(finite, ddof=1) / np.sqrt(finite.size)) if finite.size > 1 else math.nan
+        ax.axvline(mean, color="k", lw=1.0, label=f"mean {mean:.4g} ± {2 * se:.2g} (2 SE)")
+        ax.axvspan(mean - 2 * se, mean + 2 * se, color="k", alpha=0.15, lw=0)
+        ax.set_xlabel("log-likelihood per point [nats]")
+        ax.set_ylabel("points")
+        ax.set_title(f"log-likelihood under {ds.attrs.get('model', 'the model')} ({finite.size} points)")
+        ax.legend(loc="upper left")
+    return fig
 
 
 def plot_dataset(ds: xr.Dataset, *, style: str | None = None) -> Any:
@@ -747,4 +772,10 @@ def plot_dataset(ds: xr.Dataset, *, style: str | None = None) -> Any:
         from .emergence_plot import emergence_plot
 
         return emergence_plot(ds)
+    if kind == "schedule-study":
+        from .schedule_study import plot_schedule_study
+
+        return plot_schedule_study(ds, score=str(ds["score"].values[0]))
+    if kind == "likelihood":
+        return likelihood_plot(ds)
     return density_plot(ds)

@@ -155,6 +155,26 @@ def test_dustsim_plot_recognises_each_kind(trajectory, entropy, tmp_path, capsys
     assert main(["plot", str(ent_path), "-o", str(tmp_path / "x.jpg")]) == 2
 
 
+def test_dustsim_plot_draws_likelihood_and_schedule_study_outputs(tmp_path, capsys):
+    import xarray as xr
+
+    from dustsim.cli import main
+
+    values = np.random.default_rng(0).normal(-2.0, 0.5, 300)
+    ll = xr.Dataset({"log_likelihood": ("point", values)}, coords={"point": np.arange(300)}, attrs={"model": "m.pt"})
+    fig = plotting.likelihood_plot(ll)
+    assert "mean" in fig.get_axes()[0].get_legend().get_texts()[0].get_text()
+    plt.close(fig)
+    path = dustsim.save_dataset(ll, tmp_path / "ll.nc")
+    assert main(["plot", str(path), "-o", str(tmp_path / "ll.png")]) == 0
+    assert "likelihood figure" in capsys.readouterr().out
+    code = main(["schedules", "study", "--nfe", "5,10", "--n", "200", "--no-trained", "--schedule", "vp",
+                 "--schedule", "fm", "--seed", "1", "-o", str(tmp_path / "st.nc")])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert main(["plot", str(tmp_path / "st.nc"), "-o", str(tmp_path / "st.png")]) == 0
+    assert "schedule-study figure" in capsys.readouterr().out and (tmp_path / "st.png").stat().st_size > 1000
+
+
 def test_one_dimensional_animation_is_a_histogram(tmp_path, monkeypatch):
     import matplotlib.animation as manimation
 

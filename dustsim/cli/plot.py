@@ -9,6 +9,19 @@ import click
 
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 ANIMATION_SUFFIXES = (".gif", ".mp4")
+#: what a dataset may be (analysis.plotting.dataset_kind), or "auto"
+PLOT_KINDS = (
+    "auto",
+    "trajectory",
+    "entropy",
+    "emergence",
+    "loss",
+    "density",
+    "quantum-state",
+    "quantum-entropy",
+    "schedule-study",
+    "likelihood",
+)
 
 
 @click.command("plot")
@@ -22,7 +35,7 @@ ANIMATION_SUFFIXES = (".gif", ".mp4")
 )
 @click.option(
     "--kind",
-    type=click.Choice(["auto", "trajectory", "entropy", "emergence", "loss", "density"]),
+    type=click.Choice(PLOT_KINDS),
     default="auto",
     show_default=True,
     help="What the dataset is (default: recognised from its variables and attrs).",
