@@ -331,3 +331,10 @@ def test_schedule_study_small_run_and_cli(tmp_path):
     assert code == 0 and out.exists() and fig.stat().st_size > 0
     assert main(["schedules", "study", "--nfe", "5,x"]) == 2
     assert main(["schedules", "optimal", "--init", "gmm", "-A", "k=2"]) == 0
+
+
+def test_a_negative_prior_gap_is_shown_as_zero_within_noise():
+    from dustsim.schedule_theory.prior_gap import kl_text
+
+    assert kl_text(-3.6e-6, 2.7e-6) == "-3.6e-06 +- 2.7e-06 nats, i.e. 0 within noise"
+    assert kl_text(0.012, 0.001) == "0.012 +- 0.001 nats" and kl_text(0.5, 0.0) == "0.5 nats"

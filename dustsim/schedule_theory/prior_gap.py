@@ -38,6 +38,14 @@ MAX_POINTS = 500
 N_SAMPLES = 5000
 
 
+def kl_text(kl: float, se: float) -> str:
+    """``KL +- SE nats`` for a message; a negative estimate says it is 0 within noise (unbiased: it can dip below 0)."""
+    text = f"{kl:.3g}" + (f" +- {se:.2g}" if se > 0 else "") + " nats"
+    if kl < 0:
+        text += ", i.e. 0 within noise"
+    return text
+
+
 @dataclass(frozen=True)
 class PriorGap:
     """``KL(p_T || pi)`` of a run (nats), its standard error and the sampling-noise floor."""
@@ -57,10 +65,9 @@ class PriorGap:
 
     def describe(self) -> str:
         """One line: ``KL(p_T || prior) = ... nats``."""
-        se = f" +- {self.se:.2g}" if self.se > 0 else ""
         return (
             f"prior gap KL(p_T || {self.prior_text()}) at T = {self.t_end:.4g}: "
-            f"{self.kl:.3g}{se} nats ({self.method}; data sampling noise {self.noise_floor:.2g} nats)"
+            f"{kl_text(self.kl, self.se)} ({self.method}; data sampling noise {self.noise_floor:.2g} nats)"
         )
 
     def warning(self, hint: str) -> str:
@@ -125,10 +132,9 @@ def describe_attrs(attrs: dict[str, Any]) -> str | None:
     if "prior_gap_kl" not in attrs:
         return None
     se = float(attrs.get("prior_gap_kl_se", 0.0))
-    se_text = f" +- {se:.2g}" if se > 0 else ""
     return (
-        f"prior gap KL(p_T || {attrs.get('prior_gap_prior', 'prior')}) = {float(attrs['prior_gap_kl']):.3g}"
-        f"{se_text} nats ({attrs.get('prior_gap_method', '?')}; data sampling noise "
+        f"prior gap KL(p_T || {attrs.get('prior_gap_prior', 'prior')}) = "
+        f"{kl_text(float(attrs['prior_gap_kl']), se)} ({attrs.get('prior_gap_method', '?')}; data sampling noise "
         f"{float(attrs.get('prior_gap_noise_floor', 0.0)):.2g} nats)"
     )
 
