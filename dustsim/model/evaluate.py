@@ -16,7 +16,9 @@ import numpy as np
 import torch
 import xarray as xr
 
+from .._version import __version__
 from ..errors import ConfigError
+from ..schema import SCHEMA_VERSION
 from ..streams import fresh_seed
 from .checkpoint import TrainedModel
 from .device import make_generator
@@ -147,6 +149,9 @@ def model_log_likelihood(
     n, d = x.shape
     attrs: dict[str, Any] = {
         "title": "dustsim log-likelihood under a score model",
+        "source": f"dustsim {__version__}",
+        "dustsim_version": __version__,
+        "schema_version": SCHEMA_VERSION,
         "model": model.path,
         "mean_log_likelihood": float(ll.mean()),
         "standard_error": float(ll.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan"),

@@ -8,6 +8,7 @@ import torch
 
 import dustsim
 from dustsim.cli import main
+from dustsim.schema import SCHEMA_VERSION
 
 
 def run(*args, capsys):
@@ -119,6 +120,7 @@ def test_sample_restore_likelihood(tmp_path, traj_file, tiny_model_path, capsys)
     assert "nats per point" in stdout and "bits/dim" in stdout and "exact divergence" in stdout
     res = dustsim.open_dataset(ll)
     assert res.sizes["point"] == 100 and np.all(np.isfinite(res.log_likelihood.values))
+    assert res.attrs["schema_version"] == SCHEMA_VERSION and res.attrs["source"].startswith("dustsim ")
 
 
 def test_errors_exit_with_one_line(tmp_path, traj_file, tiny_model_path, capsys):
