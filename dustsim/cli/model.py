@@ -46,7 +46,7 @@ def sampler_options(default_sampler: str) -> Any:
                 click.option(
                     "--sampler",
                     "sampler_name",
-                    help=f"euler-maruyama (em), pc, heun, rk45 or ddim [default: {default_sampler}].",
+                    help=f"euler-maruyama (em), pc, heun (ode), rk45 or ddim [default: {default_sampler}].",
                 ),
                 click.option(
                     "--steps",
@@ -55,7 +55,11 @@ def sampler_options(default_sampler: str) -> Any:
                 ),
                 click.option("--t-min", type=float, help="Last time of the reverse integration."),
                 click.option("--spacing", type=click.Choice(["uniform", "edm"]), help="Time grid of the steps."),
-                click.option("--record-every", type=click.IntRange(0), help="Steps between recorded frames [10]."),
+                click.option(
+                    "--record-every",
+                    type=click.IntRange(0),
+                    help="Steps between recorded frames; 0 records the first and last only [10].",
+                ),
                 click.option(
                     "--denoise/--no-denoise",
                     default=None,
