@@ -150,6 +150,21 @@ def test_output_that_is_the_input_is_refused(tmp_path, capsys, suffix):
     np.testing.assert_array_equal(dustsim.open_trajectory(traj).position.values, before)
 
 
+def test_message_fixes_of_the_robustness_sweep(tmp_path, capsys, monkeypatch):
+    traj = tmp_path / "t.nc"
+    assert run("simulate", "--n", "100", "--steps", "4", "-o", str(traj), capsys=capsys)[0] == 0
+    code, _, err = run("entropy", str(traj), "-o", str(tmp_path / "h.nc"), "--max-particles", "1", capsys=capsys)
+    assert code == 2 and "must be 0 (all particles) or at least 2" in err
+    code, _, err = run("simulate", "--init", "gmm", "--n", "4000000000", "--steps", "4", "-o", str(tmp_path / "b.nc"),
+                       capsys=capsys)  # fmt: skip
+    assert code == 2 and "counted as 1-D, the least" in err and "in 1-D" not in err
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)  # no ffmpeg
+    code, _, err = run("plot", str(traj), "-o", str(tmp_path / "a.mp4"), capsys=capsys)
+    assert code == 1 and "needs ffmpeg" in err and not (tmp_path / "a.mp4").exists()
+
+
 def test_unknown_output_suffix_exits_2(tmp_path, capsys):
     code, _, err = run("simulate", "--steps", "5", "-o", str(tmp_path / "o.h5"), capsys=capsys)
     assert code == 2 and "suffix" in err

@@ -260,6 +260,16 @@ def test_a_flat_first_frame_is_noted_without_numerical_warnings(tmp_path, capsys
     assert h.degenerate.isel(time=0).all() and h.mutual_information_linear_se.isel(time=0) == 0
 
 
+def test_a_blank_image_names_the_reading_it_tried(tmp_path, capsys):
+    import matplotlib.image as mpimg
+
+    path = tmp_path / "white.png"
+    mpimg.imsave(path, np.ones((20, 20)), cmap="gray", vmin=0, vmax=1)
+    code, _, err = run("simulate", "--init", f"image:{path}", "--steps", "4", "-o", tmp_path / "w.nc", capsys=capsys)
+    assert code == 2 and "Traceback" not in err, err  # after the note on the light background
+    assert "blank when read with dark pixels as dust (invert = true); try invert=false" in err.splitlines()[-1]
+
+
 def test_new_points_for_a_lonlat_model_must_be_lon_lat():
     table = {"kind": "points", "projection": "equirectangular", "reference_latitude": 60.0}
     latlon = np.array([[60.0, 10.0], [61.0, 12.0]])

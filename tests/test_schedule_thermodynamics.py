@@ -338,3 +338,12 @@ def test_a_negative_prior_gap_is_shown_as_zero_within_noise():
 
     assert kl_text(-3.6e-6, 2.7e-6) == "-3.6e-06 +- 2.7e-06 nats, i.e. 0 within noise"
     assert kl_text(0.012, 0.001) == "0.012 +- 0.001 nats" and kl_text(0.5, 0.0) == "0.5 nats"
+
+
+def test_prior_gap_hints_give_the_current_value():
+    from dustsim.processes import make_process
+    from dustsim.schedule_theory.prior_gap import hint
+
+    vp = hint(make_process("vp", beta_max=20.0))
+    assert vp.startswith("raise beta_max (now 20; e.g. --process-param beta_max=40)")
+    assert "now 3" in hint(make_process("ou", k=3.0)) and "sigma_max=" in hint(make_process("ve"))
