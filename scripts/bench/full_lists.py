@@ -34,7 +34,7 @@ from numba import njit, prange, set_num_threads
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from interacting import dustsim_kwargs
+from pair_scaling import stepper_arguments
 
 from dustsim.kernels import verlet
 from dustsim.kernels.cells import CHUNK, neighbour_ranges
@@ -138,22 +138,7 @@ def fused_step(state, lists, j, slot, steps, forces, box, pair, max_drift, codes
 
 def system(n: int, threads: int):
     """The kernel arguments and work arrays a run of 80 steps leaves, re-sorted by cell with no fast particles."""
-    import dustsim
-
-    seen: dict = {}
-    entry = verlet.advance_pairs
-
-    def keep_arguments(*args):
-        result = entry(*args)
-        seen["args"] = args
-        return result
-
-    verlet.advance_pairs = keep_arguments
-    try:
-        dustsim.simulate(**dustsim_kwargs(n, 1), steps=80, record_every=80, progress=False, threads=threads)
-    finally:
-        verlet.advance_pairs = entry
-    _x, _parts, steps, forces, box, pair, key, max_drift, _status, work = seen["args"]
+    _x, _parts, steps, forces, box, pair, key, max_drift, _status, work = stepper_arguments(n, threads)
     w = work.arrays
     rl = pair.rc + pair.skin
     origin, hinv, nc = grid_for(w.plast, box, rl, pair.eps)

@@ -51,18 +51,14 @@ def seconds(n: int, steps: int, every: int, threads: int, repeats: int) -> float
     return statistics.median(times)
 
 
-def pair_phase_by_prefix(n: int, prefixes: list[int], threads: int, repeats: int) -> list[float]:
-    """Median ns per particle of the pair-force phase over the first ``m`` particles, for each ``m``.
+def stepper_arguments(n: int, threads: int, steps: int = 80) -> tuple:
+    """The arguments of the pair stepper's last call in a ``steps``-step run of the benchmark system.
 
-    A run of 80 steps leaves its kernel arrays (``PairWork``); they are caught by wrapping
-    the stepper's entry point for that call. Then the phase is repeated on them, a prefix
-    of whole chunks at a time.
+    They include its kernel arrays (``PairWork``: lists, storage order, positions), caught
+    by wrapping the stepper's entry point for that run.
     """
-    import numpy as np
-
     import dustsim
     from dustsim.kernels import verlet
-    from dustsim.kernels.cells import CHUNK
 
     seen: dict = {}
     entry = verlet.advance_pairs
@@ -74,10 +70,24 @@ def pair_phase_by_prefix(n: int, prefixes: list[int], threads: int, repeats: int
 
     verlet.advance_pairs = keep_arguments
     try:
-        dustsim.simulate(**dustsim_kwargs(n, 1), steps=80, record_every=80, progress=False, threads=threads)
+        dustsim.simulate(**dustsim_kwargs(n, 1), steps=steps, record_every=steps, progress=False, threads=threads)
     finally:
         verlet.advance_pairs = entry
-    _x, _parts, _steps, _forces, box, pair, key, _drift, _status, work = seen["args"]
+    return seen["args"]
+
+
+def pair_phase_by_prefix(n: int, prefixes: list[int], threads: int, repeats: int) -> list[float]:
+    """Median ns per particle of the pair-force phase over the first ``m`` particles, for each ``m``.
+
+    On the kernel arrays an 80-step run leaves (:func:`stepper_arguments`), the phase is
+    repeated a prefix of whole chunks at a time.
+    """
+    import numpy as np
+
+    from dustsim.kernels import verlet
+    from dustsim.kernels.cells import CHUNK
+
+    _x, _parts, _steps, _forces, box, pair, key, _drift, _status, work = stepper_arguments(n, threads)
     w = work.arrays
     lists = (w.begin, w.end, work.nbr)
     no_noise = (False, w.z, w.ids, 0, key.words, key.k0, key.k1)
